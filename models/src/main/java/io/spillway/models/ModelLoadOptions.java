@@ -1,0 +1,28 @@
+package io.spillway.models;
+
+import io.spillway.models.runtime.ComputeTarget;
+import java.nio.file.Path;
+
+/**
+ * How to load a model directory.
+ *
+ * @param directory      a Hugging Face model directory (config.json, weights, tokenizer files)
+ * @param format         real weights or random ones
+ * @param target         device and dtype
+ * @param maxModelLength longest context to serve, or 0 for the model's max_position_embeddings
+ * @param dummySeed      seed of random weights (format DUMMY)
+ */
+public record ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget target, int maxModelLength, long dummySeed) {
+
+    public static ModelLoadOptions of(Path directory, ComputeTarget target) {
+        return new ModelLoadOptions(directory, LoadFormat.AUTO, target, 0, 0);
+    }
+
+    public ModelLoadOptions withFormat(LoadFormat f) {
+        return new ModelLoadOptions(directory, f, target, maxModelLength, dummySeed);
+    }
+
+    public ModelLoadOptions withMaxModelLength(int n) {
+        return new ModelLoadOptions(directory, format, target, n, dummySeed);
+    }
+}

@@ -1,0 +1,72 @@
+package io.spillway.models.arch;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import io.spillway.models.checkpoint.RopeScaling;
+
+/**
+ * Rotary position embedding in Hugging Face's rotate-half convention: dimension i of a head
+ * rotates with dimension i + d/2, {@code x * cos + rotate_half(x) * sin} where
+ * {@code rotate_half(x) = [-x2, x1]}. The sign of rotate_half is folded into a precomputed
+ * "signed sine" table, so a rotation costs one concat, two multiplies and an add.
+ *
+ * <p>Tables cover every position up to the model's context length and are computed once in
+ * float64 (then rounded to the model dtype), with the config's frequency rescaling applied.
+ */
+public final class RotaryEmbedding {
+
+    private final int headDim;
+    private final NDArray cos;
+    private final NDArray signedSin;
+    private final NDIndex firstHalf;
+    private final NDIndex secondHalf;
+
+    /** The rotation of one step's rows: {@code [tokens, 1, headDim]} each, broadcast over heads. */
+    public record Angles(NDArray cos, NDArray signedSin) {
+    }
+
+    RotaryEmbedding(int headDim, double theta, RopeScaling scaling, int maxPositions, DataType dtype, Device device, NDManager owner) {
+        this.headDim = headDim;
+        int half = headDim / 2;
+        this.firstHalf = new NDIndex().addAllDim().addAllDim().addSliceDim(0, half);
+        this.secondHalf = new NDIndex().addAllDim().addAllDim().addSliceDim(half, headDim);
+        try (NDManager cpu = owner.newSubManager(Device.cpu())) {
+            double[] inv = scaling.inverseFrequencies(headDim, theta);
+            double[] positions = new double[maxPositions];
+            for (int p = 0; p < maxPositions; p++) {
+                positions[p] = scaling.scaledPosition(p);
+            }
+            NDArray angles = cpu.create(positions).reshape(maxPositions, 1).matMul(cpu.create(inv).reshape(1, half));
+            NDArray c = angles.cos();
+            NDArray s = angles.sin();
+            NDArray cosTable = NDArrays.concat(new NDList(c, c), 1);
+            NDArray sinTable = NDArrays.concat(new NDList(s.neg(), s), 1);
+            this.cos = owned(cosTable, dtype, device, owner);
+            this.signedSin = owned(sinTable, dtype, device, owner);
+        }
+    }
+
+    private static NDArray owned(NDArray table, DataType dtype, Device device, NDManager owner) {
+        NDArray out = table.toType(dtype, true).toDevice(device, false);
+        out.attach(owner);
+        return out;
+    }
+
+    /** Looks up the rotation for each row's position ({@code positions}: int64 [tokens]). */
+    public Angles angles(NDArray positions, NDManager step) {
+        long tokens = positions.getShape().get(0);
+        NDIndex rows = new NDIndex("{}", positions);
+        return new Angles(cos.get(step, rows).reshape(tokens, 1, headDim), signedSin.get(step, rows).reshape(tokens, 1, headDim));
+    }
+
+    /** Rotates {@code x: [tokens, heads, headDim]}. */
+    public NDArray apply(NDArray x, Angles angles) {
+        NDArray swapped = NDArrays.concat(new NDList(x.get(secondHalf), x.get(firstHalf)), -1);
+        return x.mul(angles.cos()).add(swapped.mul(angles.signedSin()));
+    }
+}

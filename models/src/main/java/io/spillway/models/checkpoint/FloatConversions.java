@@ -1,0 +1,30 @@
+package io.spillway.models.checkpoint;
+
+/** bfloat16 conversions, rounding as PyTorch does (to nearest, ties to even; NaN stays NaN). */
+public final class FloatConversions {
+
+    private FloatConversions() {
+    }
+
+    public static short floatToBf16(float value) {
+        int bits = Float.floatToRawIntBits(value);
+        if (Float.isNaN(value)) {
+            return (short) ((bits >>> 16) | 0x40);
+        }
+        int roundingBias = 0x7FFF + ((bits >>> 16) & 1);
+        return (short) ((bits + roundingBias) >>> 16);
+    }
+
+    public static float bf16ToFloat(short bf16) {
+        return Float.intBitsToFloat((bf16 & 0xFFFF) << 16);
+    }
+
+    /** The value a float32 becomes after a round trip through the given storage dtype. */
+    public static float roundTrip(float value, TensorDType dtype) {
+        return switch (dtype) {
+            case F32 -> value;
+            case F16 -> Float.float16ToFloat(Float.floatToFloat16(value));
+            case BF16 -> bf16ToFloat(floatToBf16(value));
+        };
+    }
+}

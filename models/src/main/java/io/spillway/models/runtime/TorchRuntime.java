@@ -1,0 +1,39 @@
+package io.spillway.models.runtime;
+
+import ai.djl.engine.Engine;
+import ai.djl.pytorch.jni.JniUtils;
+
+/**
+ * The process-wide PyTorch engine. libtorch's thread pools are per process, so this is the one
+ * place that configures them: intra-op threads default to the available cores (DJL's default of
+ * one thread leaves half of a two-core box idle in every matmul), inter-op threads to one, since
+ * Spillway never runs independent ops concurrently.
+ *
+ * <p>Threads must be set through system properties before the engine loads; calling
+ * {@link JniUtils} first fails with an UnsatisfiedLinkError.
+ */
+public final class TorchRuntime {
+
+    private static final String THREADS = "ai.djl.pytorch.num_threads";
+    private static final String INTEROP_THREADS = "ai.djl.pytorch.num_interop_threads";
+
+    private TorchRuntime() {
+    }
+
+    /** The engine, loaded on first use with Spillway's thread defaults unless the user set them. */
+    public static Engine engine() {
+        if (System.getProperty(THREADS) == null) {
+            System.setProperty(THREADS, Integer.toString(Runtime.getRuntime().availableProcessors()));
+        }
+        if (System.getProperty(INTEROP_THREADS) == null) {
+            System.setProperty(INTEROP_THREADS, "1");
+        }
+        return Engine.getEngine("PyTorch");
+    }
+
+    /** libtorch's intra-op thread count, which decides how CPU weights are partitioned. */
+    public static int intraOpThreads() {
+        engine();
+        return JniUtils.getNumThreads();
+    }
+}

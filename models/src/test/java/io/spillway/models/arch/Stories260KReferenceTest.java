@@ -1,0 +1,81 @@
+package io.spillway.models.arch;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.spillway.models.LoadedModel;
+import io.spillway.models.ModelLoadOptions;
+import io.spillway.models.generate.GreedyGenerator;
+import io.spillway.models.runtime.ComputeTarget;
+import io.spillway.models.testing.SharedData;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * stories260K is a real trained Llama; reference.json holds greedy ids from an independent C
+ * implementation, cut where the top-2 logit margin falls under 0.02, so a correct float32 forward
+ * pass must reproduce every id exactly.
+ */
+class Stories260KReferenceTest {
+
+    private static LoadedModel model;
+    private static List<int[]> prompts;
+    private static List<int[]> expected;
+
+    @BeforeAll
+    static void load() throws Exception {
+        Path dir = SharedData.require("models/stories260K");
+        JsonNode ref = new ObjectMapper().readTree(Files.readString(dir.resolve("reference.json")));
+        prompts = new ArrayList<>();
+        expected = new ArrayList<>();
+        for (JsonNode c : ref.get("cases")) {
+            prompts.add(ints(c.get("prompt_ids")));
+            expected.add(ints(c.get("greedy_ids")));
+        }
+        model = LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()));
+    }
+
+    @AfterAll
+    static void close() {
+        if (model != null) {
+            model.close();
+        }
+    }
+
+    @Test
+    void eachPromptAloneReproducesTheReference() {
+        try (GreedyGenerator generator = new GreedyGenerator(model.model(), 1, 128)) {
+            for (int i = 0; i < prompts.size(); i++) {
+                int[] out = generator.generate(List.of(prompts.get(i)), expected.get(i).length, Set.of()).get(0);
+                assertArrayEquals(expected.get(i), out, "prompt " + i);
+            }
+        }
+    }
+
+    @Test
+    void allPromptsDecodedTogetherInOneBatchReproduceTheReference() {
+        int longest = expected.stream().mapToInt(e -> e.length).max().orElseThrow();
+        try (GreedyGenerator generator = new GreedyGenerator(model.model(), prompts.size(), 128)) {
+            List<int[]> out = generator.generate(prompts, longest, Set.of());
+            for (int i = 0; i < prompts.size(); i++) {
+                int[] got = java.util.Arrays.copyOf(out.get(i), expected.get(i).length);
+                assertArrayEquals(expected.get(i), got, "prompt " + i + " in a batch of " + prompts.size());
+            }
+        }
+    }
+
+    static int[] ints(JsonNode array) {
+        int[] out = new int[array.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = array.get(i).asInt();
+        }
+        return out;
+    }
+}
