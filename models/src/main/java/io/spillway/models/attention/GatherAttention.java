@@ -61,6 +61,13 @@ public final class GatherAttention implements AttentionBackend {
     @Override
     public StepAttention begin(ForwardBatch batch, NDManager step, HostStaging staging) {
         int tokens = batch.totalTokens();
+        long slotCount = cache.spec().slots();
+        for (long slot : batch.slots()) {
+            if (slot >= slotCount) {
+                throw new IllegalArgumentException("KV slot " + slot + " is outside the cache of " + cache.spec().numBlocks()
+                        + " blocks of " + cache.spec().blockSize() + " tokens");
+            }
+        }
         NDArray slots = staging.longs(step, batch.slots(), tokens, new Shape(tokens));
         List<GroupPlan> plans = new ArrayList<>(2);
         for (ForwardBatch.Group group : batch.groups()) {

@@ -35,6 +35,7 @@ public final class SafetensorsCheckpoint implements TensorSource {
     private final List<SafetensorsFile> files;
     private final Map<String, TensorInfo> tensors;
     private final Map<Path, SafetensorsFile> byPath;
+    private final Float32Filler filler = new Float32Filler();
 
     private SafetensorsCheckpoint(Path directory, List<SafetensorsFile> files) {
         this.directory = directory;
@@ -125,6 +126,9 @@ public final class SafetensorsCheckpoint implements TensorSource {
                     + "; supported: F32, F16, BF16");
         }
         SafetensorsFile file = byPath.get(info.file());
+        if (info.dtype() == TensorDType.BF16) {
+            return widenBf16(file, info, expectedShape, scratch);
+        }
         if (info.byteLength() <= MAX_MAPPING_BYTES || expectedShape.length == 0) {
             return view(file, info.fileOffset(), info.byteLength(), new Shape(expectedShape), info, scratch);
         }
@@ -135,6 +139,16 @@ public final class SafetensorsCheckpoint implements TensorSource {
         ByteBuffer mapped = file.map(offset, length);
         // A mapped buffer is direct, so DJL wraps it without copying: this array aliases the file.
         return scratch.create(mapped, shape, info.dtype().djl());
+    }
+
+    /** bfloat16 is the top half of a float32: shift each value into place, chunk by chunk. */
+    private NDArray widenBf16(SafetensorsFile file, TensorInfo info, long[] shape, NDManager scratch) {
+        return filler.fill(scratch, shape, (start, n, out) -> {
+            ByteBuffer mapped = file.map(info.fileOffset() + start * 2, n * 2L);
+            for (int i = 0; i < n; i++) {
+                out.put(FloatConversions.bf16ToFloat(mapped.getShort(i * 2)));
+            }
+        });
     }
 
     private static NDArray readInRowChunks(SafetensorsFile file, TensorInfo info, long[] shape, NDManager scratch) {

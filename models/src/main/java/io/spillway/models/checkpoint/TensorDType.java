@@ -4,11 +4,17 @@ import ai.djl.ndarray.types.DataType;
 import java.util.Arrays;
 import java.util.Optional;
 
-/** The safetensors dtypes a checkpoint's weights may be stored in, and their DJL counterparts. */
+/**
+ * The safetensors dtypes a checkpoint's weights may be stored in, and the DJL dtype each is read as.
+ *
+ * <p>BF16 is read as float32: DJL 0.36's PyTorch JNI has no bfloat16 mapping, and creating or
+ * converting to a bfloat16 tensor aborts the process ("terminate called without an active
+ * exception"). Widening bfloat16 to float32 is exact (a 16-bit shift), done in Java on the way in.
+ */
 public enum TensorDType {
     F32("F32", 4, DataType.FLOAT32),
     F16("F16", 2, DataType.FLOAT16),
-    BF16("BF16", 2, DataType.BFLOAT16);
+    BF16("BF16", 2, DataType.FLOAT32);
 
     private final String code;
     private final int bytes;
@@ -29,16 +35,12 @@ public enum TensorDType {
         return bytes;
     }
 
+    /** The dtype this storage dtype is loaded as. */
     public DataType djl() {
         return djl;
     }
 
     public static Optional<TensorDType> fromCode(String code) {
         return Arrays.stream(values()).filter(d -> d.code.equals(code)).findFirst();
-    }
-
-    public static TensorDType fromDjl(DataType type) {
-        return Arrays.stream(values()).filter(d -> d.djl == type).findFirst()
-                .orElseThrow(() -> new IllegalArgumentException("no safetensors weight dtype for " + type));
     }
 }

@@ -16,7 +16,8 @@ public interface TensorSource extends AutoCloseable {
     boolean contains(String name);
 
     /**
-     * The tensor, on CPU in its stored dtype, checked against the shape the config implies.
+     * The tensor, on CPU in its stored dtype (bfloat16 widened to float32, see {@link TensorDType}),
+     * checked against the shape the config implies.
      *
      * @throws CheckpointException naming the tensor and file when it is missing, has another shape,
      *                             or a dtype that cannot be loaded

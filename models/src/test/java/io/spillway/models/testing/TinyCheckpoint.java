@@ -126,6 +126,13 @@ public final class TinyCheckpoint {
         return dir;
     }
 
+    /** Writes only config.json (for configs the loader must reject before reading weights). */
+    public Path writeToConfigOnly(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));
+        return dir;
+    }
+
     private String shardName(int i) {
         return String.format("model-%05d-of-%05d.safetensors", i + 1, shards);
     }

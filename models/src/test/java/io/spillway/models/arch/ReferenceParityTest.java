@@ -1,0 +1,148 @@
+package io.spillway.models.arch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.spillway.models.LoadedModel;
+import io.spillway.models.ModelLoadOptions;
+import io.spillway.models.attention.GatherAttention;
+import io.spillway.models.batch.ForwardBatch;
+import io.spillway.models.batch.SequenceChunk;
+import io.spillway.models.checkpoint.TensorDType;
+import io.spillway.models.kv.BlockPool;
+import io.spillway.models.kv.KvCacheSpec;
+import io.spillway.models.kv.PagedKvCache;
+import io.spillway.models.runtime.ComputeTarget;
+import io.spillway.models.testing.ReferenceTransformer;
+import io.spillway.models.testing.TinyCheckpoint;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every architecture feature against the independent float64 {@link ReferenceTransformer} on tiny
+ * random checkpoints. Two sequences run together through chunked prefills, a mixed
+ * prefill-and-decode step and plain decodes, with a small block size so block tables span several
+ * non-contiguous blocks; logits at every chunk's last position must agree within 1e-4.
+ */
+class ReferenceParityTest {
+
+    private static final double TOLERANCE = 1e-4;
+
+    @TempDir
+    Path temp;
+
+    static Stream<Arguments> variants() {
+        return Stream.of(
+                Arguments.of("llama-gqa-untied", TinyCheckpoint.llama()),
+                Arguments.of("llama-mqa-tied", TinyCheckpoint.llama().set("num_key_value_heads", 1).set("tie_word_embeddings", true)),
+                Arguments.of("qwen2-qkv-bias", TinyCheckpoint.llama().architecture("Qwen2ForCausalLM").set("tie_word_embeddings", true)),
+                Arguments.of("qwen3-qk-norm", TinyCheckpoint.llama().architecture("Qwen3ForCausalLM").set("head_dim", 32)),
+                Arguments.of("llama3-rope-scaling", TinyCheckpoint.llama().set("rope_theta", 500000.0)
+                        .set("rope_scaling", Map.of("rope_type", "llama3", "factor", 8.0, "low_freq_factor", 1.0,
+                                "high_freq_factor", 4.0, "original_max_position_embeddings", 16))),
+                Arguments.of("linear-rope-scaling", TinyCheckpoint.llama().set("rope_scaling", Map.of("type", "linear", "factor", 2.0))),
+                Arguments.of("llama-attention-bias", TinyCheckpoint.llama().set("attention_bias", true)),
+                Arguments.of("mistral-sliding-window", TinyCheckpoint.llama().architecture("MistralForCausalLM").set("sliding_window", 6)),
+                Arguments.of("bf16-storage-sharded", TinyCheckpoint.llama().dtype(TensorDType.BF16).shards(3)),
+                Arguments.of("f16-storage", TinyCheckpoint.llama().dtype(TensorDType.F16)));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("variants")
+    void logitsMatchTheFloat64Reference(String name, TinyCheckpoint checkpoint) throws Exception {
+        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, ComputeTarget.cpuFloat32());
+        System.out.printf("parity %-24s float32 max |logit diff| %.3g%n", name, worst);
+        assertTrue(worst < TOLERANCE, name + ": max |logit - reference| = " + worst);
+    }
+
+    /**
+     * float16 is the GPU default (DJL cannot do bfloat16), so its code path (half-precision
+     * weights and cache, float32 norm statistics and softmax) must run and stay close on the CPU too.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("variants")
+    void float16StaysCloseToTheReference(String name, TinyCheckpoint checkpoint) throws Exception {
+        ComputeTarget half = new ComputeTarget(ai.djl.Device.cpu(), ai.djl.ndarray.types.DataType.FLOAT16);
+        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, half);
+        System.out.printf("parity %-24s float16 max |logit diff| %.3g%n", name, worst);
+        assertTrue(worst < 0.05, name + " in float16: max |logit - reference| = " + worst);
+    }
+
+    private static double maxLogitError(Path dir, String name, ComputeTarget target) throws Exception {
+        ReferenceTransformer reference = new ReferenceTransformer(dir);
+        Random random = new Random(name.hashCode());
+        int[] a = randomTokens(random, 15, 96);
+        int[] b = randomTokens(random, 12, 96);
+        double[][] refA = reference.logits(a);
+        double[][] refB = reference.logits(b);
+
+        try (LoadedModel loaded = LoadedModel.load(ModelLoadOptions.of(dir, target));
+             NDManager owner = loaded.model().manager().newSubManager()) {
+            DecoderModel model = loaded.model();
+            int blockSize = 4;
+            KvCacheSpec spec = KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), 32);
+            PagedKvCache cache = PagedKvCache.allocate(spec, model.target().device(), owner);
+            GatherAttention attention = new GatherAttention(cache, model.config(), owner);
+            BlockPool pool = new BlockPool(spec.numBlocks());
+            // Interleave allocations so each sequence's blocks are scattered through the cache.
+            List<Integer> tableA = new ArrayList<>();
+            List<Integer> tableB = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                tableA.add(pool.allocate());
+                tableB.add(pool.allocate());
+            }
+            int[] blocksA = tableA.stream().mapToInt(Integer::intValue).toArray();
+            int[] blocksB = tableB.stream().mapToInt(Integer::intValue).toArray();
+
+            // A: chunks of 3, 3, 5 tokens, then 4 decodes. B: a 7-token prefill, then 5 decodes.
+            int[][] chunksA = {{0, 3}, {3, 6}, {6, 11}, {11, 12}, {12, 13}, {13, 14}, {14, 15}};
+            int[][] chunksB = {{0, 7}, {7, 8}, {8, 9}, {9, 10}, {10, 11}, {11, 12}};
+            double worst = 0;
+            for (int step = 0; step < chunksA.length; step++) {
+                List<SequenceChunk> batch = new ArrayList<>();
+                batch.add(new SequenceChunk(java.util.Arrays.copyOfRange(a, chunksA[step][0], chunksA[step][1]), chunksA[step][0], blocksA, true));
+                boolean withB = step < chunksB.length;
+                if (withB) {
+                    batch.add(new SequenceChunk(java.util.Arrays.copyOfRange(b, chunksB[step][0], chunksB[step][1]), chunksB[step][0], blocksB, true));
+                }
+                try (NDManager stepManager = model.manager().newSubManager()) {
+                    NDArray logits = model.forward(ForwardBatch.of(batch, blockSize), attention, stepManager);
+                    float[] values = logits.toFloatArray();
+                    int vocab = model.config().vocabSize();
+                    assertEquals(batch.size() * vocab, values.length);
+                    worst = Math.max(worst, maxDiff(values, 0, refA[chunksA[step][1] - 1]));
+                    if (withB) {
+                        worst = Math.max(worst, maxDiff(values, vocab, refB[chunksB[step][1] - 1]));
+                    }
+                }
+            }
+            return worst;
+        }
+    }
+
+    private static double maxDiff(float[] values, int offset, double[] reference) {
+        double worst = 0;
+        for (int i = 0; i < reference.length; i++) {
+            worst = Math.max(worst, Math.abs(values[offset + i] - reference[i]));
+        }
+        return worst;
+    }
+
+    private static int[] randomTokens(Random random, int n, int vocab) {
+        int[] t = new int[n];
+        for (int i = 0; i < n; i++) {
+            t[i] = random.nextInt(vocab);
+        }
+        return t;
+    }
+}
