@@ -62,7 +62,7 @@ final class WeightLoader {
             embedding = lmHead;
         } else {
             lmHead = projection(model, List.of("lm_head.weight"), null, c.vocabSize(), c.hiddenSize());
-            embedding = dense(model, "model.embed_tokens.weight", c.vocabSize(), c.hiddenSize());
+            embedding = projection(model, List.of("model.embed_tokens.weight"), null, c.vocabSize(), c.hiddenSize());
         }
 
         DecoderLayer.Slices slices = DecoderLayer.Slices.of(c);
@@ -93,8 +93,8 @@ final class WeightLoader {
     }
 
     /**
-     * Reads one or more {@code [rows_i, in]} weights (fused along rows), and their biases, into a
-     * projection in the device's layout.
+     * Reads one or more {@code [rows_i, in]} weights (fused along rows) and their biases into a
+     * projection, split into one row block per intra-op thread on the CPU.
      *
      * @param rowsEach rows of each named weight; defaults to {@code out} for a single weight
      */
@@ -102,20 +102,7 @@ final class WeightLoader {
         try (NDManager scratch = model.newSubManager(Device.cpu())) {
             NDArray weight = fused(names, in, rowsEach.length == 0 ? new long[] {out} : rowsEach, scratch);
             NDArray bias = biasNames == null ? null : fusedVector(biasNames, rowsEach.length == 0 ? new long[] {out} : rowsEach, scratch);
-            Projection projection;
-            if (target.isGpu()) {
-                projection = new DenseProjection(keep(weight, model), bias == null ? null : keep(bias, model));
-            } else {
-                NDArray packed = PackedProjection.pack(weight, PackedProjection.partsFor(out, threads));
-                projection = new PackedProjection(keep(packed, model), bias == null ? null : keep(bias, model));
-            }
-            return projection;
-        }
-    }
-
-    private Projection dense(NDManager model, String name, long rows, long cols) {
-        try (NDManager scratch = model.newSubManager(Device.cpu())) {
-            return new DenseProjection(keep(owned(name, new long[] {rows, cols}, scratch), model), null);
+            return new Projection(keep(weight, model), bias == null ? null : keep(bias, model), Projection.partsFor(out, threads));
         }
     }
 

@@ -1,0 +1,65 @@
+package io.spillway.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spillway.models.LoadFormat;
+import io.spillway.models.LoadedModel;
+import io.spillway.models.ModelLoadOptions;
+import io.spillway.models.runtime.ComputeTarget;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Realistic model shapes with random weights, so benchmarks need no checkpoint download. */
+public final class ModelShapes {
+
+    private ModelShapes() {
+    }
+
+    /** HuggingFaceTB/SmolLM2-135M: hidden 576, intermediate 1536, 30 layers, 9 heads, 3 KV heads, vocab 49152, tied. */
+    public static ObjectNode smolLm2_135m() {
+        ObjectNode c = new ObjectMapper().createObjectNode();
+        c.putArray("architectures").add("LlamaForCausalLM");
+        c.put("hidden_size", 576);
+        c.put("intermediate_size", 1536);
+        c.put("num_hidden_layers", 30);
+        c.put("num_attention_heads", 9);
+        c.put("num_key_value_heads", 3);
+        c.put("vocab_size", 49152);
+        c.put("max_position_embeddings", 8192);
+        c.put("rms_norm_eps", 1e-5);
+        c.put("rope_theta", 100000.0);
+        c.put("tie_word_embeddings", true);
+        c.put("bos_token_id", 1);
+        c.put("eos_token_id", 2);
+        return c;
+    }
+
+    /** Loads a random-weight model of this shape in float32 on the CPU. */
+    public static LoadedModel load(ObjectNode config) {
+        try {
+            Path dir = Files.createTempDirectory("spillway-bench-model");
+            Files.writeString(dir.resolve("config.json"), config.toString());
+            dir.toFile().deleteOnExit();
+            dir.resolve("config.json").toFile().deleteOnExit();
+            return LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()).withFormat(LoadFormat.DUMMY));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Resident set size of this process in MiB, from /proc (Linux). */
+    public static long residentMiB() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
+                }
+            }
+        } catch (IOException ignored) {
+            // Not Linux: no figure.
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,30 @@
+package io.spillway.server.cli;
+
+import io.spillway.models.LoadFormat;
+import io.spillway.models.ModelLoadOptions;
+import io.spillway.models.runtime.ComputeTarget;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** How to load a model: shared by every command that runs one. */
+public final class ModelOptions {
+
+    @Option(names = "--device", defaultValue = "auto", description = "auto (a CUDA GPU if DJL sees one, else cpu), cpu, cuda, cuda:N. Default: ${DEFAULT-VALUE}.")
+    String device;
+
+    @Option(names = "--dtype", defaultValue = "auto", description = "auto (float16 on GPU, float32 on CPU), float32, float16. Default: ${DEFAULT-VALUE}.")
+    String dtype;
+
+    @Option(names = "--load-format", defaultValue = "auto", description = "auto (the directory's safetensors) or dummy (random weights from config.json). Default: ${DEFAULT-VALUE}.")
+    String loadFormat;
+
+    @Option(names = "--max-model-len", defaultValue = "0", description = "Longest context served; 0 means the model's max_position_embeddings.")
+    int maxModelLength;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of dummy weights. Default: ${DEFAULT-VALUE}.")
+    long seed;
+
+    public ModelLoadOptions toLoadOptions(Path directory) {
+        return new ModelLoadOptions(directory, LoadFormat.parse(loadFormat), ComputeTarget.resolve(device, dtype), maxModelLength, seed);
+    }
+}
