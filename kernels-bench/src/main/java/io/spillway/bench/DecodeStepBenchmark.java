@@ -65,7 +65,7 @@ public class DecodeStepBenchmark {
         PagedKvCache cache = PagedKvCache.allocate(
                 KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), batch * blocksPerSequence + 1),
                 model.target().device(), owner);
-        attention = new GatherAttention(cache, model.config(), owner);
+        attention = new GatherAttention(cache, model.config());
         Random random = new Random(42);
         List<SequenceChunk> prefill = new ArrayList<>();
         List<SequenceChunk> step = new ArrayList<>();

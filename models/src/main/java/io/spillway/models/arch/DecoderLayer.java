@@ -1,7 +1,7 @@
 package io.spillway.models.arch;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.NDList;
 import ai.djl.nn.Activation;
 import io.spillway.models.attention.StepAttention;
 import io.spillway.models.checkpoint.ModelConfig;
@@ -22,40 +22,31 @@ import io.spillway.models.checkpoint.ModelConfig;
 record DecoderLayer(int index, RmsNorm inputNorm, Projection qkv, RmsNorm qkNorm, Projection output,
                     RmsNorm postNorm, Projection gateUp, Projection down, Slices slices) {
 
-    /** Index expressions of a layer's fixed splits, built once per model rather than per call. */
-    record Slices(int heads, int kvHeads, int headDim, NDIndex queryKeyColumns, NDIndex valueColumns,
-                  NDIndex queryHeads, NDIndex keyHeads, NDIndex gateColumns, NDIndex upColumns) {
+    /** Where the fused outputs split: computed once per model. */
+    record Slices(int heads, int kvHeads, int headDim, long[] qkFromV, long[] qFromK, int intermediate) {
 
         static Slices of(ModelConfig c) {
-            int qk = c.qSize() + c.kvSize();
-            int inter = c.intermediateSize();
             return new Slices(c.numHeads(), c.numKvHeads(), c.headDim(),
-                    new NDIndex().addAllDim().addSliceDim(0, qk),
-                    new NDIndex().addAllDim().addSliceDim(qk, qk + c.kvSize()),
-                    new NDIndex().addAllDim().addSliceDim(0, c.numHeads()),
-                    new NDIndex().addAllDim().addSliceDim(c.numHeads(), c.numHeads() + c.numKvHeads()),
-                    new NDIndex().addAllDim().addSliceDim(0, inter),
-                    new NDIndex().addAllDim().addSliceDim(inter, 2L * inter));
+                    new long[] {c.qSize() + c.kvSize()}, new long[] {c.numHeads()}, c.intermediateSize());
         }
     }
 
     /** {@code x: [tokens, hidden]} to the layer's output, the same shape. */
     NDArray forward(NDArray x, RotaryEmbedding rope, RotaryEmbedding.Angles angles, StepAttention attention) {
         long tokens = x.getShape().get(0);
-        NDArray fused = qkv.apply(inputNorm.apply(x));
+        NDList qkAndV = qkv.apply(inputNorm.apply(x)).split(slices.qkFromV(), 1);
         // Q and K heads are adjacent in the fused output: normalize and rotate them together.
-        NDArray qk = fused.get(slices.queryKeyColumns()).reshape(tokens, slices.heads() + slices.kvHeads(), slices.headDim());
+        NDArray qk = qkAndV.get(0).reshape(tokens, slices.heads() + slices.kvHeads(), slices.headDim());
         if (qkNorm != null) {
             qk = qkNorm.apply(qk);
         }
-        qk = rope.apply(qk, angles);
-        NDArray v = fused.get(slices.valueColumns()).reshape(tokens, slices.kvHeads(), slices.headDim());
-        NDArray attended = attention.attend(index, qk.get(slices.queryHeads()), qk.get(slices.keyHeads()), v);
-        NDArray h = x.add(output.apply(attended));
+        NDList qAndK = rope.apply(qk, angles).split(slices.qFromK(), 1);
+        NDArray v = qkAndV.get(1).reshape(tokens, slices.kvHeads(), slices.headDim());
+        NDArray h = x.add(output.apply(attention.attend(index, qAndK.get(0), qAndK.get(1), v)));
 
-        NDArray gu = gateUp.apply(postNorm.apply(h));
-        NDArray gate = gu.get(slices.gateColumns());
-        NDArray act = gate.mul(Activation.sigmoid(gate)).mul(gu.get(slices.upColumns()));
+        NDList gateAndUp = gateUp.apply(postNorm.apply(h)).split(2, 1);
+        NDArray gate = gateAndUp.get(0);
+        NDArray act = gate.mul(Activation.sigmoid(gate)).mul(gateAndUp.get(1));
         return h.add(down.apply(act));
     }
 }

@@ -23,8 +23,6 @@ public final class RotaryEmbedding {
     private final int headDim;
     private final NDArray cos;
     private final NDArray signedSin;
-    private final NDIndex firstHalf;
-    private final NDIndex secondHalf;
 
     /** The rotation of one step's rows: {@code [tokens, 1, headDim]} each, broadcast over heads. */
     public record Angles(NDArray cos, NDArray signedSin) {
@@ -33,8 +31,6 @@ public final class RotaryEmbedding {
     RotaryEmbedding(int headDim, double theta, RopeScaling scaling, int maxPositions, DataType dtype, Device device, NDManager owner) {
         this.headDim = headDim;
         int half = headDim / 2;
-        this.firstHalf = new NDIndex().addAllDim().addAllDim().addSliceDim(0, half);
-        this.secondHalf = new NDIndex().addAllDim().addAllDim().addSliceDim(half, headDim);
         try (NDManager cpu = owner.newSubManager(Device.cpu())) {
             double[] inv = scaling.inverseFrequencies(headDim, theta);
             double[] positions = new double[maxPositions];
@@ -66,7 +62,8 @@ public final class RotaryEmbedding {
 
     /** Rotates {@code x: [tokens, heads, headDim]}. */
     public NDArray apply(NDArray x, Angles angles) {
-        NDArray swapped = NDArrays.concat(new NDList(x.get(secondHalf), x.get(firstHalf)), -1);
+        NDList halves = x.split(2, 2);
+        NDArray swapped = NDArrays.concat(new NDList(halves.get(1), halves.get(0)), -1);
         return x.mul(angles.cos()).add(swapped.mul(angles.signedSin()));
     }
 }

@@ -5,22 +5,28 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import io.spillway.models.checkpoint.CheckpointException;
 import io.spillway.models.checkpoint.ModelConfig;
 import io.spillway.models.checkpoint.TensorSource;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.runtime.TorchRuntime;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 
 /**
- * Turns a checkpoint's tensors into a {@link DecoderModel}: Hugging Face names in, fused and
- * device-specific layouts out.
+ * Turns a checkpoint's tensors into a {@link DecoderModel}: Hugging Face names in, fused
+ * projections out. Q, K and V become one projection, gate and up another; the RMSNorm weight in
+ * front of each is folded into its columns, and the attention scale {@code 1/sqrt(headDim)} into
+ * the query rows (or Qwen3's query norm). Folding is done in float32 before the cast to the target
+ * dtype, so it costs no precision.
  *
- * <p>Memory: each tensor is read as a view of the memory-mapped file inside a scratch scope,
- * copied into an owned array of the target dtype and device, laid out, and the scratch scope
- * closed before the next tensor. Peak usage is the model plus one layer's tensors; nothing the
- * model keeps aliases the (read-only) mapping.
+ * <p>Memory: tensors are read as views of the memory-mapped file inside a scratch scope that is
+ * closed after each layer, so peak usage is the model plus one layer. A kept weight never aliases
+ * the read-only mapping: when no conversion or computation produced a new array, it is copied.
  */
 final class WeightLoader {
 
@@ -28,6 +34,7 @@ final class WeightLoader {
     private final ModelConfig config;
     private final ComputeTarget target;
     private final int threads;
+    private final Set<NDArray> fileViews = Collections.newSetFromMap(new IdentityHashMap<>());
 
     WeightLoader(TensorSource source, ModelConfig config, ComputeTarget target) {
         this.source = source;
@@ -48,112 +55,131 @@ final class WeightLoader {
 
     private DecoderModel build(NDManager model, int maxModelLength) {
         ModelConfig c = config;
+        long hidden = c.hiddenSize();
         NDArray eps = model.create((float) c.rmsNormEps());
-        Projection lmHead;
-        Projection embedding;
         boolean tied = c.tieWordEmbeddings() || !source.contains("lm_head.weight");
         if (tied && !c.tieWordEmbeddings()) {
             throw new CheckpointException("tensor lm_head.weight is missing from " + source.describe()
                     + " and config.json does not set tie_word_embeddings");
         }
-        if (tied) {
-            // One matrix serves both ends; the LM head's layout decides, the embedding reads its rows.
-            lmHead = projection(model, List.of("model.embed_tokens.weight"), null, c.vocabSize(), c.hiddenSize());
-            embedding = lmHead;
-        } else {
-            lmHead = projection(model, List.of("lm_head.weight"), null, c.vocabSize(), c.hiddenSize());
-            embedding = projection(model, List.of("model.embed_tokens.weight"), null, c.vocabSize(), c.hiddenSize());
+        Projection lmHead;
+        Projection embedding;
+        RmsNorm finalNorm;
+        try (NDManager scratch = scratch(model)) {
+            // One matrix serves both ends of a tied model; the embedding reads its rows.
+            lmHead = projection(model, read(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), hidden, scratch), null);
+            embedding = tied ? lmHead : projection(model, read("model.embed_tokens.weight", c.vocabSize(), hidden, scratch), null);
+            finalNorm = new RmsNorm(keep(read("model.norm.weight", hidden, scratch), model), eps, target.dtype());
         }
 
         DecoderLayer.Slices slices = DecoderLayer.Slices.of(c);
+        float scale = (float) (1.0 / Math.sqrt(c.headDim()));
         List<DecoderLayer> layers = new ArrayList<>(c.numLayers());
         for (int i = 0; i < c.numLayers(); i++) {
             String p = "model.layers." + i + ".";
             String a = p + "self_attn.";
             String m = p + "mlp.";
-            Projection qkv = projection(model,
-                    List.of(a + "q_proj.weight", a + "k_proj.weight", a + "v_proj.weight"),
-                    c.qkvBias() ? List.of(a + "q_proj.bias", a + "k_proj.bias", a + "v_proj.bias") : null,
-                    c.qSize() + 2L * c.kvSize(), c.hiddenSize(), c.qSize(), c.kvSize(), c.kvSize());
-            RmsNorm qkNorm = c.qkNorm() ? headNorm(model, eps, a + "q_norm.weight", a + "k_norm.weight") : null;
-            Projection o = projection(model, List.of(a + "o_proj.weight"),
-                    c.outputBias() ? List.of(a + "o_proj.bias") : null, c.hiddenSize(), c.qSize());
-            Projection gateUp = projection(model, List.of(m + "gate_proj.weight", m + "up_proj.weight"),
-                    c.mlpBias() ? List.of(m + "gate_proj.bias", m + "up_proj.bias") : null,
-                    2L * c.intermediateSize(), c.hiddenSize(), c.intermediateSize(), c.intermediateSize());
-            Projection down = projection(model, List.of(m + "down_proj.weight"),
-                    c.mlpBias() ? List.of(m + "down_proj.bias") : null, c.hiddenSize(), c.intermediateSize());
-            layers.add(new DecoderLayer(i, norm(model, eps, p + "input_layernorm.weight"), qkv, qkNorm, o,
-                    norm(model, eps, p + "post_attention_layernorm.weight"), gateUp, down, slices));
+            try (NDManager scratch = scratch(model)) {
+                NDArray qkvWeight = concat(scratch, read(a + "q_proj.weight", c.qSize(), hidden, scratch),
+                        read(a + "k_proj.weight", c.kvSize(), hidden, scratch), read(a + "v_proj.weight", c.kvSize(), hidden, scratch));
+                NDArray qkvBias = c.qkvBias() ? concat(scratch, read(a + "q_proj.bias", c.qSize(), scratch),
+                        read(a + "k_proj.bias", c.kvSize(), scratch), read(a + "v_proj.bias", c.kvSize(), scratch)) : null;
+                qkvWeight = foldColumns(qkvWeight, read(p + "input_layernorm.weight", hidden, scratch));
+                RmsNorm qkNorm = null;
+                if (c.qkNorm()) {
+                    qkNorm = headNorm(model, eps, scale, read(a + "q_norm.weight", c.headDim(), scratch),
+                            read(a + "k_norm.weight", c.headDim(), scratch));
+                } else {
+                    qkvWeight = scaleLeadingRows(qkvWeight, c.qSize(), scale, scratch);
+                    qkvBias = qkvBias == null ? null : scaleLeadingRows(qkvBias, c.qSize(), scale, scratch);
+                }
+                Projection qkv = projection(model, qkvWeight, qkvBias);
+                Projection o = projection(model, read(a + "o_proj.weight", hidden, c.qSize(), scratch),
+                        c.outputBias() ? read(a + "o_proj.bias", hidden, scratch) : null);
+                NDArray gateUpWeight = foldColumns(
+                        concat(scratch, read(m + "gate_proj.weight", c.intermediateSize(), hidden, scratch),
+                                read(m + "up_proj.weight", c.intermediateSize(), hidden, scratch)),
+                        read(p + "post_attention_layernorm.weight", hidden, scratch));
+                NDArray gateUpBias = c.mlpBias() ? concat(scratch, read(m + "gate_proj.bias", c.intermediateSize(), scratch),
+                        read(m + "up_proj.bias", c.intermediateSize(), scratch)) : null;
+                Projection gateUp = projection(model, gateUpWeight, gateUpBias);
+                Projection down = projection(model, read(m + "down_proj.weight", hidden, c.intermediateSize(), scratch),
+                        c.mlpBias() ? read(m + "down_proj.bias", hidden, scratch) : null);
+                RmsNorm unweighted = new RmsNorm(null, eps, target.dtype());
+                layers.add(new DecoderLayer(i, unweighted, qkv, qkNorm, o, unweighted, gateUp, down, slices));
+            }
         }
-        RmsNorm finalNorm = norm(model, eps, "model.norm.weight");
         RotaryEmbedding rope = new RotaryEmbedding(c.headDim(), c.ropeTheta(), c.ropeScaling(), maxModelLength,
                 target.dtype(), target.device(), model);
         return new DecoderModel(c, target, model, embedding, layers, finalNorm, lmHead, rope, maxModelLength);
     }
 
-    /**
-     * Reads one or more {@code [rows_i, in]} weights (fused along rows) and their biases into a
-     * projection, split into one row block per intra-op thread on the CPU.
-     *
-     * @param rowsEach rows of each named weight; defaults to {@code out} for a single weight
-     */
-    private Projection projection(NDManager model, List<String> names, List<String> biasNames, long out, long in, long... rowsEach) {
-        try (NDManager scratch = model.newSubManager(Device.cpu())) {
-            NDArray weight = fused(names, in, rowsEach.length == 0 ? new long[] {out} : rowsEach, scratch);
-            NDArray bias = biasNames == null ? null : fusedVector(biasNames, rowsEach.length == 0 ? new long[] {out} : rowsEach, scratch);
-            return new Projection(keep(weight, model), bias == null ? null : keep(bias, model), Projection.partsFor(out, threads));
-        }
+    private NDManager scratch(NDManager model) {
+        fileViews.clear();
+        return model.newSubManager(Device.cpu());
     }
 
-    private RmsNorm norm(NDManager model, NDArray eps, String name) {
-        try (NDManager scratch = model.newSubManager(Device.cpu())) {
-            return new RmsNorm(keep(owned(name, new long[] {config.hiddenSize()}, scratch), model), eps);
-        }
+    /** A tensor as stored (bfloat16 widened to float32), checked against the config's shape; may alias the file. */
+    private NDArray read(String name, long rows, long cols, NDManager scratch) {
+        return remember(source.read(name, new long[] {rows, cols}, scratch));
     }
 
-    /** Qwen3's q_norm and k_norm as one weight over the adjacent q and k heads: {@code [heads + kvHeads, headDim]}. */
-    private RmsNorm headNorm(NDManager model, NDArray eps, String qName, String kName) {
-        try (NDManager scratch = model.newSubManager(Device.cpu())) {
-            long d = config.headDim();
-            NDArray q = owned(qName, new long[] {d}, scratch).reshape(1, d).repeat(0, config.numHeads());
-            NDArray k = owned(kName, new long[] {d}, scratch).reshape(1, d).repeat(0, config.numKvHeads());
-            return new RmsNorm(keep(NDArrays.concat(new NDList(q, k), 0), model), eps);
-        }
+    private NDArray read(String name, long length, NDManager scratch) {
+        return remember(source.read(name, new long[] {length}, scratch));
     }
 
-    private NDArray fused(List<String> names, long in, long[] rowsEach, NDManager scratch) {
-        if (names.size() == 1) {
-            return owned(names.get(0), new long[] {rowsEach[0], in}, scratch);
-        }
-        NDList parts = new NDList(names.size());
-        for (int i = 0; i < names.size(); i++) {
-            parts.add(owned(names.get(i), new long[] {rowsEach[i], in}, scratch));
-        }
-        return NDArrays.concat(parts, 0);
+    private NDArray remember(NDArray view) {
+        fileViews.add(view);
+        return view;
     }
 
-    private NDArray fusedVector(List<String> names, long[] rowsEach, NDManager scratch) {
-        NDList parts = new NDList(names.size());
-        for (int i = 0; i < names.size(); i++) {
-            parts.add(owned(names.get(i), new long[] {rowsEach[i]}, scratch));
+    private static NDArray concat(NDManager scratch, NDArray... parts) {
+        return NDArrays.concat(new NDList(parts), 0);
+    }
+
+    /** {@code W diag(w)}: an RMSNorm's weight moved into the projection that consumes its output. */
+    private static NDArray foldColumns(NDArray weight, NDArray normWeight) {
+        return weight.toType(DataType.FLOAT32, false).mul(normWeight.toType(DataType.FLOAT32, false).reshape(1, -1));
+    }
+
+    /** Multiplies the first {@code rows} rows (or entries) by {@code factor}, in float32. */
+    private static NDArray scaleLeadingRows(NDArray x, long rows, float factor, NDManager scratch) {
+        long total = x.getShape().get(0);
+        float[] scales = new float[(int) total];
+        for (int r = 0; r < total; r++) {
+            scales[r] = r < rows ? factor : 1f;
         }
-        return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);
+        NDArray s = scratch.create(scales);
+        return x.toType(DataType.FLOAT32, false).mul(x.getShape().dimension() == 2 ? s.reshape(total, 1) : s);
     }
 
     /**
-     * A tensor in the target dtype and on the target device that owns its memory. {@code toType}
-     * and {@code toDevice} return their input unchanged when there is nothing to convert, and that
-     * input aliases the read-only file mapping; only in that case is an explicit copy needed.
+     * Qwen3's q_norm and k_norm as one weight over the adjacent q and k heads,
+     * {@code [heads + kvHeads, headDim]}, with the attention scale folded into the query part.
      */
-    private NDArray owned(String name, long[] shape, NDManager scratch) {
-        NDArray view = source.read(name, shape, scratch);
-        NDArray converted = view.toDevice(target.device(), false).toType(target.dtype(), false);
-        return converted == view ? view.duplicate() : converted;
+    private RmsNorm headNorm(NDManager model, NDArray eps, float scale, NDArray q, NDArray k) {
+        long d = config.headDim();
+        NDArray qRows = q.toType(DataType.FLOAT32, false).mul(scale).reshape(1, d).repeat(0, config.numHeads());
+        NDArray kRows = k.toType(DataType.FLOAT32, false).reshape(1, d).repeat(0, config.numKvHeads());
+        return new RmsNorm(keep(NDArrays.concat(new NDList(qRows, kRows), 0), model), eps, target.dtype());
     }
 
-    private static NDArray keep(NDArray array, NDManager model) {
-        array.attach(model);
-        return array;
+    private Projection projection(NDManager model, NDArray weight, NDArray bias) {
+        long rows = weight.getShape().get(0);
+        return new Projection(keep(weight, model), bias == null ? null : keep(bias, model), Projection.partsFor(rows, threads));
+    }
+
+    /**
+     * Converts to the target dtype and device and moves the result into the model. {@code toType}
+     * and {@code toDevice} return their input when there is nothing to convert; if that input is a
+     * view of the file, it is copied so the model never points into the mapping.
+     */
+    private NDArray keep(NDArray array, NDManager model) {
+        NDArray converted = array.toDevice(target.device(), false).toType(target.dtype(), false);
+        if (converted == array && fileViews.contains(array)) {
+            converted = array.duplicate();
+        }
+        converted.attach(model);
+        return converted;
     }
 }

@@ -28,9 +28,6 @@ import java.util.List;
  */
 public final class GatherAttention implements AttentionBackend {
 
-    private static final NDIndex KEYS = new NDIndex().addAllDim().addAllDim().addIndices(0);
-    private static final NDIndex VALUES = new NDIndex().addAllDim().addAllDim().addIndices(1);
-
     private final PagedKvCache cache;
     private final int heads;
     private final int kvHeads;
@@ -39,9 +36,8 @@ public final class GatherAttention implements AttentionBackend {
     private final int[] layerWindow;
     private final int[] distinctWindows;
     private final DataType dtype;
-    private final NDArray scale;
 
-    public GatherAttention(PagedKvCache cache, ModelConfig config, NDManager constants) {
+    public GatherAttention(PagedKvCache cache, ModelConfig config) {
         this.cache = cache;
         this.heads = config.numHeads();
         this.kvHeads = config.numKvHeads();
@@ -50,7 +46,6 @@ public final class GatherAttention implements AttentionBackend {
         this.layerWindow = config.slidingWindows();
         this.distinctWindows = Arrays.stream(layerWindow).distinct().sorted().toArray();
         this.dtype = cache.spec().dtype();
-        this.scale = constants.create((float) (1.0 / Math.sqrt(headDim))).toType(dtype, false);
     }
 
     @Override
@@ -73,7 +68,8 @@ public final class GatherAttention implements AttentionBackend {
         for (ForwardBatch.Group group : batch.groups()) {
             plans.add(plan(batch, group, step, staging));
         }
-        return new Step(new NDIndex("{}", slots), plans);
+        // Keys and values of a slot sit side by side ([slots, 2, kvHeads, headDim]): one put for each.
+        return new Step(new NDIndex("{}, 0", slots), new NDIndex("{}, 1", slots), plans);
     }
 
     /** Index tensors and masks of one group, built once per step and shared by every layer. */
@@ -150,23 +146,28 @@ public final class GatherAttention implements AttentionBackend {
                 }
             }
         }
-        NDArray m = staging.floats(step, mask, mask.length, new Shape(b, 1, 1, q, l));
+        // Shaped to broadcast over [b, kvHeads, group, (queries,) context] as attendGroup lays scores out.
+        Shape shape = q == 1 ? new Shape(b, 1, 1, l) : new Shape(b, 1, 1, q, l);
+        NDArray m = staging.floats(step, mask, mask.length, shape);
         return dtype == DataType.FLOAT32 ? m : m.toType(dtype, false);
     }
 
     private final class Step implements StepAttention {
-        private final NDIndex writeSlots;
+        private final NDIndex writeKeys;
+        private final NDIndex writeValues;
         private final List<GroupPlan> plans;
 
-        Step(NDIndex writeSlots, List<GroupPlan> plans) {
-            this.writeSlots = writeSlots;
+        Step(NDIndex writeKeys, NDIndex writeValues, List<GroupPlan> plans) {
+            this.writeKeys = writeKeys;
+            this.writeValues = writeValues;
             this.plans = plans;
         }
 
         @Override
         public NDArray attend(int layer, NDArray q, NDArray k, NDArray v) {
             NDArray layerCache = cache.layer(layer);
-            layerCache.set(writeSlots, NDArrays.stack(new NDList(k, v), 1));
+            layerCache.set(writeKeys, k);
+            layerCache.set(writeValues, v);
             int windowIndex = Arrays.binarySearch(distinctWindows, layerWindow[layer]);
             if (plans.size() == 1) {
                 return attendGroup(layerCache, plans.get(0), q, windowIndex);
@@ -183,31 +184,35 @@ public final class GatherAttention implements AttentionBackend {
             int b = g.size();
             int nq = g.maxQuery();
             int l = g.maxContext();
-            NDArray rows = plan.queryRows() == null
-                    ? q.get(new NDIndex().addSliceDim(g.firstRow(), g.firstRow() + g.rows()))
-                    : q.get(plan.queryRows());
-            NDArray queries = rows.reshape(b, nq, kvHeads, queriesPerKvHead, headDim)
-                    .transpose(0, 2, 3, 1, 4)
-                    .reshape(b, kvHeads, queriesPerKvHead * nq, headDim);
+            NDArray rows = plan.queryRows() != null ? q.get(plan.queryRows())
+                    : g.rows() == q.getShape().get(0) ? q
+                    : q.get(new NDIndex().addSliceDim(g.firstRow(), g.firstRow() + g.rows()));
+            // [b, kvHeads, group * queries, headDim]: each kv head serves its group of query heads.
+            NDArray queries = nq == 1
+                    ? rows.reshape(b, kvHeads, queriesPerKvHead, headDim)
+                    : rows.reshape(b, nq, kvHeads, queriesPerKvHead, headDim).transpose(0, 2, 3, 1, 4)
+                            .reshape(b, kvHeads, queriesPerKvHead * nq, headDim);
 
             // The gathered context belongs with the queries (the caller's per-layer scope), never the cache.
             NDArray context = layerCache.get(q.getManager(), plan.contextSlots()).reshape(b, l, 2, kvHeads, headDim);
-            NDArray keys = context.get(KEYS).transpose(0, 2, 3, 1);
-            NDArray values = context.get(VALUES).transpose(0, 2, 1, 3);
+            NDArray keys = context.transpose(2, 0, 3, 4, 1).get(0);    // [b, kvHeads, headDim, l]
+            NDArray values = context.transpose(2, 0, 3, 1, 4).get(1);  // [b, kvHeads, l, headDim]
 
-            NDArray scores = queries.matMul(keys).mul(scale);
+            NDArray scores = queries.matMul(keys);
             NDArray mask = plan.masksByWindow()[windowIndex];
             if (mask != null) {
-                scores = scores.reshape(b, kvHeads, queriesPerKvHead, nq, l).add(mask)
-                        .reshape(b, kvHeads, queriesPerKvHead * nq, l);
+                scores = nq == 1
+                        ? scores.add(mask)
+                        : scores.reshape(b, kvHeads, queriesPerKvHead, nq, l).add(mask).reshape(b, kvHeads, queriesPerKvHead * nq, l);
             }
             NDArray probs = dtype == DataType.FLOAT32
                     ? scores.softmax(-1)
                     : scores.toType(DataType.FLOAT32, false).softmax(-1).toType(dtype, false);
-            NDArray out = probs.matMul(values)
-                    .reshape(b, kvHeads, queriesPerKvHead, nq, headDim)
-                    .transpose(0, 3, 1, 2, 4)
-                    .reshape(b * nq, heads * headDim);
+            NDArray out = probs.matMul(values);
+            if (nq == 1) {
+                return out.reshape(b, heads * headDim);
+            }
+            out = out.reshape(b, kvHeads, queriesPerKvHead, nq, headDim).transpose(0, 3, 1, 2, 4).reshape(b * nq, heads * headDim);
             return plan.validRows() == null ? out : out.get(plan.validRows());
         }
     }

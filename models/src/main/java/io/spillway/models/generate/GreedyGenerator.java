@@ -35,7 +35,7 @@ public final class GreedyGenerator implements AutoCloseable {
         KvCacheSpec spec = KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), blocks);
         this.constants = model.manager().newSubManager();
         this.cache = PagedKvCache.allocate(spec, model.target().device(), constants);
-        this.attention = new GatherAttention(cache, model.config(), constants);
+        this.attention = new GatherAttention(cache, model.config());
     }
 
     /**

@@ -75,7 +75,7 @@ class NativeMemoryTest {
             int blockSize = 16;
             PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), 5 * 64 + 1),
                     model.target().device(), owner);
-            GatherAttention attention = new GatherAttention(cache, model.config(), owner);
+            GatherAttention attention = new GatherAttention(cache, model.config());
             Random random = new Random(1);
             Runnable step = () -> {
                 // A mix of decodes at varied lengths and a prefill chunk, as the engine produces.

@@ -92,7 +92,7 @@ class ReferenceParityTest {
             int blockSize = 4;
             KvCacheSpec spec = KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), 32);
             PagedKvCache cache = PagedKvCache.allocate(spec, model.target().device(), owner);
-            GatherAttention attention = new GatherAttention(cache, model.config(), owner);
+            GatherAttention attention = new GatherAttention(cache, model.config());
             BlockPool pool = new BlockPool(spec.numBlocks());
             // Interleave allocations so each sequence's blocks are scattered through the cache.
             List<Integer> tableA = new ArrayList<>();
