@@ -7,9 +7,10 @@ import io.spillway.models.attention.AttentionBackend;
 import io.spillway.models.attention.GatherAttention;
 import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
-import io.spillway.models.kv.BlockPool;
+import io.spillway.models.kv.KvCacheManager;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.kv.PagedKvCache;
+import io.spillway.models.kv.SequenceBlocks;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -46,9 +47,9 @@ public final class GreedyGenerator implements AutoCloseable {
      */
     public List<int[]> generate(List<int[]> prompts, int maxTokens, Set<Integer> stopIds) {
         int n = prompts.size();
-        BlockPool pool = new BlockPool(cache.spec().numBlocks());
         int blockSize = cache.spec().blockSize();
-        List<List<Integer>> tables = new ArrayList<>();
+        KvCacheManager blocks = new KvCacheManager(cache.spec().numBlocks(), blockSize, false);
+        List<SequenceBlocks> tables = new ArrayList<>();
         List<List<Integer>> outputs = new ArrayList<>();
         int[] lengths = new int[n];
         List<SequenceChunk> chunks = new ArrayList<>();
@@ -57,10 +58,10 @@ public final class GreedyGenerator implements AutoCloseable {
             if (prompt.length == 0) {
                 throw new IllegalArgumentException("prompt " + i + " is empty");
             }
-            tables.add(new ArrayList<>());
+            tables.add(blocks.newSequence(""));
             outputs.add(new ArrayList<>());
             lengths[i] = prompt.length;
-            chunks.add(new SequenceChunk(prompt, 0, grow(tables.get(i), prompt.length, blockSize, pool), true));
+            chunks.add(new SequenceChunk(prompt, 0, grow(tables.get(i), prompt.length, blocks), true));
         }
         List<Integer> active = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -78,7 +79,7 @@ public final class GreedyGenerator implements AutoCloseable {
                     continue;
                 }
                 int position = lengths[i]++;
-                following.add(SequenceChunk.decode(token, position, grow(tables.get(i), position + 1, blockSize, pool)));
+                following.add(SequenceChunk.decode(token, position, grow(tables.get(i), position + 1, blocks)));
                 stillActive.add(i);
             }
             chunks = following;
@@ -98,11 +99,11 @@ public final class GreedyGenerator implements AutoCloseable {
         }
     }
 
-    private static int[] grow(List<Integer> table, int tokens, int blockSize, BlockPool pool) {
-        while (table.size() * blockSize < tokens) {
-            table.add(pool.allocate());
+    private static int[] grow(SequenceBlocks seq, int tokens, KvCacheManager blocks) {
+        if (!blocks.ensureCapacity(seq, tokens)) {
+            throw new IllegalStateException("the generator's KV cache is too small for " + tokens + " tokens");
         }
-        return table.stream().mapToInt(Integer::intValue).toArray();
+        return seq.table();
     }
 
     @Override

@@ -12,7 +12,7 @@ import ai.djl.ndarray.types.Shape;
  * read with one gather.
  *
  * <p>Which blocks belong to which sequence is not this class's business: block tables live with
- * the sequences, and allocation with {@link BlockPool}.
+ * the sequences, and allocation with {@link KvCacheManager}.
  */
 public final class PagedKvCache implements AutoCloseable {
 

@@ -11,7 +11,8 @@ import io.spillway.models.attention.GatherAttention;
 import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
 import io.spillway.models.checkpoint.TensorDType;
-import io.spillway.models.kv.BlockPool;
+import io.spillway.models.kv.KvCacheManager;
+import io.spillway.models.kv.SequenceBlocks;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.kv.PagedKvCache;
 import io.spillway.models.runtime.ComputeTarget;
@@ -93,16 +94,16 @@ class ReferenceParityTest {
             KvCacheSpec spec = KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), 32);
             PagedKvCache cache = PagedKvCache.allocate(spec, model.target().device(), owner);
             GatherAttention attention = new GatherAttention(cache, model.config());
-            BlockPool pool = new BlockPool(spec.numBlocks());
+            KvCacheManager blocks = new KvCacheManager(spec.numBlocks(), blockSize, false);
             // Interleave allocations so each sequence's blocks are scattered through the cache.
-            List<Integer> tableA = new ArrayList<>();
-            List<Integer> tableB = new ArrayList<>();
-            for (int i = 0; i < 5; i++) {
-                tableA.add(pool.allocate());
-                tableB.add(pool.allocate());
+            SequenceBlocks seqA = blocks.newSequence("");
+            SequenceBlocks seqB = blocks.newSequence("");
+            for (int i = 1; i <= 5; i++) {
+                blocks.ensureCapacity(seqA, i * blockSize);
+                blocks.ensureCapacity(seqB, i * blockSize);
             }
-            int[] blocksA = tableA.stream().mapToInt(Integer::intValue).toArray();
-            int[] blocksB = tableB.stream().mapToInt(Integer::intValue).toArray();
+            int[] blocksA = seqA.table();
+            int[] blocksB = seqB.table();
 
             // A: chunks of 3, 3, 5 tokens, then 4 decodes. B: a 7-token prefill, then 5 decodes.
             int[][] chunksA = {{0, 3}, {3, 6}, {6, 11}, {11, 12}, {12, 13}, {13, 14}, {14, 15}};

@@ -1,0 +1,89 @@
+package io.spillway.models.sampling;
+
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/**
+ * What the sampler remembers about one sample between steps: its random stream, the prompt tokens
+ * and the counts of generated tokens (for penalties), and how many tokens it has generated.
+ *
+ * <p>The random stream belongs to the sample alone, so a seeded sample draws the same numbers
+ * whatever else shares its batch. Not thread-safe: the engine thread owns it.
+ */
+public final class SampleState {
+
+    private final SamplingParams params;
+    private final SplittableRandom random;
+    private final Set<Integer> endTokens;
+    private final BitSet promptTokens = new BitSet();
+    private final Map<Integer, Integer> outputCounts = new HashMap<>();
+    private int generated;
+
+    /**
+     * @param params      the request's parameters
+     * @param seed        this sample's seed (the request seed mixed with the sample index, or random)
+     * @param endTokens   the model's end-of-sequence ids (ignored with ignore_eos)
+     * @param prompt      the prompt ids, for the repetition penalty
+     */
+    public SampleState(SamplingParams params, long seed, Set<Integer> endTokens, int[] prompt) {
+        this.params = params;
+        this.random = new SplittableRandom(seed);
+        this.endTokens = Set.copyOf(endTokens);
+        if (params.repetitionPenalty() != 1) {
+            for (int t : prompt) {
+                if (t >= 0) {
+                    promptTokens.set(t);
+                }
+            }
+        }
+    }
+
+    /** A child sample of the same prompt (n &gt; 1): same history, its own random stream. */
+    public SampleState fork(long seed) {
+        SampleState child = new SampleState(params, seed, endTokens, new int[0]);
+        child.promptTokens.or(promptTokens);
+        child.outputCounts.putAll(outputCounts);
+        child.generated = generated;
+        return child;
+    }
+
+    public SamplingParams params() {
+        return params;
+    }
+
+    /** Records a generated token. */
+    public void accept(int token) {
+        generated++;
+        if (params.hasPenalties()) {
+            outputCounts.merge(token, 1, Integer::sum);
+        }
+    }
+
+    public int generated() {
+        return generated;
+    }
+
+    /** Whether {@code token} ends this sample: the model's EOS (unless ignored) or a stop id. */
+    public boolean isStopToken(int token) {
+        return params.stopTokenIds().contains(token) || (!params.ignoreEos() && endTokens.contains(token));
+    }
+
+    SplittableRandom random() {
+        return random;
+    }
+
+    Set<Integer> endTokens() {
+        return endTokens;
+    }
+
+    BitSet promptTokens() {
+        return promptTokens;
+    }
+
+    Map<Integer, Integer> outputCounts() {
+        return outputCounts;
+    }
+}

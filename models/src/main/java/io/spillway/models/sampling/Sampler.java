@@ -1,0 +1,259 @@
+package io.spillway.models.sampling;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Picks one token from one row of logits, in the order vLLM applies its processors: logit bias,
+ * min_tokens masking, repetition / frequency / presence penalties, temperature, min_p, top_k,
+ * top_p, then a draw from the sample's own random stream (or argmax when greedy).
+ *
+ * <p>Rows are processed in plain Java: penalties and biases touch a handful of tokens, and a
+ * per-sample random stream makes seeded output independent of batch composition. Scratch buffers
+ * are reused across calls; one sampler per engine thread.
+ */
+public final class Sampler {
+
+    private float[] work = new float[0];
+    private double[] weights = new double[0];
+    private int[] order = new int[0];
+
+    /**
+     * @param logits row-major logits of a batch
+     * @param offset where this row starts
+     * @param vocab  row length
+     */
+    public Sample sample(float[] logits, int offset, int vocab, SampleState state) {
+        SamplingParams p = state.params();
+        ensureCapacity(vocab);
+        float[] l = work;
+        System.arraycopy(logits, offset, l, 0, vocab);
+
+        // Log-probabilities are reported for the raw distribution, before any processing.
+        Integer topN = p.logprobs();
+        double rawLogSumExp = topN == null ? Double.NaN : logSumExp(l, vocab);
+
+        for (Map.Entry<Integer, Float> bias : p.logitBias().entrySet()) {
+            if (bias.getKey() >= 0 && bias.getKey() < vocab) {
+                l[bias.getKey()] += bias.getValue();
+            }
+        }
+        if (state.generated() < p.minTokens()) {
+            for (int t : p.stopTokenIds()) {
+                mask(l, t, vocab);
+            }
+            if (!p.ignoreEos()) {
+                for (int t : state.endTokens()) {
+                    mask(l, t, vocab);
+                }
+            }
+        }
+        if (p.repetitionPenalty() != 1) {
+            float r = (float) p.repetitionPenalty();
+            java.util.BitSet seen = (java.util.BitSet) state.promptTokens().clone();
+            state.outputCounts().keySet().forEach(seen::set);
+            for (int t = seen.nextSetBit(0); t >= 0 && t < vocab; t = seen.nextSetBit(t + 1)) {
+                l[t] = l[t] > 0 ? l[t] / r : l[t] * r;
+            }
+        }
+        if (p.frequencyPenalty() != 0 || p.presencePenalty() != 0) {
+            for (Map.Entry<Integer, Integer> e : state.outputCounts().entrySet()) {
+                int t = e.getKey();
+                if (t < vocab) {
+                    l[t] -= (float) (e.getValue() * p.frequencyPenalty() + p.presencePenalty());
+                }
+            }
+        }
+
+        int token = p.greedy() ? argmax(l, vocab) : draw(l, vocab, p, state);
+
+        if (topN == null) {
+            return new Sample(token, Float.NaN, List.of());
+        }
+        float chosen = (float) (logits[offset + token] - rawLogSumExp);
+        List<TokenLogprob> top = new ArrayList<>(topN);
+        if (topN > 0) {
+            System.arraycopy(logits, offset, l, 0, vocab);
+            int m = selectTop(l, vocab, topN);
+            for (int i = 0; i < m; i++) {
+                top.add(new TokenLogprob(order[i], (float) (l[order[i]] - rawLogSumExp)));
+            }
+        }
+        return new Sample(token, chosen, top);
+    }
+
+    private static void mask(float[] l, int token, int vocab) {
+        if (token >= 0 && token < vocab) {
+            l[token] = Float.NEGATIVE_INFINITY;
+        }
+    }
+
+    private int draw(float[] l, int vocab, SamplingParams p, SampleState state) {
+        double invT = 1.0 / p.temperature();
+        float max = l[argmax(l, vocab)];
+        double[] w = weights;
+        for (int i = 0; i < vocab; i++) {
+            w[i] = Math.exp((l[i] - max) * invT);
+        }
+        // min_p: keep tokens whose probability is at least min_p times the top one's (which is 1 here).
+        if (p.minP() > 0) {
+            for (int i = 0; i < vocab; i++) {
+                if (w[i] < p.minP()) {
+                    w[i] = 0;
+                }
+            }
+        }
+        boolean truncate = p.topK() > 0 || p.topP() < 1;
+        if (!truncate) {
+            return walk(w, vocab, state.random().nextDouble() * sum(w, vocab));
+        }
+        // Candidates best first: the top k, or for top_p alone as many as it takes to reach the mass.
+        double total = sum(w, vocab);
+        int k = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
+        int m = p.topP() < 1 ? Math.min(k, 64) : k;
+        int count;
+        double kept;
+        while (true) {
+            count = selectTop(l, vocab, m);
+            double mass = 0;
+            for (int i = 0; i < count; i++) {
+                mass += w[order[i]];
+            }
+            if (p.topP() >= 1 || m >= k || mass >= p.topP() * total) {
+                kept = mass;
+                break;
+            }
+            m = Math.min(k, m * 4);
+        }
+        if (p.topP() < 1) {
+            // Among the top k (renormalized), the smallest prefix whose mass reaches top_p.
+            double kMass = kept;
+            double cumulative = 0;
+            int cut = count;
+            for (int i = 0; i < count; i++) {
+                cumulative += w[order[i]];
+                if (cumulative >= p.topP() * kMass) {
+                    cut = i + 1;
+                    break;
+                }
+            }
+            count = cut;
+            kept = cumulative;
+        }
+        double u = state.random().nextDouble() * kept;
+        for (int i = 0; i < count; i++) {
+            u -= w[order[i]];
+            if (u < 0) {
+                return order[i];
+            }
+        }
+        return order[count - 1];
+    }
+
+    /** Index where the running sum of weights passes {@code target} (in token order). */
+    private static int walk(double[] w, int vocab, double target) {
+        int last = 0;
+        for (int i = 0; i < vocab; i++) {
+            if (w[i] > 0) {
+                target -= w[i];
+                last = i;
+                if (target < 0) {
+                    return i;
+                }
+            }
+        }
+        return last;
+    }
+
+    private static double sum(double[] w, int vocab) {
+        double s = 0;
+        for (int i = 0; i < vocab; i++) {
+            s += w[i];
+        }
+        return s;
+    }
+
+    static int argmax(float[] l, int vocab) {
+        int best = 0;
+        for (int i = 1; i < vocab; i++) {
+            if (l[i] > l[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static double logSumExp(float[] l, int vocab) {
+        float max = l[argmax(l, vocab)];
+        double s = 0;
+        for (int i = 0; i < vocab; i++) {
+            s += Math.exp(l[i] - max);
+        }
+        return max + Math.log(s);
+    }
+
+    /**
+     * Puts the indices of the {@code m} largest values of {@code l} into {@code order[0..m)}, largest
+     * first (ties by lower index), and returns m. Quickselect then a sort of the winners: O(vocab).
+     */
+    int selectTop(float[] l, int vocab, int m) {
+        m = Math.min(m, vocab);
+        int[] idx = order;
+        for (int i = 0; i < vocab; i++) {
+            idx[i] = i;
+        }
+        int lo = 0;
+        int hi = vocab - 1;
+        while (lo < hi) {
+            int pivot = idx[(lo + hi) >>> 1];
+            int i = lo;
+            int j = hi;
+            while (i <= j) {
+                while (before(l, idx[i], pivot)) {
+                    i++;
+                }
+                while (before(l, pivot, idx[j])) {
+                    j--;
+                }
+                if (i <= j) {
+                    int t = idx[i];
+                    idx[i] = idx[j];
+                    idx[j] = t;
+                    i++;
+                    j--;
+                }
+            }
+            if (m - 1 <= j) {
+                hi = j;
+            } else if (m - 1 >= i) {
+                lo = i;
+            } else {
+                break;
+            }
+        }
+        Integer[] best = new Integer[m];
+        for (int i = 0; i < m; i++) {
+            best[i] = idx[i];
+        }
+        Arrays.sort(best, (a, b) -> before(l, a, b) ? -1 : before(l, b, a) ? 1 : 0);
+        for (int i = 0; i < m; i++) {
+            idx[i] = best[i];
+        }
+        return m;
+    }
+
+    /** Strict order: larger value first, then lower index. */
+    private static boolean before(float[] l, int a, int b) {
+        return l[a] > l[b] || (l[a] == l[b] && a < b);
+    }
+
+    private void ensureCapacity(int vocab) {
+        if (work.length < vocab) {
+            work = new float[vocab];
+            weights = new double[vocab];
+            order = new int[vocab];
+        }
+    }
+}

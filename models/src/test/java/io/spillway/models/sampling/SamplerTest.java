@@ -1,0 +1,147 @@
+package io.spillway.models.sampling;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class SamplerTest {
+
+    private static final int V = 1000;
+    private final Sampler sampler = new Sampler();
+
+    private static float[] logits(long seed) {
+        Random r = new Random(seed);
+        float[] l = new float[V];
+        for (int i = 0; i < V; i++) {
+            l[i] = (float) (r.nextGaussian() * 3);
+        }
+        return l;
+    }
+
+    private static SampleState state(SamplingParams p, long seed) {
+        return new SampleState(p, seed, Set.of(2), new int[] {5, 6, 7});
+    }
+
+    private static int argmax(float[] l) {
+        return Sampler.argmax(l, l.length);
+    }
+
+    @Test
+    void greedyIsArgmaxAndTopKOneIsGreedy() {
+        float[] l = logits(1);
+        assertEquals(argmax(l), sampler.sample(l, 0, V, state(SamplingParams.builder().temperature(0).build(), 1)).token());
+        assertEquals(argmax(l), sampler.sample(l, 0, V, state(SamplingParams.builder().temperature(1.5).topK(1).build(), 9)).token());
+    }
+
+    @Test
+    void sameSeedSameTokensWhateverTheRowOffset() {
+        float[] l = logits(2);
+        float[] batch = new float[3 * V];
+        System.arraycopy(l, 0, batch, 2 * V, V);
+        SamplingParams p = SamplingParams.builder().temperature(1.0).topP(0.9).build();
+        SampleState a = state(p, 42);
+        SampleState b = state(p, 42);
+        for (int i = 0; i < 50; i++) {
+            assertEquals(sampler.sample(l, 0, V, a).token(), sampler.sample(batch, 2 * V, V, b).token());
+        }
+    }
+
+    @Test
+    void temperatureSamplingFollowsTheSoftmax() {
+        float[] l = new float[V];
+        java.util.Arrays.fill(l, -50);
+        l[10] = 1;
+        l[20] = 0;
+        SampleState s = state(SamplingParams.builder().temperature(1).build(), 3);
+        int tens = 0;
+        int n = 20000;
+        for (int i = 0; i < n; i++) {
+            int t = sampler.sample(l, 0, V, s).token();
+            assertTrue(t == 10 || t == 20);
+            tens += t == 10 ? 1 : 0;
+        }
+        double expected = Math.exp(1) / (Math.exp(1) + 1);
+        assertEquals(expected, tens / (double) n, 0.015);
+    }
+
+    @Test
+    void topPAndTopKAndMinPRestrictTheCandidates() {
+        float[] l = new float[V];
+        java.util.Arrays.fill(l, 0);
+        l[1] = 10;
+        l[2] = 9.5f;
+        l[3] = 9;
+        // top-p 0.5: only token 1 holds more than half the mass.
+        SampleState p = state(SamplingParams.builder().topP(0.5).build(), 4);
+        SampleState k = state(SamplingParams.builder().topK(2).build(), 5);
+        SampleState m = state(SamplingParams.builder().minP(0.5).build(), 6);
+        for (int i = 0; i < 500; i++) {
+            assertEquals(1, sampler.sample(l, 0, V, p).token());
+            assertTrue(Set.of(1, 2).contains(sampler.sample(l, 0, V, k).token()));
+            assertTrue(Set.of(1, 2).contains(sampler.sample(l, 0, V, m).token()), "e^-1 >= 0.5 > e^-0.5... only 1, 2 survive");
+        }
+    }
+
+    @Test
+    void logitBiasAndMinTokensAndPenalties() {
+        float[] l = logits(7);
+        int best = argmax(l);
+        SamplingParams bias = SamplingParams.builder().temperature(0).logitBias(Map.of(123, 100f)).build();
+        assertEquals(123, sampler.sample(l, 0, V, state(bias, 1)).token());
+
+        float[] eosBest = logits(8);
+        eosBest[2] = 100;
+        SamplingParams minTokens = SamplingParams.builder().temperature(0).minTokens(1).maxTokens(5).build();
+        SampleState s = state(minTokens, 1);
+        assertNotEquals(2, sampler.sample(eosBest, 0, V, s).token(), "EOS is masked before min_tokens");
+        s.accept(17);
+        assertEquals(2, sampler.sample(eosBest, 0, V, s).token());
+
+        SamplingParams frequency = SamplingParams.builder().temperature(0).frequencyPenalty(2).build();
+        SampleState f = state(frequency, 1);
+        float[] flat = new float[V];
+        flat[best] = 1;
+        assertEquals(best, sampler.sample(flat, 0, V, f).token());
+        f.accept(best);
+        assertNotEquals(best, sampler.sample(flat, 0, V, f).token(), "a penalised token loses to the rest");
+
+        SamplingParams repetition = SamplingParams.builder().temperature(0).repetitionPenalty(1e6).build();
+        float[] promptFavoured = new float[V];
+        promptFavoured[5] = 1;
+        promptFavoured[9] = 0.5f;
+        assertEquals(9, sampler.sample(promptFavoured, 0, V, state(repetition, 1)).token(), "prompt token 5 is penalised");
+    }
+
+    @Test
+    void logprobsAreTheRawDistribution() {
+        float[] l = logits(9);
+        SamplingParams p = SamplingParams.builder().temperature(0.5).logprobs(3).logitBias(Map.of(0, 5f)).build();
+        Sample s = sampler.sample(l, 0, V, state(p, 1));
+        double lse = 0;
+        for (float v : l) {
+            lse += Math.exp(v);
+        }
+        lse = Math.log(lse);
+        assertEquals(l[s.token()] - lse, s.logprob(), 1e-4);
+        List<TokenLogprob> top = s.top();
+        assertEquals(3, top.size());
+        assertEquals(argmax(l), top.get(0).token());
+        assertTrue(top.get(0).logprob() >= top.get(1).logprob() && top.get(1).logprob() >= top.get(2).logprob());
+    }
+
+    @Test
+    void invalidParametersNameTheParameter() {
+        InvalidSamplingParameterException e = assertThrows(InvalidSamplingParameterException.class,
+                () -> SamplingParams.builder().topP(0).build());
+        assertEquals("top_p", e.parameter());
+        assertEquals("max_tokens", assertThrows(InvalidSamplingParameterException.class,
+                () -> SamplingParams.builder().maxTokens(0).build()).parameter());
+    }
+}
