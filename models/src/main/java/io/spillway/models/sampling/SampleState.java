@@ -4,19 +4,19 @@ import java.util.BitSet;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
-import java.util.SplittableRandom;
 
 /**
- * What the sampler remembers about one sample between steps: its random stream, the prompt tokens
- * and the counts of generated tokens (for penalties), and how many tokens it has generated.
+ * What the sampler remembers about one sample between steps: its seed, the prompt tokens and the
+ * counts of generated tokens (for penalties), and how many tokens it has generated.
  *
- * <p>The random stream belongs to the sample alone, so a seeded sample draws the same numbers
- * whatever else shares its batch. Not thread-safe: the engine thread owns it.
+ * <p>Randomness is a pure function of (seed, position, token id), never a shared stream, so a seeded
+ * sample draws the same numbers whatever else shares its batch and however often it was preempted.
+ * Not thread-safe: the engine thread owns it.
  */
 public final class SampleState {
 
     private final SamplingParams params;
-    private final SplittableRandom random;
+    private final long seed;
     private final Set<Integer> endTokens;
     private final BitSet promptTokens = new BitSet();
     private final Map<Integer, Integer> outputCounts = new HashMap<>();
@@ -30,7 +30,7 @@ public final class SampleState {
      */
     public SampleState(SamplingParams params, long seed, Set<Integer> endTokens, int[] prompt) {
         this.params = params;
-        this.random = new SplittableRandom(seed);
+        this.seed = seed;
         this.endTokens = Set.copyOf(endTokens);
         if (params.repetitionPenalty() != 1) {
             for (int t : prompt) {
@@ -71,8 +71,9 @@ public final class SampleState {
         return params.stopTokenIds().contains(token) || (!params.ignoreEos() && endTokens.contains(token));
     }
 
-    SplittableRandom random() {
-        return random;
+    /** The key of this sample's noise for the token it samples next. */
+    long noiseKey() {
+        return Sampler.mix(seed + generated * 0x9E3779B97F4A7C15L);
     }
 
     Set<Integer> endTokens() {

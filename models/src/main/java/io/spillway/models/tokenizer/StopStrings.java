@@ -20,21 +20,25 @@ public final class StopStrings {
         return stops.isEmpty();
     }
 
+    /** A stop string found at a position of the text. */
+    public record Match(int index, String stop) {
+    }
+
     /**
-     * The earliest position where a stop string occurs in {@code text}, searching only where a
-     * match could involve the characters added since {@code previousLength}; -1 when none.
+     * The earliest stop string in {@code text}, searching only where a match could involve the
+     * characters added since {@code previousLength}; null when there is none.
      */
-    public int find(CharSequence text, int previousLength) {
+    public Match find(CharSequence text, int previousLength) {
         if (stops.isEmpty()) {
-            return -1;
+            return null;
         }
         int from = Math.max(0, previousLength - longest + 1);
         String window = text.subSequence(from, text.length()).toString();
-        int best = -1;
+        Match best = null;
         for (String stop : stops) {
             int at = window.indexOf(stop);
-            if (at >= 0 && (best < 0 || at + from < best)) {
-                best = at + from;
+            if (at >= 0 && (best == null || at + from < best.index())) {
+                best = new Match(at + from, stop);
             }
         }
         return best;

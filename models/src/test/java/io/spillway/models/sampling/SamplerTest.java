@@ -49,7 +49,11 @@ class SamplerTest {
         SampleState a = state(p, 42);
         SampleState b = state(p, 42);
         for (int i = 0; i < 50; i++) {
-            assertEquals(sampler.sample(l, 0, V, a).token(), sampler.sample(batch, 2 * V, V, b).token());
+            int ta = sampler.sample(l, 0, V, a).token();
+            int tb = sampler.sample(batch, 2 * V, V, b).token();
+            assertEquals(ta, tb);
+            a.accept(ta);
+            b.accept(tb);
         }
     }
 
@@ -64,6 +68,7 @@ class SamplerTest {
         int n = 20000;
         for (int i = 0; i < n; i++) {
             int t = sampler.sample(l, 0, V, s).token();
+            s.accept(t);
             assertTrue(t == 10 || t == 20);
             tens += t == 10 ? 1 : 0;
         }
@@ -82,11 +87,19 @@ class SamplerTest {
         SampleState p = state(SamplingParams.builder().topP(0.5).build(), 4);
         SampleState k = state(SamplingParams.builder().topK(2).build(), 5);
         SampleState m = state(SamplingParams.builder().minP(0.5).build(), 6);
+        java.util.Set<Integer> seenK = new java.util.HashSet<>();
         for (int i = 0; i < 500; i++) {
-            assertEquals(1, sampler.sample(l, 0, V, p).token());
-            assertTrue(Set.of(1, 2).contains(sampler.sample(l, 0, V, k).token()));
-            assertTrue(Set.of(1, 2).contains(sampler.sample(l, 0, V, m).token()), "e^-1 >= 0.5 > e^-0.5... only 1, 2 survive");
+            int tp = sampler.sample(l, 0, V, p).token();
+            p.accept(tp);
+            assertEquals(1, tp);
+            int tk = sampler.sample(l, 0, V, k).token();
+            k.accept(tk);
+            seenK.add(tk);
+            int tm = sampler.sample(l, 0, V, m).token();
+            m.accept(tm);
+            assertTrue(Set.of(1, 2).contains(tm), "min_p 0.5 keeps tokens within ln 2 of the best: 1 and 2");
         }
+        assertEquals(Set.of(1, 2), seenK, "top_k 2 samples both of the two best");
     }
 
     @Test

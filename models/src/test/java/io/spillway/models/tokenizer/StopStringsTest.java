@@ -10,9 +10,9 @@ class StopStringsTest {
     @Test
     void findsTheEarliestStopOnlyNearTheNewText() {
         StopStrings s = new StopStrings(List.of("END", "\n\n"));
-        assertEquals(-1, s.find("no stop here", 0));
-        assertEquals(5, s.find("abcdeEND", 6), "a stop straddling old and new text is found");
-        assertEquals(2, s.find("ab\n\nEND", 3));
+        assertEquals(null, s.find("no stop here", 0));
+        assertEquals(new StopStrings.Match(5, "END"), s.find("abcdeEND", 6), "a stop straddling old and new text is found");
+        assertEquals(new StopStrings.Match(2, "\n\n"), s.find("ab\n\nEND", 3));
     }
 
     @Test

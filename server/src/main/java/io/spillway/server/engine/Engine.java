@@ -1,0 +1,558 @@
+package io.spillway.server.engine;
+
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.spillway.models.LoadedModel;
+import io.spillway.models.checkpoint.ModelConfig;
+import io.spillway.models.kv.KvCacheManager;
+import io.spillway.models.kv.KvCacheSpec;
+import io.spillway.models.sampling.Sample;
+import io.spillway.models.sampling.SampleState;
+import io.spillway.models.sampling.Sampler;
+import io.spillway.models.sampling.SamplingParams;
+import io.spillway.models.tokenizer.IncrementalDetokenizer;
+import io.spillway.models.tokenizer.StopStrings;
+import io.spillway.models.tokenizer.TextTokenizer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The continuous-batching engine: one thread that, every step, asks the {@link Scheduler} for a
+ * batch, runs it through the {@link ModelRunner}, samples a token for every sequence whose tokens
+ * are all computed, detokenizes, checks stop conditions and publishes deltas to each request's
+ * {@link RequestStream}. New requests join at any step; finished ones leave at once, freeing their
+ * KV blocks.
+ *
+ * <p>Threads: callers {@link #submit} and {@link #abort} from anywhere; those only touch
+ * concurrent queues and wake the engine thread, so callers never block it and it never waits on
+ * them. Everything else belongs to the engine thread.
+ */
+public final class Engine implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
+    private static final long IDLE_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    private static final double EWMA = 0.2;
+
+    private final LoadedModel model;
+    private final EngineConfig config;
+    private final TextTokenizer tokenizer;
+    private final Set<Integer> endTokens;
+    private final int maxModelLength;
+    private final int vocabSize;
+    private final KvCacheManager kv;
+    private final Scheduler scheduler;
+    private final ModelRunner runner;
+    private final Sampler sampler = new Sampler();
+    private final EngineMetrics metrics;
+
+    private final ConcurrentLinkedQueue<RequestState> inbound = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<String> aborts = new ConcurrentLinkedQueue<>();
+    private final Map<String, RequestState> inFlight = new ConcurrentHashMap<>();
+    private final Map<String, StopStrings> stopStrings = new HashMap<>();
+    private final Object admission = new Object();
+    private int queuedRequests;
+    private long queuedTokens;
+
+    private final Thread thread;
+    private volatile boolean running = true;
+    private volatile EngineStats stats;
+    private long steps;
+    private long preemptionsReported;
+    private long promptTokensDone;
+    private long generatedTokens;
+    private double stepSeconds;
+    private double prefillTokensPerSecond;
+    private double generationTokensPerSecond;
+
+    private Engine(LoadedModel model, EngineConfig config, KvCacheSpec spec, PrometheusRegistry registry) {
+        this.model = model;
+        this.config = config;
+        this.tokenizer = model.tokenizer().orElse(null);
+        this.endTokens = model.eosTokenIds();
+        this.maxModelLength = model.model().maxModelLength();
+        this.vocabSize = model.config().vocabSize();
+        this.kv = new KvCacheManager(spec.numBlocks(), spec.blockSize(), config.prefixCaching());
+        this.scheduler = new Scheduler(config, kv);
+        this.runner = new ModelRunner(model.model(), spec);
+        this.stats = snapshot();
+        this.metrics = new EngineMetrics(registry, () -> stats);
+        this.thread = new Thread(this::loop, "spillway-engine");
+    }
+
+    /** Sizes the KV cache, allocates it and starts the engine thread. */
+    public static Engine start(LoadedModel model, EngineConfig config, PrometheusRegistry registry) {
+        KvCacheSpec spec = KvCacheSpec.forBudget(model.config(), config.blockSize(), model.model().target().dtype(),
+                kvBudgetBytes(model, config));
+        Engine engine = new Engine(model, config, spec, registry);
+        engine.thread.start();
+        LOG.info("engine: {} KV blocks of {} tokens ({} MiB, {} tokens), max {} sequences, {} tokens per step, prefix caching {}",
+                spec.usableBlocks(), spec.blockSize(), spec.totalBytes() >> 20, (long) spec.usableBlocks() * spec.blockSize(),
+                config.maxNumSeqs(), config.maxNumBatchedTokens(), config.prefixCaching() ? "on" : "off");
+        return engine;
+    }
+
+    /**
+     * On a CPU the configured bytes. On a GPU, the configured fraction of its memory, less what the
+     * weights already use and room for one step's activations.
+     */
+    private static long kvBudgetBytes(LoadedModel model, EngineConfig config) {
+        if (!model.model().target().isGpu()) {
+            return config.kvCacheBytes();
+        }
+        java.lang.management.MemoryUsage memory = ai.djl.util.cuda.CudaUtils.getGpuMemory(model.model().target().device());
+        ModelConfig c = model.config();
+        long activations = (long) config.maxNumBatchedTokens() * (4L * c.hiddenSize() + 2L * c.intermediateSize() + c.vocabSize())
+                * model.model().target().dtype().getNumOfBytes() * 2;
+        long budget = (long) (memory.getMax() * config.gpuMemoryUtilization()) - memory.getCommitted() - activations;
+        if (budget <= 0) {
+            throw new IllegalStateException("no GPU memory left for the KV cache: " + (memory.getCommitted() >> 20) + " of "
+                    + (memory.getMax() >> 20) + " MiB in use; raise gpu-memory-utilization or use a smaller model");
+        }
+        return budget;
+    }
+
+    public int maxModelLength() {
+        return maxModelLength;
+    }
+
+    public LoadedModel model() {
+        return model;
+    }
+
+    public EngineConfig config() {
+        return config;
+    }
+
+    /** The latest snapshot (refreshed every step). */
+    public EngineStats stats() {
+        return stats;
+    }
+
+    /** What a request arriving now would wait before its prefill starts. */
+    public double estimatedQueueWaitSeconds() {
+        return stats.estimatedQueueWaitSeconds();
+    }
+
+    /**
+     * Queues a request. Never blocks: over the admission bounds it fails at once.
+     *
+     * @throws EngineOverloadedException when the waiting queue is full
+     * @throws IllegalArgumentException  when the request can never run (too long, bad token ids,
+     *                                   a duplicate id)
+     */
+    public RequestStream submit(EngineRequest request) {
+        if (!running) {
+            throw new EngineOverloadedException("the engine is shutting down", 1);
+        }
+        int promptLength = request.promptLength();
+        if (promptLength >= maxModelLength) {
+            throw new PromptTooLongException(promptLength, maxModelLength);
+        }
+        for (int t : request.promptView()) {
+            if (t < 0 || t >= vocabSize) {
+                throw new IllegalArgumentException("prompt token id " + t + " is outside the vocabulary [0, " + vocabSize + ")");
+            }
+        }
+        long capacity = (long) kv.totalBlocks() * kv.blockSize();
+        if (promptLength + 1 > capacity) {
+            throw new IllegalArgumentException("a prompt of " + promptLength + " tokens cannot fit in the KV cache ("
+                    + capacity + " tokens)");
+        }
+        synchronized (admission) {
+            if (queuedRequests + 1 > config.maxWaitingRequests() || queuedTokens + promptLength > config.maxWaitingTokens()) {
+                throw new EngineOverloadedException("the engine's queue is full (" + queuedRequests + " requests, "
+                        + queuedTokens + " prompt tokens waiting)", Math.max(1, estimatedQueueWaitSeconds()));
+            }
+            queuedRequests++;
+            queuedTokens += promptLength;
+        }
+        long now = System.nanoTime();
+        long deadline = config.requestTimeout().isZero() ? 0 : now + config.requestTimeout().toNanos();
+        RequestStream stream = new RequestStream(request.id(), () -> abort(request.id()));
+        RequestState state = new RequestState(request, stream, now, deadline);
+        if (inFlight.putIfAbsent(request.id(), state) != null) {
+            releaseAdmission(promptLength);
+            throw new IllegalArgumentException("request id " + request.id() + " is already in flight");
+        }
+        inbound.offer(state);
+        LockSupport.unpark(thread);
+        return stream;
+    }
+
+    /** Cancels a request (no-op if it already finished); its blocks are freed on the next step. */
+    public void abort(String requestId) {
+        aborts.offer(requestId);
+        LockSupport.unpark(thread);
+    }
+
+    private void releaseAdmission(int promptLength) {
+        synchronized (admission) {
+            queuedRequests--;
+            queuedTokens -= promptLength;
+        }
+    }
+
+    // ---- engine thread ----
+
+    private void loop() {
+        while (running) {
+            try {
+                intake();
+                processAborts();
+                expireDeadlines();
+                if (!scheduler.hasWork()) {
+                    stats = snapshot();
+                    LockSupport.parkNanos(this, IDLE_PARK_NANOS);
+                    continue;
+                }
+                step();
+            } catch (RuntimeException | Error e) {
+                // The engine must outlive any one request: fail what was running and carry on.
+                LOG.error("engine step failed; failing the running requests", e);
+                failRunning(e);
+            }
+        }
+        shutdownRemaining();
+    }
+
+    private void intake() {
+        RequestState r;
+        while ((r = inbound.poll()) != null) {
+            EngineRequest req = r.request;
+            SamplingParams p = req.params();
+            if (!p.stop().isEmpty()) {
+                stopStrings.put(req.id(), new StopStrings(p.stop()));
+            }
+            Sequence first = newSequence(r, 0, req.promptView(), req.promptLength(), sampleState(req, 0), kv.newSequence(req.cacheSalt()));
+            r.sequences.add(first);
+            scheduler.addWaiting(first);
+        }
+    }
+
+    private SampleState sampleState(EngineRequest req, int index) {
+        return new SampleState(req.params(), seedFor(req, index), endTokens, req.promptView());
+    }
+
+    /** The request's seed, mixed per sample so n samples differ but each is reproducible. */
+    private static long seedFor(EngineRequest req, int index) {
+        Long seed = req.params().seed();
+        long base = seed != null ? seed : ThreadLocalRandom.current().nextLong();
+        return index == 0 ? base : base * 0x9E3779B97F4A7C15L + index;
+    }
+
+    private Sequence newSequence(RequestState r, int index, int[] tokens, int length, SampleState state,
+                                 io.spillway.models.kv.SequenceBlocks blocks) {
+        IncrementalDetokenizer detok = tokenizer == null ? null
+                : new IncrementalDetokenizer(tokenizer, java.util.Arrays.copyOf(tokens, r.request.promptLength()), r.request.params().skipSpecialTokens());
+        return new Sequence(r, index, tokens, length, r.request.promptLength(), state, detok, blocks);
+    }
+
+    private void processAborts() {
+        String id;
+        while ((id = aborts.poll()) != null) {
+            RequestState r = inFlight.get(id);
+            if (r != null) {
+                finishRequest(r, FinishReason.ABORT, null);
+            }
+        }
+    }
+
+    private void expireDeadlines() {
+        if (config.requestTimeout().isZero()) {
+            return;
+        }
+        long now = System.nanoTime();
+        for (RequestState r : List.copyOf(inFlight.values())) {
+            if (r.deadlineNanos != 0 && now - r.deadlineNanos > 0) {
+                finishRequest(r, FinishReason.TIMEOUT, "request exceeded the time limit of " + config.requestTimeout().toSeconds() + " s");
+            }
+        }
+    }
+
+    private void step() {
+        long start = System.nanoTime();
+        List<Scheduler.Scheduled> batch = scheduler.schedule();
+        admitted();
+        if (scheduler.preemptions() > preemptionsReported) {
+            metrics.preemptions.inc(scheduler.preemptions() - preemptionsReported);
+            preemptionsReported = scheduler.preemptions();
+        }
+        if (batch.isEmpty()) {
+            resolveStall();
+            return;
+        }
+        boolean fullLogits = false;
+        int prefillTokens = 0;
+        for (Scheduler.Scheduled s : batch) {
+            Sequence seq = s.sequence();
+            if (seq.computed + s.tokens() == seq.length() && needsFullLogits(seq)) {
+                fullLogits = true;
+            }
+            if (s.tokens() > 1) {
+                prefillTokens += s.tokens();
+            }
+        }
+        ModelRunner.StepOutput out;
+        try {
+            out = runner.execute(batch, fullLogits);
+        } catch (RuntimeException e) {
+            LOG.error("forward pass failed for {} sequences", batch.size(), e);
+            for (Scheduler.Scheduled s : batch) {
+                finishRequest(s.sequence().request, FinishReason.ERROR, "the forward pass failed: " + e.getMessage());
+            }
+            return;
+        }
+        int row = 0;
+        int generated = 0;
+        for (Scheduler.Scheduled s : batch) {
+            Sequence seq = s.sequence();
+            if (seq.finished()) {
+                continue;
+            }
+            int promptPart = Math.max(0, Math.min(seq.promptLength - seq.computed, s.tokens()));
+            if (promptPart > 0) {
+                promptTokensDone += promptPart;
+                metrics.promptTokens.inc(promptPart);
+            }
+            seq.computed += s.tokens();
+            kv.commitFullBlocks(seq.blocks, seq.tokens(), seq.computed);
+            if (seq.computed == seq.length()) {
+                generated += sampleAndEmit(seq, out, row++);
+            }
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        steps++;
+        metrics.stepDuration.observe(seconds);
+        stepSeconds = stepSeconds == 0 ? seconds : EWMA * seconds + (1 - EWMA) * stepSeconds;
+        if (prefillTokens > 0) {
+            double rate = prefillTokens / seconds;
+            prefillTokensPerSecond = prefillTokensPerSecond == 0 ? rate : EWMA * rate + (1 - EWMA) * prefillTokensPerSecond;
+        }
+        generationTokensPerSecond = EWMA * (generated / seconds) + (1 - EWMA) * generationTokensPerSecond;
+        stats = snapshot();
+    }
+
+    /** Requests whose first sample just left the waiting queue no longer count against admission. */
+    private void admitted() {
+        for (Sequence s : scheduler.runningSequences()) {
+            if (s.index == 0 && s.request.cachedPromptTokens >= 0 && !s.request.admissionReleased) {
+                s.request.admissionReleased = true;
+                releaseAdmission(s.request.request.promptLength());
+                metrics.prefixQueries.inc(s.request.request.promptLength());
+                metrics.prefixHits.inc(s.request.cachedPromptTokens);
+            }
+        }
+    }
+
+    /** Nothing could be scheduled though work is queued. */
+    private void resolveStall() {
+        if (scheduler.runningCount() > 0) {
+            return;
+        }
+        // Forked samples wait holding shared blocks; release them and retry from the prefix cache.
+        boolean released = false;
+        for (Sequence s : scheduler.waitingSequences()) {
+            if (s.blocks.size() > 0) {
+                kv.free(s.blocks);
+                s.computed = 0;
+                released = true;
+            }
+        }
+        if (!released) {
+            Sequence head = scheduler.waitingSequences().peekFirst();
+            if (head != null) {
+                finishRequest(head.request, FinishReason.ERROR, "the request does not fit in the KV cache");
+            }
+        }
+    }
+
+    private boolean needsFullLogits(Sequence seq) {
+        SamplingParams p = seq.sampling.params();
+        return !p.greedy() || p.logprobs() != null || !p.logitBias().isEmpty() || p.repetitionPenalty() != 1
+                || p.presencePenalty() != 0 || p.frequencyPenalty() != 0 || seq.sampling.generated() < p.minTokens()
+                || seq.request.forkPending;
+    }
+
+    /** Samples the next token of {@code seq} (and forks its siblings first when n &gt; 1); returns tokens generated. */
+    private int sampleAndEmit(Sequence seq, ModelRunner.StepOutput out, int row) {
+        RequestState r = seq.request;
+        int produced = 0;
+        if (r.forkPending && seq.index == 0) {
+            r.forkPending = false;
+            for (int i = 1; i < r.request.params().n(); i++) {
+                // Children share the prompt's full blocks and recompute only its partial last block.
+                io.spillway.models.kv.SequenceBlocks blocks = kv.fork(seq.blocks, seq.computed);
+                Sequence child = newSequence(r, i, seq.tokens(), seq.length(), seq.sampling.fork(seedFor(r.request, i)), blocks);
+                child.computed = blocks.size() * kv.blockSize();
+                r.sequences.add(child);
+                produced += accept(child, sample(child, out, row));
+                if (!child.finished()) {
+                    scheduler.addWaitingFirst(child);
+                }
+            }
+        }
+        produced += accept(seq, sample(seq, out, row));
+        return produced;
+    }
+
+    private Sample sample(Sequence seq, ModelRunner.StepOutput out, int row) {
+        if (out.hasLogits()) {
+            return sampler.sample(out.logits(), row * out.vocab(), out.vocab(), seq.sampling);
+        }
+        return new Sample((int) out.argmax()[row], Float.NaN, List.of());
+    }
+
+    /** Appends a sampled token, checks stop conditions and publishes the delta. Returns 1. */
+    private int accept(Sequence seq, Sample sample) {
+        RequestState r = seq.request;
+        SamplingParams p = seq.sampling.params();
+        int token = sample.token();
+        seq.append(token);
+        seq.sampling.accept(token);
+        generatedTokens++;
+        metrics.generationTokens.inc();
+        long now = System.nanoTime();
+        if (r.firstTokenNanos == 0) {
+            r.firstTokenNanos = now;
+            metrics.timeToFirstToken.observe((now - r.arrivalNanos) / 1e9);
+        } else if (seq.lastTokenNanos != 0) {
+            metrics.interTokenLatency.observe((now - seq.lastTokenNanos) / 1e9);
+        }
+        seq.lastTokenNanos = now;
+
+        FinishReason finish = null;
+        Object stopReason = null;
+        boolean stoppedByString = false;
+        boolean mayStop = seq.generated() >= p.minTokens();
+        StopStrings stops = stopStrings.get(r.id());
+        if (mayStop && seq.sampling.isStopToken(token)) {
+            finish = FinishReason.STOP;
+            stopReason = p.stopTokenIds().contains(token) ? token : null;
+        } else if (seq.detokenizer != null) {
+            int before = seq.text.length();
+            seq.text.append(seq.detokenizer.add(token));
+            StopStrings.Match match = mayStop && stops != null ? stops.find(seq.text, before) : null;
+            if (match != null) {
+                seq.text.setLength(match.index());
+                finish = FinishReason.STOP;
+                stopReason = match.stop();
+                stoppedByString = true;
+            }
+        }
+        if (finish == null && (seq.generated() >= p.maxTokens() || seq.length() >= maxModelLength)) {
+            finish = FinishReason.LENGTH;
+        }
+        if (finish != null && !stoppedByString && seq.detokenizer != null) {
+            seq.text.append(seq.detokenizer.flush());
+        }
+        int emitUpTo = finish != null || stops == null ? seq.text.length() : seq.text.length() - stops.holdBack(seq.text);
+        String text = "";
+        if (emitUpTo > seq.emittedText) {
+            text = seq.text.substring(seq.emittedText, emitUpTo);
+            seq.emittedText = emitUpTo;
+        }
+        List<Sample> logprobs = p.logprobs() == null ? List.of() : List.of(sample);
+        RequestDelta.Usage usage = null;
+        if (finish != null) {
+            scheduler.remove(seq);
+            metrics.finished.labelValues(finish.openAi()).inc();
+            r.finishedSequences++;
+            if (r.done()) {
+                usage = complete(r);
+            }
+        }
+        r.stream.publish(new RequestDelta(seq.index, new int[] {token}, text, logprobs, finish, stopReason, usage, null));
+        return 1;
+    }
+
+    /** Ends every unfinished sample of a request with {@code reason} and completes its stream. */
+    private void finishRequest(RequestState r, FinishReason reason, String error) {
+        if (!inFlight.containsKey(r.id())) {
+            return;
+        }
+        r.forkPending = false;
+        List<Sequence> open = new ArrayList<>();
+        for (Sequence s : r.sequences) {
+            if (!s.finished()) {
+                open.add(s);
+            }
+        }
+        for (int i = 0; i < open.size(); i++) {
+            Sequence s = open.get(i);
+            scheduler.remove(s);
+            metrics.finished.labelValues(reason.openAi()).inc();
+            r.finishedSequences++;
+            boolean last = i == open.size() - 1;
+            RequestDelta.Usage usage = last ? complete(r) : null;
+            r.stream.publish(new RequestDelta(s.index, new int[0], "", List.of(), reason, null, usage, last ? error : null));
+        }
+        if (open.isEmpty()) {
+            r.stream.publish(new RequestDelta(0, new int[0], "", List.of(), reason, null, complete(r), error));
+        }
+    }
+
+    /** Final bookkeeping of a request: usage, latency, admission, forgetting it. */
+    private RequestDelta.Usage complete(RequestState r) {
+        inFlight.remove(r.id());
+        stopStrings.remove(r.id());
+        if (!r.admissionReleased) {
+            r.admissionReleased = true;
+            releaseAdmission(r.request.promptLength());
+        }
+        metrics.e2eLatency.observe((System.nanoTime() - r.arrivalNanos) / 1e9);
+        return new RequestDelta.Usage(r.request.promptLength(), r.completionTokens(), Math.max(0, r.cachedPromptTokens));
+    }
+
+    private void failRunning(Throwable e) {
+        for (Sequence s : List.copyOf(scheduler.runningSequences())) {
+            finishRequest(s.request, FinishReason.ERROR, "engine error: " + e.getMessage());
+        }
+    }
+
+    private void shutdownRemaining() {
+        intake();
+        for (RequestState r : List.copyOf(inFlight.values())) {
+            finishRequest(r, FinishReason.ABORT, "the engine shut down");
+        }
+        runner.close();
+    }
+
+    private EngineStats snapshot() {
+        int running = scheduler.runningCount();
+        long waitingTokens = scheduler.waitingPromptTokens();
+        double wait;
+        if (prefillTokensPerSecond > 0) {
+            wait = waitingTokens / prefillTokensPerSecond;
+        } else {
+            wait = waitingTokens > 0 ? stepSeconds * Math.ceil((double) waitingTokens / config.maxNumBatchedTokens()) : 0;
+        }
+        if (running >= config.maxNumSeqs() || kv.freeBlocks() == 0) {
+            // A new request needs a slot: the earliest finisher frees one after its remaining tokens.
+            wait += scheduler.minRemainingTokens() * stepSeconds;
+        }
+        return new EngineStats(running, scheduler.waitingCount(), waitingTokens, kv.usedBlocks(), kv.freeBlocks(), kv.totalBlocks(),
+                kv.queriedTokens(), kv.hitTokens(), scheduler.preemptions(), promptTokensDone, generatedTokens, steps,
+                generationTokensPerSecond, wait);
+    }
+
+    /** Stops the engine thread; requests still in flight end with finish reason "abort". */
+    @Override
+    public void close() {
+        running = false;
+        LockSupport.unpark(thread);
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(30));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

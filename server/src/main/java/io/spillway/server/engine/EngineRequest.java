@@ -1,0 +1,35 @@
+package io.spillway.server.engine;
+
+import io.spillway.models.sampling.SamplingParams;
+
+/**
+ * A generation request as the engine takes it: tokens in, sampling parameters, identity.
+ *
+ * @param id        unique among requests in flight (used to cancel)
+ * @param prompt    prompt token ids (not empty)
+ * @param params    sampling and stopping
+ * @param cacheSalt separates prefix caches of tenants ("" shares with everyone)
+ */
+public record EngineRequest(String id, int[] prompt, SamplingParams params, String cacheSalt) {
+
+    public EngineRequest {
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("prompt must contain at least one token");
+        }
+        prompt = prompt.clone();
+        cacheSalt = cacheSalt == null ? "" : cacheSalt;
+    }
+
+    @Override
+    public int[] prompt() {
+        return prompt.clone();
+    }
+
+    int promptLength() {
+        return prompt.length;
+    }
+
+    int[] promptView() {
+        return prompt;
+    }
+}

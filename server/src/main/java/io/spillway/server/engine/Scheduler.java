@@ -1,0 +1,157 @@
+package io.spillway.server.engine;
+
+import io.spillway.models.kv.KvCacheManager;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+
+/**
+ * Iteration-level scheduling, as vLLM's v1 engine does it: every step builds one batch under a token
+ * budget and a sequence limit. Running sequences go first (a decode costs one token, an unfinished
+ * prompt a chunk of it); waiting ones are admitted in arrival order while budget, sequence slots
+ * and KV blocks last. When a running sequence needs a block and none is free, the most recently
+ * admitted sequence is preempted: its blocks are freed and it waits at the head of the queue to be
+ * recomputed (cheaply, when the prefix cache still holds its blocks).
+ *
+ * <p>Not thread-safe: the engine thread owns it.
+ */
+final class Scheduler {
+
+    /** A sequence and how many of its uncomputed tokens this step feeds. */
+    record Scheduled(Sequence sequence, int tokens) {
+    }
+
+    private final EngineConfig config;
+    private final KvCacheManager kv;
+    private final Deque<Sequence> waiting = new ArrayDeque<>();
+    private final List<Sequence> running = new ArrayList<>();
+    private long preemptions;
+    private long waitingPromptTokens;
+
+    Scheduler(EngineConfig config, KvCacheManager kv) {
+        this.config = config;
+        this.kv = kv;
+    }
+
+    void addWaiting(Sequence s) {
+        s.status = Sequence.Status.WAITING;
+        waiting.addLast(s);
+        waitingPromptTokens += s.uncomputed();
+    }
+
+    /** Forked samples and preempted sequences go to the head of the queue: they are older than anything waiting. */
+    void addWaitingFirst(Sequence s) {
+        s.status = Sequence.Status.WAITING;
+        waiting.addFirst(s);
+        waitingPromptTokens += s.uncomputed();
+    }
+
+    List<Scheduled> schedule() {
+        List<Scheduled> batch = new ArrayList<>();
+        int budget = config.maxNumBatchedTokens();
+        boolean preempted = false;
+        for (int i = 0; i < running.size() && budget > 0; i++) {
+            Sequence s = running.get(i);
+            int n = Math.min(Math.min(s.uncomputed(), budget), s.prefilling() ? config.maxPrefillChunk() : Integer.MAX_VALUE);
+            boolean placed = true;
+            while (!kv.ensureCapacity(s.blocks, s.computed + n)) {
+                Sequence victim = running.get(running.size() - 1);
+                preempt(victim);
+                preempted = true;
+                if (victim == s) {
+                    placed = false;
+                    break;
+                }
+            }
+            if (!placed) {
+                break;
+            }
+            batch.add(new Scheduled(s, n));
+            budget -= n;
+        }
+        // After a preemption nothing new is admitted: the preempted sequence is first in line.
+        while (!preempted && budget > 0 && running.size() < config.maxNumSeqs() && !waiting.isEmpty()) {
+            Sequence s = waiting.peekFirst();
+            boolean fresh = s.blocks.size() == 0 && s.computed == 0;
+            if (fresh) {
+                s.computed = kv.attachCachedPrefix(s.blocks, s.tokens(), s.length());
+                if (s.request.cachedPromptTokens < 0 && s.index == 0) {
+                    s.request.cachedPromptTokens = Math.min(s.computed, s.promptLength);
+                }
+            }
+            int n = Math.min(Math.min(s.uncomputed(), budget), config.maxPrefillChunk());
+            if (!kv.ensureCapacity(s.blocks, s.computed + n)) {
+                if (fresh) {
+                    // Do not sit on shared blocks while waiting: look the prefix up again next time.
+                    kv.free(s.blocks);
+                    s.computed = 0;
+                }
+                break;
+            }
+            waiting.pollFirst();
+            waitingPromptTokens -= s.uncomputed() + (fresh ? s.computed : 0);
+            s.status = Sequence.Status.RUNNING;
+            running.add(s);
+            batch.add(new Scheduled(s, n));
+            budget -= n;
+        }
+        return batch;
+    }
+
+    private void preempt(Sequence s) {
+        running.remove(s);
+        kv.free(s.blocks);
+        s.computed = 0;
+        preemptions++;
+        addWaitingFirst(s);
+    }
+
+    /** Takes a finished or cancelled sequence out of scheduling and frees its blocks at once. */
+    void remove(Sequence s) {
+        if (s.status == Sequence.Status.WAITING && waiting.remove(s)) {
+            waitingPromptTokens -= s.uncomputed();
+        } else {
+            running.remove(s);
+        }
+        kv.free(s.blocks);
+        s.status = Sequence.Status.FINISHED;
+    }
+
+    boolean hasWork() {
+        return !running.isEmpty() || !waiting.isEmpty();
+    }
+
+    int runningCount() {
+        return running.size();
+    }
+
+    int waitingCount() {
+        return waiting.size();
+    }
+
+    long waitingPromptTokens() {
+        return waitingPromptTokens;
+    }
+
+    long preemptions() {
+        return preemptions;
+    }
+
+    /** Fewest tokens any running sequence still has to generate (bounded by max_tokens). */
+    int minRemainingTokens() {
+        int min = Integer.MAX_VALUE;
+        for (Sequence s : running) {
+            min = Math.min(min, s.sampling.params().maxTokens() - s.generated());
+        }
+        return min == Integer.MAX_VALUE ? 0 : Math.max(min, 1);
+    }
+
+    List<Sequence> runningSequences() {
+        return running;
+    }
+
+    Deque<Sequence> waitingSequences() {
+        return waiting;
+    }
+}

@@ -1,0 +1,325 @@
+package io.spillway.server.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.spillway.models.LoadedModel;
+import io.spillway.models.ModelLoadOptions;
+import io.spillway.models.kv.KvCacheSpec;
+import io.spillway.models.runtime.ComputeTarget;
+import io.spillway.models.sampling.SamplingParams;
+import io.spillway.models.testing.SharedData;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The engine against stories260K's reference ids: whatever the batch around a request, however its
+ * prompt is chunked, whether it was preempted or served from the prefix cache, its greedy output
+ * must be the reference exactly.
+ */
+class EngineTest {
+
+    private static LoadedModel model;
+    private static List<int[]> prompts;
+    private static List<int[]> expected;
+    private static final AtomicInteger IDS = new AtomicInteger();
+
+    @BeforeAll
+    static void load() throws Exception {
+        Path dir = SharedData.require("models/stories260K");
+        JsonNode ref = new ObjectMapper().readTree(Files.readString(dir.resolve("reference.json")));
+        prompts = new ArrayList<>();
+        expected = new ArrayList<>();
+        for (JsonNode c : ref.get("cases")) {
+            prompts.add(ints(c.get("prompt_ids")));
+            expected.add(ints(c.get("greedy_ids")));
+        }
+        model = LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()));
+    }
+
+    @AfterAll
+    static void close() {
+        if (model != null) {
+            model.close();
+        }
+    }
+
+    static int[] ints(JsonNode array) {
+        int[] out = new int[array.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = array.get(i).asInt();
+        }
+        return out;
+    }
+
+    private static EngineConfig config() {
+        return EngineConfig.defaults(false).withKvCacheBytes(64L << 20);
+    }
+
+    private static Engine start(EngineConfig config) {
+        return Engine.start(model, config, new PrometheusRegistry());
+    }
+
+    private static CompletableFuture<RequestStream.CompletedRequest> greedy(Engine engine, int[] prompt, int maxTokens) {
+        SamplingParams p = SamplingParams.builder().temperature(0).maxTokens(maxTokens).ignoreEos(true).build();
+        return engine.submit(new EngineRequest("r" + IDS.incrementAndGet(), prompt, p, "")).collect();
+    }
+
+    private static int[] tokens(CompletableFuture<RequestStream.CompletedRequest> f) throws Exception {
+        RequestStream.CompletedRequest done = f.get(120, TimeUnit.SECONDS);
+        assertEquals(null, done.error());
+        return done.choices().get(0).tokenIds();
+    }
+
+    private static void assertReference(List<CompletableFuture<RequestStream.CompletedRequest>> runs, String how) throws Exception {
+        for (int i = 0; i < runs.size(); i++) {
+            assertArrayEquals(expected.get(i), tokens(runs.get(i)), "prompt " + i + " " + how);
+        }
+    }
+
+    private static List<CompletableFuture<RequestStream.CompletedRequest>> submitReferences(Engine engine) {
+        List<CompletableFuture<RequestStream.CompletedRequest>> runs = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            runs.add(greedy(engine, prompts.get(i), expected.get(i).length));
+        }
+        return runs;
+    }
+
+    @Test
+    void referencePromptsAlone() throws Exception {
+        try (Engine engine = start(config())) {
+            for (int i = 0; i < prompts.size(); i++) {
+                assertArrayEquals(expected.get(i), tokens(greedy(engine, prompts.get(i), expected.get(i).length)), "prompt " + i + " alone");
+            }
+        }
+    }
+
+    @Test
+    void referencePromptsAmongTwentyRequestsArrivingAtRandomSteps() throws Exception {
+        try (Engine engine = start(config())) {
+            Random random = new Random(3);
+            List<CompletableFuture<RequestStream.CompletedRequest>> others = new ArrayList<>();
+            Thread noise = new Thread(() -> {
+                for (int i = 0; i < 20; i++) {
+                    int[] prompt = random.ints(1 + random.nextInt(40), 1, 512).toArray();
+                    SamplingParams p = SamplingParams.builder().temperature(random.nextBoolean() ? 0 : 0.9)
+                            .maxTokens(5 + random.nextInt(60)).seed((long) i).build();
+                    others.add(engine.submit(new EngineRequest("noise" + i, prompt, p, "")).collect());
+                    try {
+                        Thread.sleep(random.nextInt(15));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            });
+            noise.start();
+            Thread.sleep(10);
+            List<CompletableFuture<RequestStream.CompletedRequest>> runs = new ArrayList<>();
+            for (int i = 0; i < prompts.size(); i++) {
+                runs.add(greedy(engine, prompts.get(i), expected.get(i).length));
+                Thread.sleep(7);
+            }
+            noise.join();
+            assertReference(runs, "among 20 others");
+            for (CompletableFuture<RequestStream.CompletedRequest> f : others) {
+                assertNotNull(f.get(60, TimeUnit.SECONDS).usage());
+            }
+        }
+    }
+
+    @Test
+    void referencePromptsPrefilledInChunksOfThreeTokens() throws Exception {
+        try (Engine engine = start(config().withMaxPrefillChunk(3))) {
+            assertReference(submitReferences(engine), "with 3-token prefill chunks");
+        }
+    }
+
+    @Test
+    void referencePromptsSurvivePreemption() throws Exception {
+        // Nine blocks of 16 tokens: three sequences of up to 55 tokens need twelve, so some are preempted.
+        long perBlock = KvCacheSpec.bytesPerBlock(model.config(), 16, model.model().target().dtype());
+        try (Engine engine = start(config().withKvCacheBytes(9 * perBlock))) {
+            assertReference(submitReferences(engine), "under preemption");
+            assertTrue(engine.stats().preemptions() > 0, "the cache was small enough to force preemption");
+            awaitIdle(engine);
+            assertEquals(0, engine.stats().kvBlocksUsed());
+        }
+    }
+
+    @Test
+    void referenceContinuationsFromThePrefixCache() throws Exception {
+        try (Engine engine = start(config())) {
+            assertReference(submitReferences(engine), "first run");
+            // The finished requests' full blocks stay cached: a prompt extending a reference run
+            // reuses them and must continue exactly as the reference does.
+            for (int i = 0; i < prompts.size(); i++) {
+                int split = 30;
+                int[] prompt = concat(prompts.get(i), Arrays.copyOf(expected.get(i), split));
+                int[] rest = Arrays.copyOfRange(expected.get(i), split, expected.get(i).length);
+                long hitsBefore = engine.stats().prefixHitTokens();
+                RequestStream.CompletedRequest done = greedy(engine, prompt, rest.length).get(60, TimeUnit.SECONDS);
+                assertArrayEquals(rest, done.choices().get(0).tokenIds(), "prompt " + i + " continued from cached blocks");
+                assertTrue(done.usage().cachedPromptTokens() >= 16, "cached prompt tokens reported: " + done.usage());
+                assertTrue(engine.stats().prefixHitTokens() > hitsBefore);
+            }
+        }
+    }
+
+    @Test
+    void seededSamplesAreIdenticalWhateverElseIsBatched() throws Exception {
+        SamplingParams seeded = SamplingParams.builder().temperature(0.9).topP(0.95).topK(50).maxTokens(40).seed(1234L).ignoreEos(true).build();
+        int[] prompt = prompts.get(1);
+        int[] alone;
+        try (Engine engine = start(config())) {
+            alone = engine.submit(new EngineRequest("alone", prompt, seeded, "")).collect().get(60, TimeUnit.SECONDS).choices().get(0).tokenIds();
+        }
+        for (int composition = 0; composition < 3; composition++) {
+            try (Engine engine = start(config().withMaxPrefillChunk(composition == 2 ? 2 : 256))) {
+                Random random = new Random(composition);
+                List<CompletableFuture<RequestStream.CompletedRequest>> others = new ArrayList<>();
+                for (int i = 0; i < 4 + 6 * composition; i++) {
+                    SamplingParams p = SamplingParams.builder().temperature(1.0).maxTokens(10 + random.nextInt(50)).build();
+                    others.add(engine.submit(new EngineRequest("o" + i, random.ints(1 + random.nextInt(30), 1, 512).toArray(), p, "")).collect());
+                }
+                int[] batched = engine.submit(new EngineRequest("seeded", prompt, seeded, "")).collect().get(60, TimeUnit.SECONDS)
+                        .choices().get(0).tokenIds();
+                assertArrayEquals(alone, batched, "composition " + composition);
+                for (CompletableFuture<RequestStream.CompletedRequest> f : others) {
+                    f.get(60, TimeUnit.SECONDS);
+                }
+            }
+        }
+    }
+
+    @Test
+    void nSamplesShareThePromptAndDifferButAreReproducible() throws Exception {
+        SamplingParams p = SamplingParams.builder().n(3).temperature(1.0).maxTokens(20).seed(7L).ignoreEos(true).build();
+        int[] prompt = concat(prompts.get(2), expected.get(2));
+        try (Engine engine = start(config())) {
+            RequestStream.CompletedRequest a = engine.submit(new EngineRequest("n-a", prompt, p, "")).collect().get(60, TimeUnit.SECONDS);
+            RequestStream.CompletedRequest b = engine.submit(new EngineRequest("n-b", prompt, p, "")).collect().get(60, TimeUnit.SECONDS);
+            assertEquals(3, a.choices().size());
+            for (int i = 0; i < 3; i++) {
+                assertArrayEquals(a.choices().get(i).tokenIds(), b.choices().get(i).tokenIds(), "sample " + i + " reproducible");
+                assertEquals(20, a.choices().get(i).tokenIds().length);
+            }
+            assertTrue(!Arrays.equals(a.choices().get(0).tokenIds(), a.choices().get(1).tokenIds())
+                    || !Arrays.equals(a.choices().get(1).tokenIds(), a.choices().get(2).tokenIds()), "samples differ");
+            assertEquals(60, a.usage().completionTokens());
+            awaitIdle(engine);
+            assertEquals(0, engine.stats().kvBlocksUsed());
+        }
+    }
+
+    @Test
+    void thousandRequestsWithThreeHundredCancelledLeaveNoBlocksAndNoArrays() throws Exception {
+        try (Engine engine = start(config())) {
+            int arraysBefore = model.model().manager().getManagedArrays().size();
+            Random random = new Random(11);
+            List<CompletableFuture<Void>> done = new ArrayList<>();
+            AtomicInteger cancelled = new AtomicInteger();
+            for (int i = 0; i < 1000; i++) {
+                int[] prompt = random.ints(1 + random.nextInt(60), 1, 512).toArray();
+                SamplingParams p = SamplingParams.builder().temperature(random.nextBoolean() ? 0 : 1).maxTokens(8 + random.nextInt(60))
+                        .ignoreEos(true).build();
+                RequestStream stream = engine.submit(new EngineRequest("bulk" + i, prompt, p, ""));
+                boolean cancel = i % 10 < 3;
+                CompletableFuture<Void> finished = new CompletableFuture<>();
+                AtomicInteger seen = new AtomicInteger();
+                stream.subscribe(Runnable::run, delta -> {
+                    if (cancel && seen.incrementAndGet() == 2) {
+                        cancelled.incrementAndGet();
+                        stream.cancel();
+                    }
+                    if (delta.usage() != null) {
+                        finished.complete(null);
+                    }
+                });
+                done.add(finished);
+            }
+            CompletableFuture.allOf(done.toArray(new CompletableFuture[0])).get(600, TimeUnit.SECONDS);
+            awaitIdle(engine);
+            EngineStats s = engine.stats();
+            assertEquals(300, cancelled.get());
+            assertEquals(0, s.kvBlocksUsed(), "KV blocks in use after all requests ended");
+            assertEquals(s.kvBlocksTotal(), s.kvBlocksFree());
+            assertEquals(arraysBefore, model.model().manager().getManagedArrays().size(), "native arrays held by the model");
+        }
+    }
+
+    @Test
+    void admissionControlRefusesAtOnceWhenTheQueueIsFull() {
+        try (Engine engine = start(config().withAdmission(2, 1000))) {
+            SamplingParams p = SamplingParams.builder().temperature(0).maxTokens(200).ignoreEos(true).build();
+            int accepted = 0;
+            EngineOverloadedException refused = null;
+            for (int i = 0; i < 50 && refused == null; i++) {
+                try {
+                    engine.submit(new EngineRequest("adm" + i, prompts.get(1), p, ""));
+                    accepted++;
+                } catch (EngineOverloadedException e) {
+                    refused = e;
+                }
+            }
+            assertNotNull(refused, "a full queue refuses");
+            assertTrue(accepted >= 2);
+            assertTrue(refused.retryAfterSeconds() >= 1);
+        }
+    }
+
+    @Test
+    void requestsThatCanNeverRunAreRejectedWithReasons() {
+        try (Engine engine = start(config())) {
+            SamplingParams p = SamplingParams.builder().maxTokens(4).build();
+            PromptTooLongException tooLong = assertThrows(PromptTooLongException.class,
+                    () -> engine.submit(new EngineRequest("long", new int[600], p, "")));
+            assertEquals(600, tooLong.promptTokens());
+            assertEquals(512, tooLong.maxModelLength());
+            assertThrows(IllegalArgumentException.class, () -> engine.submit(new EngineRequest("bad", new int[] {1, 99999}, p, "")));
+        }
+    }
+
+    @Test
+    void requestTimeoutEndsARequestAndFreesItsBlocks() throws Exception {
+        try (Engine engine = start(config().withRequestTimeout(Duration.ofMillis(50)).withMaxNumBatchedTokens(1))) {
+            SamplingParams p = SamplingParams.builder().temperature(0).maxTokens(500).ignoreEos(true).build();
+            RequestStream.CompletedRequest r = engine.submit(new EngineRequest("slow", prompts.get(2), p, "")).collect().get(30, TimeUnit.SECONDS);
+            assertEquals(FinishReason.TIMEOUT, r.choices().get(0).finishReason());
+            awaitIdle(engine);
+            assertEquals(0, engine.stats().kvBlocksUsed());
+        }
+    }
+
+    static void awaitIdle(Engine engine) throws InterruptedException {
+        for (int i = 0; i < 500; i++) {
+            EngineStats s = engine.stats();
+            if (s.running() == 0 && s.waiting() == 0) {
+                return;
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    static int[] concat(int[] a, int[] b) {
+        int[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}
