@@ -36,17 +36,25 @@ public final class ModelShapes {
         return c;
     }
 
-    /** Loads a random-weight model of this shape in float32 on the CPU. */
-    public static LoadedModel load(ObjectNode config) {
+    /** How to load a random-weight model of this shape in float32 on the CPU. */
+    public static ModelLoadOptions options(ObjectNode config) {
         try {
             Path dir = Files.createTempDirectory("spillway-bench-model");
             Files.writeString(dir.resolve("config.json"), config.toString());
             dir.toFile().deleteOnExit();
             dir.resolve("config.json").toFile().deleteOnExit();
-            return LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()).withFormat(LoadFormat.DUMMY));
+            return ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()).withFormat(LoadFormat.DUMMY);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * Loads it on the calling thread. Benchmarks that run the model directly load and run it on the
+     * same (JMH) thread: libtorch gives each thread running ops its own OpenMP team.
+     */
+    public static LoadedModel load(ObjectNode config) {
+        return LoadedModel.load(options(config));
     }
 
     /** Resident set size of this process in MiB, from /proc (Linux). */

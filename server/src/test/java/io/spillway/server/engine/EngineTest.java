@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.runtime.ComputeTarget;
@@ -25,7 +24,6 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -36,7 +34,8 @@ import org.junit.jupiter.api.Test;
  */
 class EngineTest {
 
-    private static LoadedModel model;
+    private static ModelLoadOptions options;
+    private static io.spillway.models.checkpoint.ModelConfig modelConfig;
     private static List<int[]> prompts;
     private static List<int[]> expected;
     private static final AtomicInteger IDS = new AtomicInteger();
@@ -51,14 +50,8 @@ class EngineTest {
             prompts.add(ints(c.get("prompt_ids")));
             expected.add(ints(c.get("greedy_ids")));
         }
-        model = LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()));
-    }
-
-    @AfterAll
-    static void close() {
-        if (model != null) {
-            model.close();
-        }
+        options = ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32());
+        modelConfig = io.spillway.models.checkpoint.ModelConfig.load(dir.resolve("config.json"));
     }
 
     static int[] ints(JsonNode array) {
@@ -74,7 +67,7 @@ class EngineTest {
     }
 
     private static Engine start(EngineConfig config) {
-        return Engine.start(model, config, new PrometheusRegistry());
+        return Engine.start(options, config, new PrometheusRegistry());
     }
 
     private static CompletableFuture<RequestStream.CompletedRequest> greedy(Engine engine, int[] prompt, int maxTokens) {
@@ -154,7 +147,7 @@ class EngineTest {
     @Test
     void referencePromptsSurvivePreemption() throws Exception {
         // Nine blocks of 16 tokens: three sequences of up to 55 tokens need twelve, so some are preempted.
-        long perBlock = KvCacheSpec.bytesPerBlock(model.config(), 16, model.model().target().dtype());
+        long perBlock = KvCacheSpec.bytesPerBlock(modelConfig, 16, ai.djl.ndarray.types.DataType.FLOAT32);
         try (Engine engine = start(config().withKvCacheBytes(9 * perBlock))) {
             assertReference(submitReferences(engine), "under preemption");
             assertTrue(engine.stats().preemptions() > 0, "the cache was small enough to force preemption");
@@ -231,7 +224,7 @@ class EngineTest {
     @Test
     void thousandRequestsWithThreeHundredCancelledLeaveNoBlocksAndNoArrays() throws Exception {
         try (Engine engine = start(config())) {
-            int arraysBefore = model.model().manager().getManagedArrays().size();
+            int arraysBefore = engine.model().model().manager().getManagedArrays().size();
             Random random = new Random(11);
             List<CompletableFuture<Void>> done = new ArrayList<>();
             AtomicInteger cancelled = new AtomicInteger();
@@ -260,7 +253,7 @@ class EngineTest {
             assertEquals(300, cancelled.get());
             assertEquals(0, s.kvBlocksUsed(), "KV blocks in use after all requests ended");
             assertEquals(s.kvBlocksTotal(), s.kvBlocksFree());
-            assertEquals(arraysBefore, model.model().manager().getManagedArrays().size(), "native arrays held by the model");
+            assertEquals(arraysBefore, engine.model().model().manager().getManagedArrays().size(), "native arrays held by the model");
         }
     }
 
