@@ -1,0 +1,263 @@
+package io.spillway.server.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.spillway.models.tokenizer.TextTokenizer;
+import io.spillway.server.http.Exchange;
+import io.spillway.server.http.Router;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The OpenAI-compatible API and the operational endpoints. Authentication (when keys are
+ * configured) covers the API; health, readiness, version and metrics stay open for probes and
+ * scrapers.
+ */
+public final class ApiRouter implements Router {
+
+    private static final JsonNodeFactory F = JsonNodeFactory.instance;
+    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    static {
+        // Deeply nested JSON is rejected while parsing, before it costs anything.
+        JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(256).build());
+    }
+    private static final Set<String> OPEN = Set.of("/health", "/ready", "/version", "/metrics");
+
+    private final ServedModel model;
+    private final Generations generations;
+    private final Set<String> apiKeys;
+    private final PrometheusRegistry registry;
+    private final BooleanSupplier ready;
+    private final String version;
+
+    public ApiRouter(ServedModel model, Generations generations, List<String> apiKeys, PrometheusRegistry registry,
+                     BooleanSupplier ready, String version) {
+        this.model = model;
+        this.generations = generations;
+        this.apiKeys = Set.copyOf(apiKeys);
+        this.registry = registry;
+        this.ready = ready;
+        this.version = version;
+    }
+
+    @Override
+    public void handle(Exchange ex) {
+        String path = ex.path();
+        String method = ex.method();
+        if (!OPEN.contains(path)) {
+            authenticate(ex);
+        }
+        switch (path) {
+            case "/health" -> {
+                requireMethod(method, "GET");
+                ObjectNode o = F.objectNode().put("status", "ok");
+                ex.json(200, o);
+            }
+            case "/ready" -> {
+                requireMethod(method, "GET");
+                boolean isReady = ready.getAsBoolean();
+                ex.json(isReady ? 200 : 503, F.objectNode().put("status", isReady ? "ready" : "starting"));
+            }
+            case "/version" -> {
+                requireMethod(method, "GET");
+                ex.json(200, F.objectNode().put("version", version).put("model", model.name()));
+            }
+            case "/metrics" -> {
+                requireMethod(method, "GET");
+                ex.text(200, "text/plain; version=0.0.4; charset=utf-8", metrics());
+            }
+            case "/v1/models" -> {
+                requireMethod(method, "GET");
+                ObjectNode list = F.objectNode().put("object", "list");
+                list.putArray("data").add(modelEntry());
+                ex.json(200, list);
+            }
+            case "/v1/chat/completions" -> {
+                requireMethod(method, "POST");
+                Params p = body(ex);
+                generations.chat(ex, resolve(p), p, tenantSalt(ex));
+            }
+            case "/v1/completions" -> {
+                requireMethod(method, "POST");
+                Params p = body(ex);
+                generations.completions(ex, resolve(p), p, tenantSalt(ex));
+            }
+            case "/v1/embeddings" -> {
+                requireMethod(method, "POST");
+                Params p = body(ex);
+                String name = p.requiredString("model");
+                throw OpenAiException.modelNotFound(name);
+            }
+            case "/tokenize" -> {
+                requireMethod(method, "POST");
+                tokenize(ex, body(ex));
+            }
+            case "/detokenize" -> {
+                requireMethod(method, "POST");
+                detokenize(ex, body(ex));
+            }
+            default -> {
+                if (path.startsWith("/v1/models/")) {
+                    requireMethod(method, "GET");
+                    String id = path.substring("/v1/models/".length());
+                    if (!id.equals(model.name())) {
+                        throw OpenAiException.modelNotFound(id);
+                    }
+                    ex.json(200, modelEntry());
+                } else {
+                    throw OpenAiException.notFound("Unknown request URL: " + method + " " + path + ".");
+                }
+            }
+        }
+    }
+
+    private void authenticate(Exchange ex) {
+        if (apiKeys.isEmpty()) {
+            return;
+        }
+        String header = ex.header("Authorization");
+        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            throw OpenAiException.unauthorized("You didn't provide an API key. You need to provide your API key in an Authorization"
+                    + " header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
+        }
+        String key = header.substring(7).strip();
+        boolean ok = false;
+        for (String candidate : apiKeys) {
+            ok |= MessageDigest.isEqual(candidate.getBytes(StandardCharsets.UTF_8), key.getBytes(StandardCharsets.UTF_8));
+        }
+        if (!ok) {
+            throw OpenAiException.unauthorized("Incorrect API key provided.");
+        }
+    }
+
+    /** Keeps tenants' prefix caches apart: the salt is a hash of the caller's key. */
+    private String tenantSalt(Exchange ex) {
+        if (apiKeys.isEmpty()) {
+            return "";
+        }
+        try {
+            byte[] hash = MessageDigest.getInstance("SHA-256").digest(ex.header("Authorization").getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(hash, 0, 16);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void requireMethod(String method, String expected) {
+        if (!method.equals(expected)) {
+            throw OpenAiException.methodNotAllowed("Method " + method + " is not allowed here; use " + expected + ".");
+        }
+    }
+
+    static Params body(Exchange ex) {
+        JsonNode node;
+        try {
+            node = JSON.readTree(ex.body());
+        } catch (JsonProcessingException e) {
+            throw OpenAiException.invalid("We could not parse the JSON body of your request: " + e.getOriginalMessage()
+                    + ". The body must be valid JSON in UTF-8.", null, "invalid_json");
+        } catch (IOException e) {
+            throw OpenAiException.invalid("We could not read the body of your request: " + e.getMessage(), null, "invalid_json");
+        }
+        if (node == null || node.isMissingNode()) {
+            throw OpenAiException.invalid("The request body is empty: send a JSON object.", null, "invalid_json");
+        }
+        return new Params(node);
+    }
+
+    private ServedModel resolve(Params p) {
+        String name = p.requiredString("model");
+        if (!name.equals(model.name())) {
+            throw OpenAiException.modelNotFound(name);
+        }
+        return model;
+    }
+
+    private ObjectNode modelEntry() {
+        ObjectNode m = F.objectNode();
+        m.put("id", model.name());
+        m.put("object", "model");
+        m.put("created", model.created());
+        m.put("owned_by", model.ownedBy());
+        m.put("max_model_len", model.maxModelLength());
+        return m;
+    }
+
+    private void tokenize(Exchange ex, Params p) {
+        if (p.has("model") && !p.string("model", "").equals(model.name())) {
+            throw OpenAiException.modelNotFound(p.string("model", ""));
+        }
+        TextTokenizer tokenizer = model.requireTokenizer("tokenization");
+        int[] ids;
+        if (p.has("messages")) {
+            ids = tokenizer.encode(Generations.chatPrompt(model, p), p.bool("add_special_tokens", false));
+        } else if (p.has("prompt")) {
+            ids = tokenizer.encode(p.requiredString("prompt"), p.bool("add_special_tokens", true));
+        } else {
+            throw OpenAiException.invalid("Send either 'prompt' or 'messages'.", "prompt", "missing_required_parameter");
+        }
+        ObjectNode out = F.objectNode();
+        out.put("count", ids.length);
+        out.put("max_model_len", model.maxModelLength());
+        ArrayNode tokens = out.putArray("tokens");
+        for (int id : ids) {
+            tokens.add(id);
+        }
+        if (p.bool("return_token_strs", false)) {
+            ArrayNode strs = out.putArray("token_strs");
+            for (int id : ids) {
+                strs.add(model.tokenText(id));
+            }
+        } else {
+            out.putNull("token_strs");
+        }
+        ex.json(200, out);
+    }
+
+    private void detokenize(Exchange ex, Params p) {
+        if (p.has("model") && !p.string("model", "").equals(model.name())) {
+            throw OpenAiException.modelNotFound(p.string("model", ""));
+        }
+        JsonNode tokens = p.array("tokens");
+        if (tokens == null) {
+            throw OpenAiException.invalid("Missing required parameter: 'tokens'.", "tokens", "missing_required_parameter");
+        }
+        int[] ids = new int[tokens.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode t = tokens.get(i);
+            if (!t.isIntegralNumber() || t.asLong() < 0 || t.asLong() >= model.vocabSize()) {
+                throw OpenAiException.invalid("Invalid 'tokens[" + i + "]': token ids are integers in [0, " + model.vocabSize() + ").",
+                        "tokens");
+            }
+            ids[i] = t.asInt();
+        }
+        ex.json(200, F.objectNode().put("prompt", model.requireTokenizer("detokenization").decode(ids, false)));
+    }
+
+    private String metrics() {
+        try {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            PrometheusTextFormatWriter.create().write(out, registry.scrape());
+            return out.toString(StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw OpenAiException.internal("cannot write metrics: " + e.getMessage());
+        }
+    }
+
+}

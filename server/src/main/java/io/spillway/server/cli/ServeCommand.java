@@ -1,0 +1,110 @@
+package io.spillway.server.cli;
+
+import io.spillway.server.SpillwayServer;
+import io.spillway.server.config.ConfigLoader;
+import io.spillway.server.config.ServerConfig;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code spillway serve}: the OpenAI-compatible server. Configuration comes from the built-in
+ * defaults, then {@code --config}, then SPILLWAY_* environment variables, then these flags.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true, description = "Serve a model over the OpenAI API.")
+public final class ServeCommand implements Callable<Integer> {
+
+    @Option(names = "--config", description = "A YAML configuration file (see spillway-defaults.yaml for every key).")
+    Path configFile;
+
+    @Option(names = "--model", description = "A Hugging Face model directory. Without it, the built-in demo model is served.")
+    String model;
+
+    @Option(names = "--served-model-name", description = "The id clients send as \"model\" (default: the directory's name).")
+    String servedName;
+
+    @Option(names = "--load-format", description = "auto or dummy (random weights from the directory's config.json).")
+    String loadFormat;
+
+    @Option(names = "--device", description = "auto, cpu, cuda, cuda:N.")
+    String device;
+
+    @Option(names = "--dtype", description = "auto, float32, float16.")
+    String dtype;
+
+    @Option(names = "--max-model-len", description = "Longest context served.")
+    Integer maxModelLength;
+
+    @Option(names = "--chat-template", description = "A chat template file replacing the model's own.")
+    String chatTemplate;
+
+    @Option(names = "--host", description = "Address to listen on.")
+    String host;
+
+    @Option(names = "--port", description = "Port to listen on.")
+    Integer port;
+
+    @Option(names = "--api-key", description = "An accepted API key (repeatable). Without any, the API is open.")
+    List<String> apiKeys;
+
+    @Option(names = "--max-num-seqs", description = "Sequences running at once.")
+    Integer maxNumSeqs;
+
+    @Option(names = "--max-num-batched-tokens", description = "Tokens per forward pass.")
+    Integer maxNumBatchedTokens;
+
+    @Option(names = "--kv-cache-bytes", description = "KV cache size on the CPU.")
+    Long kvCacheBytes;
+
+    @Option(names = "--gpu-memory-utilization", description = "Fraction of GPU memory to use.")
+    Double gpuMemoryUtilization;
+
+    @Option(names = "--print-config", description = "Print the effective configuration and exit.")
+    boolean printConfig;
+
+    @Override
+    public Integer call() throws Exception {
+        ConfigLoader loader = ConfigLoader.defaults();
+        if (configFile != null) {
+            loader.file(configFile);
+        }
+        loader.environment(System.getenv());
+        set(loader, "model.path", "--model", model);
+        set(loader, "model.served-name", "--served-model-name", servedName);
+        set(loader, "model.load-format", "--load-format", loadFormat);
+        set(loader, "model.device", "--device", device);
+        set(loader, "model.dtype", "--dtype", dtype);
+        set(loader, "model.max-model-len", "--max-model-len", maxModelLength);
+        set(loader, "model.chat-template", "--chat-template", chatTemplate);
+        set(loader, "server.host", "--host", host);
+        set(loader, "server.port", "--port", port);
+        set(loader, "server.api-keys", "--api-key", apiKeys == null ? null : String.join(",", apiKeys));
+        set(loader, "engine.max-num-seqs", "--max-num-seqs", maxNumSeqs);
+        set(loader, "engine.max-num-batched-tokens", "--max-num-batched-tokens", maxNumBatchedTokens);
+        set(loader, "engine.kv-cache-bytes", "--kv-cache-bytes", kvCacheBytes);
+        set(loader, "engine.gpu-memory-utilization", "--gpu-memory-utilization", gpuMemoryUtilization);
+        ServerConfig config = loader.build();
+        if (printConfig) {
+            System.out.print(loader.toYaml());
+            return 0;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        SpillwayServer server = SpillwayServer.start(config, Clock.systemDefaultZone());
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            stopped.countDown();
+        }, "spillway-shutdown"));
+        stopped.await();
+        return 0;
+    }
+
+    private static void set(ConfigLoader loader, String key, String flag, Object value) {
+        if (value != null) {
+            loader.set(key, value.toString(), flag);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+package io.spillway.server.http;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.spillway.server.config.ServerConfig;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The HTTP/1.1 server: keep-alive, bounded request bodies, a deadline to receive each request,
+ * idle-connection and slow-reader timeouts. Event loops only move bytes; request handling runs on
+ * virtual threads, so a slow template render or tokenization never stalls other connections.
+ */
+public final class HttpServer implements AutoCloseable {
+
+    private static final int MAX_INITIAL_LINE = 8192;
+    private static final int MAX_HEADER_SIZE = 32768;
+
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+    private final ExecutorService handlers;
+    private final Channel channel;
+
+    private HttpServer(EventLoopGroup boss, EventLoopGroup workers, ExecutorService handlers, Channel channel) {
+        this.boss = boss;
+        this.workers = workers;
+        this.handlers = handlers;
+        this.channel = channel;
+    }
+
+    public static HttpServer start(ServerConfig.Server config, Router router) throws InterruptedException {
+        EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        EventLoopGroup workers = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
+        ExecutorService handlers = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("spillway-api-", 0).factory());
+        long readTimeout = (long) (config.requestReadTimeoutSeconds() * 1e9);
+        long idle = (long) (config.idleTimeoutSeconds() * 1e9);
+        long slowReader = (long) (config.slowReaderTimeoutSeconds() * 1e9);
+        int maxBody = (int) Math.min(config.maxBodyBytes(), Integer.MAX_VALUE - 1);
+        ServerBootstrap b = new ServerBootstrap()
+                .group(boss, workers)
+                .channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 * 1024, 256 * 1024))
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        RequestReadTimeout timeout = new RequestReadTimeout(readTimeout);
+                        ch.pipeline()
+                                .addLast("read-timeout", timeout)
+                                .addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, 65536))
+                                .addLast("idle", new IdleStateHandler(0, 0, idle, TimeUnit.NANOSECONDS))
+                                .addLast("body", new BodyLimit(maxBody))
+                                .addLast("api", new ApiChannelHandler(router, handlers, slowReader, timeout));
+                    }
+                });
+        Channel channel = b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();
+        return new HttpServer(boss, workers, handlers, channel);
+    }
+
+    public int port() {
+        return ((InetSocketAddress) channel.localAddress()).getPort();
+    }
+
+    /** Stops accepting connections (open ones keep being served until {@link #close}). */
+    public void stopAccepting() {
+        channel.close().syncUninterruptibly();
+    }
+
+    @Override
+    public void close() {
+        channel.close().syncUninterruptibly();
+        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        handlers.shutdownNow();
+    }
+}
