@@ -17,6 +17,8 @@ import java.util.Set;
 final class ChatMessages {
 
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool", "function");
+    /** More messages than this are refused before any template work (a flood of tiny messages). */
+    static final int MAX_MESSAGES = 8192;
 
     private ChatMessages() {
     }
@@ -31,6 +33,10 @@ final class ChatMessages {
         if (messages.isEmpty()) {
             throw OpenAiException.invalid("Invalid 'messages': empty array. Expected an array with minimum length 1.", "messages",
                     "empty_array");
+        }
+        if (messages.size() > MAX_MESSAGES) {
+            throw OpenAiException.invalid("Invalid 'messages': at most " + MAX_MESSAGES + " messages per request, got "
+                    + messages.size() + ".", "messages", "array_above_max_length");
         }
         List<Object> out = new ArrayList<>(messages.size());
         for (int i = 0; i < messages.size(); i++) {

@@ -1,7 +1,7 @@
 package io.spillway.server.http;
 
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -12,10 +12,13 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.spillway.server.api.OpenAiException;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Aggregates a request's body up to a limit; past it, answers 413 in OpenAI's error shape (Netty's
- * own answer has no body) and closes, so the rest of an oversized upload is never read.
+ * own answer has no body). The connection then closes gently: our side stops sending, the rest of
+ * the upload is read and discarded for a grace period. Closing at once would reset the connection
+ * under a client still writing its body, and it might never read the 413.
  */
 final class BodyLimit extends HttpObjectAggregator {
 
@@ -34,6 +37,18 @@ final class BodyLimit extends HttpObjectAggregator {
         response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
         response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
         response.headers().set(HttpHeaderNames.CONNECTION, "close");
-        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        ctx.writeAndFlush(response).addListener(f -> {
+            if (ctx.channel() instanceof DuplexChannel duplex) {
+                duplex.shutdownOutput();
+                ctx.executor().schedule(() -> {
+                    ctx.close();
+                }, LINGER_SECONDS, TimeUnit.SECONDS);
+            } else {
+                ctx.close();
+            }
+        });
     }
+
+    /** How long an oversized upload may keep arriving (and be discarded) after the 413. */
+    private static final long LINGER_SECONDS = 10;
 }

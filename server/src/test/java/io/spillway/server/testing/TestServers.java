@@ -1,0 +1,31 @@
+package io.spillway.server.testing;
+
+import io.spillway.server.SpillwayServer;
+import io.spillway.server.config.ConfigLoader;
+import java.time.Clock;
+import java.util.Map;
+
+/** Real servers on loopback for tests: the demo model on an ephemeral port, small KV cache. */
+public final class TestServers {
+
+    private TestServers() {
+    }
+
+    /** Starts a server with {@code overrides} (key path to value) over test-friendly defaults. */
+    public static SpillwayServer start(Map<String, String> overrides) throws InterruptedException {
+        ConfigLoader loader = ConfigLoader.defaults()
+                .set("server.host", "127.0.0.1", "test")
+                .set("server.port", "0", "test")
+                .set("engine.kv-cache-bytes", Long.toString(64L << 20), "test");
+        overrides.forEach((k, v) -> loader.set(k, v, "test"));
+        return SpillwayServer.start(loader.build(), Clock.systemUTC());
+    }
+
+    public static SpillwayServer demo() throws InterruptedException {
+        return start(Map.of());
+    }
+
+    public static String baseUrl(SpillwayServer server) {
+        return "http://127.0.0.1:" + server.port();
+    }
+}
