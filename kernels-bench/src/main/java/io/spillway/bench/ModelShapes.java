@@ -1,8 +1,8 @@
 package io.spillway.bench;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.spillway.models.LoadFormat;
+import io.spillway.models.checkpoint.ConfigJson;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
 import io.spillway.models.runtime.ComputeTarget;
@@ -19,18 +19,8 @@ public final class ModelShapes {
 
     /** HuggingFaceTB/SmolLM2-135M: hidden 576, intermediate 1536, 30 layers, 9 heads, 3 KV heads, vocab 49152, tied. */
     public static ObjectNode smolLm2_135m() {
-        ObjectNode c = new ObjectMapper().createObjectNode();
-        c.putArray("architectures").add("LlamaForCausalLM");
-        c.put("hidden_size", 576);
-        c.put("intermediate_size", 1536);
-        c.put("num_hidden_layers", 30);
-        c.put("num_attention_heads", 9);
-        c.put("num_key_value_heads", 3);
-        c.put("vocab_size", 49152);
-        c.put("max_position_embeddings", 8192);
-        c.put("rms_norm_eps", 1e-5);
+        ObjectNode c = ConfigJson.llama(576, 1536, 30, 9, 3, 49152, 8192, true);
         c.put("rope_theta", 100000.0);
-        c.put("tie_word_embeddings", true);
         c.put("bos_token_id", 1);
         c.put("eos_token_id", 2);
         return c;

@@ -70,7 +70,7 @@ public final class SpillwayServer implements AutoCloseable {
             ServedModel served = new ServedModel(name, demo ? DemoModel.OWNER : "spillway", engine, template, clock);
             String fingerprint = String.format("fp_%08x", (name + "/" + SpillwayVersion.current()).hashCode());
             ApiRouter router = new ApiRouter(served, new Generations(clock, fingerprint), config.server().apiKeys(), registry,
-                    () -> true, SpillwayVersion.current());
+                    engine::running, SpillwayVersion.current());
             HttpServer http = HttpServer.start(config.server(), router);
             LOG.info("http: listening on {}:{}{}", config.server().host(), http.port(),
                     config.server().apiKeys().isEmpty() ? " (no API keys: open to anyone who can reach it)" : " (API keys required)");

@@ -2,16 +2,11 @@ package io.spillway.models.arch;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
 import io.spillway.models.generate.GreedyGenerator;
 import io.spillway.models.runtime.ComputeTarget;
-import io.spillway.models.testing.SharedData;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
+import io.spillway.models.testing.StoriesReference;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
@@ -30,16 +25,11 @@ class Stories260KReferenceTest {
     private static List<int[]> expected;
 
     @BeforeAll
-    static void load() throws Exception {
-        Path dir = SharedData.require("models/stories260K");
-        JsonNode ref = new ObjectMapper().readTree(Files.readString(dir.resolve("reference.json")));
-        prompts = new ArrayList<>();
-        expected = new ArrayList<>();
-        for (JsonNode c : ref.get("cases")) {
-            prompts.add(ints(c.get("prompt_ids")));
-            expected.add(ints(c.get("greedy_ids")));
-        }
-        model = LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()));
+    static void load() {
+        StoriesReference ref = StoriesReference.load();
+        prompts = ref.prompts();
+        expected = ref.expected();
+        model = LoadedModel.load(ModelLoadOptions.of(ref.directory(), ComputeTarget.cpuFloat32()));
     }
 
     @AfterAll
@@ -71,11 +61,4 @@ class Stories260KReferenceTest {
         }
     }
 
-    static int[] ints(JsonNode array) {
-        int[] out = new int[array.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = array.get(i).asInt();
-        }
-        return out;
-    }
 }

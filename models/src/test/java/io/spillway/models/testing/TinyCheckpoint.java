@@ -2,6 +2,7 @@ package io.spillway.models.testing;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spillway.models.checkpoint.ConfigJson;
 import io.spillway.models.checkpoint.ModelConfig;
 import io.spillway.models.checkpoint.SafetensorsWriter;
 import io.spillway.models.checkpoint.TensorDType;
@@ -34,20 +35,7 @@ public final class TinyCheckpoint {
 
     /** A Llama-shaped config: hidden 64, 4 heads of 16, 2 KV heads, 3 layers, vocab 96. */
     public static TinyCheckpoint llama() {
-        ObjectNode c = JSON.createObjectNode();
-        c.putArray("architectures").add("LlamaForCausalLM");
-        c.put("model_type", "llama");
-        c.put("hidden_size", 64);
-        c.put("intermediate_size", 112);
-        c.put("num_hidden_layers", 3);
-        c.put("num_attention_heads", 4);
-        c.put("num_key_value_heads", 2);
-        c.put("vocab_size", 96);
-        c.put("max_position_embeddings", 256);
-        c.put("rms_norm_eps", 1e-5);
-        c.put("rope_theta", 10000.0);
-        c.put("tie_word_embeddings", false);
-        c.put("hidden_act", "silu");
+        ObjectNode c = ConfigJson.llama(64, 112, 3, 4, 2, 96, 256, false);
         c.put("bos_token_id", 1);
         c.put("eos_token_id", 2);
         return new TinyCheckpoint(c);

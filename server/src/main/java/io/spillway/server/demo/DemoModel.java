@@ -3,6 +3,7 @@ package io.spillway.server.demo;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spillway.models.checkpoint.ConfigJson;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -47,20 +48,7 @@ public final class DemoModel {
     }
 
     static void writeTo(Path dir) throws IOException {
-        ObjectNode config = JSON.createObjectNode();
-        config.putArray("architectures").add("LlamaForCausalLM");
-        config.put("model_type", "llama");
-        config.put("hidden_size", 256);
-        config.put("intermediate_size", 768);
-        config.put("num_hidden_layers", 4);
-        config.put("num_attention_heads", 8);
-        config.put("num_key_value_heads", 4);
-        config.put("vocab_size", 384);
-        config.put("max_position_embeddings", 2048);
-        config.put("rms_norm_eps", 1e-5);
-        config.put("rope_theta", 10000.0);
-        config.put("tie_word_embeddings", true);
-        config.put("hidden_act", "silu");
+        ObjectNode config = ConfigJson.llama(256, 768, 4, 8, 4, 384, 2048, true);
         config.putArray("eos_token_id").add(END_OF_TEXT).add(IM_END);
         config.put("torch_dtype", "float32");
         Files.writeString(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));

@@ -166,6 +166,11 @@ public final class Engine implements AutoCloseable {
         return config;
     }
 
+    /** Whether the engine thread is serving (false once {@link #close} began). */
+    public boolean running() {
+        return running && thread.isAlive();
+    }
+
     /** The latest snapshot (refreshed every step). */
     public EngineStats stats() {
         return stats;

@@ -6,16 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.spillway.models.ModelLoadOptions;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.sampling.SamplingParams;
-import io.spillway.models.testing.SharedData;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import io.spillway.models.testing.StoriesReference;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -41,25 +37,12 @@ class EngineTest {
     private static final AtomicInteger IDS = new AtomicInteger();
 
     @BeforeAll
-    static void load() throws Exception {
-        Path dir = SharedData.require("models/stories260K");
-        JsonNode ref = new ObjectMapper().readTree(Files.readString(dir.resolve("reference.json")));
-        prompts = new ArrayList<>();
-        expected = new ArrayList<>();
-        for (JsonNode c : ref.get("cases")) {
-            prompts.add(ints(c.get("prompt_ids")));
-            expected.add(ints(c.get("greedy_ids")));
-        }
-        options = ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32());
-        modelConfig = io.spillway.models.checkpoint.ModelConfig.load(dir.resolve("config.json"));
-    }
-
-    static int[] ints(JsonNode array) {
-        int[] out = new int[array.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = array.get(i).asInt();
-        }
-        return out;
+    static void load() {
+        StoriesReference ref = StoriesReference.load();
+        prompts = ref.prompts();
+        expected = ref.expected();
+        options = ModelLoadOptions.of(ref.directory(), ComputeTarget.cpuFloat32());
+        modelConfig = io.spillway.models.checkpoint.ModelConfig.load(ref.directory().resolve("config.json"));
     }
 
     private static EngineConfig config() {
