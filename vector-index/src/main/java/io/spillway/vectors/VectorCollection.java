@@ -1,0 +1,418 @@
+package io.spillway.vectors;
+
+import com.github.jelmerk.hnswlib.core.SearchResult;
+import com.github.jelmerk.hnswlib.core.hnsw.HnswIndex;
+import com.github.jelmerk.hnswlib.core.hnsw.SizeLimitExceededException;
+import io.spillway.vectors.storage.Durable;
+import io.spillway.vectors.storage.RecordCodec;
+import io.spillway.vectors.storage.SnapshotFile;
+import io.spillway.vectors.storage.WriteAheadLog;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A named set of vectors with metadata: an HNSW graph in memory, made durable by a write-ahead
+ * log and periodic snapshots in its own directory.
+ *
+ * <p>Writes are serialized: each is validated, appended to the log (and synced, by default),
+ * then applied to the graph, and only then acknowledged by returning. Queries never take the
+ * write lock; the graph is safe for concurrent readers and a writer.
+ */
+public final class VectorCollection implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(VectorCollection.class);
+    private static final String SPEC_FILE = "collection.properties";
+    private static final byte UPSERT = 1;
+    private static final byte DELETE = 2;
+    private static final int INITIAL_CAPACITY = 1024;
+
+    private final Path dir;
+    private final CollectionSpec spec;
+    private final StorageOptions options;
+    private final ReentrantLock writeLock = new ReentrantLock();
+    private final AtomicBoolean snapshotting = new AtomicBoolean();
+    /**
+     * hnswlib-core's resize swaps the pool of visited-sets that searches borrow from; a search
+     * running across the swap returns its set to the wrong pool and later searches starve. Searches
+     * hold this shared, a resize holds it exclusively.
+     */
+    private final ReentrantReadWriteLock resizeLock = new ReentrantReadWriteLock();
+    private volatile HnswIndex<String, float[], StoredItem, Float> index;
+    private WriteAheadLog wal;
+    private long lastSeq;
+    private boolean closed;
+
+    private VectorCollection(Path dir, CollectionSpec spec, StorageOptions options) {
+        this.dir = dir;
+        this.spec = spec;
+        this.options = options;
+    }
+
+    /** Creates an empty collection in {@code dir}, which must not exist yet. */
+    public static VectorCollection create(Path dir, CollectionSpec spec, StorageOptions options) throws IOException {
+        Path tmp = dir.resolveSibling(dir.getFileName() + ".creating");
+        deleteTree(tmp);
+        Files.createDirectories(tmp);
+        Properties p = new Properties();
+        p.setProperty("dimension", Integer.toString(spec.dimension()));
+        p.setProperty("metric", spec.metric().wireName());
+        p.setProperty("m", Integer.toString(spec.m()));
+        p.setProperty("ef_construction", Integer.toString(spec.efConstruction()));
+        p.setProperty("ef", Integer.toString(spec.ef()));
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        p.store(bytes, "Spillway vector collection");
+        Durable.writeAtomically(tmp.resolve(SPEC_FILE), bytes.toByteArray());
+        // The directory appears under its real name only once complete.
+        Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        Durable.syncDirectory(dir.getParent());
+        return open(dir, options);
+    }
+
+    /** Opens a collection: loads its newest snapshot, then replays the log after it. */
+    public static VectorCollection open(Path dir, StorageOptions options) throws IOException {
+        CollectionSpec spec = readSpec(dir);
+        VectorCollection c = new VectorCollection(dir, spec, options);
+        long start = System.nanoTime();
+        Optional<SnapshotFile.Loaded<HnswIndex<String, float[], StoredItem, Float>>> snapshot =
+                SnapshotFile.readLatest(dir, VectorCollection::loadGraph);
+        long snapshotSeq = snapshot.map(SnapshotFile.Loaded::seq).orElse(0L);
+        c.index = snapshot.map(SnapshotFile.Loaded::value).orElseGet(() -> c.newGraph(INITIAL_CAPACITY));
+        c.lastSeq = snapshotSeq;
+        long[] replayed = new long[1];
+        c.wal = WriteAheadLog.openAndReplay(dir, snapshotSeq + 1, options.fsync(), payload -> {
+            if (c.applyLogged(payload, snapshotSeq)) {
+                replayed[0]++;
+            }
+        });
+        LOG.info("collection {}: {} vectors ({} from the snapshot at seq {}, {} log records replayed) in {} ms",
+                dir.getFileName(), c.index.size(), snapshot.isPresent() ? "loaded" : "none", snapshotSeq, replayed[0],
+                (System.nanoTime() - start) / 1_000_000);
+        return c;
+    }
+
+    private static CollectionSpec readSpec(Path dir) throws IOException {
+        Path file = dir.resolve(SPEC_FILE);
+        if (!Files.isRegularFile(file)) {
+            throw new IOException(dir + " is not a vector collection (no " + SPEC_FILE + ")");
+        }
+        Properties p = new Properties();
+        try (InputStream in = Files.newInputStream(file)) {
+            p.load(in);
+        }
+        try {
+            return new CollectionSpec(Integer.parseInt(p.getProperty("dimension")), Metric.parse(p.getProperty("metric")),
+                    Integer.parseInt(p.getProperty("m")), Integer.parseInt(p.getProperty("ef_construction")),
+                    Integer.parseInt(p.getProperty("ef")));
+        } catch (RuntimeException e) {
+            throw new IOException("collection spec " + file + " is unreadable: " + e.getMessage(), e);
+        }
+    }
+
+    private HnswIndex<String, float[], StoredItem, Float> newGraph(int capacity) {
+        return HnswIndex.newBuilder(spec.dimension(), Distances.forMetric(spec.metric()), capacity)
+                .withM(spec.m())
+                .withEfConstruction(spec.efConstruction())
+                // The query's own candidate count is passed as k (the graph searches max(ef, k)),
+                // so the index-wide ef stays at its minimum and ef can vary per query without
+                // shared mutable state.
+                .withEf(1)
+                .withRemoveEnabled()
+                .withCustomSerializers(new ItemSerializers.Ids(), new ItemSerializers.Items(spec.dimension()))
+                .build();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static HnswIndex<String, float[], StoredItem, Float> loadGraph(InputStream in) throws IOException {
+        return HnswIndex.load(in, VectorCollection.class.getClassLoader());
+    }
+
+    public CollectionSpec spec() {
+        return spec;
+    }
+
+    public int size() {
+        return index.size();
+    }
+
+    /** Inserts or replaces records; returns once they are durable. All or nothing. */
+    public void upsert(List<VectorRecord> records) throws IOException {
+        if (records.isEmpty()) {
+            return;
+        }
+        List<VectorRecord> prepared = new ArrayList<>(records.size());
+        for (VectorRecord r : records) {
+            if (r.vector().length != spec.dimension()) {
+                throw new IllegalArgumentException("record '" + r.id() + "' has " + r.vector().length
+                        + " dimensions; the collection has " + spec.dimension());
+            }
+            try {
+                prepared.add(new VectorRecord(r.id(), spec.metric().prepare(r.vector()), r.metadata()));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("record '" + r.id() + "': " + e.getMessage(), e);
+            }
+        }
+        write(UPSERT, out -> {
+            out.writeInt(prepared.size());
+            for (VectorRecord r : prepared) {
+                RecordCodec.write(out, r);
+            }
+        }, seq -> prepared.forEach(r -> add(new StoredItem(r, seq))));
+    }
+
+    /** Deletes records by id; returns how many existed. Durable on return. */
+    public int delete(Collection<String> ids) throws IOException {
+        if (ids.isEmpty()) {
+            return 0;
+        }
+        int[] removed = new int[1];
+        write(DELETE, out -> {
+            out.writeInt(ids.size());
+            for (String id : ids) {
+                RecordCodec.writeString(out, id);
+            }
+        }, seq -> ids.forEach(id -> removed[0] += index.remove(id, seq) ? 1 : 0));
+        return removed[0];
+    }
+
+    private interface Body {
+        void write(DataOutputStream out) throws IOException;
+    }
+
+    private interface Apply {
+        void apply(long seq);
+    }
+
+    private void write(byte op, Body body, Apply apply) throws IOException {
+        writeLock.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("collection " + dir.getFileName() + " is closed");
+            }
+            long seq = lastSeq + 1;
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            DataOutputStream out = new DataOutputStream(bytes);
+            out.writeLong(seq);
+            out.writeByte(op);
+            body.write(out);
+            out.flush();
+            wal.append(bytes.toByteArray());
+            lastSeq = seq;
+            apply.apply(seq);
+        } finally {
+            writeLock.unlock();
+        }
+        maybeSnapshotInBackground();
+    }
+
+    /** Applies one logged write during replay; false when the snapshot already holds it. */
+    private boolean applyLogged(ByteBuffer payload, long snapshotSeq) {
+        try {
+            DataInputStream in = new DataInputStream(new ByteArrayInputStream(payload.array(), payload.position(), payload.remaining()));
+            long seq = in.readLong();
+            byte op = in.readByte();
+            if (seq <= snapshotSeq) {
+                return false;
+            }
+            if (seq != lastSeq + 1) {
+                throw new IOException("log jumps from seq " + lastSeq + " to " + seq);
+            }
+            int n = in.readInt();
+            if (op == UPSERT) {
+                for (int i = 0; i < n; i++) {
+                    add(new StoredItem(RecordCodec.read(in, spec.dimension()), seq));
+                }
+            } else if (op == DELETE) {
+                for (int i = 0; i < n; i++) {
+                    index.remove(RecordCodec.readString(in), seq);
+                }
+            } else {
+                throw new IOException("unknown log operation " + op + " at seq " + seq);
+            }
+            lastSeq = seq;
+            return true;
+        } catch (IOException e) {
+            throw new UncheckedIOException("collection " + dir.getFileName() + ": unreadable log record: " + e.getMessage(), e);
+        }
+    }
+
+    private void add(StoredItem item) {
+        while (true) {
+            try {
+                index.add(item);
+                return;
+            } catch (SizeLimitExceededException e) {
+                // Deleted and replaced vectors keep their slots in the graph, so capacity follows
+                // what was ever inserted, not the live count.
+                resizeLock.writeLock().lock();
+                try {
+                    index.resize(Math.max(INITIAL_CAPACITY, index.getMaxItemCount() * 2));
+                } finally {
+                    resizeLock.writeLock().unlock();
+                }
+            }
+        }
+    }
+
+    public Optional<VectorRecord> get(String id) {
+        return index.get(id).map(StoredItem::record);
+    }
+
+    /**
+     * The {@code k} nearest records passing {@code filter}, best first. {@code ef} is the search's
+     * candidate list (0 means the collection's default); filtered searches widen the candidate
+     * list until k matches are found, and fall back to an exact scan when the filter is so
+     * selective that widening reaches the whole collection.
+     */
+    public List<SearchHit> query(float[] vector, int k, int ef, Filter filter) {
+        if (vector.length != spec.dimension()) {
+            throw new IllegalArgumentException("query vector has " + vector.length + " dimensions; the collection has " + spec.dimension());
+        }
+        if (k < 1) {
+            throw new IllegalArgumentException("k must be at least 1");
+        }
+        float[] q = spec.metric().prepare(vector);
+        HnswIndex<String, float[], StoredItem, Float> graph = index;
+        int live = graph.size();
+        if (live == 0) {
+            return List.of();
+        }
+        int candidates = Math.max(k, ef > 0 ? ef : spec.ef());
+        while (true) {
+            boolean exhaustive = candidates >= live;
+            List<SearchResult<StoredItem, Float>> found;
+            resizeLock.readLock().lock();
+            try {
+                found = exhaustive ? graph.asExactIndex().findNearest(q, live) : graph.findNearest(q, candidates);
+            } finally {
+                resizeLock.readLock().unlock();
+            }
+            List<SearchHit> hits = new ArrayList<>(k);
+            for (SearchResult<StoredItem, Float> r : found) {
+                VectorRecord rec = r.item().record();
+                if (filter.matches(rec.metadata())) {
+                    hits.add(new SearchHit(rec.id(), spec.metric().score(r.distance()), rec.metadata()));
+                    if (hits.size() == k) {
+                        return hits;
+                    }
+                }
+            }
+            if (exhaustive || filter.isEmpty()) {
+                return hits;
+            }
+            candidates = (int) Math.min((long) candidates * 4, live);
+        }
+    }
+
+    /** Every live record (for exports and tests); a consistent view only without concurrent writes. */
+    public List<VectorRecord> records() {
+        return index.items().stream().map(StoredItem::record).toList();
+    }
+
+    /** Metadata of every live record, by id. */
+    public Map<String, Map<String, Object>> metadata() {
+        Map<String, Map<String, Object>> out = new LinkedHashMap<>();
+        for (StoredItem item : index.items()) {
+            out.put(item.id(), item.record().metadata());
+        }
+        return out;
+    }
+
+    /**
+     * Writes a snapshot of everything acknowledged so far and retires the log segments it covers.
+     * Writers wait for it; queries do not.
+     */
+    public void snapshot() throws IOException {
+        writeLock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            long seq = lastSeq;
+            long start = System.nanoTime();
+            SnapshotFile.write(dir, seq, index::save);
+            wal.rotate(seq + 1);
+            wal.deleteSegmentsCoveredBy(seq);
+            LOG.info("collection {}: snapshot at seq {} ({} vectors) in {} ms", dir.getFileName(), seq, index.size(),
+                    (System.nanoTime() - start) / 1_000_000);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    private void maybeSnapshotInBackground() {
+        if (wal.segmentBytes() < options.snapshotAfterLogBytes() || !snapshotting.compareAndSet(false, true)) {
+            return;
+        }
+        Thread.ofVirtual().name("snapshot-" + dir.getFileName()).start(() -> {
+            try {
+                snapshot();
+            } catch (IOException | RuntimeException e) {
+                // The log still holds every write: a failed snapshot costs replay time, not data.
+                LOG.error("collection {}: snapshot failed; the write-ahead log keeps growing until one succeeds", dir.getFileName(), e);
+            } finally {
+                snapshotting.set(false);
+            }
+        });
+    }
+
+    @Override
+    public void close() throws IOException {
+        writeLock.lock();
+        try {
+            if (!closed) {
+                closed = true;
+                wal.close();
+            }
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /**
+     * Closes the collection and removes its files. The directory is first renamed out of the way,
+     * so a crash half-way through never leaves a half-deleted collection under its name.
+     */
+    public void drop() throws IOException {
+        close();
+        Path doomed = dir.resolveSibling(dir.getFileName() + ".dropped-" + System.nanoTime());
+        Files.move(dir, doomed, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        Durable.syncDirectory(dir.getParent());
+        deleteTree(doomed);
+    }
+
+    public static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (var walk = Files.walk(root)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "VectorCollection[" + dir.getFileName() + ", " + spec + ", " + size() + " vectors]";
+    }
+}
