@@ -5,6 +5,16 @@ import io.spillway.models.LoadFormat;
 import io.spillway.models.ModelLoadOptions;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.server.api.ApiRouter;
+import io.spillway.server.api.Embeddings;
+import io.spillway.server.embeddings.EmbeddingModel;
+import io.spillway.server.embeddings.EmbeddingModelSource;
+import io.spillway.server.embeddings.EmbeddingService;
+import io.spillway.server.embeddings.Pooling;
+import io.spillway.server.rag.Collections;
+import io.spillway.server.rag.CollectionsApi;
+import io.spillway.vectors.StorageOptions;
+import java.time.Duration;
+import java.util.Optional;
 import io.spillway.server.api.Generations;
 import io.spillway.server.api.ServedModel;
 import io.spillway.server.cli.SpillwayVersion;
@@ -30,12 +40,17 @@ public final class SpillwayServer implements AutoCloseable {
     private final HttpServer http;
     private final ServedModel model;
     private final PrometheusRegistry registry;
+    private final Optional<EmbeddingService> embeddings;
+    private final Collections collections;
 
-    private SpillwayServer(Engine engine, HttpServer http, ServedModel model, PrometheusRegistry registry) {
+    private SpillwayServer(Engine engine, HttpServer http, ServedModel model, PrometheusRegistry registry,
+                           Optional<EmbeddingService> embeddings, Collections collections) {
         this.engine = engine;
         this.http = http;
         this.model = model;
         this.registry = registry;
+        this.embeddings = embeddings;
+        this.collections = collections;
     }
 
     public static SpillwayServer start(ServerConfig config, Clock clock) throws InterruptedException {
@@ -58,8 +73,18 @@ public final class SpillwayServer implements AutoCloseable {
             }
         }
         PrometheusRegistry registry = new PrometheusRegistry();
+        Optional<EmbeddingService> embeddings = startEmbeddings(config.embeddings(), registry);
+        ServerConfig.Collections cc = config.collections();
+        Collections collections = new Collections(cc.resolvedDataDir(), new StorageOptions(cc.fsync(), cc.snapshotAfterLogBytes()),
+                embeddings, cc.chunkTokens(), cc.chunkOverlapTokens());
         long loadStart = System.nanoTime();
-        Engine engine = Engine.start(options, config.engine().toEngineConfig(target.isGpu()), registry);
+        Engine engine;
+        try {
+            engine = Engine.start(options, config.engine().toEngineConfig(target.isGpu()), registry);
+        } catch (RuntimeException e) {
+            embeddings.ifPresent(EmbeddingService::close);
+            throw e;
+        }
         try {
             LOG.info("model: {} from {} ({}{}) on {}, max-model-len {}, loaded in {} ms", name, demo ? "the built-in demo" : dir,
                     format == LoadFormat.DUMMY ? "random weights" : "safetensors",
@@ -70,14 +95,46 @@ public final class SpillwayServer implements AutoCloseable {
             ServedModel served = new ServedModel(name, demo ? DemoModel.OWNER : "spillway", engine, template, clock);
             String fingerprint = String.format("fp_%08x", (name + "/" + SpillwayVersion.current()).hashCode());
             ApiRouter router = new ApiRouter(served, new Generations(clock, fingerprint), config.server().apiKeys(), registry,
-                    engine::running, SpillwayVersion.current());
+                    engine::running, SpillwayVersion.current(), embeddings.map(Embeddings::new), new CollectionsApi(collections));
             HttpServer http = HttpServer.start(config.server(), router);
             LOG.info("http: listening on {}:{}{}", config.server().host(), http.port(),
                     config.server().apiKeys().isEmpty() ? " (no API keys: open to anyone who can reach it)" : " (API keys required)");
-            return new SpillwayServer(engine, http, served, registry);
+            LOG.info("collections: stored under {}", cc.resolvedDataDir());
+            return new SpillwayServer(engine, http, served, registry, embeddings, collections);
         } catch (RuntimeException | InterruptedException e) {
             engine.close();
+            embeddings.ifPresent(EmbeddingService::close);
             throw e;
+        }
+    }
+
+    private static Optional<EmbeddingService> startEmbeddings(ServerConfig.Embeddings e, PrometheusRegistry registry) {
+        if (!e.enabled()) {
+            return Optional.empty();
+        }
+        EmbeddingModelSource source;
+        if (e.model().equals(EmbeddingModelSource.BUILTIN)) {
+            source = EmbeddingModelSource.builtin();
+            if (!e.servedName().isBlank() || !e.pooling().equals("auto") || !e.normalize().equals("auto") || e.maxLength() > 0) {
+                source = new EmbeddingModelSource(e.servedName().isBlank() ? source.name() : e.servedName(), source.onnx(), source.tokenizer(),
+                        e.pooling().equals("auto") ? source.pooling() : Pooling.parse(e.pooling()),
+                        e.normalize().equals("auto") ? source.normalize() : Boolean.parseBoolean(e.normalize()),
+                        e.maxLength() > 0 ? e.maxLength() : source.maxLength());
+            }
+        } else {
+            try {
+                source = EmbeddingModelSource.fromDirectory(Paths.get(e.model()), Optional.of(e.servedName()),
+                        e.pooling().equals("auto") ? Optional.empty() : Optional.of(Pooling.parse(e.pooling())),
+                        e.normalize().equals("auto") ? Optional.empty() : Optional.of(Boolean.parseBoolean(e.normalize())), e.maxLength());
+            } catch (IllegalArgumentException | java.io.UncheckedIOException ex) {
+                throw new ConfigException("embeddings.model: " + ex.getMessage(), ex);
+            }
+        }
+        try {
+            return Optional.of(new EmbeddingService(EmbeddingModel.load(source, e.device()), e.maxBatchSize(),
+                    Duration.ofNanos((long) (e.maxBatchWaitMs() * 1e6)), e.maxQueuedInputs(), registry));
+        } catch (IOException ex) {
+            throw new ConfigException("embeddings.model: " + ex.getMessage(), ex);
         }
     }
 
@@ -97,10 +154,20 @@ public final class SpillwayServer implements AutoCloseable {
         return registry;
     }
 
+    public Optional<EmbeddingService> embeddings() {
+        return embeddings;
+    }
+
     @Override
     public void close() {
         http.stopAccepting();
         http.close();
         engine.close();
+        embeddings.ifPresent(EmbeddingService::close);
+        try {
+            collections.close();
+        } catch (IOException e) {
+            LOG.warn("collections: closing failed", e);
+        }
     }
 }

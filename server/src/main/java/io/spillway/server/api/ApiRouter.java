@@ -21,6 +21,10 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import io.spillway.server.rag.ChatRetrieval;
+import io.spillway.server.rag.CollectionsApi;
+import io.spillway.server.rag.Owner;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
 
@@ -45,9 +49,13 @@ public final class ApiRouter implements Router {
     private final PrometheusRegistry registry;
     private final BooleanSupplier ready;
     private final String version;
+    private final Optional<Embeddings> embeddings;
+    private final CollectionsApi collections;
 
     public ApiRouter(ServedModel model, Generations generations, List<String> apiKeys, PrometheusRegistry registry,
-                     BooleanSupplier ready, String version) {
+                     BooleanSupplier ready, String version, Optional<Embeddings> embeddings, CollectionsApi collections) {
+        this.embeddings = embeddings;
+        this.collections = collections;
         this.model = model;
         this.generations = generations;
         this.apiKeys = Set.copyOf(apiKeys);
@@ -85,13 +93,21 @@ public final class ApiRouter implements Router {
             case "/v1/models" -> {
                 requireMethod(method, "GET");
                 ObjectNode list = F.objectNode().put("object", "list");
-                list.putArray("data").add(modelEntry());
+                ArrayNode data = list.putArray("data");
+                data.add(modelEntry());
+                embeddings.ifPresent(e -> data.add(embeddingModelEntry(e)));
                 ex.json(200, list);
             }
             case "/v1/chat/completions" -> {
                 requireMethod(method, "POST");
                 Params p = body(ex);
-                generations.chat(ex, resolve(p), p, tenantSalt(ex));
+                ServedModel target = resolve(p);
+                JsonNode rag = p.get("rag");
+                if (rag != null && !rag.isNull()) {
+                    generations.chat(ex, target, p, tenantSalt(ex), ChatRetrieval.parse(collections.collections(), owner(ex), rag));
+                } else {
+                    generations.chat(ex, target, p, tenantSalt(ex));
+                }
             }
             case "/v1/completions" -> {
                 requireMethod(method, "POST");
@@ -102,7 +118,16 @@ public final class ApiRouter implements Router {
                 requireMethod(method, "POST");
                 Params p = body(ex);
                 String name = p.requiredString("model");
-                throw OpenAiException.modelNotFound(name);
+                Embeddings e = embeddings.filter(x -> x.modelName().equals(name)).orElse(null);
+                if (e == null) {
+                    if (name.equals(model.name())) {
+                        throw OpenAiException.invalid("The model '" + name + "' generates text and does not serve embeddings"
+                                + embeddings.map(x -> "; use '" + x.modelName() + "'").orElse("; no embedding model is configured")
+                                + ".", "model", "model_not_supported");
+                    }
+                    throw OpenAiException.modelNotFound(name);
+                }
+                e.handle(ex, p);
             }
             case "/tokenize" -> {
                 requireMethod(method, "POST");
@@ -113,13 +138,18 @@ public final class ApiRouter implements Router {
                 detokenize(ex, body(ex));
             }
             default -> {
-                if (path.startsWith("/v1/models/")) {
+                if (path.equals(CollectionsApi.PREFIX) || path.startsWith(CollectionsApi.PREFIX + "/")) {
+                    collections.handle(ex, owner(ex));
+                } else if (path.startsWith("/v1/models/")) {
                     requireMethod(method, "GET");
                     String id = path.substring("/v1/models/".length());
-                    if (!id.equals(model.name())) {
+                    if (id.equals(model.name())) {
+                        ex.json(200, modelEntry());
+                    } else if (embeddings.isPresent() && id.equals(embeddings.get().modelName())) {
+                        ex.json(200, embeddingModelEntry(embeddings.get()));
+                    } else {
                         throw OpenAiException.modelNotFound(id);
                     }
-                    ex.json(200, modelEntry());
                 } else {
                     throw OpenAiException.notFound("Unknown request URL: " + method + " " + path + ".");
                 }
@@ -165,7 +195,7 @@ public final class ApiRouter implements Router {
         }
     }
 
-    static Params body(Exchange ex) {
+    public static Params body(Exchange ex) {
         JsonNode node;
         try {
             node = JSON.readTree(ex.body());
@@ -187,6 +217,24 @@ public final class ApiRouter implements Router {
             throw OpenAiException.modelNotFound(name);
         }
         return model;
+    }
+
+    /** Whose collections a request may see: its API key's, or everyone's when no keys are configured. */
+    private Owner owner(Exchange ex) {
+        if (apiKeys.isEmpty()) {
+            return Owner.ANONYMOUS;
+        }
+        return Owner.ofApiKey(ex.header("Authorization").substring(7).strip());
+    }
+
+    private ObjectNode embeddingModelEntry(Embeddings e) {
+        ObjectNode m = F.objectNode();
+        m.put("id", e.modelName());
+        m.put("object", "model");
+        m.put("created", model.created());
+        m.put("owned_by", "spillway");
+        m.put("max_model_len", e.service().model().maxLength());
+        return m;
     }
 
     private ObjectNode modelEntry() {

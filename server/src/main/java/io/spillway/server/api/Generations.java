@@ -47,19 +47,43 @@ public final class Generations {
     }
 
     public void chat(Exchange ex, ServedModel model, Params p, String cacheSalt) {
+        chat(ex, model, p, cacheSalt, null);
+    }
+
+    /**
+     * A chat completion; {@code augmenter}, when given, rewrites the conversation first (retrieval
+     * puts passages into it) within the token budget left after the completion's reserve.
+     */
+    public void chat(Exchange ex, ServedModel model, Params p, String cacheSalt, ChatAugmenter augmenter) {
         TextTokenizer tokenizer = model.requireTokenizer("chat");
-        String text = chatPrompt(model, p);
-        int[] ids = tokenizer.encode(text, p.bool("add_special_tokens", false));
+        boolean special = p.bool("add_special_tokens", false);
+        List<Object> messages = ChatMessages.normalize(p.get("messages"));
+        JsonNode sources = null;
+        if (augmenter != null) {
+            Long maxTokens = p.has("max_completion_tokens") ? p.integer("max_completion_tokens", 1, Integer.MAX_VALUE)
+                    : p.integer("max_tokens", 1, Integer.MAX_VALUE);
+            int reserve = maxTokens != null ? (int) Math.min(maxTokens, model.maxModelLength() / 2)
+                    : Math.min(256, model.maxModelLength() / 4);
+            ChatAugmenter.Augmented a = augmenter.augment(messages,
+                    m -> tokenizer.encode(chatPrompt(model, p, m), special).length, model.maxModelLength() - reserve);
+            messages = a.messages();
+            sources = a.sources();
+        }
+        String text = chatPrompt(model, p, messages);
+        int[] ids = tokenizer.encode(text, special);
         if (ids.length == 0) {
             throw OpenAiException.invalid("The rendered conversation encodes to no tokens.", "messages");
         }
         GenerationOptions options = GenerationOptions.parse(p, GenerationOptions.Kind.CHAT, ids.length, model);
-        run(ex, model, GenerationOptions.Kind.CHAT, List.of(new Job(ids, text, 0, options)), options, cacheSalt);
+        run(ex, model, GenerationOptions.Kind.CHAT, List.of(new Job(ids, text, 0, options)), options, cacheSalt, sources);
     }
 
     /** The conversation rendered with the model's chat template (shared with /tokenize). */
     static String chatPrompt(ServedModel model, Params p) {
-        List<Object> messages = ChatMessages.normalize(p.get("messages"));
+        return chatPrompt(model, p, ChatMessages.normalize(p.get("messages")));
+    }
+
+    private static String chatPrompt(ServedModel model, Params p, List<Object> messages) {
         Map<String, Object> vars = new LinkedHashMap<>();
         JsonNode tools = p.array("tools");
         JsonNode documents = p.array("documents");
@@ -125,7 +149,7 @@ public final class Generations {
             n = options.sampling().n();
             jobs.add(new Job(prompts.get(i), texts.get(i), i * n, options));
         }
-        run(ex, model, GenerationOptions.Kind.COMPLETION, jobs, first, cacheSalt);
+        run(ex, model, GenerationOptions.Kind.COMPLETION, jobs, first, cacheSalt, null);
     }
 
     private static int[] encode(ServedModel model, String text) {
@@ -145,7 +169,8 @@ public final class Generations {
         return out;
     }
 
-    private void run(Exchange ex, ServedModel model, GenerationOptions.Kind kind, List<Job> jobs, GenerationOptions options, String salt) {
+    private void run(Exchange ex, ServedModel model, GenerationOptions.Kind kind, List<Job> jobs, GenerationOptions options, String salt,
+                     JsonNode sources) {
         String id = (kind == GenerationOptions.Kind.CHAT ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
         long created = clock.instant().getEpochSecond();
         List<RequestStream> streams = new ArrayList<>();
@@ -165,7 +190,7 @@ public final class Generations {
             throw OpenAiException.invalid(e.getMessage(), kind == GenerationOptions.Kind.CHAT ? "messages" : "prompt");
         }
         ex.onClose(() -> streams.forEach(RequestStream::cancel));
-        Response response = new Response(ex, model, kind, jobs, options, id, created);
+        Response response = new Response(ex, model, kind, jobs, options, id, created, sources);
         if (options.stream()) {
             response.stream(streams);
         } else {
@@ -183,8 +208,12 @@ public final class Generations {
         private final String id;
         private final long created;
         private final boolean chat;
+        /** Retrieved passages the answer was given (RAG), or null. */
+        private final JsonNode sources;
 
-        Response(Exchange ex, ServedModel model, GenerationOptions.Kind kind, List<Job> jobs, GenerationOptions options, String id, long created) {
+        Response(Exchange ex, ServedModel model, GenerationOptions.Kind kind, List<Job> jobs, GenerationOptions options, String id, long created,
+                 JsonNode sources) {
+            this.sources = sources;
             this.ex = ex;
             this.model = model;
             this.kind = kind;
@@ -263,6 +292,9 @@ public final class Generations {
                 cached += r.usage().cachedPromptTokens();
             }
             root.set("usage", usage(prompt, completion, cached));
+            if (sources != null) {
+                root.set("sources", sources);
+            }
             return root;
         }
 
@@ -288,7 +320,11 @@ public final class Generations {
                         ObjectNode delta = F.objectNode();
                         delta.put("role", "assistant");
                         delta.put("content", "");
-                        sse.send(chunk(i, delta, null, null, null, null).toString());
+                        ObjectNode first = chunk(i, delta, null, null, null, null);
+                        if (sources != null && i == 0) {
+                            first.set("sources", sources);
+                        }
+                        sse.send(first.toString());
                     }
                 }
                 for (int j = 0; j < streams.size(); j++) {

@@ -9,37 +9,37 @@ import java.util.List;
  * Typed reads of a request body's fields. A wrong type or range is a 400 that names the field
  * and says what was expected, as OpenAI words it; unknown fields are ignored, as OpenAI does.
  */
-final class Params {
+public final class Params {
 
     private final ObjectNode body;
 
-    Params(JsonNode body) {
+    public Params(JsonNode body) {
         if (body == null || !body.isObject()) {
             throw OpenAiException.invalid("The request body must be a JSON object.", null);
         }
         this.body = (ObjectNode) body;
     }
 
-    ObjectNode body() {
+    public ObjectNode body() {
         return body;
     }
 
-    boolean has(String name) {
+    public boolean has(String name) {
         JsonNode n = body.get(name);
         return n != null && !n.isNull();
     }
 
-    JsonNode get(String name) {
+    public JsonNode get(String name) {
         JsonNode n = body.get(name);
         return n == null || n.isNull() ? null : n;
     }
 
-    static OpenAiException wrongType(String name, String expected, JsonNode actual) {
+    public static OpenAiException wrongType(String name, String expected, JsonNode actual) {
         return OpenAiException.invalid("Invalid type for '" + name + "': expected " + expected + ", but got "
                 + describe(actual) + " instead.", name, "invalid_type");
     }
 
-    static String describe(JsonNode n) {
+    public static String describe(JsonNode n) {
         if (n.isTextual()) {
             return "a string";
         }
@@ -61,7 +61,7 @@ final class Params {
         return "null";
     }
 
-    String string(String name, String fallback) {
+    public String string(String name, String fallback) {
         JsonNode n = get(name);
         if (n == null) {
             return fallback;
@@ -72,7 +72,7 @@ final class Params {
         return n.asText();
     }
 
-    String requiredString(String name) {
+    public String requiredString(String name) {
         String s = string(name, null);
         if (s == null) {
             throw OpenAiException.invalid("Missing required parameter: '" + name + "'.", name, "missing_required_parameter");
@@ -80,7 +80,7 @@ final class Params {
         return s;
     }
 
-    boolean bool(String name, boolean fallback) {
+    public boolean bool(String name, boolean fallback) {
         JsonNode n = get(name);
         if (n == null) {
             return fallback;
@@ -91,7 +91,7 @@ final class Params {
         return n.asBoolean();
     }
 
-    Long integer(String name, long min, long max) {
+    public Long integer(String name, long min, long max) {
         JsonNode n = get(name);
         if (n == null) {
             return null;
@@ -110,7 +110,7 @@ final class Params {
         return v;
     }
 
-    Double number(String name, double min, double max) {
+    public Double number(String name, double min, double max) {
         JsonNode n = get(name);
         if (n == null) {
             return null;
@@ -127,7 +127,7 @@ final class Params {
     }
 
     /** A string or an array of strings (stop). */
-    List<String> stringOrStrings(String name, int maxItems) {
+    public List<String> stringOrStrings(String name, int maxItems) {
         JsonNode n = get(name);
         List<String> out = new ArrayList<>();
         if (n == null) {
@@ -156,7 +156,7 @@ final class Params {
         return out;
     }
 
-    ObjectNode object(String name) {
+    public ObjectNode object(String name) {
         JsonNode n = get(name);
         if (n == null) {
             return null;
@@ -167,7 +167,7 @@ final class Params {
         return (ObjectNode) n;
     }
 
-    JsonNode array(String name) {
+    public JsonNode array(String name) {
         JsonNode n = get(name);
         if (n == null) {
             return null;

@@ -42,6 +42,12 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--chat-template", description = "A chat template file replacing the model's own.")
     String chatTemplate;
 
+    @Option(names = "--embedding-model", description = "builtin (all-MiniLM-L6-v2, the default), none, or a sentence-transformers ONNX export directory.")
+    private String embeddingModel;
+
+    @Option(names = "--collections-dir", description = "Where retrieval collections are stored.")
+    private String collectionsDir;
+
     @Option(names = "--host", description = "Address to listen on.")
     String host;
 
@@ -80,6 +86,8 @@ public final class ServeCommand implements Callable<Integer> {
         set(loader, "model.dtype", "--dtype", dtype);
         set(loader, "model.max-model-len", "--max-model-len", maxModelLength);
         set(loader, "model.chat-template", "--chat-template", chatTemplate);
+        set(loader, "embeddings.model", "--embedding-model", embeddingModel);
+        set(loader, "collections.data-dir", "--collections-dir", collectionsDir);
         set(loader, "server.host", "--host", host);
         set(loader, "server.port", "--port", port);
         set(loader, "server.api-keys", "--api-key", apiKeys == null ? null : String.join(",", apiKeys));

@@ -11,7 +11,7 @@ import java.util.List;
  * {@link ConfigLoader}. Every default lives in that file, not here.
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
-public record ServerConfig(Server server, Model model, Engine engine) {
+public record ServerConfig(Server server, Model model, Engine engine, Embeddings embeddings, Collections collections) {
 
     public record Server(String host, int port, @JsonProperty("api-keys") List<String> apiKeys,
                          @JsonProperty("max-body-bytes") long maxBodyBytes,
@@ -51,6 +51,50 @@ public record ServerConfig(Server server, Model model, Engine engine) {
             int chunk = maxPrefillChunk > 0 ? maxPrefillChunk : batched;
             return new EngineConfig(maxNumSeqs, batched, chunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
                     maxWaitingRequests, maxWaitingTokens, Duration.ofMillis((long) (requestTimeoutSeconds * 1000)));
+        }
+    }
+
+    public record Embeddings(String model, @JsonProperty("served-name") String servedName, String pooling, String normalize,
+                             @JsonProperty("max-length") int maxLength, String device,
+                             @JsonProperty("max-batch-size") int maxBatchSize, @JsonProperty("max-batch-wait-ms") double maxBatchWaitMs,
+                             @JsonProperty("max-queued-inputs") int maxQueuedInputs) {
+        public Embeddings {
+            require(model != null && !model.isBlank(), "embeddings.model must be builtin, none or a directory");
+            require(pooling.equals("auto") || pooling.equals("mean") || pooling.equals("cls") || pooling.equals("max"),
+                    "embeddings.pooling must be auto, mean, cls or max");
+            require(normalize.equals("auto") || normalize.equals("true") || normalize.equals("false"),
+                    "embeddings.normalize must be auto, true or false");
+            require(maxLength >= 0, "embeddings.max-length must not be negative");
+            require(maxBatchSize >= 1, "embeddings.max-batch-size must be at least 1");
+            require(maxBatchWaitMs >= 0, "embeddings.max-batch-wait-ms must not be negative");
+            require(maxQueuedInputs >= 1, "embeddings.max-queued-inputs must be at least 1");
+        }
+
+        public boolean enabled() {
+            return !model.equals("none");
+        }
+    }
+
+    public record Collections(@JsonProperty("data-dir") String dataDir, boolean fsync,
+                              @JsonProperty("snapshot-after-log-bytes") long snapshotAfterLogBytes,
+                              @JsonProperty("chunk-tokens") int chunkTokens,
+                              @JsonProperty("chunk-overlap-tokens") int chunkOverlapTokens) {
+        public Collections {
+            require(snapshotAfterLogBytes > 0, "collections.snapshot-after-log-bytes must be positive");
+            require(chunkTokens >= 8, "collections.chunk-tokens must be at least 8");
+            require(chunkOverlapTokens >= 0 && chunkOverlapTokens < chunkTokens / 2,
+                    "collections.chunk-overlap-tokens must be in [0, chunk-tokens / 2)");
+        }
+
+        /** The data directory, resolved as documented in spillway-defaults.yaml. */
+        public java.nio.file.Path resolvedDataDir() {
+            if (dataDir != null && !dataDir.isBlank()) {
+                return java.nio.file.Paths.get(dataDir);
+            }
+            String xdg = System.getenv("XDG_DATA_HOME");
+            java.nio.file.Path base = xdg != null && !xdg.isBlank() ? java.nio.file.Paths.get(xdg)
+                    : java.nio.file.Paths.get(System.getProperty("user.home"), ".local", "share");
+            return base.resolve("spillway").resolve("collections");
         }
     }
 

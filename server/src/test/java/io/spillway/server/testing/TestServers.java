@@ -16,9 +16,22 @@ public final class TestServers {
         ConfigLoader loader = ConfigLoader.defaults()
                 .set("server.host", "127.0.0.1", "test")
                 .set("server.port", "0", "test")
-                .set("engine.kv-cache-bytes", Long.toString(64L << 20), "test");
+                .set("engine.kv-cache-bytes", Long.toString(64L << 20), "test")
+                // Most tests exercise generation: they skip loading the embedding model unless they ask.
+                .set("embeddings.model", "none", "test")
+                .set("collections.data-dir", freshDataDir().toString(), "test");
         overrides.forEach((k, v) -> loader.set(k, v, "test"));
         return SpillwayServer.start(loader.build(), Clock.systemUTC());
+    }
+
+    private static java.nio.file.Path freshDataDir() {
+        try {
+            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("spillway-collections");
+            dir.toFile().deleteOnExit();
+            return dir;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     public static SpillwayServer demo() throws InterruptedException {

@@ -1,0 +1,279 @@
+package io.spillway.server.embeddings;
+
+import ai.djl.huggingface.tokenizers.Encoding;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A sentence-transformers model in ONNX Runtime: tokenize, run the encoder over a padded batch,
+ * pool under the attention mask, normalize. The CUDA execution provider is used when the device
+ * asks for it or, on {@code auto}, when ONNX Runtime can load it; otherwise the CPU provider.
+ *
+ * <p>{@link #embed} is called from one thread (the batcher's); ONNX Runtime parallelizes inside.
+ */
+public final class EmbeddingModel implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddingModel.class);
+
+    private final EmbeddingModelSource source;
+    private final OrtEnvironment env;
+    private final OrtSession session;
+    private final HuggingFaceTokenizer tokenizer;
+    /** No special tokens, no truncation: for measuring and cutting text (chunking). */
+    private final HuggingFaceTokenizer spanTokenizer;
+    private final boolean wantsTokenTypes;
+    private final String outputName;
+    private final int dimension;
+    private final int vocabSize;
+    private final String device;
+
+    private EmbeddingModel(EmbeddingModelSource source, OrtEnvironment env, OrtSession session, HuggingFaceTokenizer tokenizer,
+                           HuggingFaceTokenizer spanTokenizer, String device, int vocabSize) throws OrtException {
+        this.source = source;
+        this.spanTokenizer = spanTokenizer;
+        this.env = env;
+        this.session = session;
+        this.tokenizer = tokenizer;
+        this.device = device;
+        this.wantsTokenTypes = session.getInputNames().contains("token_type_ids");
+        if (!session.getInputNames().contains("input_ids") || !session.getInputNames().contains("attention_mask")) {
+            throw new IllegalArgumentException("embedding model " + source.onnx().describe() + " takes inputs " + session.getInputNames()
+                    + "; a sentence-transformers export takes input_ids and attention_mask");
+        }
+        String chosen = null;
+        int dim = -1;
+        for (Map.Entry<String, NodeInfo> e : session.getOutputInfo().entrySet()) {
+            if (e.getValue().getInfo() instanceof TensorInfo t && t.getShape().length == 3) {
+                chosen = e.getKey();
+                dim = (int) t.getShape()[2];
+                if (e.getKey().equals("last_hidden_state") || e.getKey().equals("token_embeddings")) {
+                    break;
+                }
+            }
+        }
+        if (chosen == null || dim <= 0) {
+            throw new IllegalArgumentException("embedding model " + source.onnx().describe() + " has no [batch, tokens, dim] output: "
+                    + session.getOutputInfo().keySet());
+        }
+        this.outputName = chosen;
+        this.dimension = dim;
+        this.vocabSize = vocabSize;
+    }
+
+    /** Loads the model; {@code device} is auto, cpu or cuda (or cuda:N). */
+    public static EmbeddingModel load(EmbeddingModelSource source, String device) throws IOException {
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        byte[] tokenizerJson;
+        try (InputStream in = source.tokenizer().open()) {
+            tokenizerJson = in.readAllBytes();
+        }
+        int vocab = vocabSize(tokenizerJson);
+        HuggingFaceTokenizer tokenizer;
+        try (InputStream in = new java.io.ByteArrayInputStream(tokenizerJson)) {
+            tokenizer = HuggingFaceTokenizer.newInstance(in, Map.of(
+                    "addSpecialTokens", "true",
+                    "truncation", "true",
+                    "padding", "false",
+                    "maxLength", Integer.toString(source.maxLength())));
+        }
+        HuggingFaceTokenizer spanTokenizer;
+        try (InputStream in = new java.io.ByteArrayInputStream(tokenizerJson)) {
+            spanTokenizer = HuggingFaceTokenizer.newInstance(in, Map.of("addSpecialTokens", "false", "truncation", "false",
+                    "padding", "false"));
+        }
+        ByteBuffer graph;
+        try (InputStream in = source.onnx().open()) {
+            // Off-heap: ONNX Runtime copies the graph into its own memory, and a model this size
+            // has no business on the Java heap.
+            graph = readDirect(in, new byte[1 << 20]);
+        }
+        try {
+            // On auto, ask for CUDA only where a GPU is visible: ONNX Runtime logs an error for
+            // every failed attempt to load its CUDA provider.
+            boolean tryCuda = device.startsWith("cuda") || (device.equals("auto") && ai.djl.util.cuda.CudaUtils.getGpuCount() > 0);
+            String used = tryCuda ? null : "cpu";
+            OrtSession session = null;
+            if (used == null) {
+                int ordinal = device.startsWith("cuda:") ? Integer.parseInt(device.substring(5)) : 0;
+                try (OrtSession.SessionOptions options = options()) {
+                    options.addCUDA(ordinal);
+                    session = env.createSession(graph.duplicate(), options);
+                    used = "cuda:" + ordinal;
+                } catch (OrtException | UnsatisfiedLinkError e) {
+                    if (device.startsWith("cuda")) {
+                        throw new IOException("embedding model: the CUDA execution provider is not usable here: " + e.getMessage(), e);
+                    }
+                    LOG.debug("embedding model: CUDA provider unavailable ({}), using the CPU", e.getMessage());
+                    used = "cpu";
+                }
+            }
+            if (session == null) {
+                try (OrtSession.SessionOptions options = options()) {
+                    session = env.createSession(graph.duplicate(), options);
+                }
+            }
+            EmbeddingModel model = new EmbeddingModel(source, env, session, tokenizer, spanTokenizer, used, vocab);
+            LOG.info("embeddings: {} from {} on {} (ONNX Runtime): {} dimensions, {} pooling{}, up to {} tokens", source.name(),
+                    source.onnx().describe(), used, model.dimension, source.pooling().name().toLowerCase(),
+                    source.normalize() ? ", normalized" : "", source.maxLength());
+            return model;
+        } catch (OrtException e) {
+            tokenizer.close();
+            spanTokenizer.close();
+            throw new IOException("embedding model " + source.onnx().describe() + " does not load in ONNX Runtime: " + e.getMessage(), e);
+        }
+    }
+
+    private static ByteBuffer readDirect(InputStream in, byte[] chunk) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocateDirect(16 << 20);
+        int n;
+        while ((n = in.read(chunk)) > 0) {
+            if (buf.remaining() < n) {
+                ByteBuffer bigger = ByteBuffer.allocateDirect(Math.max(buf.capacity() * 2, buf.position() + n));
+                buf.flip();
+                bigger.put(buf);
+                buf = bigger;
+            }
+            buf.put(chunk, 0, n);
+        }
+        buf.flip();
+        return buf;
+    }
+
+    private static OrtSession.SessionOptions options() throws OrtException {
+        OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+        options.setIntraOpNumThreads(Runtime.getRuntime().availableProcessors());
+        return options;
+    }
+
+    /** One past the largest id in tokenizer.json's vocabulary and added tokens. */
+    private static int vocabSize(byte[] tokenizerJson) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(tokenizerJson);
+        int max = -1;
+        com.fasterxml.jackson.databind.JsonNode vocab = root.path("model").path("vocab");
+        if (vocab.isObject()) {
+            for (com.fasterxml.jackson.databind.JsonNode id : (Iterable<com.fasterxml.jackson.databind.JsonNode>) vocab::elements) {
+                max = Math.max(max, id.asInt());
+            }
+        } else if (vocab.isArray()) {
+            max = vocab.size() - 1;
+        }
+        for (com.fasterxml.jackson.databind.JsonNode added : root.path("added_tokens")) {
+            max = Math.max(max, added.path("id").asInt());
+        }
+        return max + 1;
+    }
+
+    public String name() {
+        return source.name();
+    }
+
+    public int dimension() {
+        return dimension;
+    }
+
+    public int maxLength() {
+        return source.maxLength();
+    }
+
+    public String device() {
+        return device;
+    }
+
+    /** Token ids of one input with the model's special tokens, truncated to its maximum length. */
+    public long[] tokenize(String text) {
+        return tokenizer.encode(text).getIds();
+    }
+
+    /**
+     * Character offsets {@code [start, end)} of each token of {@code text}, without special
+     * tokens and without truncation: how chunking cuts text at token boundaries.
+     */
+    public int[][] tokenSpans(String text) {
+        Encoding e = spanTokenizer.encode(text);
+        ai.djl.huggingface.tokenizers.jni.CharSpan[] spans = e.getCharTokenSpans();
+        int[][] out = new int[spans.length][];
+        for (int i = 0; i < spans.length; i++) {
+            out[i] = spans[i] == null ? null : new int[] {spans[i].getStart(), spans[i].getEnd()};
+        }
+        return out;
+    }
+
+    /** Embeds a batch of tokenized inputs (each already within {@link #maxLength()}). */
+    public float[][] embed(List<long[]> inputs) throws OrtException {
+        int batch = inputs.size();
+        int longest = 1;
+        for (long[] ids : inputs) {
+            longest = Math.max(longest, ids.length);
+        }
+        LongBuffer ids = LongBuffer.allocate(batch * longest);
+        LongBuffer mask = LongBuffer.allocate(batch * longest);
+        for (long[] row : inputs) {
+            for (int t = 0; t < longest; t++) {
+                ids.put(t < row.length ? row[t] : 0);
+                mask.put(t < row.length ? 1 : 0);
+            }
+        }
+        ids.flip();
+        mask.flip();
+        long[] shape = {batch, longest};
+        Map<String, OnnxTensor> feed = new HashMap<>();
+        try {
+            feed.put("input_ids", OnnxTensor.createTensor(env, ids, shape));
+            feed.put("attention_mask", OnnxTensor.createTensor(env, mask, shape));
+            if (wantsTokenTypes) {
+                feed.put("token_type_ids", OnnxTensor.createTensor(env, LongBuffer.allocate(batch * longest), shape));
+            }
+            try (OrtSession.Result result = session.run(feed, java.util.Set.of(outputName))) {
+                OnnxValue value = result.get(outputName).orElseThrow();
+                FloatBuffer hidden = ((OnnxTensor) value).getFloatBuffer();
+                float[] all = new float[hidden.remaining()];
+                hidden.get(all);
+                float[][] out = new float[batch][];
+                for (int b = 0; b < batch; b++) {
+                    float[] v = source.pooling().pool(all, b * longest * dimension, inputs.get(b).length, dimension);
+                    if (source.normalize()) {
+                        Pooling.normalize(v);
+                    }
+                    out[b] = v;
+                }
+                return out;
+            }
+        } finally {
+            feed.values().forEach(OnnxTensor::close);
+        }
+    }
+
+    /** Upper bound on token ids this model accepts (for validating token-id input). */
+    public int vocabSize() {
+        return vocabSize;
+    }
+
+    @Override
+    public void close() {
+        try {
+            session.close();
+        } catch (OrtException e) {
+            LOG.warn("embedding model: closing the session failed", e);
+        }
+        tokenizer.close();
+        spanTokenizer.close();
+    }
+}
