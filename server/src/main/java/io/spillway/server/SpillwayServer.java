@@ -12,6 +12,10 @@ import io.spillway.server.embeddings.EmbeddingService;
 import io.spillway.server.embeddings.Pooling;
 import io.spillway.server.rag.Collections;
 import io.spillway.server.rag.CollectionsApi;
+import io.spillway.server.router.Backoff;
+import io.spillway.server.router.BedrockGateway;
+import io.spillway.server.router.ChatRouter;
+import io.spillway.server.router.CircuitBreaker;
 import io.spillway.vectors.StorageOptions;
 import java.time.Duration;
 import java.util.Optional;
@@ -42,9 +46,11 @@ public final class SpillwayServer implements AutoCloseable {
     private final PrometheusRegistry registry;
     private final Optional<EmbeddingService> embeddings;
     private final Collections collections;
+    private final ChatRouter chatRouter;
 
     private SpillwayServer(Engine engine, HttpServer http, ServedModel model, PrometheusRegistry registry,
-                           Optional<EmbeddingService> embeddings, Collections collections) {
+                           Optional<EmbeddingService> embeddings, Collections collections, ChatRouter chatRouter) {
+        this.chatRouter = chatRouter;
         this.engine = engine;
         this.http = http;
         this.model = model;
@@ -78,6 +84,7 @@ public final class SpillwayServer implements AutoCloseable {
         Collections collections = new Collections(cc.resolvedDataDir(), new StorageOptions(cc.fsync(), cc.snapshotAfterLogBytes()),
                 embeddings, cc.chunkTokens(), cc.chunkOverlapTokens());
         long loadStart = System.nanoTime();
+        ChatRouter chatRouter = null;
         Engine engine;
         try {
             engine = Engine.start(options, config.engine().toEngineConfig(target.isGpu()), registry);
@@ -94,18 +101,42 @@ public final class SpillwayServer implements AutoCloseable {
             }
             ServedModel served = new ServedModel(name, demo ? DemoModel.OWNER : "spillway", engine, template, clock);
             String fingerprint = String.format("fp_%08x", (name + "/" + SpillwayVersion.current()).hashCode());
-            ApiRouter router = new ApiRouter(served, new Generations(clock, fingerprint), config.server().apiKeys(), registry,
-                    engine::running, SpillwayVersion.current(), embeddings.map(Embeddings::new), new CollectionsApi(collections));
+            Generations generations = new Generations(clock, fingerprint);
+            chatRouter = new ChatRouter(served, generations, config.router(), bedrockGateway(config), registry, clock);
+            ApiRouter router = new ApiRouter(served, generations, config.server().apiKeys(), registry,
+                    engine::running, SpillwayVersion.current(), embeddings.map(Embeddings::new), new CollectionsApi(collections), chatRouter);
             HttpServer http = HttpServer.start(config.server(), router);
             LOG.info("http: listening on {}:{}{}", config.server().host(), http.port(),
                     config.server().apiKeys().isEmpty() ? " (no API keys: open to anyone who can reach it)" : " (API keys required)");
             LOG.info("collections: stored under {}", cc.resolvedDataDir());
-            return new SpillwayServer(engine, http, served, registry, embeddings, collections);
+            return new SpillwayServer(engine, http, served, registry, embeddings, collections, chatRouter);
         } catch (RuntimeException | InterruptedException e) {
+            if (chatRouter != null) {
+                chatRouter.close();
+            }
             engine.close();
             embeddings.ifPresent(EmbeddingService::close);
             throw e;
         }
+    }
+
+    /** The Bedrock client, when any routed model lives on Bedrock. */
+    private static Optional<BedrockGateway> bedrockGateway(ServerConfig config) {
+        if (config.router().models().stream().noneMatch(ServerConfig.ModelRoute::onBedrock)) {
+            return Optional.empty();
+        }
+        ServerConfig.Bedrock b = config.bedrock();
+        BedrockGateway.Settings settings = new BedrockGateway.Settings(
+                b.endpoint().isBlank() ? Optional.empty() : Optional.of(java.net.URI.create(b.endpoint())),
+                b.region().isBlank() ? Optional.empty() : Optional.of(b.region()),
+                Duration.ofMillis(b.connectTimeoutMs()), Duration.ofMillis(b.chunkTimeoutMs()), Duration.ofMillis(b.callTimeoutMs()),
+                new Backoff(Duration.ofMillis(b.retryBaseMs()), Duration.ofMillis(b.retryCapMs()), b.maxAttempts(),
+                        Duration.ofMillis(b.retryDeadlineMs())),
+                b.breakerFailures(), Duration.ofMillis((long) (b.breakerOpenSeconds() * 1000)));
+        LOG.info("router: Bedrock at {} for {}", b.endpoint().isBlank() ? "the SDK's default endpoint" : b.endpoint(),
+                config.router().models().stream().filter(ServerConfig.ModelRoute::onBedrock).map(ServerConfig.ModelRoute::name).toList());
+        return Optional.of(new BedrockGateway(settings, new CircuitBreaker(settings.breakerFailures(), settings.breakerOpenFor(),
+                Clock.systemUTC())));
     }
 
     private static Optional<EmbeddingService> startEmbeddings(ServerConfig.Embeddings e, PrometheusRegistry registry) {
@@ -162,6 +193,7 @@ public final class SpillwayServer implements AutoCloseable {
     public void close() {
         http.stopAccepting();
         http.close();
+        chatRouter.close();
         engine.close();
         embeddings.ifPresent(EmbeddingService::close);
         try {

@@ -22,7 +22,9 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import io.spillway.server.config.ServerConfig;
 import io.spillway.server.rag.ChatRetrieval;
+import io.spillway.server.router.ChatRouter;
 import io.spillway.server.rag.CollectionsApi;
 import io.spillway.server.rag.Owner;
 import java.util.Set;
@@ -51,9 +53,12 @@ public final class ApiRouter implements Router {
     private final String version;
     private final Optional<Embeddings> embeddings;
     private final CollectionsApi collections;
+    private final ChatRouter chatRouter;
 
     public ApiRouter(ServedModel model, Generations generations, List<String> apiKeys, PrometheusRegistry registry,
-                     BooleanSupplier ready, String version, Optional<Embeddings> embeddings, CollectionsApi collections) {
+                     BooleanSupplier ready, String version, Optional<Embeddings> embeddings, CollectionsApi collections,
+                     ChatRouter chatRouter) {
+        this.chatRouter = chatRouter;
         this.embeddings = embeddings;
         this.collections = collections;
         this.model = model;
@@ -95,19 +100,21 @@ public final class ApiRouter implements Router {
                 ObjectNode list = F.objectNode().put("object", "list");
                 ArrayNode data = list.putArray("data");
                 data.add(modelEntry());
+                for (ServerConfig.ModelRoute r : chatRouter.models()) {
+                    if (!r.name().equals(model.name())) {
+                        data.add(routedModelEntry(r));
+                    }
+                }
                 embeddings.ifPresent(e -> data.add(embeddingModelEntry(e)));
                 ex.json(200, list);
             }
             case "/v1/chat/completions" -> {
                 requireMethod(method, "POST");
                 Params p = body(ex);
-                ServedModel target = resolve(p);
                 JsonNode rag = p.get("rag");
-                if (rag != null && !rag.isNull()) {
-                    generations.chat(ex, target, p, tenantSalt(ex), ChatRetrieval.parse(collections.collections(), owner(ex), rag));
-                } else {
-                    generations.chat(ex, target, p, tenantSalt(ex));
-                }
+                ChatAugmenter retrieval = rag != null && !rag.isNull()
+                        ? ChatRetrieval.parse(collections.collections(), owner(ex), rag) : null;
+                chatRouter.chat(ex, p, tenantSalt(ex), retrieval, params -> ChatMessages.normalize(params.get("messages")));
             }
             case "/v1/completions" -> {
                 requireMethod(method, "POST");
@@ -145,6 +152,8 @@ public final class ApiRouter implements Router {
                     String id = path.substring("/v1/models/".length());
                     if (id.equals(model.name())) {
                         ex.json(200, modelEntry());
+                    } else if (chatRouter.serves(id)) {
+                        ex.json(200, routedModelEntry(chatRouter.models().stream().filter(r -> r.name().equals(id)).findFirst().orElseThrow()));
                     } else if (embeddings.isPresent() && id.equals(embeddings.get().modelName())) {
                         ex.json(200, embeddingModelEntry(embeddings.get()));
                     } else {
@@ -225,6 +234,15 @@ public final class ApiRouter implements Router {
             return Owner.ANONYMOUS;
         }
         return Owner.ofApiKey(ex.header("Authorization").substring(7).strip());
+    }
+
+    private ObjectNode routedModelEntry(ServerConfig.ModelRoute r) {
+        ObjectNode m = F.objectNode();
+        m.put("id", r.name());
+        m.put("object", "model");
+        m.put("created", model.created());
+        m.put("owned_by", r.local() ? "spillway" : "amazon-bedrock");
+        return m;
     }
 
     private ObjectNode embeddingModelEntry(Embeddings e) {

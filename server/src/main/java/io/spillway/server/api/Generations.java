@@ -47,18 +47,22 @@ public final class Generations {
     }
 
     public void chat(Exchange ex, ServedModel model, Params p, String cacheSalt) {
-        chat(ex, model, p, cacheSalt, null);
+        chat(ex, model, p, cacheSalt, null, null);
     }
 
     /**
      * A chat completion; {@code augmenter}, when given, rewrites the conversation first (retrieval
      * puts passages into it) within the token budget left after the completion's reserve.
      */
-    public void chat(Exchange ex, ServedModel model, Params p, String cacheSalt, ChatAugmenter augmenter) {
+    /**
+     * @param extras top-level fields added to the response body and to the first streamed chunk
+     *     (the route taken, say), or null
+     */
+    public void chat(Exchange ex, ServedModel model, Params p, String cacheSalt, ChatAugmenter augmenter, ObjectNode extras) {
         TextTokenizer tokenizer = model.requireTokenizer("chat");
         boolean special = p.bool("add_special_tokens", false);
         List<Object> messages = ChatMessages.normalize(p.get("messages"));
-        JsonNode sources = null;
+        ObjectNode fields = extras == null ? F.objectNode() : extras.deepCopy();
         if (augmenter != null) {
             Long maxTokens = p.has("max_completion_tokens") ? p.integer("max_completion_tokens", 1, Integer.MAX_VALUE)
                     : p.integer("max_tokens", 1, Integer.MAX_VALUE);
@@ -67,7 +71,7 @@ public final class Generations {
             ChatAugmenter.Augmented a = augmenter.augment(messages,
                     m -> tokenizer.encode(chatPrompt(model, p, m), special).length, model.maxModelLength() - reserve);
             messages = a.messages();
-            sources = a.sources();
+            fields.set("sources", a.sources());
         }
         String text = chatPrompt(model, p, messages);
         int[] ids = tokenizer.encode(text, special);
@@ -75,7 +79,8 @@ public final class Generations {
             throw OpenAiException.invalid("The rendered conversation encodes to no tokens.", "messages");
         }
         GenerationOptions options = GenerationOptions.parse(p, GenerationOptions.Kind.CHAT, ids.length, model);
-        run(ex, model, GenerationOptions.Kind.CHAT, List.of(new Job(ids, text, 0, options)), options, cacheSalt, sources);
+        run(ex, model, GenerationOptions.Kind.CHAT, List.of(new Job(ids, text, 0, options)), options, cacheSalt,
+                fields.isEmpty() ? null : fields);
     }
 
     /** The conversation rendered with the model's chat template (shared with /tokenize). */
@@ -170,7 +175,7 @@ public final class Generations {
     }
 
     private void run(Exchange ex, ServedModel model, GenerationOptions.Kind kind, List<Job> jobs, GenerationOptions options, String salt,
-                     JsonNode sources) {
+                     ObjectNode extras) {
         String id = (kind == GenerationOptions.Kind.CHAT ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
         long created = clock.instant().getEpochSecond();
         List<RequestStream> streams = new ArrayList<>();
@@ -190,7 +195,7 @@ public final class Generations {
             throw OpenAiException.invalid(e.getMessage(), kind == GenerationOptions.Kind.CHAT ? "messages" : "prompt");
         }
         ex.onClose(() -> streams.forEach(RequestStream::cancel));
-        Response response = new Response(ex, model, kind, jobs, options, id, created, sources);
+        Response response = new Response(ex, model, kind, jobs, options, id, created, extras);
         if (options.stream()) {
             response.stream(streams);
         } else {
@@ -208,12 +213,12 @@ public final class Generations {
         private final String id;
         private final long created;
         private final boolean chat;
-        /** Retrieved passages the answer was given (RAG), or null. */
-        private final JsonNode sources;
+        /** Extra top-level fields (RAG sources, the route), or null. */
+        private final ObjectNode extras;
 
         Response(Exchange ex, ServedModel model, GenerationOptions.Kind kind, List<Job> jobs, GenerationOptions options, String id, long created,
-                 JsonNode sources) {
-            this.sources = sources;
+                 ObjectNode extras) {
+            this.extras = extras;
             this.ex = ex;
             this.model = model;
             this.kind = kind;
@@ -292,8 +297,8 @@ public final class Generations {
                 cached += r.usage().cachedPromptTokens();
             }
             root.set("usage", usage(prompt, completion, cached));
-            if (sources != null) {
-                root.set("sources", sources);
+            if (extras != null) {
+                root.setAll(extras);
             }
             return root;
         }
@@ -321,8 +326,8 @@ public final class Generations {
                         delta.put("role", "assistant");
                         delta.put("content", "");
                         ObjectNode first = chunk(i, delta, null, null, null, null);
-                        if (sources != null && i == 0) {
-                            first.set("sources", sources);
+                        if (extras != null && i == 0) {
+                            first.setAll(extras);
                         }
                         sse.send(first.toString());
                     }

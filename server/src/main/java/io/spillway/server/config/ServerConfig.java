@@ -11,7 +11,8 @@ import java.util.List;
  * {@link ConfigLoader}. Every default lives in that file, not here.
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
-public record ServerConfig(Server server, Model model, Engine engine, Embeddings embeddings, Collections collections) {
+public record ServerConfig(Server server, Model model, Engine engine, Embeddings embeddings, Collections collections, Router router,
+                           Bedrock bedrock) {
 
     public record Server(String host, int port, @JsonProperty("api-keys") List<String> apiKeys,
                          @JsonProperty("max-body-bytes") long maxBodyBytes,
@@ -95,6 +96,42 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
             java.nio.file.Path base = xdg != null && !xdg.isBlank() ? java.nio.file.Paths.get(xdg)
                     : java.nio.file.Paths.get(System.getProperty("user.home"), ".local", "share");
             return base.resolve("spillway").resolve("collections");
+        }
+    }
+
+    public record Router(@JsonProperty("ttft-target-ms") double ttftTargetMs, boolean spill, List<ModelRoute> models) {
+        public Router {
+            models = models == null ? List.of() : List.copyOf(models);
+            require(ttftTargetMs > 0, "router.ttft-target-ms must be positive");
+        }
+    }
+
+    /** One served model name: local, Bedrock, or both, with its prices per 1,000 tokens. */
+    public record ModelRoute(String name, boolean local, @JsonProperty("bedrock-model-id") String bedrockModelId,
+                             @JsonProperty("input-price-per-1k") double inputPricePer1k,
+                             @JsonProperty("output-price-per-1k") double outputPricePer1k) {
+        public ModelRoute {
+            require(name != null && !name.isBlank(), "router.models: every entry needs a name");
+            bedrockModelId = bedrockModelId == null ? "" : bedrockModelId;
+            require(local || !bedrockModelId.isBlank(), "router.models: '" + name + "' is neither local nor on Bedrock");
+            require(inputPricePer1k >= 0 && outputPricePer1k >= 0, "router.models: prices of '" + name + "' must not be negative");
+        }
+
+        public boolean onBedrock() {
+            return !bedrockModelId.isBlank();
+        }
+    }
+
+    public record Bedrock(String endpoint, String region, @JsonProperty("connect-timeout-ms") long connectTimeoutMs,
+                          @JsonProperty("chunk-timeout-ms") long chunkTimeoutMs, @JsonProperty("call-timeout-ms") long callTimeoutMs,
+                          @JsonProperty("max-attempts") int maxAttempts, @JsonProperty("retry-base-ms") long retryBaseMs,
+                          @JsonProperty("retry-cap-ms") long retryCapMs, @JsonProperty("retry-deadline-ms") long retryDeadlineMs,
+                          @JsonProperty("breaker-failures") int breakerFailures,
+                          @JsonProperty("breaker-open-seconds") double breakerOpenSeconds) {
+        public Bedrock {
+            require(connectTimeoutMs > 0 && chunkTimeoutMs > 0 && callTimeoutMs > 0, "bedrock timeouts must be positive");
+            require(maxAttempts >= 1, "bedrock.max-attempts must be at least 1");
+            require(breakerFailures >= 1, "bedrock.breaker-failures must be at least 1");
         }
     }
 

@@ -72,8 +72,9 @@ public final class Engine implements AutoCloseable {
     private long preemptionsReported;
     private long promptTokensDone;
     private long generatedTokens;
-    private double stepSeconds;
-    private double prefillTokensPerSecond;
+    // Written by the engine thread, read by callers estimating the queue wait.
+    private volatile double stepSeconds;
+    private volatile double prefillTokensPerSecond;
     private double generationTokensPerSecond;
 
     private Engine(LoadedModel model, EngineConfig config, KvCacheSpec spec, PrometheusRegistry registry) {
@@ -176,9 +177,30 @@ public final class Engine implements AutoCloseable {
         return stats;
     }
 
-    /** What a request arriving now would wait before its prefill starts. */
+    /**
+     * What a request arriving now would wait before its prefill starts: the last step's estimate,
+     * plus the prefill of requests queued since then (a burst arriving between two steps must not
+     * look like an idle engine), plus at least a step when every sequence slot is taken.
+     */
     public double estimatedQueueWaitSeconds() {
-        return stats.estimatedQueueWaitSeconds();
+        EngineStats s = stats;
+        long tokens;
+        int requests;
+        synchronized (admission) {
+            tokens = queuedTokens;
+            requests = queuedRequests;
+        }
+        double step = stepSeconds;
+        double prefill = prefillTokensPerSecond;
+        long unseen = Math.max(0, tokens - s.waitingPromptTokens());
+        double wait = s.estimatedQueueWaitSeconds();
+        if (unseen > 0) {
+            wait += prefill > 0 ? unseen / prefill : step * Math.ceil((double) unseen / config.maxNumBatchedTokens());
+        }
+        if (s.running() + requests >= config.maxNumSeqs() && s.running() < config.maxNumSeqs()) {
+            wait += step;
+        }
+        return wait;
     }
 
     /**

@@ -123,6 +123,8 @@ public final class Exchange {
         }
     }
 
+    private final Map<String, String> responseHeaders = new java.util.concurrent.ConcurrentHashMap<>();
+
     public boolean responded() {
         return started.get();
     }
@@ -177,8 +179,17 @@ public final class Exchange {
         return new SseStream();
     }
 
+    /**
+     * A header for whatever response this exchange ends up sending (set by layers that decide
+     * before the response is built, such as the router's x-spillway-route).
+     */
+    public void addResponseHeader(String name, String value) {
+        responseHeaders.put(name, value);
+    }
+
     private void decorate(HttpResponse response, Map<String, String> extraHeaders) {
         response.headers().set("x-request-id", requestId);
+        responseHeaders.forEach((k, v) -> response.headers().set(k, v));
         extraHeaders.forEach((k, v) -> response.headers().set(k, v));
         if (keepAlive) {
             response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);

@@ -32,7 +32,7 @@ class ReadmeExamplesTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = TestServers.demo();
+        server = TestServers.start(java.util.Map.of("embeddings.model", "builtin"));
         Path file = Paths.get("").toAbsolutePath();
         while (!Files.exists(file.resolve("README.md")) || !Files.exists(file.resolve("spillway"))) {
             file = file.getParent();

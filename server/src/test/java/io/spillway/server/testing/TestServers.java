@@ -13,7 +13,23 @@ public final class TestServers {
 
     /** Starts a server with {@code overrides} (key path to value) over test-friendly defaults. */
     public static SpillwayServer start(Map<String, String> overrides) throws InterruptedException {
-        ConfigLoader loader = ConfigLoader.defaults()
+        return start(overrides, null);
+    }
+
+    /** As {@link #start(Map)}, with a YAML configuration file's content applied first (for lists such as router.models). */
+    public static SpillwayServer start(Map<String, String> overrides, String yaml) throws InterruptedException {
+        ConfigLoader loader = ConfigLoader.defaults();
+        if (yaml != null) {
+            try {
+                java.nio.file.Path file = java.nio.file.Files.createTempFile("spillway-test", ".yaml");
+                java.nio.file.Files.writeString(file, yaml);
+                file.toFile().deleteOnExit();
+                loader.file(file);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+        loader
                 .set("server.host", "127.0.0.1", "test")
                 .set("server.port", "0", "test")
                 .set("engine.kv-cache-bytes", Long.toString(64L << 20), "test")
