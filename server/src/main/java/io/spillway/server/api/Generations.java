@@ -47,7 +47,7 @@ public final class Generations {
     }
 
     public void chat(Exchange ex, ServedModel model, Params p, String cacheSalt) {
-        chat(ex, model, p, cacheSalt, null, null);
+        chat(ex, model, p, cacheSalt, null, null, 0);
     }
 
     /**
@@ -57,8 +57,11 @@ public final class Generations {
     /**
      * @param extras top-level fields added to the response body and to the first streamed chunk
      *     (the route taken, say), or null
+     * @param maxQueueWaitSeconds refuse with 503 code "queue_wait" when the engine expects a
+     *     longer wait for the first token (the router then sends the request elsewhere); 0: no limit
      */
-    public void chat(Exchange ex, ServedModel model, Params p, String cacheSalt, ChatAugmenter augmenter, ObjectNode extras) {
+    public void chat(Exchange ex, ServedModel model, Params p, String cacheSalt, ChatAugmenter augmenter, ObjectNode extras,
+                     double maxQueueWaitSeconds) {
         TextTokenizer tokenizer = model.requireTokenizer("chat");
         boolean special = p.bool("add_special_tokens", false);
         List<Object> messages = ChatMessages.normalize(p.get("messages"));
@@ -80,7 +83,7 @@ public final class Generations {
         }
         GenerationOptions options = GenerationOptions.parse(p, GenerationOptions.Kind.CHAT, ids.length, model);
         run(ex, model, GenerationOptions.Kind.CHAT, List.of(new Job(ids, text, 0, options)), options, cacheSalt,
-                fields.isEmpty() ? null : fields);
+                fields.isEmpty() ? null : fields, maxQueueWaitSeconds);
     }
 
     /** The conversation rendered with the model's chat template (shared with /tokenize). */
@@ -154,7 +157,7 @@ public final class Generations {
             n = options.sampling().n();
             jobs.add(new Job(prompts.get(i), texts.get(i), i * n, options));
         }
-        run(ex, model, GenerationOptions.Kind.COMPLETION, jobs, first, cacheSalt, null);
+        run(ex, model, GenerationOptions.Kind.COMPLETION, jobs, first, cacheSalt, null, 0);
     }
 
     private static int[] encode(ServedModel model, String text) {
@@ -175,17 +178,22 @@ public final class Generations {
     }
 
     private void run(Exchange ex, ServedModel model, GenerationOptions.Kind kind, List<Job> jobs, GenerationOptions options, String salt,
-                     ObjectNode extras) {
+                     ObjectNode extras, double maxQueueWaitSeconds) {
         String id = (kind == GenerationOptions.Kind.CHAT ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
         long created = clock.instant().getEpochSecond();
         List<RequestStream> streams = new ArrayList<>();
         try {
             for (int i = 0; i < jobs.size(); i++) {
                 Job job = jobs.get(i);
-                streams.add(model.engine().submit(new EngineRequest(id + "-" + i, job.prompt(), job.options().sampling(), salt)));
+                streams.add(model.engine().submit(new EngineRequest(id + "-" + i, job.prompt(), job.options().sampling(), salt,
+                        maxQueueWaitSeconds)));
             }
         } catch (EngineOverloadedException e) {
             streams.forEach(RequestStream::cancel);
+            if (e.queueWaitExceeded()) {
+                throw new OpenAiException(503, "server_error", "The local queue is too long for this request: " + e.getMessage() + ".",
+                        null, "queue_wait", e.retryAfterSeconds());
+            }
             throw OpenAiException.overloaded("The server is overloaded: " + e.getMessage() + ". Retry shortly.", e.retryAfterSeconds());
         } catch (PromptTooLongException e) {
             streams.forEach(RequestStream::cancel);

@@ -75,6 +75,9 @@ public final class Engine implements AutoCloseable {
     // Written by the engine thread, read by callers estimating the queue wait.
     private volatile double stepSeconds;
     private volatile double prefillTokensPerSecond;
+    private volatile double averageOutputTokens;
+    private volatile int minRemainingTokens;
+    private volatile double predictionErrorP99;
     private double generationTokensPerSecond;
 
     private Engine(LoadedModel model, EngineConfig config, KvCacheSpec spec, PrometheusRegistry registry) {
@@ -178,29 +181,60 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * What a request arriving now would wait before its prefill starts: the last step's estimate,
-     * plus the prefill of requests queued since then (a burst arriving between two steps must not
-     * look like an idle engine), plus at least a step when every sequence slot is taken.
+     * What a request arriving now would wait before its prefill starts, from the queue as it is
+     * now (including requests queued since the last step: a burst between two steps must not look
+     * like an idle engine). The router compares it with its time-to-first-token target.
      */
     public double estimatedQueueWaitSeconds() {
-        EngineStats s = stats;
         long tokens;
         int requests;
         synchronized (admission) {
             tokens = queuedTokens;
             requests = queuedRequests;
         }
+        EngineStats s = stats;
+        return queueWait(tokens, requests, s.running(), s.kvBlocksFree());
+    }
+
+    /**
+     * Tracks the 99th percentile of (actual − predicted) time to first token by stochastic
+     * approximation (an observation above the estimate moves it up by 0.99·η, one below moves it
+     * down by 0.01·η). Whatever the model misses (step times that grow with the batch,
+     * preemptions, a busy CPU) is learnt here and added to every prediction: time-to-first-token
+     * targets are p99 targets, so a router comparing predictions with one errs towards spilling.
+     */
+    private void learnPredictionError(double error) {
+        double q = predictionErrorP99;
+        double eta = 0.02;
+        q += error > q ? 0.99 * eta : -0.01 * eta;
+        predictionErrorP99 = Math.max(0, q);
+    }
+
+    /**
+     * Time to a new request's first token: prefill of everything queued ahead, plus, when
+     * sequence slots or KV blocks are exhausted, the wait for a slot (the earliest running
+     * sequence's remaining tokens, then an average request length per round of slots ahead in
+     * the queue), plus its own first step.
+     */
+    private double queueWait(long queuedPromptTokens, int queuedAhead, int running, int freeBlocks) {
         double step = stepSeconds;
         double prefill = prefillTokensPerSecond;
-        long unseen = Math.max(0, tokens - s.waitingPromptTokens());
-        double wait = s.estimatedQueueWaitSeconds();
-        if (unseen > 0) {
-            wait += prefill > 0 ? unseen / prefill : step * Math.ceil((double) unseen / config.maxNumBatchedTokens());
+        double wait;
+        if (prefill > 0) {
+            wait = queuedPromptTokens / prefill;
+        } else {
+            wait = queuedPromptTokens > 0 ? step * Math.ceil((double) queuedPromptTokens / config.maxNumBatchedTokens()) : 0;
         }
-        if (s.running() + requests >= config.maxNumSeqs() && s.running() < config.maxNumSeqs()) {
-            wait += step;
+        int slots = config.maxNumSeqs();
+        if (running + queuedAhead >= slots || freeBlocks == 0) {
+            double perRequest = averageOutputTokens > 0 ? averageOutputTokens : minRemainingTokens;
+            int freeSlots = Math.max(0, slots - running);
+            // Slots free up at about slots / perRequest per step once the first one has.
+            double rounds = Math.max(0, queuedAhead - freeSlots + 1) / (double) Math.max(1, slots);
+            wait += step * (minRemainingTokens + rounds * perRequest);
         }
-        return wait;
+        // Its own prefill and first decode step come on top of the wait, and the learnt error.
+        return wait + step + predictionErrorP99;
     }
 
     /**
@@ -214,6 +248,7 @@ public final class Engine implements AutoCloseable {
         if (!running) {
             throw new EngineOverloadedException("the engine is shutting down", 1);
         }
+        double predicted;
         int promptLength = request.promptLength();
         if (promptLength >= maxModelLength) {
             throw new PromptTooLongException(promptLength, maxModelLength);
@@ -233,6 +268,15 @@ public final class Engine implements AutoCloseable {
                 throw new EngineOverloadedException("the engine's queue is full (" + queuedRequests + " requests, "
                         + queuedTokens + " prompt tokens waiting)", Math.max(1, estimatedQueueWaitSeconds()));
             }
+            EngineStats snapshot = stats;
+            predicted = queueWait(queuedTokens + promptLength, queuedRequests, snapshot.running(), snapshot.kvBlocksFree());
+            if (request.maxQueueWaitSeconds() > 0) {
+                double wait = predicted;
+                if (wait > request.maxQueueWaitSeconds()) {
+                    throw new EngineOverloadedException(String.format("the estimated wait for a first token (%.2f s) exceeds the"
+                            + " request's limit (%.2f s)", wait, request.maxQueueWaitSeconds()), wait, true);
+                }
+            }
             queuedRequests++;
             queuedTokens += promptLength;
         }
@@ -240,6 +284,7 @@ public final class Engine implements AutoCloseable {
         long deadline = config.requestTimeout().isZero() ? 0 : now + config.requestTimeout().toNanos();
         RequestStream stream = new RequestStream(request.id(), () -> abort(request.id()));
         RequestState state = new RequestState(request, stream, now, deadline);
+        state.predictedWaitSeconds = predicted;
         if (inFlight.putIfAbsent(request.id(), state) != null) {
             releaseAdmission(promptLength);
             throw new IllegalArgumentException("request id " + request.id() + " is already in flight");
@@ -484,7 +529,9 @@ public final class Engine implements AutoCloseable {
         long now = System.nanoTime();
         if (r.firstTokenNanos == 0) {
             r.firstTokenNanos = now;
-            metrics.timeToFirstToken.observe((now - r.arrivalNanos) / 1e9);
+            double ttft = (now - r.arrivalNanos) / 1e9;
+            metrics.timeToFirstToken.observe(ttft);
+            learnPredictionError(ttft - r.predictedWaitSeconds);
         } else if (seq.lastTokenNanos != 0) {
             metrics.interTokenLatency.observe((now - seq.lastTokenNanos) / 1e9);
         }
@@ -570,6 +617,8 @@ public final class Engine implements AutoCloseable {
             releaseAdmission(r.request.promptLength());
         }
         metrics.e2eLatency.observe((System.nanoTime() - r.arrivalNanos) / 1e9);
+        int out = r.completionTokens();
+        averageOutputTokens = averageOutputTokens == 0 ? out : EWMA * out + (1 - EWMA) * averageOutputTokens;
         return new RequestDelta.Usage(r.request.promptLength(), r.completionTokens(), Math.max(0, r.cachedPromptTokens));
     }
 
@@ -591,16 +640,8 @@ public final class Engine implements AutoCloseable {
     private EngineStats snapshot() {
         int running = scheduler.runningCount();
         long waitingTokens = scheduler.waitingPromptTokens();
-        double wait;
-        if (prefillTokensPerSecond > 0) {
-            wait = waitingTokens / prefillTokensPerSecond;
-        } else {
-            wait = waitingTokens > 0 ? stepSeconds * Math.ceil((double) waitingTokens / config.maxNumBatchedTokens()) : 0;
-        }
-        if (running >= config.maxNumSeqs() || kv.freeBlocks() == 0) {
-            // A new request needs a slot: the earliest finisher frees one after its remaining tokens.
-            wait += scheduler.minRemainingTokens() * stepSeconds;
-        }
+        minRemainingTokens = scheduler.minRemainingTokens();
+        double wait = queueWait(waitingTokens, scheduler.waitingCount(), running, kv.freeBlocks());
         return new EngineStats(running, scheduler.waitingCount(), waitingTokens, kv.usedBlocks(), kv.freeBlocks(), kv.totalBlocks(),
                 kv.queriedTokens(), kv.hitTokens(), scheduler.preemptions(), promptTokensDone, generatedTokens, steps,
                 generationTokensPerSecond, wait);

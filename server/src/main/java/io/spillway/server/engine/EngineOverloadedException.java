@@ -4,10 +4,21 @@ package io.spillway.server.engine;
 public final class EngineOverloadedException extends RuntimeException {
 
     private final double retryAfterSeconds;
+    private final boolean queueWaitExceeded;
 
     public EngineOverloadedException(String message, double retryAfterSeconds) {
+        this(message, retryAfterSeconds, false);
+    }
+
+    public EngineOverloadedException(String message, double retryAfterSeconds, boolean queueWaitExceeded) {
         super(message);
         this.retryAfterSeconds = retryAfterSeconds;
+        this.queueWaitExceeded = queueWaitExceeded;
+    }
+
+    /** Refused because the request's own queue-wait limit would be exceeded, not because the queue is full. */
+    public boolean queueWaitExceeded() {
+        return queueWaitExceeded;
     }
 
     public double retryAfterSeconds() {

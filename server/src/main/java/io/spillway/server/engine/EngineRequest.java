@@ -9,8 +9,15 @@ import io.spillway.models.sampling.SamplingParams;
  * @param prompt    prompt token ids (not empty)
  * @param params    sampling and stopping
  * @param cacheSalt separates prefix caches of tenants ("" shares with everyone)
+ * @param maxQueueWaitSeconds refuse at once (as overloaded) when the estimated wait for the first
+ *     token exceeds this; 0 means no limit. The router sets it when it can send the request
+ *     elsewhere: decided atomically with admission, so a burst cannot all slip under it.
  */
-public record EngineRequest(String id, int[] prompt, SamplingParams params, String cacheSalt) {
+public record EngineRequest(String id, int[] prompt, SamplingParams params, String cacheSalt, double maxQueueWaitSeconds) {
+
+    public EngineRequest(String id, int[] prompt, SamplingParams params, String cacheSalt) {
+        this(id, prompt, params, cacheSalt, 0);
+    }
 
     public EngineRequest {
         if (prompt.length == 0) {

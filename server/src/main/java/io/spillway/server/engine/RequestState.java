@@ -19,6 +19,8 @@ final class RequestState {
     /** Whether the request stopped counting against the waiting-queue bounds. */
     boolean admissionReleased;
     long firstTokenNanos;
+    /** The queue wait predicted at admission, to learn how far off predictions run. */
+    double predictedWaitSeconds;
 
     RequestState(EngineRequest request, RequestStream stream, long arrivalNanos, long deadlineNanos) {
         this.request = request;

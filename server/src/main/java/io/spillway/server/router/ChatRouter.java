@@ -132,25 +132,26 @@ public final class ChatRouter implements AutoCloseable {
         }
         RouteDecision decision = decide(model, p, augmenter != null);
         if (decision.route() == RouteDecision.Route.LOCAL) {
+            // Only a request that could spill carries the TTFT target into admission.
+            boolean canSpill = decision.reason().equals("capacity");
             try {
-                serveLocally(ex, p, salt, augmenter);
+                serveLocally(ex, p, salt, augmenter, canSpill ? config.ttftTargetMs() / 1000 : 0);
                 return;
             } catch (OpenAiException e) {
-                boolean mayspill = e.status() == 503 && "overloaded".equals(e.code()) && model.onBedrock() && bedrock.isPresent()
-                        && config.spill() && decision.reason().equals("capacity") && bedrock.get().available();
-                if (!mayspill) {
+                boolean refused = e.status() == 503 && ("overloaded".equals(e.code()) || "queue_wait".equals(e.code()));
+                if (!refused || !canSpill || !bedrock.get().available()) {
                     throw e;
                 }
-                decision = RouteDecision.bedrock("overloaded");
+                decision = RouteDecision.bedrock("queue_wait".equals(e.code()) ? "queue_wait" : "overloaded");
             }
         }
         serveOnBedrock(ex, p, model, decision, messagesOf.apply(p));
     }
 
-    private void serveLocally(Exchange ex, Params p, String salt, ChatAugmenter augmenter) {
+    private void serveLocally(Exchange ex, Params p, String salt, ChatAugmenter augmenter, double maxQueueWaitSeconds) {
         ex.addResponseHeader(ROUTE_HEADER, "local");
         ObjectNode extras = F.objectNode().put("route", "local");
-        generations.chat(ex, local, p, salt, augmenter, extras);
+        generations.chat(ex, local, p, salt, augmenter, extras, maxQueueWaitSeconds);
         metrics.requests.labelValues("local").inc();
     }
 
