@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.openai.client.OpenAIClient;
-import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.models.embeddings.CreateEmbeddingResponse;
 import com.openai.models.embeddings.EmbeddingCreateParams;
 import io.spillway.models.testing.SharedData;
@@ -37,8 +36,7 @@ class EmbeddingsApiTest {
     static void start() throws Exception {
         server = TestServers.start(Map.of("embeddings.model", "builtin"));
         proxy = new SchemaCheckingProxy(new OpenApiSchemas(SharedData.require("openai/openapi.json")));
-        client = OpenAIOkHttpClient.builder().baseUrl(TestServers.baseUrl(server) + "/v1").apiKey("unused").proxy(proxy.proxy())
-                .maxRetries(0).responseValidation(true).build();
+        client = proxy.client(TestServers.baseUrl(server) + "/v1", "unused");
     }
 
     @AfterAll

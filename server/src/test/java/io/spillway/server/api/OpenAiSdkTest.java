@@ -52,13 +52,7 @@ class OpenAiSdkTest {
     }
 
     static OpenAIClient client(SpillwayServer s, String key) {
-        return OpenAIOkHttpClient.builder()
-                .baseUrl(TestServers.baseUrl(s) + "/v1")
-                .apiKey(key)
-                .proxy(proxy.proxy())
-                .maxRetries(0)
-                .responseValidation(true)
-                .build();
+        return proxy.client(TestServers.baseUrl(s) + "/v1", key);
     }
 
     @AfterAll

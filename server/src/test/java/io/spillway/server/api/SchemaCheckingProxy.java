@@ -44,6 +44,17 @@ public final class SchemaCheckingProxy implements AutoCloseable {
         server.start();
     }
 
+    /** The official OpenAI client for {@code baseUrl}, sending everything through this proxy, no retries. */
+    public com.openai.client.OpenAIClient client(String baseUrl, String apiKey) {
+        return com.openai.client.okhttp.OpenAIOkHttpClient.builder()
+                .baseUrl(baseUrl)
+                .apiKey(apiKey)
+                .proxy(proxy())
+                .maxRetries(0)
+                .responseValidation(true)
+                .build();
+    }
+
     public Proxy proxy() {
         return new Proxy(Proxy.Type.HTTP, server.getAddress());
     }

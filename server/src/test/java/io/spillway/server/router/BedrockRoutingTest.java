@@ -34,9 +34,7 @@ class BedrockRoutingTest {
 
     @BeforeAll
     static void credentials() {
-        // The SDK's standard chain reads these system properties first; the fake ignores signatures.
-        System.setProperty("aws.accessKeyId", "AKIDEXAMPLE");
-        System.setProperty("aws.secretAccessKey", "secret");
+        FakeBedrock.installTestCredentials();
     }
 
     @AfterEach

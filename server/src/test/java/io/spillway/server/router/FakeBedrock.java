@@ -39,6 +39,15 @@ final class FakeBedrock implements AutoCloseable {
     private volatile int failStatus;
     private final AtomicInteger failuresLeft = new AtomicInteger();
 
+    /**
+     * Credentials for the SDK's standard chain (system properties come first in it); the fake
+     * ignores signatures, but the SDK will not sign without them.
+     */
+    static void installTestCredentials() {
+        System.setProperty("aws.accessKeyId", "AKIDEXAMPLE");
+        System.setProperty("aws.secretAccessKey", "secret");
+    }
+
     FakeBedrock(long latencyMillis) throws IOException {
         this.latencyMillis = latencyMillis;
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 512);

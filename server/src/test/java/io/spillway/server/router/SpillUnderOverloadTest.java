@@ -44,8 +44,7 @@ class SpillUnderOverloadTest {
 
     @BeforeAll
     static void credentials() {
-        System.setProperty("aws.accessKeyId", "AKIDEXAMPLE");
-        System.setProperty("aws.secretAccessKey", "secret");
+        FakeBedrock.installTestCredentials();
     }
 
     @AfterEach
