@@ -45,6 +45,8 @@ public final class VectorCollection implements AutoCloseable {
     private static final byte UPSERT = 1;
     private static final byte DELETE = 2;
     private static final int INITIAL_CAPACITY = 1024;
+    /** Batches from this size on are inserted in parallel. */
+    private static final int PARALLEL_BATCH = 64;
 
     private final Path dir;
     private final CollectionSpec spec;
@@ -176,7 +178,66 @@ public final class VectorCollection implements AutoCloseable {
             for (VectorRecord r : prepared) {
                 RecordCodec.write(out, r);
             }
-        }, seq -> prepared.forEach(r -> add(new StoredItem(r, seq))));
+        }, seq -> addAll(prepared, seq));
+    }
+
+    /**
+     * Adds a batch. Large batches are inserted by one thread per core: hnswlib-core's graph takes
+     * concurrent inserts (it locks per node), and an insert is almost all distance computations.
+     * Within a batch the last record of an id wins, as it would inserted one by one.
+     */
+    private void addAll(List<VectorRecord> records, long seq) {
+        int threads = Runtime.getRuntime().availableProcessors();
+        if (records.size() < PARALLEL_BATCH || threads == 1) {
+            records.forEach(r -> add(new StoredItem(r, seq)));
+            return;
+        }
+        Map<String, VectorRecord> lastById = new LinkedHashMap<>();
+        records.forEach(r -> lastById.put(r.id(), r));
+        List<StoredItem> items = lastById.values().stream().map(r -> new StoredItem(r, seq)).toList();
+        if (index.size() + items.size() > index.getMaxItemCount()) {
+            resize(Math.max(index.getMaxItemCount() * 2, index.size() + items.size() + INITIAL_CAPACITY));
+        }
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.Queue<StoredItem> overflow = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        java.util.concurrent.atomic.AtomicReference<RuntimeException> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread[] workers = new Thread[threads];
+        for (int t = 0; t < threads; t++) {
+            workers[t] = Thread.ofPlatform().name("insert-" + dir.getFileName() + "-" + t).start(() -> {
+                for (int i; (i = next.getAndIncrement()) < items.size(); ) {
+                    try {
+                        index.add(items.get(i));
+                    } catch (SizeLimitExceededException e) {
+                        // Replaced and deleted vectors keep their slots: the estimate above can fall
+                        // short. These go in one by one below, growing the graph as needed.
+                        overflow.add(items.get(i));
+                    } catch (RuntimeException e) {
+                        failure.compareAndSet(null, e);
+                    }
+                }
+            });
+        }
+        for (Thread w : workers) {
+            try {
+                w.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while inserting a logged batch", e);
+            }
+        }
+        if (failure.get() != null) {
+            throw failure.get();
+        }
+        overflow.forEach(this::add);
+    }
+
+    private void resize(int capacity) {
+        resizeLock.writeLock().lock();
+        try {
+            index.resize(capacity);
+        } finally {
+            resizeLock.writeLock().unlock();
+        }
     }
 
     /** Deletes records by id; returns how many existed. Durable on return. */
@@ -238,9 +299,11 @@ public final class VectorCollection implements AutoCloseable {
             }
             int n = in.readInt();
             if (op == UPSERT) {
+                List<VectorRecord> records = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
-                    add(new StoredItem(RecordCodec.read(in, spec.dimension()), seq));
+                    records.add(RecordCodec.read(in, spec.dimension()));
                 }
+                addAll(records, seq);
             } else if (op == DELETE) {
                 for (int i = 0; i < n; i++) {
                     index.remove(RecordCodec.readString(in), seq);
@@ -263,12 +326,7 @@ public final class VectorCollection implements AutoCloseable {
             } catch (SizeLimitExceededException e) {
                 // Deleted and replaced vectors keep their slots in the graph, so capacity follows
                 // what was ever inserted, not the live count.
-                resizeLock.writeLock().lock();
-                try {
-                    index.resize(Math.max(INITIAL_CAPACITY, index.getMaxItemCount() * 2));
-                } finally {
-                    resizeLock.writeLock().unlock();
-                }
+                resize(Math.max(INITIAL_CAPACITY, index.getMaxItemCount() * 2));
             }
         }
     }

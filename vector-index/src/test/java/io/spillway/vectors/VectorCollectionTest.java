@@ -278,6 +278,36 @@ class VectorCollectionTest {
     }
 
     @Test
+    void aLargeBatchKeepsTheLastRecordOfEachIdAndReplaysTheSame() throws IOException {
+        Path dir = tmp.resolve("c");
+        Random rnd = new Random(5);
+        List<VectorRecord> batch = new ArrayList<>();
+        for (int round = 1; round <= 2; round++) {
+            for (int i = 0; i < 500; i++) {
+                float[] v = new float[8];
+                for (int d = 0; d < 8; d++) {
+                    v[d] = (float) rnd.nextGaussian();
+                }
+                batch.add(new VectorRecord("r" + i, v, Map.of("round", round)));
+            }
+        }
+        try (VectorCollection c = VectorCollection.create(dir, CollectionSpec.of(8, Metric.EUCLIDEAN), OPTIONS)) {
+            c.upsert(batch); // 1,000 records, inserted in parallel
+            assertEquals(500, c.size());
+            for (int i = 0; i < 500; i++) {
+                VectorRecord r = c.get("r" + i).orElseThrow();
+                assertEquals(2L, r.metadata().get("round"));
+                assertArrayEquals(batch.get(500 + i).vector(), r.vector());
+                assertEquals("r" + i, c.query(r.vector(), 1, 0, Filter.NONE).get(0).id(), "each record is reachable");
+            }
+        }
+        try (VectorCollection c = VectorCollection.open(dir, OPTIONS)) {
+            assertEquals(500, c.size());
+            assertEquals(2L, c.get("r123").orElseThrow().metadata().get("round"));
+        }
+    }
+
+    @Test
     void storeCreatesListsAndDropsAtomically() throws IOException {
         Path root = tmp.resolve("store");
         try (CollectionStore store = new CollectionStore(root, OPTIONS)) {
