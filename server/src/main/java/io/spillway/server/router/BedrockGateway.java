@@ -134,7 +134,8 @@ public final class BedrockGateway implements AutoCloseable {
 
     /**
      * One ConverseStream call. Retries happen only until the stream has started: once a delta may
-     * have reached the caller, a failure is reported, not hidden by a replay.
+     * have reached the caller, a failure is reported, not hidden by a replay. Cancelling the
+     * returned future stops delivery.
      */
     public CompletableFuture<Void> converseStream(ConverseStreamRequest request, StreamListener listener) {
         if (!breaker.tryAcquire()) {
@@ -150,11 +151,39 @@ public final class BedrockGateway implements AutoCloseable {
     private void attemptStream(ConverseStreamRequest request, StreamListener listener, int attempt, long deadline,
                                CompletableFuture<Void> done) {
         AtomicBoolean started = new AtomicBoolean();
+        java.util.concurrent.atomic.AtomicReference<org.reactivestreams.Subscription> subscription =
+                new java.util.concurrent.atomic.AtomicReference<>();
         ConverseStreamResponseHandler handler = ConverseStreamResponseHandler.builder()
                 .onEventStream(publisher -> {
                     started.set(true);
                     listener.onStart();
-                    publisher.subscribe(event -> event.accept(listener.visitor()));
+                    ConverseStreamResponseHandler.Visitor visitor = listener.visitor();
+                    publisher.subscribe(new org.reactivestreams.Subscriber<>() {
+                        @Override
+                        public void onSubscribe(org.reactivestreams.Subscription s) {
+                            subscription.set(s);
+                            if (done.isCancelled()) {
+                                s.cancel();
+                            } else {
+                                s.request(Long.MAX_VALUE);
+                            }
+                        }
+
+                        @Override
+                        public void onNext(software.amazon.awssdk.services.bedrockruntime.model.ConverseStreamOutput event) {
+                            event.accept(visitor);
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            // Reported through the handler's onError.
+                        }
+
+                        @Override
+                        public void onComplete() {
+                            // Reported through the handler's onComplete.
+                        }
+                    });
                 })
                 .onComplete(() -> {
                     breaker.onSuccess();
@@ -184,7 +213,19 @@ public final class BedrockGateway implements AutoCloseable {
                     done.completeExceptionally(failure);
                 })
                 .build();
-        client.converseStream(request, handler);
+        CompletableFuture<Void> call = client.converseStream(request, handler);
+        // The caller's future cancelled (client gone): stop the event subscription and the SDK call,
+        // so nothing more is delivered. The SDK still reads the HTTP response to its end (seen
+        // against the fake), so Bedrock bills the whole answer.
+        done.whenComplete((ignored, t) -> {
+            if (done.isCancelled()) {
+                org.reactivestreams.Subscription s = subscription.get();
+                if (s != null) {
+                    s.cancel();
+                }
+                call.cancel(true);
+            }
+        });
     }
 
     private boolean sleepBeforeRetry(int attempt, long deadline, BedrockException failure) {

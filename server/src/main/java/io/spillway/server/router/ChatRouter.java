@@ -193,8 +193,10 @@ public final class ChatRouter implements AutoCloseable {
         }
         boolean includeUsage = p.has("stream_options") && p.object("stream_options").path("include_usage").asBoolean(false);
         BedrockStream listener = new BedrockStream(ex, id, created, model, includeUsage);
-        gateway.converseStream(ConverseStreamRequest.builder().modelId(model.bedrockModelId()).system(t.system())
-                .messages(t.messages()).inferenceConfig(t.inference()).build(), listener).exceptionally(e -> null);
+        java.util.concurrent.CompletableFuture<Void> call = gateway.converseStream(ConverseStreamRequest.builder()
+                .modelId(model.bedrockModelId()).system(t.system()).messages(t.messages()).inferenceConfig(t.inference()).build(), listener);
+        call.exceptionally(e -> null);
+        ex.onClose(() -> call.cancel(true));
         listener.awaitStartOrFailure();
     }
 
