@@ -31,6 +31,16 @@ public final class TorchRuntime {
         return Engine.getEngine("PyTorch");
     }
 
+    /**
+     * Sets the intra-op thread count of the calling thread's ops (libtorch's OpenMP team is per
+     * thread that runs ops). Call it on the thread that will load and run a model, before loading:
+     * CPU weights are partitioned by this count.
+     */
+    public static void setIntraOpThreads(int threads) {
+        engine();
+        JniUtils.setNumThreads(threads);
+    }
+
     /** libtorch's intra-op thread count, which decides how CPU weights are partitioned. */
     public static int intraOpThreads() {
         engine();

@@ -103,6 +103,10 @@ public final class Engine implements AutoCloseable {
         Thread thread = new Thread(() -> {
             Engine engine;
             try {
+                if (config.cpuThreads() > 0 && !options.target().isGpu()) {
+                    // This thread runs every op, so its OpenMP team is the engine's compute.
+                    io.spillway.models.runtime.TorchRuntime.setIntraOpThreads(config.cpuThreads());
+                }
                 LoadedModel model = LoadedModel.load(options);
                 try {
                     KvCacheSpec spec = KvCacheSpec.forBudget(model.config(), config.blockSize(), model.model().target().dtype(),

@@ -17,10 +17,20 @@ import java.time.Duration;
  * @param maxWaitingRequests   admission control: requests allowed to queue
  * @param maxWaitingTokens     admission control: prompt tokens allowed to queue
  * @param requestTimeout       a request still running after this is ended (zero: no limit)
+ * @param cpuThreads           threads of the forward pass on a CPU (0: libtorch's setting, all cores by
+ *                             default); fewer leaves cores to the HTTP side and the embedding model
  */
 public record EngineConfig(int maxNumSeqs, int maxNumBatchedTokens, int maxPrefillChunk, int blockSize, long kvCacheBytes,
                            double gpuMemoryUtilization, boolean prefixCaching, int maxWaitingRequests, long maxWaitingTokens,
-                           Duration requestTimeout) {
+                           Duration requestTimeout, int cpuThreads) {
+
+    /** With all cores for the forward pass on a CPU. */
+    public EngineConfig(int maxNumSeqs, int maxNumBatchedTokens, int maxPrefillChunk, int blockSize, long kvCacheBytes,
+                        double gpuMemoryUtilization, boolean prefixCaching, int maxWaitingRequests, long maxWaitingTokens,
+                        Duration requestTimeout) {
+        this(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, 0);
+    }
 
     public EngineConfig {
         require(maxNumSeqs >= 1, "max-num-seqs must be at least 1");
@@ -32,6 +42,7 @@ public record EngineConfig(int maxNumSeqs, int maxNumBatchedTokens, int maxPrefi
         require(maxWaitingRequests >= 0, "max-waiting-requests must be >= 0");
         require(maxWaitingTokens >= 0, "max-waiting-tokens must be >= 0");
         require(!requestTimeout.isNegative(), "request-timeout must not be negative");
+        require(cpuThreads >= 0, "cpu-threads must not be negative");
     }
 
     private static void require(boolean ok, String message) {
@@ -51,32 +62,32 @@ public record EngineConfig(int maxNumSeqs, int maxNumBatchedTokens, int maxPrefi
 
     public EngineConfig withMaxNumSeqs(int v) {
         return new EngineConfig(v, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads);
     }
 
     public EngineConfig withMaxNumBatchedTokens(int v) {
         return new EngineConfig(maxNumSeqs, v, Math.min(maxPrefillChunk, v), blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads);
     }
 
     public EngineConfig withMaxPrefillChunk(int v) {
         return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, v, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads);
     }
 
     public EngineConfig withKvCacheBytes(long v) {
         return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, v, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads);
     }
 
     public EngineConfig withPrefixCaching(boolean v) {
         return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, v,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads);
     }
 
     public EngineConfig withAdmission(int requests, long tokens) {
         return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                requests, tokens, requestTimeout);
+                requests, tokens, requestTimeout, cpuThreads);
     }
 
     public EngineConfig withRequestTimeout(Duration v) {

@@ -47,6 +47,7 @@ public final class Exchange {
     private final AtomicBoolean finished = new AtomicBoolean();
     private final List<Runnable> closeListeners = new ArrayList<>();
     private volatile boolean closed;
+    private final long arrivalNanos = System.nanoTime();
 
     Exchange(Channel channel, String method, String path, String query, HttpHeaders headers, byte[] body, boolean keepAlive,
              String requestId, Runnable onComplete) {
@@ -59,6 +60,11 @@ public final class Exchange {
         this.keepAlive = keepAlive;
         this.requestId = requestId;
         this.onComplete = onComplete;
+    }
+
+    /** When the request had been read in full ({@link System#nanoTime()}): the start of its time to first token. */
+    public long arrivalNanos() {
+        return arrivalNanos;
     }
 
     public String method() {

@@ -132,10 +132,15 @@ public final class ChatRouter implements AutoCloseable {
         }
         RouteDecision decision = decide(model, p, augmenter != null);
         if (decision.route() == RouteDecision.Route.LOCAL) {
-            // Only a request that could spill carries the TTFT target into admission.
+            // Only a request that could spill carries the TTFT target into admission, less the time
+            // it has already spent in this process (parsing, templating, waiting for a thread).
             boolean canSpill = decision.reason().equals("capacity");
+            double budget = config.ttftTargetMs() / 1000 - (System.nanoTime() - ex.arrivalNanos()) / 1e9;
             try {
-                serveLocally(ex, p, salt, augmenter, canSpill ? config.ttftTargetMs() / 1000 : 0);
+                if (canSpill && budget <= 0) {
+                    throw new OpenAiException(503, "server_error", "no time left for the local queue", null, "queue_wait", 1);
+                }
+                serveLocally(ex, p, salt, augmenter, canSpill ? budget : 0);
                 return;
             } catch (OpenAiException e) {
                 boolean refused = e.status() == 503 && ("overloaded".equals(e.code()) || "queue_wait".equals(e.code()));

@@ -57,10 +57,14 @@ class SpillUnderOverloadTest {
         }
     }
 
+    /**
+     * The engine runs on one core (engine.cpu-threads: 1), leaving the other to the HTTP side and
+     * to this load generator, as a CPU-only deployment under load should.
+     */
     private void start(boolean spill) throws Exception {
         fake = new FakeBedrock(FAKE_LATENCY_MS);
         server = TestServers.start(Map.of("engine.max-num-seqs", "2", "router.ttft-target-ms", Long.toString(TTFT_TARGET_MS),
-                "router.spill", Boolean.toString(spill), "engine.max-waiting-requests", "100000",
+                "router.spill", Boolean.toString(spill), "engine.max-waiting-requests", "100000", "engine.cpu-threads", "1",
                 "engine.max-waiting-tokens", "100000000"), """
                 router:
                   models:
@@ -79,7 +83,7 @@ class SpillUnderOverloadTest {
 
     private Outcome request(long t0) {
         long start = System.nanoTime();
-        String body = "{\"model\":\"" + DemoModel.NAME + "\",\"stream\":true,\"max_tokens\":24,"
+        String body = "{\"model\":\"" + DemoModel.NAME + "\",\"stream\":true,\"max_tokens\":96,"
                 + "\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}]}";
         HttpRequest req = HttpRequest.newBuilder(URI.create(TestServers.baseUrl(server) + "/v1/chat/completions"))
                 .timeout(Duration.ofSeconds(120)).header("Content-Type", "application/json")
@@ -103,22 +107,22 @@ class SpillUnderOverloadTest {
         }
     }
 
-    /** Requests per second the local engine completes with its two slots busy. */
+    /** Requests per second the local engine completes with its two slots busy, after a warm-up. */
     private double localCapacity() throws Exception {
         ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
-        long t0 = System.nanoTime();
-        List<java.util.concurrent.Future<Outcome>> all = new ArrayList<>();
-        for (int i = 0; i < 12; i++) {
-            all.add(pool.submit(() -> request(t0)));
-            if (i % 2 == 1) {
-                all.get(i).get();
-            }
+        for (int i = 0; i < 10; i++) {
+            assertEquals(200, request(System.nanoTime()).status()); // JIT and caches warm
         }
-        for (var f : all) {
-            assertEquals(200, f.get().status());
+        int measured = 40;
+        long t0 = System.nanoTime();
+        for (int i = 0; i < measured; i += 2) {
+            var a = pool.submit(() -> request(t0));
+            var b = pool.submit(() -> request(t0));
+            assertEquals(200, a.get().status());
+            assertEquals(200, b.get().status());
         }
         pool.shutdown();
-        return 12 / ((System.nanoTime() - t0) / 1e9);
+        return measured / ((System.nanoTime() - t0) / 1e9);
     }
 
     private record Run(List<Outcome> outcomes, List<Integer> waitingSamples) {
@@ -197,10 +201,9 @@ class SpillUnderOverloadTest {
                         + " after the load: %s%n", capacity, offered, LOAD_SECONDS, all.size(), local, spilled, p50, p99, TTFT_TARGET_MS,
                 FAKE_LATENCY_MS, run.waitingSamples(), after);
         assertTrue(spilled > 0, "requests spilled under 5x load");
-        // The issue's bound is p99 <= target + Bedrock latency (1,100 ms here). On a 2-core box where
-        // this load generator, the server and the engine's spinning OpenMP threads share the CPU,
-        // measured p99 runs 1,150-1,400 ms (1,075 ms with OMP_WAIT_POLICY=PASSIVE): guarded here at
-        // twice the bound as a regression check, reported in the issue as not yet met.
+        // The issue's bound is p99 <= target + Bedrock latency (1,100 ms here). With the engine on one
+        // core it held in 4 of 6 runs (1,000-1,146 ms); the tail is the HTTP side and this load
+        // generator sharing two cores. Guarded at twice the bound; the issue stays open on it.
         assertTrue(p99 <= 2 * (TTFT_TARGET_MS + FAKE_LATENCY_MS), "p99 TTFT " + p99 + " ms");
         assertEquals(List.of("local", "local", "local", "local", "local"), after);
     }
