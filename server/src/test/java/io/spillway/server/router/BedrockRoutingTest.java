@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.spillway.server.SpillwayServer;
 import io.spillway.server.demo.DemoModel;
 import io.spillway.server.testing.RawHttp;
 import io.spillway.server.testing.TestServers;
@@ -17,8 +16,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -26,26 +23,9 @@ import org.junit.jupiter.api.Test;
  * both ways, streaming in event-stream frames, retries on throttling, the circuit breaker, and
  * local-only requests that never leave the box.
  */
-class BedrockRoutingTest {
+class BedrockRoutingTest extends BedrockServerTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private FakeBedrock fake;
-    private SpillwayServer server;
-
-    @BeforeAll
-    static void credentials() {
-        FakeBedrock.installTestCredentials();
-    }
-
-    @AfterEach
-    void stop() {
-        if (server != null) {
-            server.close();
-        }
-        if (fake != null) {
-            fake.close();
-        }
-    }
 
     private void start(long fakeLatencyMillis, Map<String, String> overrides) throws Exception {
         fake = new FakeBedrock(fakeLatencyMillis);

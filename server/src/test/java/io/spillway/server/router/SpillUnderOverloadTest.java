@@ -3,7 +3,6 @@ package io.spillway.server.router;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.spillway.server.SpillwayServer;
 import io.spillway.server.demo.DemoModel;
 import io.spillway.server.testing.TestServers;
 import java.net.URI;
@@ -21,8 +20,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,31 +28,14 @@ import org.junit.jupiter.api.Test;
  * token stays under the target plus Bedrock's latency, the local engine keeps serving throughout,
  * and traffic returns to local once the load drops. Without spilling the queue grows.
  */
-class SpillUnderOverloadTest {
+class SpillUnderOverloadTest extends BedrockServerTest {
 
     private static final long TTFT_TARGET_MS = 1000;
     private static final long FAKE_LATENCY_MS = 100;
     private static final int LOAD_SECONDS = 30;
 
-    private FakeBedrock fake;
-    private SpillwayServer server;
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .executor(Executors.newVirtualThreadPerTaskExecutor()).build();
-
-    @BeforeAll
-    static void credentials() {
-        FakeBedrock.installTestCredentials();
-    }
-
-    @AfterEach
-    void stop() {
-        if (server != null) {
-            server.close();
-        }
-        if (fake != null) {
-            fake.close();
-        }
-    }
 
     /**
      * The engine runs on one core (engine.cpu-threads: 1), leaving the other to the HTTP side and
