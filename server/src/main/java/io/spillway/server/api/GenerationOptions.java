@@ -25,13 +25,19 @@ import java.util.Set;
  * @param logprobs        whether logprobs are returned at all
  * @param echo            completions: prepend the prompt to the text
  */
-record GenerationOptions(SamplingParams sampling, boolean stream, boolean includeUsage, boolean returnTokenIds, boolean logprobs,
+public record GenerationOptions(SamplingParams sampling, boolean stream, boolean includeUsage, boolean returnTokenIds, boolean logprobs,
                          boolean echo) {
 
-    enum Kind { CHAT, COMPLETION }
+    public enum Kind { CHAT, COMPLETION }
 
     /** Up to this many stop strings (OpenAI allows 4; vLLM more). */
     static final int MAX_STOP = 16;
+
+    /** The completion length the request asks for (chat's max_completion_tokens wins over max_tokens), or null. */
+    public static Long requestedMaxTokens(Params p, Kind kind) {
+        String name = kind == Kind.CHAT && p.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+        return p.integer(name, 1, Integer.MAX_VALUE);
+    }
 
     static GenerationOptions parse(Params p, Kind kind, int promptTokens, ServedModel model) {
         GenerationConfig defaults = model.engine().model().generationConfig();
@@ -39,8 +45,7 @@ record GenerationOptions(SamplingParams sampling, boolean stream, boolean includ
         if (promptTokens >= maxModelLength) {
             throw contextExceeded(maxModelLength, promptTokens, 0, kind);
         }
-        String maxName = kind == Kind.CHAT && p.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-        Long requested = p.integer(maxName, 1, Integer.MAX_VALUE);
+        Long requested = requestedMaxTokens(p, kind);
         int maxTokens;
         if (requested != null) {
             if (promptTokens + requested > maxModelLength) {

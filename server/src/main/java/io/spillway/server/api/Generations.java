@@ -53,8 +53,7 @@ public final class Generations {
     /**
      * A chat completion; {@code augmenter}, when given, rewrites the conversation first (retrieval
      * puts passages into it) within the token budget left after the completion's reserve.
-     */
-    /**
+     *
      * @param extras top-level fields added to the response body and to the first streamed chunk
      *     (the route taken, say), or null
      * @param maxQueueWaitSeconds refuse with 503 code "queue_wait" when the engine expects a
@@ -67,8 +66,7 @@ public final class Generations {
         List<Object> messages = ChatMessages.normalize(p.get("messages"));
         ObjectNode fields = extras == null ? F.objectNode() : extras.deepCopy();
         if (augmenter != null) {
-            Long maxTokens = p.has("max_completion_tokens") ? p.integer("max_completion_tokens", 1, Integer.MAX_VALUE)
-                    : p.integer("max_tokens", 1, Integer.MAX_VALUE);
+            Long maxTokens = GenerationOptions.requestedMaxTokens(p, GenerationOptions.Kind.CHAT);
             int reserve = maxTokens != null ? (int) Math.min(maxTokens, model.maxModelLength() / 2)
                     : Math.min(256, model.maxModelLength() / 4);
             ChatAugmenter.Augmented a = augmenter.augment(messages,

@@ -116,10 +116,11 @@ public final class Collections implements AutoCloseable {
             }
             String docId = d.id() != null ? d.id() : UUID.randomUUID().toString();
             List<Chunker.Chunk> chunks = chunker.chunk(d.text(), d.format());
-            List<String> texts = chunks.stream().map(Chunker.Chunk::embeddingText).toList();
-            List<float[]> vectors = e.embedTexts(texts).join();
+            // Tokenized once: the ids are embedded and their count is the usage reported.
+            List<long[]> ids = chunks.stream().map(ch -> e.model().tokenize(ch.embeddingText())).toList();
+            List<float[]> vectors = e.embedIds(ids).join();
             List<VectorRecord> records = new ArrayList<>();
-            List<String> ids = new ArrayList<>();
+            List<String> chunkIds = new ArrayList<>();
             int tokens = 0;
             for (int i = 0; i < chunks.size(); i++) {
                 Chunker.Chunk ch = chunks.get(i);
@@ -131,13 +132,13 @@ public final class Collections implements AutoCloseable {
                     meta.put(SECTION, ch.section());
                 }
                 String id = chunkId(docId, i);
-                ids.add(id);
+                chunkIds.add(id);
                 records.add(new VectorRecord(id, vectors.get(i), meta));
-                tokens += e.model().tokenize(texts.get(i)).length;
+                tokens += ids.get(i).length;
             }
             c.upsert(records);
             deleteChunksFrom(c, docId, chunks.size());
-            added.add(new AddedDocument(docId, ids, tokens));
+            added.add(new AddedDocument(docId, chunkIds, tokens));
         }
         return added;
     }

@@ -1,6 +1,7 @@
 package io.spillway.server.router;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.spillway.server.api.GenerationOptions;
 import io.spillway.server.api.OpenAiException;
 import io.spillway.server.api.Params;
 import java.util.ArrayList;
@@ -85,8 +86,7 @@ public final class ConverseTranslation {
                     "messages");
         }
         InferenceConfiguration.Builder inference = InferenceConfiguration.builder();
-        Long maxTokens = p.has("max_completion_tokens") ? p.integer("max_completion_tokens", 1, Integer.MAX_VALUE)
-                : p.integer("max_tokens", 1, Integer.MAX_VALUE);
+        Long maxTokens = GenerationOptions.requestedMaxTokens(p, GenerationOptions.Kind.CHAT);
         if (maxTokens != null) {
             inference.maxTokens(maxTokens.intValue());
         }
