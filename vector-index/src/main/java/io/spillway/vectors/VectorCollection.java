@@ -386,15 +386,6 @@ public final class VectorCollection implements AutoCloseable {
         return index.items().stream().map(StoredItem::record).toList();
     }
 
-    /** Metadata of every live record, by id. */
-    public Map<String, Map<String, Object>> metadata() {
-        Map<String, Map<String, Object>> out = new LinkedHashMap<>();
-        for (StoredItem item : index.items()) {
-            out.put(item.id(), item.record().metadata());
-        }
-        return out;
-    }
-
     /**
      * Writes a snapshot of everything acknowledged so far and retires the log segments it covers.
      * Writers wait for it; queries do not.
