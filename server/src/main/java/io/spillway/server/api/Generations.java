@@ -201,11 +201,30 @@ public final class Generations {
             throw OpenAiException.invalid(e.getMessage(), kind == GenerationOptions.Kind.CHAT ? "messages" : "prompt");
         }
         ex.onClose(() -> streams.forEach(RequestStream::cancel));
+        if (maxQueueWaitSeconds > 0) {
+            awaitStart(streams);
+        }
         Response response = new Response(ex, model, kind, jobs, options, id, created, extras);
         if (options.stream()) {
             response.stream(streams);
         } else {
             response.collect(streams);
+        }
+    }
+
+    /**
+     * Holds the response until every stream has started: a request the engine withdraws from its
+     * queue (its wait limit passed) has sent nothing yet, so it becomes a 503 "queue_deadline" that
+     * the router turns into a spill, instead of a stream that never starts.
+     */
+    private static void awaitStart(List<RequestStream> streams) {
+        for (RequestStream s : streams) {
+            RequestDelta first = s.firstDelta().join();
+            if (first.finishReason() == FinishReason.WITHDRAWN) {
+                streams.forEach(RequestStream::cancel);
+                throw new OpenAiException(503, "server_error", "The local queue did not start this request within its wait limit.",
+                        null, "queue_deadline", 1);
+            }
         }
     }
 
@@ -506,7 +525,7 @@ public final class Generations {
                 return "stop";
             }
             return switch (reason) {
-                case STOP, ABORT, ERROR -> "stop";
+                case STOP, ABORT, ERROR, WITHDRAWN -> "stop";
                 case LENGTH, TIMEOUT -> "length";
             };
         }

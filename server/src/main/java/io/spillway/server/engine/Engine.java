@@ -61,6 +61,9 @@ public final class Engine implements AutoCloseable {
     private final ConcurrentLinkedQueue<String> aborts = new ConcurrentLinkedQueue<>();
     private final Map<String, RequestState> inFlight = new ConcurrentHashMap<>();
     private final Map<String, StopStrings> stopStrings = new HashMap<>();
+    /** Requests with a queue-wait limit, soonest limit first (engine thread only). */
+    private final java.util.PriorityQueue<RequestState> withdrawable =
+            new java.util.PriorityQueue<>(java.util.Comparator.comparingLong(RequestState::queueLimitNanos));
     private final Object admission = new Object();
     private int queuedRequests;
     private long queuedTokens;
@@ -345,6 +348,9 @@ public final class Engine implements AutoCloseable {
             Sequence first = newSequence(r, 0, req.promptView(), req.promptLength(), sampleState(req, 0), kv.newSequence(req.cacheSalt()));
             r.sequences.add(first);
             scheduler.addWaiting(first);
+            if (req.maxQueueWaitSeconds() > 0) {
+                withdrawable.add(r);
+            }
         }
     }
 
@@ -376,7 +382,28 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    /**
+     * Withdraws requests still waiting, unstarted, whose queue-wait limit would pass before their
+     * first token could come: the limit less two steps (this loop checks between steps, and the
+     * request's own first step comes on top). What they waited is learnt as a prediction error,
+     * a lower bound of what they would have waited.
+     */
+    private void withdrawOverdue() {
+        long margin = (long) (2 * stepSeconds * 1e9);
+        long now = System.nanoTime();
+        RequestState r;
+        while ((r = withdrawable.peek()) != null && (now + margin - r.queueLimitNanos() >= 0 || !inFlight.containsKey(r.id())
+                || r.cachedPromptTokens >= 0)) {
+            withdrawable.poll();
+            if (inFlight.containsKey(r.id()) && r.cachedPromptTokens < 0) {
+                learnPredictionError((now - r.arrivalNanos) / 1e9 - r.predictedWaitSeconds);
+                finishRequest(r, FinishReason.WITHDRAWN, null);
+            }
+        }
+    }
+
     private void expireDeadlines() {
+        withdrawOverdue();
         if (config.requestTimeout().isZero()) {
             return;
         }

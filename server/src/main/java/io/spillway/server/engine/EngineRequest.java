@@ -10,8 +10,10 @@ import io.spillway.models.sampling.SamplingParams;
  * @param params    sampling and stopping
  * @param cacheSalt separates prefix caches of tenants ("" shares with everyone)
  * @param maxQueueWaitSeconds refuse at once (as overloaded) when the estimated wait for the first
- *     token exceeds this; 0 means no limit. The router sets it when it can send the request
- *     elsewhere: decided atomically with admission, so a burst cannot all slip under it.
+ *     token exceeds this, and withdraw the request ({@link FinishReason#WITHDRAWN}) if it is
+ *     still waiting, unstarted, when the limit is about to pass; 0 means no limit. The router
+ *     sets it when it can send the request elsewhere: the admission check is atomic, so a burst
+ *     cannot all slip under it, and the withdrawal bounds what a wrong estimate can cost.
  */
 public record EngineRequest(String id, int[] prompt, SamplingParams params, String cacheSalt, double maxQueueWaitSeconds) {
 

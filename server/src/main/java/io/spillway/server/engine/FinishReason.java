@@ -10,6 +10,11 @@ public enum FinishReason {
     ABORT("abort"),
     /** The request ran past its time limit. */
     TIMEOUT("timeout"),
+    /**
+     * Left the waiting queue unstarted, nothing generated, because its queue-wait limit passed:
+     * the caller sends it elsewhere (the router spills it to Bedrock). Never shown to clients.
+     */
+    WITHDRAWN("withdrawn"),
     /** The engine failed while running it. */
     ERROR("error");
 

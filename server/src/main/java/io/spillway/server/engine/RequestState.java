@@ -30,6 +30,11 @@ final class RequestState {
         this.forkPending = request.params().n() > 1;
     }
 
+    /** When the request's queue-wait limit passes (meaningful only when it has one). */
+    long queueLimitNanos() {
+        return arrivalNanos + (long) (request.maxQueueWaitSeconds() * 1e9);
+    }
+
     String id() {
         return request.id();
     }

@@ -22,6 +22,7 @@ public final class RequestStream {
     private final Runnable canceller;
     private final ConcurrentLinkedQueue<RequestDelta> queue = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean draining = new AtomicBoolean();
+    private final CompletableFuture<RequestDelta> first = new CompletableFuture<>();
     private volatile Executor executor;
     private volatile Consumer<RequestDelta> consumer;
 
@@ -61,6 +62,14 @@ public final class RequestStream {
         return result;
     }
 
+    /**
+     * Completes with the first delta the engine publishes: a token, or the request's end without
+     * one (withdrawn, aborted, failed). Peeking does not consume: subscribers still get it.
+     */
+    public CompletableFuture<RequestDelta> firstDelta() {
+        return first.copy();
+    }
+
     /** Asks the engine to stop this request and free its KV blocks (e.g. the client went away). */
     public void cancel() {
         canceller.run();
@@ -69,6 +78,7 @@ public final class RequestStream {
     /** Engine side: never blocks. */
     void publish(RequestDelta delta) {
         queue.offer(delta);
+        first.complete(delta);
         scheduleDrain();
     }
 

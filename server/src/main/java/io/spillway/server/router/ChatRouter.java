@@ -42,6 +42,11 @@ public final class ChatRouter implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ChatRouter.class);
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
     public static final String ROUTE_HEADER = "x-spillway-route";
+    /**
+     * The local engine's refusals that send a spillable request to Bedrock: a full queue, a
+     * predicted wait over the target, or a withdrawal from the queue when the wait ran over.
+     */
+    private static final java.util.Set<String> REFUSALS = java.util.Set.of("overloaded", "queue_wait", "queue_deadline");
 
     private final ServedModel local;
     private final Generations generations;
@@ -50,6 +55,8 @@ public final class ChatRouter implements AutoCloseable {
     private final Optional<BedrockGateway> bedrock;
     private final RouterMetrics metrics;
     private final Clock clock;
+    /** Typical time from calling ConverseStream to its first content, learnt (EWMA); 0 until known. */
+    private volatile double bedrockFirstTokenSeconds;
 
     public ChatRouter(ServedModel local, Generations generations, ServerConfig.Router config, Optional<BedrockGateway> bedrock,
                       PrometheusRegistry registry, Clock clock) {
@@ -132,10 +139,8 @@ public final class ChatRouter implements AutoCloseable {
         }
         RouteDecision decision = decide(model, p, augmenter != null);
         if (decision.route() == RouteDecision.Route.LOCAL) {
-            // Only a request that could spill carries the TTFT target into admission, less the time
-            // it has already spent in this process (parsing, templating, waiting for a thread).
             boolean canSpill = decision.reason().equals("capacity");
-            double budget = config.ttftTargetMs() / 1000 - (System.nanoTime() - ex.arrivalNanos()) / 1e9;
+            double budget = localQueueBudgetSeconds(ex);
             try {
                 if (canSpill && budget <= 0) {
                     throw new OpenAiException(503, "server_error", "no time left for the local queue", null, "queue_wait", 1);
@@ -143,14 +148,32 @@ public final class ChatRouter implements AutoCloseable {
                 serveLocally(ex, p, salt, augmenter, canSpill ? budget : 0);
                 return;
             } catch (OpenAiException e) {
-                boolean refused = e.status() == 503 && ("overloaded".equals(e.code()) || "queue_wait".equals(e.code()));
+                boolean refused = e.status() == 503 && REFUSALS.contains(e.code());
                 if (!refused || !canSpill || !bedrock.get().available()) {
                     throw e;
                 }
-                decision = RouteDecision.bedrock("queue_wait".equals(e.code()) ? "queue_wait" : "overloaded");
+                decision = RouteDecision.bedrock(e.code());
             }
         }
         serveOnBedrock(ex, p, model, decision, messagesOf.apply(p));
+    }
+
+    /**
+     * How long a spillable request may wait in the local queue: the TTFT target, less the time
+     * it has already spent in this process (parsing, templating, waiting for a thread), less what
+     * Bedrock typically takes to a first token, so that a request withdrawn from the queue at the
+     * end of it still meets the target on Bedrock. Bedrock's share is capped at half the target:
+     * a Bedrock slower than that cannot rescue the target, and local capacity should not idle.
+     */
+    private double localQueueBudgetSeconds(Exchange ex) {
+        double target = config.ttftTargetMs() / 1000.0;
+        double spent = (System.nanoTime() - ex.arrivalNanos()) / 1e9;
+        return target - spent - Math.min(bedrockFirstTokenSeconds, target / 2);
+    }
+
+    private void learnBedrockFirstToken(double seconds) {
+        double current = bedrockFirstTokenSeconds;
+        bedrockFirstTokenSeconds = current == 0 ? seconds : 0.2 * seconds + 0.8 * current;
     }
 
     private void serveLocally(Exchange ex, Params p, String salt, ChatAugmenter augmenter, double maxQueueWaitSeconds) {
@@ -197,7 +220,7 @@ public final class ChatRouter implements AutoCloseable {
             return;
         }
         boolean includeUsage = p.has("stream_options") && p.object("stream_options").path("include_usage").asBoolean(false);
-        BedrockStream listener = new BedrockStream(ex, id, created, model, includeUsage);
+        BedrockStream listener = new BedrockStream(ex, id, created, model, includeUsage, System.nanoTime());
         java.util.concurrent.CompletableFuture<Void> call = gateway.converseStream(ConverseStreamRequest.builder()
                 .modelId(model.bedrockModelId()).system(t.system()).messages(t.messages()).inferenceConfig(t.inference()).build(), listener);
         call.exceptionally(e -> null);
@@ -250,8 +273,11 @@ public final class ChatRouter implements AutoCloseable {
         private Exchange.SseStream sse;
         private String finishReason = "stop";
         private volatile BedrockGateway.BedrockException failedBeforeStart;
+        private final long calledNanos;
+        private boolean firstContent = true;
 
-        BedrockStream(Exchange ex, String id, long created, ServerConfig.ModelRoute model, boolean includeUsage) {
+        BedrockStream(Exchange ex, String id, long created, ServerConfig.ModelRoute model, boolean includeUsage, long calledNanos) {
+            this.calledNanos = calledNanos;
             this.ex = ex;
             this.id = id;
             this.created = created;
@@ -297,6 +323,10 @@ public final class ChatRouter implements AutoCloseable {
                     .onContentBlockDelta(e -> {
                         String text = e.delta() == null ? null : e.delta().text();
                         if (text != null && !text.isEmpty()) {
+                            if (firstContent) {
+                                firstContent = false;
+                                learnBedrockFirstToken((System.nanoTime() - calledNanos) / 1e9);
+                            }
                             ex.eventLoop().execute(() -> {
                                 ObjectNode c = chunk();
                                 ((ObjectNode) c.get("choices").get(0)).putObject("delta").put("content", text);

@@ -2,6 +2,7 @@ package io.spillway.server.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -278,6 +279,29 @@ class EngineTest {
             SamplingParams p = SamplingParams.builder().temperature(0).maxTokens(500).ignoreEos(true).build();
             RequestStream.CompletedRequest r = engine.submit(new EngineRequest("slow", prompts.get(2), p, "")).collect().get(30, TimeUnit.SECONDS);
             assertEquals(FinishReason.TIMEOUT, r.choices().get(0).finishReason());
+            awaitIdle(engine);
+            assertEquals(0, engine.stats().kvBlocksUsed());
+        }
+    }
+
+    @Test
+    void aRequestStillQueuedWhenItsWaitLimitPassesIsWithdrawnUntouched() throws Exception {
+        // A fresh engine has no step times yet, so it predicts no wait and admits the request;
+        // the only slot is then busy far longer than the request's limit.
+        try (Engine engine = start(config().withMaxNumSeqs(1))) {
+            CompletableFuture<RequestStream.CompletedRequest> blocker = greedy(engine, prompts.get(2), 400);
+            SamplingParams p = SamplingParams.builder().temperature(0).maxTokens(8).build();
+            long submitted = System.nanoTime();
+            RequestStream queued = engine.submit(new EngineRequest("limited", prompts.get(1), p, "", 0.1));
+            RequestDelta first = queued.firstDelta().get(30, TimeUnit.SECONDS);
+            double waited = (System.nanoTime() - submitted) / 1e9;
+            RequestStream.CompletedRequest r = queued.collect().get(30, TimeUnit.SECONDS);
+            assertEquals(FinishReason.WITHDRAWN, first.finishReason());
+            assertEquals(0, r.choices().get(0).tokenIds().length, "nothing was generated");
+            assertEquals(0, r.usage().completionTokens());
+            assertTrue(waited < 1.0, "withdrawn near its 0.1 s limit, not when the slot freed: " + waited + " s");
+            assertFalse(blocker.isDone(), "the running request was not disturbed");
+            assertEquals(400, tokens(blocker).length);
             awaitIdle(engine);
             assertEquals(0, engine.stats().kvBlocksUsed());
         }

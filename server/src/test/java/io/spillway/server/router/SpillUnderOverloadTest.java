@@ -181,10 +181,10 @@ class SpillUnderOverloadTest extends BedrockServerTest {
                         + " after the load: %s%n", capacity, offered, LOAD_SECONDS, all.size(), local, spilled, p50, p99, TTFT_TARGET_MS,
                 FAKE_LATENCY_MS, run.waitingSamples(), after);
         assertTrue(spilled > 0, "requests spilled under 5x load");
-        // The issue's bound is p99 <= target + Bedrock latency (1,100 ms here). With the engine on one
-        // core it held in 5 of 7 runs (998-1,146 ms); the tail is the HTTP side and this load
-        // generator sharing two cores. Guarded at twice the bound; the issue stays open on it.
-        assertTrue(p99 <= 2 * (TTFT_TARGET_MS + FAKE_LATENCY_MS), "p99 TTFT " + p99 + " ms");
+        // Spillable requests wait locally at most the target less Bedrock's learnt time to first
+        // token, and are withdrawn from the queue when that runs out, so the tail is bounded by
+        // construction, not by the estimate being right.
+        assertTrue(p99 <= TTFT_TARGET_MS + FAKE_LATENCY_MS, "p99 TTFT " + p99 + " ms");
         assertEquals(List.of("local", "local", "local", "local", "local"), after);
     }
 
