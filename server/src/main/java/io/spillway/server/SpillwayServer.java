@@ -12,6 +12,8 @@ import io.spillway.server.embeddings.EmbeddingService;
 import io.spillway.server.embeddings.Pooling;
 import io.spillway.server.rag.Collections;
 import io.spillway.server.rag.CollectionsApi;
+import io.spillway.server.platform.Platform;
+import io.spillway.server.platform.PlatformServices;
 import io.spillway.server.router.Backoff;
 import io.spillway.server.router.BedrockGateway;
 import io.spillway.server.router.ChatRouter;
@@ -47,10 +49,13 @@ public final class SpillwayServer implements AutoCloseable {
     private final Optional<EmbeddingService> embeddings;
     private final Collections collections;
     private final ChatRouter chatRouter;
+    private final PlatformServices platform;
 
     private SpillwayServer(Engine engine, HttpServer http, ServedModel model, PrometheusRegistry registry,
-                           Optional<EmbeddingService> embeddings, Collections collections, ChatRouter chatRouter) {
+                           Optional<EmbeddingService> embeddings, Collections collections, ChatRouter chatRouter,
+                           PlatformServices platform) {
         this.chatRouter = chatRouter;
+        this.platform = platform;
         this.engine = engine;
         this.http = http;
         this.model = model;
@@ -85,6 +90,7 @@ public final class SpillwayServer implements AutoCloseable {
                 embeddings, cc.chunkTokens(), cc.chunkOverlapTokens());
         long loadStart = System.nanoTime();
         ChatRouter chatRouter = null;
+        PlatformServices platform = null;
         Engine engine;
         try {
             engine = Engine.start(options, config.engine().toEngineConfig(target.isGpu()), registry);
@@ -103,16 +109,24 @@ public final class SpillwayServer implements AutoCloseable {
             String fingerprint = String.format("fp_%08x", (name + "/" + SpillwayVersion.current()).hashCode());
             Generations generations = new Generations(clock, fingerprint);
             chatRouter = new ChatRouter(served, generations, config.router(), bedrockGateway(config), registry, clock);
+            platform = PlatformServices.start(config, embeddings, clock);
+            ChatRouter routes = chatRouter;
+            Platform gate = new Platform(platform.parts(), (modelName, usage) -> routes.model(modelName)
+                    .map(r -> ChatRouter.cost(r, usage.promptTokens(), usage.completionTokens())).orElse(0.0), registry, clock);
             ApiRouter router = new ApiRouter(served, generations, config.server().apiKeys(), registry,
-                    engine::running, SpillwayVersion.current(), embeddings.map(Embeddings::new), new CollectionsApi(collections), chatRouter);
+                    engine::running, SpillwayVersion.current(), embeddings.map(Embeddings::new), new CollectionsApi(collections), chatRouter,
+                    gate);
             HttpServer http = HttpServer.start(config.server(), router);
             LOG.info("http: listening on {}:{}{}", config.server().host(), http.port(),
                     config.server().apiKeys().isEmpty() ? " (no API keys: open to anyone who can reach it)" : " (API keys required)");
             LOG.info("collections: stored under {}", cc.resolvedDataDir());
-            return new SpillwayServer(engine, http, served, registry, embeddings, collections, chatRouter);
+            return new SpillwayServer(engine, http, served, registry, embeddings, collections, chatRouter, platform);
         } catch (RuntimeException | InterruptedException e) {
             if (chatRouter != null) {
                 chatRouter.close();
+            }
+            if (platform != null) {
+                platform.close();
             }
             engine.close();
             embeddings.ifPresent(EmbeddingService::close);
@@ -189,12 +203,18 @@ public final class SpillwayServer implements AutoCloseable {
         return embeddings;
     }
 
+    /** The key store (keys are created with the CLI; tests create them here). */
+    public io.spillway.server.platform.keys.KeyStore keys() {
+        return platform.parts().keys().orElseThrow();
+    }
+
     @Override
     public void close() {
         http.stopAccepting();
         http.close();
         chatRouter.close();
         engine.close();
+        platform.close();
         embeddings.ifPresent(EmbeddingService::close);
         try {
             collections.close();

@@ -29,6 +29,10 @@ import io.spillway.server.rag.CollectionsApi;
 import io.spillway.server.rag.Owner;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
+import io.spillway.server.platform.Caller;
+import io.spillway.server.platform.Platform;
+import io.spillway.server.platform.keys.ApiKey;
+import io.spillway.server.platform.keys.KeyStore;
 
 /**
  * The OpenAI-compatible API and the operational endpoints. Authentication (when keys are
@@ -54,11 +58,13 @@ public final class ApiRouter implements Router {
     private final Optional<Embeddings> embeddings;
     private final CollectionsApi collections;
     private final ChatRouter chatRouter;
+    private final Platform platform;
 
     public ApiRouter(ServedModel model, Generations generations, List<String> apiKeys, PrometheusRegistry registry,
                      BooleanSupplier ready, String version, Optional<Embeddings> embeddings, CollectionsApi collections,
-                     ChatRouter chatRouter) {
+                     ChatRouter chatRouter, Platform platform) {
         this.chatRouter = chatRouter;
+        this.platform = platform;
         this.embeddings = embeddings;
         this.collections = collections;
         this.model = model;
@@ -73,9 +79,7 @@ public final class ApiRouter implements Router {
     public void handle(Exchange ex) {
         String path = ex.path();
         String method = ex.method();
-        if (!OPEN.contains(path)) {
-            authenticate(ex);
-        }
+        Caller caller = OPEN.contains(path) ? Caller.ANONYMOUS : authenticate(ex);
         switch (path) {
             case "/health" -> {
                 requireMethod(method, "GET");
@@ -113,13 +117,14 @@ public final class ApiRouter implements Router {
                 Params p = body(ex);
                 JsonNode rag = p.get("rag");
                 ChatAugmenter retrieval = rag != null && !rag.isNull()
-                        ? ChatRetrieval.parse(collections.collections(), owner(ex), rag) : null;
-                chatRouter.chat(ex, p, tenantSalt(ex), retrieval, params -> ChatMessages.normalize(params.get("messages")));
+                        ? ChatRetrieval.parse(collections.collections(), owner(caller, ex), rag) : null;
+                platform.serve(ex, caller, "chat", p,
+                        q -> chatRouter.chat(ex, q, tenantSalt(caller, ex), retrieval, params -> ChatMessages.normalize(params.get("messages"))));
             }
             case "/v1/completions" -> {
                 requireMethod(method, "POST");
                 Params p = body(ex);
-                generations.completions(ex, resolve(p), p, tenantSalt(ex));
+                platform.serve(ex, caller, "completions", p, q -> generations.completions(ex, resolve(q), q, tenantSalt(caller, ex)));
             }
             case "/v1/embeddings" -> {
                 requireMethod(method, "POST");
@@ -146,7 +151,7 @@ public final class ApiRouter implements Router {
             }
             default -> {
                 if (path.equals(CollectionsApi.PREFIX) || path.startsWith(CollectionsApi.PREFIX + "/")) {
-                    collections.handle(ex, owner(ex));
+                    collections.handle(ex, owner(caller, ex));
                 } else if (path.startsWith("/v1/models/")) {
                     requireMethod(method, "GET");
                     String id = path.substring("/v1/models/".length());
@@ -166,9 +171,14 @@ public final class ApiRouter implements Router {
         }
     }
 
-    private void authenticate(Exchange ex) {
-        if (apiKeys.isEmpty()) {
-            return;
+    /**
+     * The caller, from its bearer key: a key from the key store (with its policy), or one of
+     * {@code server.api-keys}. Keys are required once either kind exists; otherwise the API is open.
+     */
+    private Caller authenticate(Exchange ex) {
+        boolean storeKeys = platform.keys().map(KeyStore::anyActive).orElse(false);
+        if (apiKeys.isEmpty() && !storeKeys) {
+            return Caller.ANONYMOUS;
         }
         String header = ex.header("Authorization");
         if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
@@ -176,6 +186,10 @@ public final class ApiRouter implements Router {
                     + " header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
         }
         String key = header.substring(7).strip();
+        Optional<ApiKey> stored = platform.keys().flatMap(k -> k.authenticate(key));
+        if (stored.isPresent()) {
+            return new Caller(stored.get().id(), stored.get().tenant(), stored);
+        }
         boolean ok = false;
         for (String candidate : apiKeys) {
             ok |= MessageDigest.isEqual(candidate.getBytes(StandardCharsets.UTF_8), key.getBytes(StandardCharsets.UTF_8));
@@ -183,19 +197,23 @@ public final class ApiRouter implements Router {
         if (!ok) {
             throw OpenAiException.unauthorized("Incorrect API key provided.");
         }
+        return new Caller("static:" + sha256(key).substring(0, 12), "default", Optional.empty());
     }
 
-    /** Keeps tenants' prefix caches apart: the salt is a hash of the caller's key. */
-    private String tenantSalt(Exchange ex) {
-        if (apiKeys.isEmpty()) {
-            return "";
-        }
+    private static String sha256(String s) {
         try {
-            byte[] hash = MessageDigest.getInstance("SHA-256").digest(ex.header("Authorization").getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(hash, 0, 16);
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** Keeps tenants' prefix caches apart: the salt is a hash of the caller's key. */
+    private String tenantSalt(Caller caller, Exchange ex) {
+        if (caller == Caller.ANONYMOUS) {
+            return "";
+        }
+        return sha256(ex.header("Authorization")).substring(0, 32);
     }
 
     private static void requireMethod(String method, String expected) {
@@ -229,8 +247,8 @@ public final class ApiRouter implements Router {
     }
 
     /** Whose collections a request may see: its API key's, or everyone's when no keys are configured. */
-    private Owner owner(Exchange ex) {
-        if (apiKeys.isEmpty()) {
+    private Owner owner(Caller caller, Exchange ex) {
+        if (caller == Caller.ANONYMOUS) {
             return Owner.ANONYMOUS;
         }
         return Owner.ofApiKey(ex.header("Authorization").substring(7).strip());

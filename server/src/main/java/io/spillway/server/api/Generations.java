@@ -322,6 +322,7 @@ public final class Generations {
                 cached += r.usage().cachedPromptTokens();
             }
             root.set("usage", usage(prompt, completion, cached));
+            ex.reportUsage(prompt, completion);
             if (extras != null) {
                 root.setAll(extras);
             }
@@ -396,6 +397,7 @@ public final class Generations {
                 completionTokens += d.usage().completionTokens();
                 cachedTokens += d.usage().cachedPromptTokens();
                 if (++finishedRequests == jobs.size()) {
+                    ex.reportUsage(promptTokens, completionTokens);
                     if (options.includeUsage()) {
                         ObjectNode last = envelope(true);
                         last.putArray("choices");

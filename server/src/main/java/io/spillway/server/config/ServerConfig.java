@@ -12,7 +12,7 @@ import java.util.List;
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
 public record ServerConfig(Server server, Model model, Engine engine, Embeddings embeddings, Collections collections, Router router,
-                           Bedrock bedrock) {
+                           Bedrock bedrock, Database database, Keys keys, Cache cache, Safety safety, Audit audit) {
 
     public record Server(String host, int port, @JsonProperty("api-keys") List<String> apiKeys,
                          @JsonProperty("max-body-bytes") long maxBodyBytes,
@@ -93,10 +93,7 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
             if (dataDir != null && !dataDir.isBlank()) {
                 return java.nio.file.Paths.get(dataDir);
             }
-            String xdg = System.getenv("XDG_DATA_HOME");
-            java.nio.file.Path base = xdg != null && !xdg.isBlank() ? java.nio.file.Paths.get(xdg)
-                    : java.nio.file.Paths.get(System.getProperty("user.home"), ".local", "share");
-            return base.resolve("spillway").resolve("collections");
+            return dataPath("collections");
         }
     }
 
@@ -133,6 +130,67 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
             require(connectTimeoutMs > 0 && chunkTimeoutMs > 0 && callTimeoutMs > 0, "bedrock timeouts must be positive");
             require(maxAttempts >= 1, "bedrock.max-attempts must be at least 1");
             require(breakerFailures >= 1, "bedrock.breaker-failures must be at least 1");
+        }
+    }
+
+    /** Where a default data file lives: $XDG_DATA_HOME/spillway/NAME, or ~/.local/share/spillway/NAME. */
+    static java.nio.file.Path dataPath(String name) {
+        String xdg = System.getenv("XDG_DATA_HOME");
+        java.nio.file.Path base = xdg != null && !xdg.isBlank() ? java.nio.file.Paths.get(xdg)
+                : java.nio.file.Paths.get(System.getProperty("user.home"), ".local", "share");
+        return base.resolve("spillway").resolve(name);
+    }
+
+    public record Database(String url, String user, String password) {
+        public String resolvedUrl() {
+            return url == null || url.isBlank() ? "jdbc:sqlite:" + dataPath("spillway.db") : url;
+        }
+    }
+
+    public record Keys(@JsonProperty("limit-window-seconds") double limitWindowSeconds) {
+        public Keys {
+            require(limitWindowSeconds > 0, "keys.limit-window-seconds must be positive");
+        }
+    }
+
+    public record Cache(boolean enabled, @JsonProperty("max-bytes") long maxBytes, @JsonProperty("ttl-seconds") double ttlSeconds,
+                        boolean dedup, @JsonProperty("semantic-enabled") boolean semanticEnabled,
+                        @JsonProperty("semantic-threshold") double semanticThreshold,
+                        @JsonProperty("semantic-max-entries") int semanticMaxEntries) {
+        public Cache {
+            require(maxBytes > 0, "cache.max-bytes must be positive");
+            require(ttlSeconds > 0, "cache.ttl-seconds must be positive");
+            require(semanticThreshold > 0 && semanticThreshold <= 1, "cache.semantic-threshold must be in (0, 1]");
+            require(semanticMaxEntries > 0, "cache.semantic-max-entries must be positive");
+        }
+    }
+
+    public record Safety(String pii, @JsonProperty("pii-types") List<String> piiTypes, List<String> blocklist,
+                         @JsonProperty("blocklist-action") String blocklistAction, String classifier,
+                         @JsonProperty("classifier-action") String classifierAction) {
+        public Safety {
+            piiTypes = piiTypes == null ? List.of() : List.copyOf(piiTypes);
+            blocklist = blocklist == null ? List.of() : List.copyOf(blocklist);
+            classifier = classifier == null ? "" : classifier;
+            try {
+                io.spillway.server.platform.safety.SafetyAction.parse(pii);
+                io.spillway.server.platform.safety.SafetyAction.parse(blocklistAction);
+                io.spillway.server.platform.safety.SafetyAction.parse(classifierAction);
+                piiTypes.forEach(io.spillway.server.platform.safety.PiiType::parse);
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("safety: " + e.getMessage());
+            }
+        }
+    }
+
+    public record Audit(boolean enabled, String dir, @JsonProperty("max-file-bytes") long maxFileBytes, boolean fsync,
+                        @JsonProperty("log-prompts") boolean logPrompts) {
+        public Audit {
+            require(maxFileBytes >= 4096, "audit.max-file-bytes must be at least 4096");
+        }
+
+        public java.nio.file.Path resolvedDir() {
+            return dir == null || dir.isBlank() ? dataPath("audit") : java.nio.file.Paths.get(dir);
         }
     }
 

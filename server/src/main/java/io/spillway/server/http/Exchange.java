@@ -48,9 +48,14 @@ public final class Exchange {
     private final List<Runnable> closeListeners = new ArrayList<>();
     private volatile boolean closed;
     private final long arrivalNanos = System.nanoTime();
+    private volatile ResponseTap tap;
+    private final AtomicBoolean tapEnded = new AtomicBoolean();
+    private final java.util.concurrent.ConcurrentLinkedQueue<Runnable> endListeners = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private volatile int status;
 
     Exchange(Channel channel, String method, String path, String query, HttpHeaders headers, byte[] body, boolean keepAlive,
              String requestId, Runnable onComplete) {
+        closeListeners.add(() -> endTap(false));
         this.channel = channel;
         this.method = method;
         this.path = path;
@@ -85,6 +90,62 @@ public final class Exchange {
 
     public byte[] body() {
         return body;
+    }
+
+    /**
+     * Routes everything this exchange sends through {@code tap} (set before responding; one tap,
+     * composed by its owner).
+     */
+    public void tap(ResponseTap tap) {
+        this.tap = tap;
+    }
+
+    /** Runs {@code r} once when the exchange is over, whether the response was delivered or the client went away. */
+    public void onEnd(Runnable r) {
+        endListeners.add(r);
+        if (tapEnded.get() && endListeners.remove(r)) {
+            r.run();
+        }
+    }
+
+    private void endTap(boolean delivered) {
+        if (!tapEnded.compareAndSet(false, true)) {
+            return;
+        }
+        ResponseTap t = tap;
+        if (t != null) {
+            t.ended(delivered);
+        }
+        Runnable r;
+        while ((r = endListeners.poll()) != null) {
+            r.run();
+        }
+    }
+
+    /** Tokens a generated response consumed and produced, as its generator reports them. */
+    public record Usage(int promptTokens, int completionTokens) {
+    }
+
+    private volatile Usage usage;
+
+    /** Reported by whatever generated the response (budgets, rate limits and the audit read it). */
+    public void reportUsage(int promptTokens, int completionTokens) {
+        this.usage = new Usage(promptTokens, completionTokens);
+    }
+
+    /** The reported usage, or null when nothing was generated. */
+    public Usage usage() {
+        return usage;
+    }
+
+    /** A header set with {@link #addResponseHeader}, or null. */
+    public String responseHeader(String name) {
+        return responseHeaders.get(name);
+    }
+
+    /** The status sent (0 until a response started). */
+    public int status() {
+        return status;
     }
 
     /** The id echoed in the x-request-id response header (the client's, or a new one). */
@@ -140,6 +201,10 @@ public final class Exchange {
     }
 
     public void json(int status, JsonNode node, Map<String, String> extraHeaders) {
+        ResponseTap t = tap;
+        if (t != null && !started.get()) {
+            node = t.body(status, node);
+        }
         byte[] bytes;
         try {
             bytes = JSON.writeValueAsBytes(node);
@@ -163,6 +228,7 @@ public final class Exchange {
         if (!started.compareAndSet(false, true)) {
             return;
         }
+        this.status = status;
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),
                 Unpooled.wrappedBuffer(bytes));
         response.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
@@ -176,6 +242,7 @@ public final class Exchange {
         if (!started.compareAndSet(false, true)) {
             throw new IllegalStateException("response already started");
         }
+        this.status = 200;
         HttpResponse response = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
         response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
         response.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-cache");
@@ -211,7 +278,10 @@ public final class Exchange {
         if (!keepAlive) {
             last.addListener(ChannelFutureListener.CLOSE);
         }
-        last.addListener(f -> onComplete.run());
+        last.addListener(f -> {
+            endTap(f.isSuccess());
+            onComplete.run();
+        });
     }
 
     /** An open Server-Sent Events response. */
@@ -225,6 +295,15 @@ public final class Exchange {
             if (finished.get()) {
                 return;
             }
+            ResponseTap t = tap;
+            if (t == null) {
+                write(payload);
+            } else {
+                t.event(payload).forEach(this::write);
+            }
+        }
+
+        private void write(String payload) {
             byte[] bytes = ("data: " + payload + "\n\n").getBytes(StandardCharsets.UTF_8);
             ByteBuf buf = Unpooled.wrappedBuffer(bytes);
             channel.writeAndFlush(new DefaultHttpContent(buf));
@@ -234,6 +313,10 @@ public final class Exchange {
         public void end() {
             if (finished.get()) {
                 return;
+            }
+            ResponseTap t = tap;
+            if (t != null) {
+                t.beforeEnd().forEach(this::write);
             }
             finish(channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT));
         }

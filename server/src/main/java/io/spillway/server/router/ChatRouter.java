@@ -138,6 +138,7 @@ public final class ChatRouter implements AutoCloseable {
             throw OpenAiException.modelNotFound(name);
         }
         RouteDecision decision = decide(model, p, augmenter != null);
+        ex.onEnd(() -> countUsage(ex, model));
         if (decision.route() == RouteDecision.Route.LOCAL) {
             boolean canSpill = decision.reason().equals("capacity");
             double budget = localQueueBudgetSeconds(ex);
@@ -156,6 +157,28 @@ public final class ChatRouter implements AutoCloseable {
             }
         }
         serveOnBedrock(ex, p, model, decision, messagesOf.apply(p));
+    }
+
+    /** Tokens and cost per route, once the exchange is over (streams and bodies alike, delivered or not). */
+    private void countUsage(Exchange ex, ServerConfig.ModelRoute model) {
+        Exchange.Usage u = ex.usage();
+        String route = ex.responseHeader(ROUTE_HEADER);
+        if (u == null || route == null) {
+            return;
+        }
+        metrics.tokens.labelValues(route, "prompt").inc(u.promptTokens());
+        metrics.tokens.labelValues(route, "completion").inc(u.completionTokens());
+        metrics.costDollars.labelValues(route, model.name()).inc(cost(model, u.promptTokens(), u.completionTokens()));
+    }
+
+    /** What a request costs at the model's listed prices (the same table for both routes, so budgets see one price). */
+    public static double cost(ServerConfig.ModelRoute model, int promptTokens, int completionTokens) {
+        return promptTokens / 1000.0 * model.inputPricePer1k() + completionTokens / 1000.0 * model.outputPricePer1k();
+    }
+
+    /** The model entry clients name, or empty. */
+    public Optional<ServerConfig.ModelRoute> model(String name) {
+        return Optional.ofNullable(models.get(name));
     }
 
     /**
@@ -215,7 +238,7 @@ public final class ChatRouter implements AutoCloseable {
             message.putNull("refusal");
             choice.putNull("logprobs");
             choice.put("finish_reason", ConverseTranslation.finishReason(r.stopReason()));
-            root.set("usage", usage(model, r.usage()));
+            root.set("usage", usage(ex, model, r.usage()));
             ex.json(200, root);
             return;
         }
@@ -247,13 +270,11 @@ public final class ChatRouter implements AutoCloseable {
         return o;
     }
 
-    private ObjectNode usage(ServerConfig.ModelRoute model, TokenUsage u) {
+    private ObjectNode usage(Exchange ex, ServerConfig.ModelRoute model, TokenUsage u) {
         int in = u == null || u.inputTokens() == null ? 0 : u.inputTokens();
         int out = u == null || u.outputTokens() == null ? 0 : u.outputTokens();
-        double cost = in / 1000.0 * model.inputPricePer1k() + out / 1000.0 * model.outputPricePer1k();
-        metrics.tokens.labelValues("bedrock", "prompt").inc(in);
-        metrics.tokens.labelValues("bedrock", "completion").inc(out);
-        metrics.costDollars.labelValues("bedrock", model.name()).inc(cost);
+        double cost = cost(model, in, out);
+        ex.reportUsage(in, out);
         ObjectNode usage = F.objectNode();
         usage.put("prompt_tokens", in);
         usage.put("completion_tokens", out);
@@ -336,7 +357,7 @@ public final class ChatRouter implements AutoCloseable {
                     })
                     .onMessageStop(e -> finishReason = ConverseTranslation.finishReason(e.stopReason()))
                     .onMetadata(e -> {
-                        ObjectNode u = usage(model, e.usage());
+                        ObjectNode u = usage(ex, model, e.usage());
                         ex.eventLoop().execute(() -> {
                             ObjectNode last = chunk();
                             ObjectNode choice = (ObjectNode) last.get("choices").get(0);

@@ -24,31 +24,39 @@ import software.amazon.eventstream.Message;
  * library), errors as Bedrock sends them ({@code x-amzn-ErrorType}). It answers
  * "bedrock: " + the last user message after a fixed latency, and can throttle or fail on demand.
  */
-final class FakeBedrock implements AutoCloseable {
+public final class FakeBedrock implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** A request as the fake received it. */
-    record Received(String modelId, boolean stream, JsonNode body) {
+    public record Received(String modelId, boolean stream, JsonNode body) {
     }
 
     private final HttpServer server;
-    final List<Received> received = new CopyOnWriteArrayList<>();
+    public final List<Received> received = new CopyOnWriteArrayList<>();
     final AtomicInteger calls = new AtomicInteger();
     private volatile long latencyMillis;
     private volatile int failStatus;
     private final AtomicInteger failuresLeft = new AtomicInteger();
+    private volatile String reply;
+    private volatile int pieceChars;
+
+    /** Answers {@code text} instead of echoing, streamed in pieces of {@code pieceChars} characters (0: at spaces). */
+    public void reply(String text, int pieceChars) {
+        this.reply = text;
+        this.pieceChars = pieceChars;
+    }
 
     /**
      * Credentials for the SDK's standard chain (system properties come first in it); the fake
      * ignores signatures, but the SDK will not sign without them.
      */
-    static void installTestCredentials() {
+    public static void installTestCredentials() {
         System.setProperty("aws.accessKeyId", "AKIDEXAMPLE");
         System.setProperty("aws.secretAccessKey", "secret");
     }
 
-    FakeBedrock(long latencyMillis) throws IOException {
+    public FakeBedrock(long latencyMillis) throws IOException {
         this.latencyMillis = latencyMillis;
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 512);
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
@@ -56,7 +64,7 @@ final class FakeBedrock implements AutoCloseable {
         server.start();
     }
 
-    String endpoint() {
+    public String endpoint() {
         return "http://127.0.0.1:" + server.getAddress().getPort();
     }
 
@@ -90,7 +98,7 @@ final class FakeBedrock implements AutoCloseable {
             boolean stream = op.equals("converse-stream");
             received.add(new Received(modelId, stream, body));
             sleep(latencyMillis);
-            String answer = "bedrock: " + lastUserText(body);
+            String answer = reply != null ? reply : "bedrock: " + lastUserText(body);
             int inputTokens = body.toString().length() / 4;
             int outputTokens = answer.split(" ").length;
             if (!stream) {
@@ -109,7 +117,16 @@ final class FakeBedrock implements AutoCloseable {
             ex.sendResponseHeaders(200, 0);
             OutputStream out = ex.getResponseBody();
             event(out, "messageStart", Map.of("role", "assistant"));
-            for (String piece : answer.split("(?<= )")) {
+            int size = pieceChars;
+            List<String> pieces = new java.util.ArrayList<>();
+            if (size > 0) {
+                for (int i = 0; i < answer.length(); i += size) {
+                    pieces.add(answer.substring(i, Math.min(answer.length(), i + size)));
+                }
+            } else {
+                pieces.addAll(List.of(answer.split("(?<= )")));
+            }
+            for (String piece : pieces) {
                 event(out, "contentBlockDelta", Map.of("contentBlockIndex", 0, "delta", Map.of("text", piece)));
             }
             event(out, "contentBlockStop", Map.of("contentBlockIndex", 0));

@@ -35,14 +35,16 @@ public final class TestServers {
                 .set("engine.kv-cache-bytes", Long.toString(64L << 20), "test")
                 // Most tests exercise generation: they skip loading the embedding model unless they ask.
                 .set("embeddings.model", "none", "test")
-                .set("collections.data-dir", freshDataDir().toString(), "test");
+                .set("collections.data-dir", freshDataDir().toString(), "test")
+                .set("database.url", "jdbc:sqlite:" + freshDataDir().resolve("spillway.db"), "test")
+                .set("audit.dir", freshDataDir().resolve("audit").toString(), "test");
         overrides.forEach((k, v) -> loader.set(k, v, "test"));
         return SpillwayServer.start(loader.build(), Clock.systemUTC());
     }
 
     private static java.nio.file.Path freshDataDir() {
         try {
-            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("spillway-collections");
+            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("spillway-test-data");
             dir.toFile().deleteOnExit();
             return dir;
         } catch (java.io.IOException e) {

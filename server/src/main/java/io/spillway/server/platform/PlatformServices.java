@@ -1,0 +1,104 @@
+package io.spillway.server.platform;
+
+import io.spillway.server.config.ConfigException;
+import io.spillway.server.config.ServerConfig;
+import io.spillway.server.embeddings.EmbeddingService;
+import io.spillway.server.platform.audit.AuditLog;
+import io.spillway.server.platform.cache.ResponseCache;
+import io.spillway.server.platform.cache.SemanticCache;
+import io.spillway.server.platform.keys.Database;
+import io.spillway.server.platform.keys.KeyStore;
+import io.spillway.server.platform.limits.RateLimiter;
+import io.spillway.server.platform.limits.SpendLedger;
+import io.spillway.server.platform.safety.Blocklist;
+import io.spillway.server.platform.safety.ContentClassifier;
+import io.spillway.server.platform.safety.PiiType;
+import io.spillway.server.platform.safety.SafetyAction;
+import io.spillway.server.platform.safety.SafetyPolicy;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.ServiceLoader;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Builds the platform's parts from configuration and owns what must be closed (database, audit log, semantic index). */
+public final class PlatformServices implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PlatformServices.class);
+
+    private final Database database;
+    private final Optional<AuditLog> audit;
+    private final Optional<SemanticCache> semantic;
+    private final Platform.Parts parts;
+
+    private PlatformServices(Database database, Optional<AuditLog> audit, Optional<SemanticCache> semantic, Platform.Parts parts) {
+        this.database = database;
+        this.audit = audit;
+        this.semantic = semantic;
+        this.parts = parts;
+    }
+
+    public static PlatformServices start(ServerConfig config, Optional<EmbeddingService> embeddings, Clock clock) {
+        ServerConfig.Database d = config.database();
+        Database db;
+        try {
+            db = Database.open(d.resolvedUrl(), d.user(), d.password());
+        } catch (RuntimeException e) {
+            throw new ConfigException("database: " + e.getMessage(), e);
+        }
+        try {
+            KeyStore keys = new KeyStore(db, clock);
+            ServerConfig.Cache c = config.cache();
+            Optional<ResponseCache> cache = c.enabled()
+                    ? Optional.of(new ResponseCache(c.maxBytes(), Duration.ofMillis((long) (c.ttlSeconds() * 1000)))) : Optional.empty();
+            Optional<SemanticCache> semantic = c.enabled() && c.semanticEnabled() && embeddings.isPresent()
+                    ? Optional.of(new SemanticCache(embeddings.get(), c.semanticThreshold(), c.semanticMaxEntries(),
+                    Duration.ofMillis((long) (c.ttlSeconds() * 1000)))) : Optional.empty();
+            ServerConfig.Safety s = config.safety();
+            SafetyPolicy policy = new SafetyPolicy(SafetyAction.parse(s.pii()),
+                    s.piiTypes().stream().map(PiiType::parse).collect(Collectors.toSet()), SafetyAction.parse(s.blocklistAction()),
+                    SafetyAction.parse(s.classifierAction()), config.audit().logPrompts());
+            Optional<ContentClassifier> classifier = classifier(s.classifier());
+            ServerConfig.Audit a = config.audit();
+            Optional<AuditLog> audit = a.enabled() ? Optional.of(new AuditLog(a.resolvedDir(), a.maxFileBytes(), a.fsync(), clock))
+                    : Optional.empty();
+            RateLimiter limiter = new RateLimiter(Duration.ofMillis((long) (config.keys().limitWindowSeconds() * 1000)));
+            Platform.Parts parts = new Platform.Parts(Optional.of(keys), limiter, Optional.of(new SpendLedger(db, clock)), cache, semantic,
+                    c.enabled() && c.dedup(), policy, new Blocklist(s.blocklist()), classifier, audit);
+            LOG.info("platform: keys and budgets in {}; response cache {}{}; dedup {}; PII {}; audit {}", db.url(),
+                    cache.isPresent() ? "on" : "off", semantic.isPresent() ? ", semantic cache on (opt-in, similarity >= "
+                            + c.semanticThreshold() + ")" : "", parts.dedup() ? "on" : "off", policy.pii().id(),
+                    audit.map(l -> "in " + l.directory()).orElse("off"));
+            return new PlatformServices(db, audit, semantic, parts);
+        } catch (RuntimeException e) {
+            db.close();
+            throw e;
+        }
+    }
+
+    private static Optional<ContentClassifier> classifier(String name) {
+        if (name.isBlank()) {
+            return Optional.empty();
+        }
+        for (ContentClassifier c : ServiceLoader.load(ContentClassifier.class)) {
+            if (c.name().equals(name)) {
+                return Optional.of(c);
+            }
+        }
+        throw new ConfigException("safety.classifier: no ContentClassifier named '" + name + "' on the class path");
+    }
+
+    public Platform.Parts parts() {
+        return parts;
+    }
+
+    /** Flushes the audit log, then closes the semantic index and the database. */
+    @Override
+    public void close() {
+        audit.ifPresent(AuditLog::close);
+        semantic.ifPresent(SemanticCache::close);
+        database.close();
+    }
+}

@@ -1,0 +1,127 @@
+package io.spillway.server.platform;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.spillway.server.platform.safety.Blocklist;
+import io.spillway.server.platform.safety.Finding;
+import io.spillway.server.platform.safety.PiiDetector;
+import io.spillway.server.platform.safety.PiiType;
+import io.spillway.server.platform.safety.SafetyAction;
+import io.spillway.server.platform.safety.SafetyPolicy;
+import io.spillway.server.platform.safety.StreamRedactor;
+import io.spillway.server.platform.safety.TextFilter;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * PII detection against a labelled corpus (src/test/resources/pii/corpus.tsv: positives of every
+ * type and negatives full of numbers that are not PII), and streaming redaction at every split.
+ */
+class PiiDetectionTest {
+
+    record Example(String expected, String text) {
+    }
+
+    static List<Example> corpus() throws IOException {
+        try (InputStream in = PiiDetectionTest.class.getResourceAsStream("/pii/corpus.tsv")) {
+            List<Example> out = new ArrayList<>();
+            for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+                if (line.isBlank() || line.startsWith("#")) {
+                    continue;
+                }
+                String[] parts = line.split("\t", 2);
+                out.add(new Example(parts[0], parts[1]));
+            }
+            return out;
+        }
+    }
+
+    @Test
+    void precisionAndRecallOnTheCorpus() throws IOException {
+        List<Example> corpus = corpus();
+        PiiDetector detector = PiiDetector.all();
+        int positives = 0;
+        int negatives = 0;
+        int truePositives = 0;
+        int falsePositives = 0;
+        List<String> misses = new ArrayList<>();
+        List<String> falseAlarms = new ArrayList<>();
+        for (Example e : corpus) {
+            List<Finding> found = detector.find(e.text());
+            if (e.expected().equals("none")) {
+                negatives++;
+            } else {
+                positives++;
+            }
+            boolean hit = false;
+            for (Finding f : found) {
+                if (f.type().equals(e.expected()) && !hit) {
+                    hit = true;
+                    truePositives++;
+                } else {
+                    falsePositives++;
+                    falseAlarms.add(f.type() + " in: " + e.text());
+                }
+            }
+            if (!hit && !e.expected().equals("none")) {
+                misses.add(e.expected() + ": " + e.text());
+            }
+        }
+        double precision = truePositives / (double) (truePositives + falsePositives);
+        double recall = truePositives / (double) positives;
+        System.out.printf("PII corpus: %d positive and %d negative examples; precision %.3f, recall %.3f%n  missed: %s%n  false: %s%n",
+                positives, negatives, precision, recall, misses, falseAlarms);
+        assertTrue(positives >= 50 && negatives >= 50, "the corpus has at least 50 of each");
+        assertTrue(precision >= 0.95, "precision " + precision + ", false alarms " + falseAlarms);
+        assertTrue(recall >= 0.95, "recall " + recall + ", missed " + misses);
+    }
+
+    private static TextFilter redacting() {
+        return new TextFilter(new SafetyPolicy(SafetyAction.REDACT, EnumSet.allOf(PiiType.class), SafetyAction.REDACT, SafetyAction.OFF,
+                false), new Blocklist(List.of("project nightingale")), Optional.empty());
+    }
+
+    @Test
+    void aCardNumberSplitAtAnyPointAcrossChunksIsNeverReleased() {
+        String text = "Sure. Your card 4111 1111 1111 1111 is on file, and mail goes to bob@example.com. Project Nightingale is"
+                + " secret. Call +1 415 555 2671.";
+        String whole = redacting().apply(text).text();
+        assertEquals("Sure. Your card [REDACTED_CREDIT_CARD] is on file, and mail goes to [REDACTED_EMAIL]. [BLOCKED] is secret."
+                + " Call [REDACTED_PHONE].", whole);
+        Random random = new Random(7);
+        for (int trial = 0; trial < 2000; trial++) {
+            StreamRedactor r = new StreamRedactor(redacting());
+            StringBuilder out = new StringBuilder();
+            int at = 0;
+            while (at < text.length()) {
+                int n = 1 + random.nextInt(trial % 2 == 0 ? 3 : 12);
+                String released = r.add(text.substring(at, Math.min(text.length(), at + n)));
+                assertFalse(released.matches("(?s).*\\d{4}.*") && !released.contains("REDACTED"), "released digits: " + released);
+                assertFalse(released.contains("1111") || released.contains("@example") || released.contains("Nightingale"),
+                        "a piece of a match was released: '" + released + "'");
+                out.append(released);
+                at += n;
+            }
+            out.append(r.flush());
+            assertEquals(whole, out.toString());
+        }
+    }
+
+    @Test
+    void checkDigitsSeparateNumbersFromIdentifiers() {
+        PiiDetector d = PiiDetector.all();
+        assertEquals(List.of("credit_card"), d.find("4111-1111-1111-1111").stream().map(Finding::type).toList());
+        assertEquals(List.of(), d.find("4111-1111-1111-1112"));
+        assertEquals(List.of("iban"), d.find("GB82 WEST 1234 5698 7654 32").stream().map(Finding::type).toList());
+        assertFalse(d.find("GB83 WEST 1234 5698 7654 32").stream().anyMatch(f -> f.type().equals("iban")));
+    }
+}
