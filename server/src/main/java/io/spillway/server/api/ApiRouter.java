@@ -37,7 +37,7 @@ import io.spillway.server.platform.keys.KeyStore;
 /**
  * The OpenAI-compatible API and the operational endpoints. Authentication (when keys are
  * configured) covers the API; health, readiness, version and metrics stay open for probes and
- * scrapers.
+ * scrapers, and so does the dashboard's static page (its playground sends the key the user types).
  */
 public final class ApiRouter implements Router {
 
@@ -59,12 +59,15 @@ public final class ApiRouter implements Router {
     private final CollectionsApi collections;
     private final ChatRouter chatRouter;
     private final Platform platform;
+    private final DashboardAssets dashboardAssets = new DashboardAssets();
+    private final io.spillway.server.http.AccessLog accessLog;
 
     public ApiRouter(ServedModel model, Generations generations, List<String> apiKeys, PrometheusRegistry registry,
                      BooleanSupplier ready, String version, Optional<Embeddings> embeddings, CollectionsApi collections,
                      ChatRouter chatRouter, Platform platform) {
         this.chatRouter = chatRouter;
         this.platform = platform;
+        this.accessLog = new io.spillway.server.http.AccessLog(registry);
         this.embeddings = embeddings;
         this.collections = collections;
         this.model = model;
@@ -79,7 +82,14 @@ public final class ApiRouter implements Router {
     public void handle(Exchange ex) {
         String path = ex.path();
         String method = ex.method();
-        Caller caller = OPEN.contains(path) ? Caller.ANONYMOUS : authenticate(ex);
+        accessLog.watch(ex);
+        boolean dashboard = path.equals(DashboardAssets.PREFIX) || path.startsWith(DashboardAssets.PREFIX + "/");
+        Caller caller = OPEN.contains(path) || dashboard ? Caller.ANONYMOUS : authenticate(ex);
+        if (dashboard) {
+            requireMethod(method, "GET");
+            dashboardAssets.serve(ex);
+            return;
+        }
         switch (path) {
             case "/health" -> {
                 requireMethod(method, "GET");

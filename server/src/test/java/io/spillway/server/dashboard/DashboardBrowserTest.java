@@ -1,0 +1,107 @@
+package io.spillway.server.dashboard;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.spillway.server.SpillwayServer;
+import io.spillway.server.testing.TestServers;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The dashboard in a real browser (Debian's headless Chromium): the page loads and charts the
+ * server's metrics, the charts move while load runs, and the playground streams a reply into the
+ * page piece by piece. {@code .ci/run} installs Chromium; in CI its absence fails the test.
+ */
+class DashboardBrowserTest {
+
+    private static Path chromium() {
+        var found = HeadlessChromium.find();
+        if (found.isEmpty()) {
+            if (System.getenv("CI") != null) {
+                fail("no chromium on PATH: .ci/run installs Debian's chromium package");
+            }
+            Assumptions.abort("no chromium on PATH (apt-get install chromium) to run the browser test");
+        }
+        return found.get();
+    }
+
+    private static JsonNode waitFor(HeadlessChromium browser, String condition, String value, long timeoutMs) throws Exception {
+        long end = System.currentTimeMillis() + timeoutMs;
+        while (System.currentTimeMillis() < end) {
+            if (browser.eval(condition).asBoolean(false)) {
+                return browser.eval(value);
+            }
+            Thread.sleep(100);
+        }
+        fail("timed out waiting for " + condition + "; state: " + browser.eval("JSON.stringify(window.spillwayDashboard)"));
+        return null;
+    }
+
+    @Test
+    void chartsFollowTheLoadAndThePlaygroundStreams() throws Exception {
+        Path binary = chromium();
+        try (SpillwayServer server = TestServers.start(Map.of());
+             HeadlessChromium browser = new HeadlessChromium(binary, TestServers.baseUrl(server) + "/dashboard/")) {
+            waitFor(browser, "!!(window.spillwayDashboard && window.spillwayDashboard.updates >= 2)", "1", 30_000);
+            assertEquals(server.model().name(), browser.eval("document.getElementById('model').textContent").asText());
+            assertEquals("live", browser.eval("document.getElementById('status').textContent").asText());
+            assertEquals(0.0, browser.eval("window.spillwayDashboard.last.tps").asDouble(), "idle before the load");
+
+            AtomicBoolean loading = new AtomicBoolean(true);
+            HttpClient http = HttpClient.newBuilder().executor(Executors.newVirtualThreadPerTaskExecutor()).build();
+            String body = """
+                    {"model": "%s", "messages": [{"role": "user", "content": "load"}], "max_tokens": 64, "ignore_eos": true,
+                     "temperature": 1}""".formatted(server.model().name());
+            try (ExecutorService load = Executors.newVirtualThreadPerTaskExecutor()) {
+                for (int c = 0; c < 4; c++) {
+                    load.submit(() -> {
+                        while (loading.get()) {
+                            http.send(HttpRequest.newBuilder(URI.create(TestServers.baseUrl(server) + "/v1/chat/completions"))
+                                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                                    HttpResponse.BodyHandlers.ofString());
+                        }
+                        return null;
+                    });
+                }
+                double tps = waitFor(browser, "window.spillwayDashboard.last.tps > 0 && window.spillwayDashboard.last.p50 !== null",
+                        "window.spillwayDashboard.last.tps", 30_000).asDouble();
+                assertTrue(tps > 0);
+                // The chart itself holds the points: a tokens/s line that rose above zero, TTFT points drawn.
+                assertTrue(browser.eval("Math.max(...charts.tps.data.datasets[0].data.filter(v => v !== null))").asDouble() > 0);
+                assertTrue(browser.eval("charts.ttft.data.datasets[0].data.filter(v => v !== null).length").asInt() > 0);
+                assertTrue(browser.eval("charts.queue.data.labels.length").asInt() >= 3);
+                loading.set(false);
+            }
+
+            browser.eval("document.getElementById('chat-input').value = 'Hello from the browser test';"
+                    + " document.getElementById('chat-max').value = '96'; document.getElementById('chat-send').click(); true");
+            Set<Integer> lengths = new TreeSet<>();
+            long end = System.currentTimeMillis() + 60_000;
+            while (System.currentTimeMillis() < end && !browser.eval("!!window.spillwayDashboard.chat").asBoolean()) {
+                lengths.add(browser.eval("document.getElementById('chat-output').textContent.length").asInt());
+                Thread.sleep(15);
+            }
+            JsonNode chat = browser.eval("window.spillwayDashboard.chat");
+            assertTrue(chat.path("chunks").asInt() > 1, "a streamed reply: " + chat);
+            int finalLength = chat.path("text").asText().length();
+            assertTrue(finalLength > 0);
+            long partial = lengths.stream().filter(l -> l > 0 && l < finalLength).count();
+            assertTrue(partial >= 2, "the reply grew in the page while it streamed; lengths seen " + lengths + " of " + finalLength);
+            assertTrue(browser.eval("document.getElementById('chat-meta').textContent").asText().contains("route local"));
+        }
+    }
+}
