@@ -1,0 +1,132 @@
+package io.spillway.bench;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spillway.models.attention.GatherAttention;
+import io.spillway.models.attention.StepAttention;
+import io.spillway.models.batch.ForwardBatch;
+import io.spillway.models.batch.SequenceChunk;
+import io.spillway.models.checkpoint.ConfigJson;
+import io.spillway.models.checkpoint.ModelConfig;
+import io.spillway.models.kv.KvCacheSpec;
+import io.spillway.models.kv.PagedKvCache;
+import io.spillway.models.runtime.HostStaging;
+import io.spillway.models.runtime.TorchRuntime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * One layer's decode attention, float32 on the CPU: the paged path the engine runs (GatherAttention:
+ * write this step's K and V into their cache slots, gather each sequence's context through its block
+ * table, then scores, softmax and weighted values) against the same math over K and V already laid
+ * out contiguously (what a non-paged server would keep per sequence).
+ *
+ * <p>What the figure means: both read {@code batch * context * 2 * kvHeads * headDim * 4} bytes of
+ * KV; that over the memory bandwidth is the floor. The paged path's gap to the contiguous one is the
+ * price of paging (the gather copies the context once more).
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 2, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Dai.djl.offline=true"})
+public class AttentionBenchmark {
+
+    /** heads / kvHeads / headDim of SmolLM2-135M (9/3/64) and Llama-3.2-1B (32/8/64). */
+    @Param({"smollm2", "llama32_1b"})
+    String model;
+
+    @Param({"1", "16"})
+    int batch;
+
+    @Param({"512", "2048"})
+    int context;
+
+    private NDManager manager;
+    private GatherAttention attention;
+    private ForwardBatch decode;
+    private HostStaging staging;
+    private NDArray q;
+    private NDArray k;
+    private NDArray v;
+    private NDArray keys;
+    private NDArray values;
+    private int heads;
+    private int kvHeads;
+
+    @Setup(Level.Trial)
+    public void allocate() {
+        TorchRuntime.engine();
+        boolean smol = model.equals("smollm2");
+        heads = smol ? 9 : 32;
+        kvHeads = smol ? 3 : 8;
+        int headDim = 64;
+        ObjectNode json = ConfigJson.llama(heads * headDim, 4 * heads * headDim, 1, heads, kvHeads, 1000, 8192, true);
+        ModelConfig config = ModelConfig.parse(json);
+        manager = NDManager.newBaseManager();
+        int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
+        int blocksPerSequence = (context + 1 + blockSize - 1) / blockSize;
+        PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(config, blockSize, DataType.FLOAT32, batch * blocksPerSequence + 1),
+                manager.getDevice(), manager);
+        attention = new GatherAttention(cache, config);
+        staging = new HostStaging(manager.getDevice(), 1 << 20);
+        List<SequenceChunk> step = new ArrayList<>();
+        for (int s = 0; s < batch; s++) {
+            int[] table = new int[blocksPerSequence];
+            for (int b = 0; b < table.length; b++) {
+                table[b] = 1 + s * blocksPerSequence + b;
+            }
+            step.add(SequenceChunk.decode(1, context, table));
+        }
+        decode = ForwardBatch.of(step, blockSize);
+        q = manager.randomNormal(new Shape(batch, heads, headDim), DataType.FLOAT32);
+        k = manager.randomNormal(new Shape(batch, kvHeads, headDim), DataType.FLOAT32);
+        v = manager.randomNormal(new Shape(batch, kvHeads, headDim), DataType.FLOAT32);
+        keys = manager.randomNormal(new Shape(batch, kvHeads, headDim, context + 1), DataType.FLOAT32);
+        values = manager.randomNormal(new Shape(batch, kvHeads, context + 1, headDim), DataType.FLOAT32);
+    }
+
+    @Benchmark
+    public float paged() {
+        try (NDManager step = manager.newSubManager()) {
+            staging.reset();
+            StepAttention s = attention.begin(decode, step, staging);
+            NDArray out = s.attend(0, q.reshape(batch, heads * 64).reshape(batch, heads, 64), k, v);
+            out.attach(step);
+            return out.getFloat(0, 0);
+        }
+    }
+
+    @Benchmark
+    public float contiguous() {
+        try (NDManager step = manager.newSubManager()) {
+            NDArray queries = q.reshape(batch, kvHeads, heads / kvHeads, 64);
+            NDArray out = queries.matMul(keys).softmax(-1).matMul(values).reshape(batch, heads * 64);
+            out.attach(step);
+            return out.getFloat(0, 0);
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void free() {
+        manager.close();
+    }
+}

@@ -1,0 +1,89 @@
+package io.spillway.bench;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.spillway.models.runtime.TorchRuntime;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * One projection {@code y = x W^T} at decode shapes, float32 on the CPU: {@code engine} is the
+ * model's own {@link io.spillway.models.arch.Projection} (on a CPU, the weight viewed as row blocks,
+ * one batched matmul across the intra-op threads), {@code linear} is libtorch's plain {@code linear}
+ * over the checkpoint's {@code [out, in]} weight, for comparison. The shapes are the fused
+ * projections of SmolLM2-135M and Llama-3.2-1B: qkv, o, gate+up, down.
+ *
+ * <p>What the figure means: at small batches a projection streams its weight once, so its floor is
+ * {@code out * in * 4} bytes / memory bandwidth (MemoryBandwidth); as the batch grows it becomes
+ * compute-bound, with a floor of {@code 2 * batch * in * out} FLOPs / the machine's GEMM rate (the
+ * batch-64 Llama-3.2-1B gate+up figure is the best GEMM rate measured here).
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 2, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Dai.djl.offline=true"})
+public class MatmulBenchmark {
+
+    /** {@code model_projection: in x out}. */
+    @Param({"smollm2_qkv:576x960", "smollm2_o:576x576", "smollm2_gateup:576x3072", "smollm2_down:1536x576",
+            "llama32_1b_qkv:2048x3072", "llama32_1b_o:2048x2048", "llama32_1b_gateup:2048x16384", "llama32_1b_down:8192x2048"})
+    String projection;
+
+    @Param({"1", "4", "16", "64"})
+    int batch;
+
+    @Param({"engine", "linear"})
+    String path;
+
+    private io.spillway.models.arch.Projection projectionOp;
+
+    private NDManager manager;
+    private NDArray x;
+    private NDArray weight;
+
+    @Setup(Level.Trial)
+    public void allocate() {
+        TorchRuntime.engine();
+        String[] dims = projection.substring(projection.indexOf(':') + 1).split("x");
+        int in = Integer.parseInt(dims[0]);
+        int out = Integer.parseInt(dims[1]);
+        manager = NDManager.newBaseManager();
+        x = manager.randomNormal(new Shape(batch, in), DataType.FLOAT32);
+        weight = manager.randomNormal(new Shape(out, in), DataType.FLOAT32).mul(0.02f);
+        projectionOp = io.spillway.models.arch.EngineProjections.cpu(weight, TorchRuntime.intraOpThreads());
+    }
+
+    @Benchmark
+    public float project() {
+        try (NDManager step = manager.newSubManager()) {
+            // The input belongs to the step, as in the model (a projection's results join its input's manager).
+            NDArray input = x.duplicate();
+            input.attach(step);
+            NDArray y = path.equals("engine") ? projectionOp.apply(input)
+                    : input.getNDArrayInternal().linear(input, weight, null).singletonOrThrow();
+            y.attach(step);
+            return y.getFloat(0, 0);
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void free() {
+        manager.close();
+    }
+}
