@@ -165,14 +165,24 @@ async function chat(event) {
   meta.textContent = "";
   button.disabled = true;
   const started = performance.now();
-  let first = null, chunks = 0;
+  let first = null, chunks = 0, reads = 0, lastAt = null;
   try {
+    const extraText = document.getElementById("chat-extra").value.trim();
+    let extra = {};
+    if (extraText) {
+      try {
+        extra = JSON.parse(extraText);
+      } catch (e) {
+        out.textContent = "More parameters must be a JSON object: " + e.message;
+        return;
+      }
+    }
     const res = await fetch("/v1/chat/completions", {
       method: "POST",
       headers: { "Content-Type": "application/json", ...authHeaders() },
       body: JSON.stringify({ model: document.getElementById("model").textContent,
         messages: [{ role: "user", content: document.getElementById("chat-input").value }],
-        max_tokens: Number(document.getElementById("chat-max").value) || 64, stream: true }),
+        max_tokens: Number(document.getElementById("chat-max").value) || 64, ...extra, stream: true }),
     });
     if (!res.ok) {
       const err = await res.json().catch(() => ({}));
@@ -186,6 +196,7 @@ async function chat(event) {
       const { value, done } = await reader.read();
       if (done) break;
       buffer += decoder.decode(value, { stream: true });
+      let contentInRead = false;
       let cut;
       while ((cut = buffer.indexOf("\n\n")) >= 0) {
         const event = buffer.slice(0, cut);
@@ -196,13 +207,18 @@ async function chat(event) {
         if (text) {
           if (first === null) first = performance.now() - started;
           chunks++;
+          contentInRead = true;
           out.textContent += text;
         }
+      }
+      if (contentInRead) {
+        reads++;
+        lastAt = performance.now() - started;
       }
     }
     meta.textContent = `route ${res.headers.get("x-spillway-route") || "?"}, cache ${res.headers.get("x-spillway-cache") || "?"},`
       + ` first token after ${fmt(first)} ms, ${chunks} chunks in ${fmt(performance.now() - started)} ms`;
-    window.spillwayDashboard.chat = { chunks, first, text: out.textContent };
+    window.spillwayDashboard.chat = { chunks, reads, first, last: lastAt, text: out.textContent };
   } catch (e) {
     out.textContent = "The request failed: " + e.message;
   } finally {

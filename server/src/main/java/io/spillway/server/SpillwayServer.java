@@ -50,6 +50,7 @@ public final class SpillwayServer implements AutoCloseable {
     private final Collections collections;
     private final ChatRouter chatRouter;
     private final PlatformServices platform;
+    private boolean closed;
 
     private SpillwayServer(Engine engine, HttpServer http, ServedModel model, PrometheusRegistry registry,
                            Optional<EmbeddingService> embeddings, Collections collections, ChatRouter chatRouter,
@@ -208,18 +209,52 @@ public final class SpillwayServer implements AutoCloseable {
         return platform.parts().keys().orElseThrow();
     }
 
+    /** Shuts down at once: requests in flight are ended (see {@link #shutdown}). */
     @Override
     public void close() {
-        http.stopAccepting();
-        http.close();
-        chatRouter.close();
-        engine.close();
-        platform.close();
-        embeddings.ifPresent(EmbeddingService::close);
-        try {
-            collections.close();
-        } catch (IOException e) {
-            LOG.warn("collections: closing failed", e);
+        shutdown(java.time.Duration.ZERO);
+    }
+
+    /**
+     * A graceful shutdown: stop taking requests (the readiness probe fails, new requests get 503),
+     * let those in flight finish for up to {@code grace}, then end the rest (streams get their last
+     * chunk and [DONE]), then flush and close the audit log, the vector index and the database.
+     * Idempotent: a second call returns when the first is done.
+     */
+    public void shutdown(java.time.Duration grace) {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
         }
+        try {
+            int left = http.drain(grace);
+            if (left > 0) {
+                LOG.info("shutdown: ending {} requests still running after the {} s grace period", left, grace.toSeconds());
+            }
+            chatRouter.close();
+            engine.close();
+            // The requests the engine just ended still have their last bytes to write.
+            http.drain(java.time.Duration.ofSeconds(2));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            http.close();
+            engine.close();
+            platform.close();
+            embeddings.ifPresent(EmbeddingService::close);
+            try {
+                collections.close();
+            } catch (IOException e) {
+                LOG.warn("collections: closing failed", e);
+            }
+            LOG.info("shutdown: complete");
+        }
+    }
+
+    /** Whether the server takes requests (false once a shutdown began): the readiness probe. */
+    public boolean ready() {
+        return !closed && engine.running();
     }
 }

@@ -387,7 +387,9 @@ public final class Generations {
                 JsonNode logprobs = options.logprobs() ? (chat ? chatLogprobs(d.logprobs()) : completionLogprobs(d.logprobs(), 0)) : null;
                 sse.send(chunk(index, chat ? contentDelta(text) : null, text, null, logprobs, d.tokenIds()).toString());
             }
-            if (d.finishReason() != null && d.finishReason() != FinishReason.ABORT) {
+            // A client that went away gets nothing; one still reading when the server ends its
+            // request (shutting down) gets the choice closed properly.
+            if (d.finishReason() != null && (d.finishReason() != FinishReason.ABORT || ex.open())) {
                 ObjectNode finish = chunk(index, chat ? F.objectNode() : null, "", finishReason(d.finishReason()), null, null);
                 putStopReason((ObjectNode) finish.get("choices").get(0), d.stopReason());
                 sse.send(finish.toString());

@@ -102,10 +102,26 @@ public final class ServeCommand implements Callable<Integer> {
         }
         CountDownLatch stopped = new CountDownLatch(1);
         SpillwayServer server = SpillwayServer.start(config, Clock.systemDefaultZone());
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
+        java.time.Duration grace = java.time.Duration.ofMillis((long) (config.server().shutdownGraceSeconds() * 1000));
+        Runnable shutdown = () -> {
+            server.shutdown(grace);
             stopped.countDown();
-        }, "spillway-shutdown"));
+        };
+        // SIGTERM (Kubernetes, docker stop) and SIGINT (Ctrl-C) drain gracefully and exit 0: the
+        // JVM's own handling would exit 143 and let shutdown hooks race the in-flight requests.
+        for (String name : new String[] {"TERM", "INT"}) {
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> Thread.ofPlatform().name("spillway-shutdown").start(() -> {
+                    org.slf4j.LoggerFactory.getLogger(ServeCommand.class).info("shutdown: SIG{} received, draining for up to {} s",
+                            name, grace.toSeconds());
+                    shutdown.run();
+                    System.exit(0);
+                }));
+            } catch (IllegalArgumentException e) {
+                // A platform without this signal: the shutdown hook below still closes cleanly.
+            }
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(shutdown, "spillway-shutdown-hook"));
         stopped.await();
         return 0;
     }

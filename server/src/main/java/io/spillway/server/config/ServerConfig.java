@@ -18,7 +18,8 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
                          @JsonProperty("max-body-bytes") long maxBodyBytes,
                          @JsonProperty("request-read-timeout-seconds") double requestReadTimeoutSeconds,
                          @JsonProperty("idle-timeout-seconds") double idleTimeoutSeconds,
-                         @JsonProperty("slow-reader-timeout-seconds") double slowReaderTimeoutSeconds) {
+                         @JsonProperty("slow-reader-timeout-seconds") double slowReaderTimeoutSeconds,
+                         @JsonProperty("shutdown-grace-seconds") double shutdownGraceSeconds) {
         public Server {
             apiKeys = apiKeys == null ? List.of() : List.copyOf(apiKeys);
             require(port >= 0 && port <= 65535, "server.port must be in [0, 65535]");
@@ -26,6 +27,7 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
             require(requestReadTimeoutSeconds > 0, "server.request-read-timeout-seconds must be positive");
             require(idleTimeoutSeconds > 0, "server.idle-timeout-seconds must be positive");
             require(slowReaderTimeoutSeconds > 0, "server.slow-reader-timeout-seconds must be positive");
+            require(shutdownGraceSeconds >= 0, "server.shutdown-grace-seconds must not be negative");
         }
     }
 

@@ -39,7 +39,10 @@ final class ApiChannelHandler extends ChannelInboundHandlerAdapter {
     private Exchange current;
     private ScheduledFuture<?> slowReader;
 
-    ApiChannelHandler(Router router, Executor workers, long slowReaderNanos, RequestReadTimeout readTimeout) {
+    private final Drain drain;
+
+    ApiChannelHandler(Router router, Executor workers, long slowReaderNanos, RequestReadTimeout readTimeout, Drain drain) {
+        this.drain = drain;
         this.router = router;
         this.workers = workers;
         this.slowReaderNanos = slowReaderNanos;
@@ -77,6 +80,13 @@ final class ApiChannelHandler extends ChannelInboundHandlerAdapter {
                 exchange.error(decoderError(cause));
                 return;
             }
+            if (drain.draining()) {
+                exchange.closeAfterResponse();
+                exchange.error(OpenAiException.overloaded("The server is shutting down. Retry on another replica.", 1));
+                return;
+            }
+            drain.begin();
+            exchange.onEnd(drain::end);
             workers.execute(() -> {
                 try {
                     router.handle(exchange);

@@ -40,7 +40,7 @@ public final class Exchange {
     private final String query;
     private final HttpHeaders headers;
     private final byte[] body;
-    private final boolean keepAlive;
+    private volatile boolean keepAlive;
     private final String requestId;
     private final Runnable onComplete;
     private final AtomicBoolean started = new AtomicBoolean();
@@ -98,6 +98,11 @@ public final class Exchange {
      */
     public void tap(ResponseTap tap) {
         this.tap = tap;
+    }
+
+    /** Ends the connection once this response is sent (the server is going away). */
+    void closeAfterResponse() {
+        keepAlive = false;
     }
 
     /** Runs {@code r} once when the exchange is over, whether the response was delivered or the client went away. */

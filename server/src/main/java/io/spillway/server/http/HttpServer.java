@@ -33,7 +33,10 @@ public final class HttpServer implements AutoCloseable {
     private final ExecutorService handlers;
     private final Channel channel;
 
-    private HttpServer(EventLoopGroup boss, EventLoopGroup workers, ExecutorService handlers, Channel channel) {
+    private final Drain drain;
+
+    private HttpServer(EventLoopGroup boss, EventLoopGroup workers, ExecutorService handlers, Channel channel, Drain drain) {
+        this.drain = drain;
         this.boss = boss;
         this.workers = workers;
         this.handlers = handlers;
@@ -44,6 +47,7 @@ public final class HttpServer implements AutoCloseable {
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
         ExecutorService handlers = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("spillway-api-", 0).factory());
+        Drain drain = new Drain();
         long readTimeout = (long) (config.requestReadTimeoutSeconds() * 1e9);
         long idle = (long) (config.idleTimeoutSeconds() * 1e9);
         long slowReader = (long) (config.slowReaderTimeoutSeconds() * 1e9);
@@ -63,15 +67,33 @@ public final class HttpServer implements AutoCloseable {
                                 .addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, 65536))
                                 .addLast("idle", new IdleStateHandler(0, 0, idle, TimeUnit.NANOSECONDS))
                                 .addLast("body", new BodyLimit(maxBody))
-                                .addLast("api", new ApiChannelHandler(router, handlers, slowReader, timeout));
+                                .addLast("api", new ApiChannelHandler(router, handlers, slowReader, timeout, drain));
                     }
                 });
         Channel channel = b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();
-        return new HttpServer(boss, workers, handlers, channel);
+        return new HttpServer(boss, workers, handlers, channel, drain);
     }
 
     public int port() {
         return ((InetSocketAddress) channel.localAddress()).getPort();
+    }
+
+    /**
+     * Stops taking requests (the listener closes; a request on an open connection gets 503 and
+     * {@code Connection: close}) and waits up to {@code grace} for those in flight to complete.
+     * Returns how many are still running.
+     */
+    public int drain(java.time.Duration grace) throws InterruptedException {
+        drain.start();
+        if (channel.isOpen()) {
+            stopAccepting();
+        }
+        return drain.await(grace);
+    }
+
+    /** Requests being answered now. */
+    public int inFlight() {
+        return drain.active();
     }
 
     /** Stops accepting connections (open ones keep being served until {@link #close}). */
