@@ -68,14 +68,18 @@ public final class SpillwayServer implements AutoCloseable {
     public static SpillwayServer start(ServerConfig config, Clock clock) throws InterruptedException {
         ServerConfig.Model m = config.model();
         boolean demo = m.demo();
-        Path dir = demo ? DemoModel.write() : Paths.get(m.path());
+        Path dir = demo ? DemoModel.write() : locate(m.path(), config.hub());
         if (!demo && !Files.isDirectory(dir)) {
             throw new ConfigException("model.path " + dir + " is not a directory");
         }
         ComputeTarget target = ComputeTarget.resolve(m.device(), m.dtype());
         LoadFormat format = demo ? LoadFormat.DUMMY : LoadFormat.parse(m.loadFormat());
         ModelLoadOptions options = new ModelLoadOptions(dir, format, target, m.maxModelLength(), m.seed());
-        String name = !m.servedName().isBlank() ? m.servedName() : demo ? DemoModel.NAME : dir.toAbsolutePath().normalize().getFileName().toString();
+        // A Hub model is served under its id (org/name), as vLLM does; a directory under its name.
+        java.util.Optional<io.spillway.models.hub.HubModel> hubId = demo || Files.isDirectory(Paths.get(m.path()))
+                ? java.util.Optional.empty() : io.spillway.models.hub.HubModel.parse(m.path());
+        String name = !m.servedName().isBlank() ? m.servedName() : demo ? DemoModel.NAME
+                : hubId.map(io.spillway.models.hub.HubModel::repo).orElse(dir.toAbsolutePath().normalize().getFileName().toString());
         String template = null;
         if (!m.chatTemplate().isBlank()) {
             try {
@@ -132,6 +136,24 @@ public final class SpillwayServer implements AutoCloseable {
             engine.close();
             embeddings.ifPresent(EmbeddingService::close);
             throw e;
+        }
+    }
+
+    /** A model directory, or a Hub model id fetched into the Hub's cache (a path that exists wins). */
+    public static Path locate(String model, ServerConfig.Hub hub) {
+        Path path = Paths.get(model);
+        if (Files.isDirectory(path)) {
+            return path;
+        }
+        java.util.Optional<io.spillway.models.hub.HubModel> id = io.spillway.models.hub.HubModel.parse(model);
+        if (id.isEmpty()) {
+            return path;
+        }
+        java.io.PrintStream terminal = System.console() != null ? System.err : null;
+        try {
+            return new io.spillway.models.hub.HubDownloader(hub.settings(System.getenv()), terminal).resolve(id.get());
+        } catch (RuntimeException e) {
+            throw new ConfigException("model " + model + ": " + e.getMessage(), e);
         }
     }
 

@@ -37,8 +37,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "A Hugging Face model directory.")
-    Path model;
+    @Option(names = "--model", required = true, description = "A Hugging Face model directory, or a Hub id (org/name[@revision]).")
+    String model;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Prompt prompt;
@@ -60,7 +60,8 @@ public final class GenerateCommand implements Callable<Integer> {
         if (maxTokens < 1) {
             throw new CliError("--max-tokens must be at least 1, was " + maxTokens);
         }
-        try (LoadedModel loaded = LoadedModel.load(modelOptions.toLoadOptions(model))) {
+        try (LoadedModel loaded = LoadedModel.load(modelOptions.toLoadOptions(
+                io.spillway.server.SpillwayServer.locate(model, io.spillway.server.config.ConfigLoader.defaults().environment(System.getenv()).build().hub())))) {
             TextTokenizer tokenizer = loaded.tokenizer().orElse(null);
             if (tokenizer == null && (prompt.text != null || output == Output.text)) {
                 throw new CliError(loaded.name()

@@ -12,7 +12,7 @@ import java.util.List;
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
 public record ServerConfig(Server server, Model model, Engine engine, Embeddings embeddings, Collections collections, Router router,
-                           Bedrock bedrock, Database database, Keys keys, Cache cache, Safety safety, Audit audit) {
+                           Bedrock bedrock, Database database, Keys keys, Cache cache, Safety safety, Audit audit, Hub hub) {
 
     public record Server(String host, int port, @JsonProperty("api-keys") List<String> apiKeys,
                          @JsonProperty("max-body-bytes") long maxBodyBytes,
@@ -193,6 +193,13 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
 
         public java.nio.file.Path resolvedDir() {
             return dir == null || dir.isBlank() ? dataPath("audit") : java.nio.file.Paths.get(dir);
+        }
+    }
+
+    public record Hub(String endpoint, @JsonProperty("cache-dir") String cacheDir, String token, boolean offline) {
+
+        public io.spillway.models.hub.HubSettings settings(java.util.Map<String, String> env) {
+            return io.spillway.models.hub.HubSettings.resolve(endpoint, cacheDir, token, offline, env);
         }
     }
 
