@@ -101,6 +101,11 @@ public final class ServeBenchmark {
                 String prompt = prompt(random);
                 pool.submit(() -> samples.add(send(prompt)));
             }
+            // Rates are over the whole offered window, even when its last arrival came early.
+            long idle = end - System.nanoTime();
+            if (idle > 0) {
+                TimeUnit.NANOSECONDS.sleep(idle);
+            }
         }
         return summarize(rate, 0, samples, (System.nanoTime() - start) / 1e9);
     }

@@ -45,13 +45,19 @@ class BenchServeTest {
         }
         BenchResult a = new com.fasterxml.jackson.databind.ObjectMapper().readValue(dir.resolve("a.json").toFile(), BenchResult.class);
         assertEquals(3, a.runs().size());
+        int itlSamples = 0;
         for (BenchResult.Run r : a.runs()) {
             assertTrue(r.completed() > 0 && r.errors() == 0, r.toString());
+            assertTrue(r.elapsedSeconds() >= 2, "rates are over the whole window: " + r);
             assertTrue(r.ttftMs().p50() > 0 && r.ttftMs().p99() >= r.ttftMs().p50(), r.toString());
-            assertTrue(r.itlMs().count() > 0 && r.e2eMs().p50() >= r.ttftMs().p50(), r.toString());
+            assertTrue(r.e2eMs().p50() >= r.ttftMs().p50(), r.toString());
             assertTrue(r.outputTokensPerSecond() > 0, r.toString());
             assertEquals(Map.of("local", r.completed()), r.routes());
+            itlSamples += r.itlMs().count();
         }
+        // The demo model's random bytes often decode to nothing for a few tokens, so not every
+        // request has two content chunks; across the sweep many do.
+        assertTrue(itlSamples > 0, "inter-token latencies were measured");
         byte[] png = Files.readAllBytes(dir.resolve("a.png"));
         assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
         String compared = run("bench", "compare", dir.resolve("a.json").toString(), dir.resolve("b.json").toString(),
