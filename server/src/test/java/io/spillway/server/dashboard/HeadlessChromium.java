@@ -136,8 +136,11 @@ final class HeadlessChromium implements AutoCloseable {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
         }
+        // Best effort: the browser's helper processes may still be writing their profile as it goes.
         try (var files = Files.walk(profile)) {
             files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | java.io.UncheckedIOException e) {
+            profile.toFile().deleteOnExit();
         }
     }
 }

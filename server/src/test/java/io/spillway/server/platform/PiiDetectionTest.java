@@ -117,6 +117,23 @@ class PiiDetectionTest {
     }
 
     @Test
+    void aFlagOnlyPolicyNeverHoldsAStreamBackButStillCountsWhatItSaw() {
+        TextFilter flagging = new TextFilter(new SafetyPolicy(SafetyAction.FLAG, EnumSet.allOf(PiiType.class), SafetyAction.OFF,
+                SafetyAction.OFF, false), new Blocklist(List.of()), Optional.empty());
+        StreamRedactor r = new StreamRedactor(flagging);
+        String text = "card 4111 1111 1111 1111 and mail bob@example.com";
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < text.length(); i += 3) {
+            String piece = text.substring(i, Math.min(text.length(), i + 3));
+            assertEquals(piece, r.add(piece), "released at once");
+            out.append(piece);
+        }
+        assertEquals("", r.flush());
+        assertEquals(text, out.toString());
+        assertEquals(List.of("credit_card", "email"), r.findings().stream().map(Finding::type).toList());
+    }
+
+    @Test
     void checkDigitsSeparateNumbersFromIdentifiers() {
         PiiDetector d = PiiDetector.all();
         assertEquals(List.of("credit_card"), d.find("4111-1111-1111-1111").stream().map(Finding::type).toList());

@@ -19,9 +19,16 @@ public final class StreamRedactor {
         this.filter = filter;
     }
 
-    /** Adds the next piece; returns the text now safe to release (maybe empty), already redacted. */
+    /**
+     * Adds the next piece; returns the text now safe to release (maybe empty), already redacted.
+     * Under a policy that only flags, every piece goes out at once and the findings are taken from
+     * the whole text at the end: holding a stream back would cost latency for nothing.
+     */
     public String add(String piece) {
         pending.append(piece);
+        if (!filter.rewrites()) {
+            return piece;
+        }
         int cut = Math.min(pending.length() - 1, pending.length() - filter.holdBack());
         // A complete match (a blocklisted phrase, say) may span a whitespace cut: never cut inside one.
         List<Finding> whole = filter.apply(pending.toString()).findings();
@@ -46,6 +53,11 @@ public final class StreamRedactor {
 
     /** Releases everything held back, redacted (the stream ended). */
     public String flush() {
+        if (!filter.rewrites()) {
+            findings.addAll(filter.apply(pending.toString()).findings());
+            pending.setLength(0);
+            return "";
+        }
         return release(pending.length());
     }
 

@@ -38,6 +38,16 @@ public final class TextFilter {
                 || (policy.classifier() != SafetyAction.OFF && classifier.isPresent());
     }
 
+    /** Whether any filter may change the text (redact or block); flag-only policies never hold a stream back. */
+    public boolean rewrites() {
+        return rewrites(policy.pii()) || (rewrites(policy.blocklist()) && !blocklist.isEmpty())
+                || (rewrites(policy.classifier()) && classifier.isPresent());
+    }
+
+    private static boolean rewrites(SafetyAction action) {
+        return action == SafetyAction.REDACT || action == SafetyAction.BLOCK;
+    }
+
     /** Characters a stream must hold back beyond a safe cut so a blocklisted phrase is seen whole. */
     public int holdBack() {
         return policy.blocklist() == SafetyAction.OFF ? 0 : blocklist.longest();
