@@ -17,8 +17,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -31,6 +29,7 @@ import java.util.Set;
 import java.util.function.BooleanSupplier;
 import io.spillway.server.platform.Caller;
 import io.spillway.server.platform.Platform;
+import io.spillway.server.platform.Sha256;
 import io.spillway.server.platform.keys.ApiKey;
 import io.spillway.server.platform.keys.KeyStore;
 
@@ -207,15 +206,7 @@ public final class ApiRouter implements Router {
         if (!ok) {
             throw OpenAiException.unauthorized("Incorrect API key provided.");
         }
-        return new Caller("static:" + sha256(key).substring(0, 12), "default", Optional.empty());
-    }
-
-    private static String sha256(String s) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return new Caller("static:" + Sha256.hex(key).substring(0, 12), "default", Optional.empty());
     }
 
     /** Keeps tenants' prefix caches apart: the salt is a hash of the caller's key. */
@@ -223,7 +214,7 @@ public final class ApiRouter implements Router {
         if (caller == Caller.ANONYMOUS) {
             return "";
         }
-        return sha256(ex.header("Authorization")).substring(0, 32);
+        return Sha256.hex(ex.header("Authorization")).substring(0, 32);
     }
 
     private static void requireMethod(String method, String expected) {

@@ -1,9 +1,6 @@
 package io.spillway.server.rag;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
+import io.spillway.server.platform.Sha256;
 
 /**
  * Who owns a collection: the API key that created it, known only by a hash (the key itself is
@@ -14,11 +11,7 @@ public record Owner(String id) {
     public static final Owner ANONYMOUS = new Owner("anonymous");
 
     public static Owner ofApiKey(String key) {
-        try {
-            byte[] hash = MessageDigest.getInstance("SHA-256").digest(("spillway-owner:" + key).getBytes(StandardCharsets.UTF_8));
-            return new Owner("key-" + HexFormat.of().formatHex(hash, 0, 16));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        // The first 16 bytes of the hash: the directory names of existing collections depend on it.
+        return new Owner("key-" + Sha256.hex("spillway-owner:" + key).substring(0, 32));
     }
 }

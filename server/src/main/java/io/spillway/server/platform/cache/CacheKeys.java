@@ -4,11 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import io.spillway.server.platform.Sha256;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
@@ -29,7 +26,7 @@ public final class CacheKeys {
     public static String exact(String endpoint, String tenant, String policy, ObjectNode body) {
         ObjectNode answer = body.deepCopy();
         DELIVERY.forEach(answer::remove);
-        return sha256(endpoint + "\n" + tenant + "\n" + policy + "\n" + canonical(answer));
+        return Sha256.hex(endpoint + "\n" + tenant + "\n" + policy + "\n" + canonical(answer));
     }
 
     /** The semantic cache's partition: everything but the conversation must match exactly. */
@@ -38,7 +35,7 @@ public final class CacheKeys {
         DELIVERY.forEach(rest::remove);
         rest.remove("messages");
         rest.remove("prompt");
-        return sha256(endpoint + "\n" + tenant + "\n" + policy + "\n" + canonical(rest));
+        return Sha256.hex(endpoint + "\n" + tenant + "\n" + policy + "\n" + canonical(rest));
     }
 
     /** JSON with object keys sorted, so field order never splits equal requests. */
@@ -66,11 +63,4 @@ public final class CacheKeys {
         return node.toString();
     }
 
-    static String sha256(String s) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

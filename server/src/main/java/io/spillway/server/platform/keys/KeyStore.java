@@ -3,9 +3,7 @@ package io.spillway.server.platform.keys;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.spillway.server.platform.safety.SafetyAction;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import io.spillway.server.platform.Sha256;
 import java.security.SecureRandom;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -70,7 +68,7 @@ public final class KeyStore {
                     + " local_only, rpm, tpm, monthly_budget_usd, semantic_cache, pii_action, log_prompts, created_at, revoked_at)"
                     + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)")) {
                 s.setString(1, id);
-                s.setString(2, hash(secret));
+                s.setString(2, Sha256.hex(secret));
                 s.setString(3, tenant);
                 s.setString(4, key.name());
                 s.setString(5, String.join(",", models));
@@ -95,7 +93,7 @@ public final class KeyStore {
         if (secret == null || !secret.startsWith(PREFIX)) {
             return Optional.empty();
         }
-        String h = hash(secret);
+        String h = Sha256.hex(secret);
         return byHash.get(h, k -> db.run(c -> {
             try (PreparedStatement s = c.prepareStatement("SELECT * FROM api_keys WHERE secret_hash = ? AND revoked_at IS NULL")) {
                 s.setString(1, k);
@@ -159,11 +157,4 @@ public final class KeyStore {
                 r.getLong("created_at"), revokedAt);
     }
 
-    static String hash(String secret) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }
