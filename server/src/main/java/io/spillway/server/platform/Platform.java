@@ -87,7 +87,7 @@ public final class Platform {
         String model = p.requiredString("model");
         Optional<ApiKey> key = caller.key();
         Audit audit = new Audit(ex, caller, endpoint, model, start);
-        ex.onEnd(() -> audit.write(ex));
+        ex.onEnd(audit::write);
         if (key.isPresent() && !key.get().allows(model)) {
             throw new OpenAiException(403, "permission_error", "This API key may not use the model '" + model + "'.", "model",
                     "model_not_allowed", 0);
@@ -235,8 +235,7 @@ public final class Platform {
 
     /** Filters every text the model would read; refuses the request when a blocking filter fires. */
     private void filterInput(Params p, TextFilter filter, Audit audit) {
-        List<Finding> found = new ArrayList<>();
-        boolean blocked = false;
+        InputScan scan = new InputScan(filter);
         ObjectNode body = p.body();
         JsonNode messages = body.get("messages");
         if (messages != null && messages.isArray()) {
@@ -246,17 +245,11 @@ public final class Platform {
                 }
                 JsonNode content = message.get("content");
                 if (content != null && content.isTextual()) {
-                    TextFilter.Result r = filter.apply(content.asText());
-                    found.addAll(r.findings());
-                    blocked |= r.blocked();
-                    message.put("content", r.text());
+                    message.set("content", scan.filter(content.asText()));
                 } else if (content != null && content.isArray()) {
                     for (JsonNode part : content) {
                         if (part instanceof ObjectNode o && o.path("text").isTextual()) {
-                            TextFilter.Result r = filter.apply(o.get("text").asText());
-                            found.addAll(r.findings());
-                            blocked |= r.blocked();
-                            o.put("text", r.text());
+                            o.set("text", scan.filter(o.get("text").asText()));
                         }
                     }
                 }
@@ -264,25 +257,38 @@ public final class Platform {
         }
         JsonNode prompt = body.get("prompt");
         if (prompt != null && prompt.isTextual()) {
-            TextFilter.Result r = filter.apply(prompt.asText());
-            found.addAll(r.findings());
-            blocked |= r.blocked();
-            body.set("prompt", TextNode.valueOf(r.text()));
-        } else if (prompt != null && prompt.isArray()) {
-            for (int i = 0; i < prompt.size(); i++) {
-                if (prompt.get(i).isTextual()) {
-                    TextFilter.Result r = filter.apply(prompt.get(i).asText());
-                    found.addAll(r.findings());
-                    blocked |= r.blocked();
-                    ((com.fasterxml.jackson.databind.node.ArrayNode) prompt).set(i, TextNode.valueOf(r.text()));
+            body.set("prompt", scan.filter(prompt.asText()));
+        } else if (prompt instanceof com.fasterxml.jackson.databind.node.ArrayNode prompts) {
+            for (int i = 0; i < prompts.size(); i++) {
+                if (prompts.get(i).isTextual()) {
+                    prompts.set(i, scan.filter(prompts.get(i).asText()));
                 }
             }
         }
-        audit.input = counts(found);
-        count("input", found, filter.policy());
-        if (blocked) {
+        audit.input = counts(scan.found);
+        count("input", scan.found, filter.policy());
+        if (scan.blocked) {
             throw new OpenAiException(400, "invalid_request_error", "The request was refused by the content policy: it contains "
                     + String.join(", ", audit.input.keySet()) + ".", "messages", "content_policy_violation", 0);
+        }
+    }
+
+    /** What the input filters found over every text of a request, and whether one of them blocks it. */
+    private static final class InputScan {
+        private final TextFilter filter;
+        private final List<Finding> found = new ArrayList<>();
+        private boolean blocked;
+
+        InputScan(TextFilter filter) {
+            this.filter = filter;
+        }
+
+        /** The text as it may go on to the model. */
+        TextNode filter(String text) {
+            TextFilter.Result r = filter.apply(text);
+            found.addAll(r.findings());
+            blocked |= r.blocked();
+            return TextNode.valueOf(r.text());
         }
     }
 
@@ -374,7 +380,7 @@ public final class Platform {
             this.start = start;
         }
 
-        void write(Exchange ex) {
+        void write() {
             for (Runnable r : settle) {
                 try {
                     r.run();
