@@ -274,9 +274,4 @@ public final class SpillwayServer implements AutoCloseable {
             LOG.info("shutdown: complete");
         }
     }
-
-    /** Whether the server takes requests (false once a shutdown began): the readiness probe. */
-    public boolean ready() {
-        return !closed && engine.running();
-    }
 }

@@ -19,10 +19,6 @@ final class Drain {
         }
     }
 
-    synchronized int active() {
-        return active;
-    }
-
     void start() {
         draining = true;
     }

@@ -91,11 +91,6 @@ public final class HttpServer implements AutoCloseable {
         return drain.await(grace);
     }
 
-    /** Requests being answered now. */
-    public int inFlight() {
-        return drain.active();
-    }
-
     /** Stops accepting connections (open ones keep being served until {@link #close}). */
     public void stopAccepting() {
         channel.close().syncUninterruptibly();

@@ -16,8 +16,4 @@ public final class InFlightRequests {
     public void finish(String key, SharedResponse mine) {
         running.remove(key, mine);
     }
-
-    public int size() {
-        return running.size();
-    }
 }

@@ -35,8 +35,4 @@ public final class ResponseCache {
     public void put(String key, ObjectNode body) {
         cache.put(key, body);
     }
-
-    public long size() {
-        return cache.estimatedSize();
-    }
 }

@@ -59,10 +59,6 @@ public final class SemanticCache implements AutoCloseable {
                 .build();
     }
 
-    public double threshold() {
-        return threshold;
-    }
-
     /** The embedding of a prompt (blocks the calling, request, thread on the embedding service). */
     public float[] embed(String prompt) {
         try {
@@ -97,10 +93,6 @@ public final class SemanticCache implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             // A closed index during shutdown; nothing to forget then.
         }
-    }
-
-    public long size() {
-        return answers.estimatedSize();
     }
 
     @Override
