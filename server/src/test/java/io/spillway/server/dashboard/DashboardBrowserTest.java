@@ -86,8 +86,10 @@ class DashboardBrowserTest {
             }
 
             browser.eval("document.getElementById('chat-input').value = 'Hello from the browser test';"
-                    + " document.getElementById('chat-max').value = '200';"
-                    + " document.getElementById('chat-extra').value = '{\"min_tokens\": 200}';"
+                    // Long enough to outlast the browser's read cadence: the demo model makes a token in about a
+                    // millisecond when idle, and 200 tokens arrived in two reads.
+                    + " document.getElementById('chat-max').value = '1500';"
+                    + " document.getElementById('chat-extra').value = '{\"min_tokens\": 1500}';"
                     + " document.getElementById('chat-send').click(); true");
             JsonNode chat = waitFor(browser, "!!window.spillwayDashboard.chat", "window.spillwayDashboard.chat", 60_000);
             // The page counts the network reads that carried content and when the first and last came:
