@@ -4,7 +4,12 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.jni.IValue;
+import io.spillway.models.arch.EngineKernels;
 import io.spillway.models.runtime.TorchRuntime;
+import io.spillway.models.runtime.TorchScriptModule;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -22,9 +27,9 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * One projection {@code y = x W^T} at decode shapes, float32 on the CPU: {@code engine} is the
- * model's own {@link io.spillway.models.arch.Projection} (on a CPU, the weight viewed as row blocks,
- * one batched matmul across the intra-op threads), {@code linear} is libtorch's plain {@code linear}
- * over the checkpoint's {@code [out, in]} weight, for comparison. The shapes are the fused
+ * decoder script's own {@code project} over the loader's layout (on a CPU, the weight viewed as row
+ * blocks, one batched matmul across the intra-op threads), {@code linear} is libtorch's plain
+ * {@code linear} over the checkpoint's {@code [out, in]} weight, for comparison. The shapes are the fused
  * projections of SmolLM2-135M and Llama-3.2-1B: qkv, o, gate+up, down.
  *
  * <p>What the figure means: at small batches a projection streams its weight once, so its floor is
@@ -51,7 +56,9 @@ public class MatmulBenchmark {
     @Param({"engine", "linear"})
     String path;
 
-    private io.spillway.models.arch.Projection projectionOp;
+    private TorchScriptModule projector;
+    private NDArray layout;
+    private NDArray none;
 
     private NDManager manager;
     private NDArray x;
@@ -66,24 +73,33 @@ public class MatmulBenchmark {
         manager = NDManager.newBaseManager();
         x = manager.randomNormal(new Shape(batch, in), DataType.FLOAT32);
         weight = manager.randomNormal(new Shape(out, in), DataType.FLOAT32).mul(0.02f);
-        projectionOp = io.spillway.models.arch.EngineProjections.cpu(weight, TorchRuntime.intraOpThreads());
+        layout = EngineKernels.cpuLayout(weight, TorchRuntime.intraOpThreads());
+        none = manager.zeros(new Shape(0), DataType.FLOAT32);
+        projector = EngineKernels.script(manager, "Projector");
     }
 
     @Benchmark
     public float project() {
         try (NDManager step = manager.newSubManager()) {
-            // The input belongs to the step, as in the model (a projection's results join its input's manager).
-            NDArray input = x.duplicate();
-            input.attach(step);
-            NDArray y = path.equals("engine") ? projectionOp.apply(input)
-                    : input.getNDArrayInternal().linear(input, weight, null).singletonOrThrow();
-            y.attach(step);
+            NDArray y;
+            if (path.equals("engine")) {
+                try (IValue in = IValue.from((PtNDArray) x);
+                     IValue w = IValue.from((PtNDArray) layout);
+                     IValue b = IValue.from((PtNDArray) none);
+                     IValue out = projector.forward(in, w, b)) {
+                    y = out.toTensor((PtNDManager) step);
+                }
+            } else {
+                y = x.getNDArrayInternal().linear(x, weight, null).singletonOrThrow();
+                y.attach(step);
+            }
             return y.getFloat(0, 0);
         }
     }
 
     @TearDown(Level.Trial)
     public void free() {
+        projector.close();
         manager.close();
     }
 }

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import io.spillway.models.checkpoint.RopeScaling;
 
@@ -13,23 +12,18 @@ import io.spillway.models.checkpoint.RopeScaling;
  * Rotary position embedding in Hugging Face's rotate-half convention: dimension i of a head
  * rotates with dimension i + d/2, {@code x * cos + rotate_half(x) * sin} where
  * {@code rotate_half(x) = [-x2, x1]}. The sign of rotate_half is folded into a precomputed
- * "signed sine" table, so a rotation costs one concat, two multiplies and an add.
+ * "signed sine" table, so a rotation (the decoder script's {@code rotate}) costs one concat, two
+ * multiplies and an add.
  *
  * <p>Tables cover every position up to the model's context length and are computed once in
  * float64 (then rounded to the model dtype), with the config's frequency rescaling applied.
  */
-public final class RotaryEmbedding {
+final class RotaryEmbedding {
 
-    private final int headDim;
     private final NDArray cos;
     private final NDArray signedSin;
 
-    /** The rotation of one step's rows: {@code [tokens, 1, headDim]} each, broadcast over heads. */
-    public record Angles(NDArray cos, NDArray signedSin) {
-    }
-
     RotaryEmbedding(int headDim, double theta, RopeScaling scaling, int maxPositions, DataType dtype, Device device, NDManager owner) {
-        this.headDim = headDim;
         int half = headDim / 2;
         try (NDManager cpu = owner.newSubManager(Device.cpu())) {
             double[] inv = scaling.inverseFrequencies(headDim, theta);
@@ -53,17 +47,13 @@ public final class RotaryEmbedding {
         return out;
     }
 
-    /** Looks up the rotation for each row's position ({@code positions}: int64 [tokens]). */
-    public Angles angles(NDArray positions, NDManager step) {
-        long tokens = positions.getShape().get(0);
-        NDIndex rows = new NDIndex("{}", positions);
-        return new Angles(cos.get(step, rows).reshape(tokens, 1, headDim), signedSin.get(step, rows).reshape(tokens, 1, headDim));
+    /** {@code cos(position * frequency)} per position, {@code [maxPositions, headDim]}. */
+    NDArray cos() {
+        return cos;
     }
 
-    /** Rotates {@code x: [tokens, heads, headDim]}. */
-    public NDArray apply(NDArray x, Angles angles) {
-        NDList halves = x.split(2, 2);
-        NDArray swapped = NDArrays.concat(new NDList(halves.get(1), halves.get(0)), -1);
-        return x.mul(angles.cos()).add(swapped.mul(angles.signedSin()));
+    /** The matching sines, negated over the first half of each row (rotate_half's sign). */
+    NDArray signedSin() {
+        return signedSin;
     }
 }

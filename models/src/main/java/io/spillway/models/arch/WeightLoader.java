@@ -56,7 +56,6 @@ final class WeightLoader {
     private DecoderModel build(NDManager model, int maxModelLength) {
         ModelConfig c = config;
         long hidden = c.hiddenSize();
-        NDArray eps = model.create((float) c.rmsNormEps());
         boolean tied = c.tieWordEmbeddings() || !source.contains("lm_head.weight");
         if (tied && !c.tieWordEmbeddings()) {
             throw new CheckpointException("tensor lm_head.weight is missing from " + source.describe()
@@ -64,15 +63,14 @@ final class WeightLoader {
         }
         Projection lmHead;
         Projection embedding;
-        RmsNorm finalNorm;
+        NDArray finalNorm;
         try (NDManager scratch = scratch(model)) {
             // One matrix serves both ends of a tied model; the embedding reads its rows.
             lmHead = projection(model, read(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), hidden, scratch), null);
             embedding = tied ? lmHead : projection(model, read("model.embed_tokens.weight", c.vocabSize(), hidden, scratch), null);
-            finalNorm = new RmsNorm(keep(read("model.norm.weight", hidden, scratch), model), eps, target.dtype());
+            finalNorm = keep(read("model.norm.weight", hidden, scratch), model);
         }
 
-        DecoderLayer.Slices slices = DecoderLayer.Slices.of(c);
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
         List<DecoderLayer> layers = new ArrayList<>(c.numLayers());
         for (int i = 0; i < c.numLayers(); i++) {
@@ -85,9 +83,9 @@ final class WeightLoader {
                 NDArray qkvBias = c.qkvBias() ? concat(scratch, read(a + "q_proj.bias", c.qSize(), scratch),
                         read(a + "k_proj.bias", c.kvSize(), scratch), read(a + "v_proj.bias", c.kvSize(), scratch)) : null;
                 qkvWeight = foldColumns(qkvWeight, read(p + "input_layernorm.weight", hidden, scratch));
-                RmsNorm qkNorm = null;
+                NDArray qkNorm = null;
                 if (c.qkNorm()) {
-                    qkNorm = headNorm(model, eps, scale, read(a + "q_norm.weight", c.headDim(), scratch),
+                    qkNorm = headNorm(model, scale, read(a + "q_norm.weight", c.headDim(), scratch),
                             read(a + "k_norm.weight", c.headDim(), scratch));
                 } else {
                     qkvWeight = scaleLeadingRows(qkvWeight, c.qSize(), scale, scratch);
@@ -105,8 +103,7 @@ final class WeightLoader {
                 Projection gateUp = projection(model, gateUpWeight, gateUpBias);
                 Projection down = projection(model, read(m + "down_proj.weight", hidden, c.intermediateSize(), scratch),
                         c.mlpBias() ? read(m + "down_proj.bias", hidden, scratch) : null);
-                RmsNorm unweighted = new RmsNorm(null, eps, target.dtype());
-                layers.add(new DecoderLayer(i, unweighted, qkv, qkNorm, o, unweighted, gateUp, down, slices));
+                layers.add(new DecoderLayer(qkv, qkNorm, o, gateUp, down));
             }
         }
         RotaryEmbedding rope = new RotaryEmbedding(c.headDim(), c.ropeTheta(), c.ropeScaling(), maxModelLength,
@@ -157,11 +154,11 @@ final class WeightLoader {
      * Qwen3's q_norm and k_norm as one weight over the adjacent q and k heads,
      * {@code [heads + kvHeads, headDim]}, with the attention scale folded into the query part.
      */
-    private RmsNorm headNorm(NDManager model, NDArray eps, float scale, NDArray q, NDArray k) {
+    private NDArray headNorm(NDManager model, float scale, NDArray q, NDArray k) {
         long d = config.headDim();
         NDArray qRows = q.toType(DataType.FLOAT32, false).mul(scale).reshape(1, d).repeat(0, config.numHeads());
         NDArray kRows = k.toType(DataType.FLOAT32, false).reshape(1, d).repeat(0, config.numKvHeads());
-        return new RmsNorm(keep(NDArrays.concat(new NDList(qRows, kRows), 0), model), eps, target.dtype());
+        return keep(NDArrays.concat(new NDList(qRows, kRows), 0), model);
     }
 
     private Projection projection(NDManager model, NDArray weight, NDArray bias) {

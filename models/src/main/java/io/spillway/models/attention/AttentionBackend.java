@@ -6,9 +6,8 @@ import io.spillway.models.runtime.HostStaging;
 
 /**
  * Attention over a paged KV cache. The model calls {@link #begin} once per forward pass; the
- * backend turns the batch's block tables into whatever its kernel needs (gather indices and masks
- * for {@link GatherAttention}; a fused paged-attention kernel would take the block tables as they
- * are) and every layer then calls {@link StepAttention#attend}.
+ * backend turns the batch's block tables into what the attention kernel reads (gather indices and
+ * masks for {@link GatherAttention}, whose math is the decoder script's {@code attend_group}).
  */
 public interface AttentionBackend {
 

@@ -1,10 +1,7 @@
 package io.spillway.models.attention;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.spillway.models.batch.ForwardBatch;
@@ -19,32 +16,27 @@ import java.util.List;
 /**
  * Paged attention in plain torch ops: each group's context is gathered out of the cache through
  * its block tables into a padded {@code [batch, context]} tensor, then attended with two batched
- * matmuls. Grouped-query attention needs no key/value repeat: queries are viewed as
- * {@code [batch, kvHeads, groupSize * queries, headDim]} and matmul broadcasts over the kv heads.
+ * matmuls (the decoder script's {@code attend_group}). This class plans it once per step, for
+ * every layer: the slots each sequence's context occupies, which query rows to pad or drop, and
+ * the causal, sliding-window and padding masks.
  *
  * <p>The gather copies the context once per layer, which a fused paged-attention kernel would
- * avoid; this class is the portable reference that such a kernel replaces behind
+ * avoid; this is the portable reference that such a kernel replaces behind
  * {@link AttentionBackend}.
  */
 public final class GatherAttention implements AttentionBackend {
 
     private final PagedKvCache cache;
-    private final int heads;
-    private final int kvHeads;
-    private final int headDim;
-    private final int queriesPerKvHead;
     private final int[] layerWindow;
     private final int[] distinctWindows;
+    private final long[] layerWindowIndex;
     private final DataType dtype;
 
     public GatherAttention(PagedKvCache cache, ModelConfig config) {
         this.cache = cache;
-        this.heads = config.numHeads();
-        this.kvHeads = config.numKvHeads();
-        this.headDim = config.headDim();
-        this.queriesPerKvHead = config.queriesPerKvHead();
         this.layerWindow = config.slidingWindows();
         this.distinctWindows = Arrays.stream(layerWindow).distinct().sorted().toArray();
+        this.layerWindowIndex = Arrays.stream(layerWindow).mapToLong(w -> Arrays.binarySearch(distinctWindows, w)).toArray();
         this.dtype = cache.spec().dtype();
     }
 
@@ -64,20 +56,28 @@ public final class GatherAttention implements AttentionBackend {
             }
         }
         NDArray slots = staging.longs(step, batch.slots(), tokens, new Shape(tokens));
-        List<GroupPlan> plans = new ArrayList<>(2);
+        NDArray none = staging.longs(step, new long[0], 0, new Shape(0));
+        List<NDArray> tensors = new ArrayList<>();
+        long[] ints = new long[batch.groups().size() * StepAttention.INTS_PER_GROUP];
+        int g = 0;
         for (ForwardBatch.Group group : batch.groups()) {
-            plans.add(plan(batch, group, step, staging));
+            plan(batch, group, step, staging, none, tensors);
+            long[] shape = {group.size(), group.maxQuery(), group.maxContext(), group.firstRow(), group.rows()};
+            System.arraycopy(shape, 0, ints, g++ * shape.length, shape.length);
         }
-        // Keys and values of a slot sit side by side ([slots, 2, kvHeads, headDim]): one put for each.
-        return new Step(new NDIndex("{}, 0", slots), new NDIndex("{}, 1", slots), plans);
+        List<NDArray> caches = new ArrayList<>(layerWindow.length);
+        for (int layer = 0; layer < layerWindow.length; layer++) {
+            caches.add(cache.layer(layer));
+        }
+        return new StepAttention(caches, slots, tensors, ints, layerWindowIndex, distinctWindows.length);
     }
 
-    /** Index tensors and masks of one group, built once per step and shared by every layer. */
-    private record GroupPlan(ForwardBatch.Group group, NDIndex contextSlots, NDIndex queryRows, NDIndex validRows,
-                             NDArray[] masksByWindow) {
-    }
-
-    private GroupPlan plan(ForwardBatch batch, ForwardBatch.Group group, NDManager step, HostStaging staging) {
+    /**
+     * Appends one group's index tensors and masks ({@link StepAttention#groupTensors}), built once
+     * per step and shared by every layer; {@code none} where one is not needed.
+     */
+    private void plan(ForwardBatch batch, ForwardBatch.Group group, NDManager step, HostStaging staging, NDArray none,
+                      List<NDArray> tensors) {
         int b = group.size();
         int q = group.maxQuery();
         int l = group.maxContext();
@@ -92,10 +92,10 @@ public final class GatherAttention implements AttentionBackend {
                 context[i * l + j] = ForwardBatch.slot(s, j, batch.blockSize());
             }
         }
-        NDIndex contextSlots = new NDIndex("{}", staging.longs(step, context, context.length, new Shape(context.length)));
+        tensors.add(staging.longs(step, context, context.length, new Shape(context.length)));
 
-        NDIndex queryRows = null;
-        NDIndex validRows = null;
+        NDArray queryRows = none;
+        NDArray validRows = none;
         if (!group.denseQueries()) {
             long[] rows = new long[b * q];
             long[] valid = new long[group.rows()];
@@ -111,17 +111,15 @@ public final class GatherAttention implements AttentionBackend {
                     }
                 }
             }
-            queryRows = new NDIndex("{}", staging.longs(step, rows, rows.length, new Shape(rows.length)));
-            validRows = new NDIndex("{}", staging.longs(step, valid, valid.length, new Shape(valid.length)));
+            queryRows = staging.longs(step, rows, rows.length, new Shape(rows.length));
+            validRows = staging.longs(step, valid, valid.length, new Shape(valid.length));
         }
-
-        NDArray[] masks = new NDArray[distinctWindows.length];
-        for (int w = 0; w < distinctWindows.length; w++) {
-            int window = distinctWindows[w];
+        tensors.add(queryRows);
+        tensors.add(validRows);
+        for (int window : distinctWindows) {
             boolean needed = ragged || q > 1 || (window > 0 && l > window);
-            masks[w] = needed ? mask(batch, group, window, step, staging) : null;
+            tensors.add(needed ? mask(batch, group, window, step, staging) : none);
         }
-        return new GroupPlan(group, contextSlots, queryRows, validRows, masks);
     }
 
     /** 0 where a query may see a key, -inf elsewhere: causal, within the window, within the sequence. */
@@ -146,74 +144,9 @@ public final class GatherAttention implements AttentionBackend {
                 }
             }
         }
-        // Shaped to broadcast over [b, kvHeads, group, (queries,) context] as attendGroup lays scores out.
+        // Shaped to broadcast over [b, kvHeads, group, (queries,) context] as attend_group lays scores out.
         Shape shape = q == 1 ? new Shape(b, 1, 1, l) : new Shape(b, 1, 1, q, l);
         NDArray m = staging.floats(step, mask, mask.length, shape);
         return dtype == DataType.FLOAT32 ? m : m.toType(dtype, false);
-    }
-
-    private final class Step implements StepAttention {
-        private final NDIndex writeKeys;
-        private final NDIndex writeValues;
-        private final List<GroupPlan> plans;
-
-        Step(NDIndex writeKeys, NDIndex writeValues, List<GroupPlan> plans) {
-            this.writeKeys = writeKeys;
-            this.writeValues = writeValues;
-            this.plans = plans;
-        }
-
-        @Override
-        public NDArray attend(int layer, NDArray q, NDArray k, NDArray v) {
-            NDArray layerCache = cache.layer(layer);
-            layerCache.set(writeKeys, k);
-            layerCache.set(writeValues, v);
-            int windowIndex = Arrays.binarySearch(distinctWindows, layerWindow[layer]);
-            if (plans.size() == 1) {
-                return attendGroup(layerCache, plans.get(0), q, windowIndex);
-            }
-            NDList outputs = new NDList(plans.size());
-            for (GroupPlan plan : plans) {
-                outputs.add(attendGroup(layerCache, plan, q, windowIndex));
-            }
-            return NDArrays.concat(outputs, 0);
-        }
-
-        private NDArray attendGroup(NDArray layerCache, GroupPlan plan, NDArray q, int windowIndex) {
-            ForwardBatch.Group g = plan.group();
-            int b = g.size();
-            int nq = g.maxQuery();
-            int l = g.maxContext();
-            NDArray rows = plan.queryRows() != null ? q.get(plan.queryRows())
-                    : g.rows() == q.getShape().get(0) ? q
-                    : q.get(new NDIndex().addSliceDim(g.firstRow(), g.firstRow() + g.rows()));
-            // [b, kvHeads, group * queries, headDim]: each kv head serves its group of query heads.
-            NDArray queries = nq == 1
-                    ? rows.reshape(b, kvHeads, queriesPerKvHead, headDim)
-                    : rows.reshape(b, nq, kvHeads, queriesPerKvHead, headDim).transpose(0, 2, 3, 1, 4)
-                            .reshape(b, kvHeads, queriesPerKvHead * nq, headDim);
-
-            // The gathered context belongs with the queries (the caller's per-layer scope), never the cache.
-            NDArray context = layerCache.get(q.getManager(), plan.contextSlots()).reshape(b, l, 2, kvHeads, headDim);
-            NDArray keys = context.transpose(2, 0, 3, 4, 1).get(0);    // [b, kvHeads, headDim, l]
-            NDArray values = context.transpose(2, 0, 3, 1, 4).get(1);  // [b, kvHeads, l, headDim]
-
-            NDArray scores = queries.matMul(keys);
-            NDArray mask = plan.masksByWindow()[windowIndex];
-            if (mask != null) {
-                scores = nq == 1
-                        ? scores.add(mask)
-                        : scores.reshape(b, kvHeads, queriesPerKvHead, nq, l).add(mask).reshape(b, kvHeads, queriesPerKvHead * nq, l);
-            }
-            NDArray probs = dtype == DataType.FLOAT32
-                    ? scores.softmax(-1)
-                    : scores.toType(DataType.FLOAT32, false).softmax(-1).toType(dtype, false);
-            NDArray out = probs.matMul(values);
-            if (nq == 1) {
-                return out.reshape(b, heads * headDim);
-            }
-            out = out.reshape(b, kvHeads, queriesPerKvHead, nq, headDim).transpose(0, 3, 1, 2, 4).reshape(b * nq, heads * headDim);
-            return plan.validRows() == null ? out : out.get(plan.validRows());
-        }
     }
 }
