@@ -18,7 +18,7 @@ import java.util.zip.ZipOutputStream;
 /**
  * A TorchScript module compiled by libtorch from source text, with no Python anywhere: the text is
  * packed into the archive layout {@code torch.jit.load} reads (the class's code, a pickled instance
- * with no attributes but {@code training}, an empty constants table) and loaded through DJL.
+ * with no attributes but {@code training = False}, an empty constants table) and loaded through DJL.
  *
  * <p>The module holds no tensors: everything it works on is passed to each call, so one module
  * serves any device. Its native handle is released by {@link #close}.
@@ -64,8 +64,17 @@ public final class TorchScriptModule implements AutoCloseable {
         }
     }
 
-    /** Runs {@code forward}; the caller owns (and closes) the arguments and the result. */
+    /**
+     * Runs {@code forward} (without autograd); the caller owns (and closes) the arguments and the
+     * result.
+     *
+     * <p>In libtorch's plain interpreter, not its optimizing executor: that one specializes the
+     * graph to the tensor shapes it profiled (and on a GPU compiles fused kernels for them), and a
+     * serving engine's shapes change every step with the batch. On the CPU the plain interpreter
+     * measured as fast. The switch is per thread, so it is set on the calling thread every time.
+     */
     public IValue forward(IValue... arguments) {
+        JniUtils.setGraphExecutorOptimize(false);
         return block.forward(arguments);
     }
 
@@ -85,8 +94,8 @@ public final class TorchScriptModule implements AutoCloseable {
     }
 
     /**
-     * Pickle protocol 2 for {@code __torch__.<rootClass>()} with state {@code {"training": True}}:
-     * GLOBAL, EMPTY_TUPLE, NEWOBJ, EMPTY_DICT, MARK, BINUNICODE "training", NEWTRUE, SETITEMS, BUILD, STOP.
+     * Pickle protocol 2 for {@code __torch__.<rootClass>()} with state {@code {"training": False}}:
+     * GLOBAL, EMPTY_TUPLE, NEWOBJ, EMPTY_DICT, MARK, BINUNICODE "training", NEWFALSE, SETITEMS, BUILD, STOP.
      */
     private static byte[] instancePickle(String rootClass) {
         ByteArrayOutputStream p = new ByteArrayOutputStream();
@@ -95,7 +104,7 @@ public final class TorchScriptModule implements AutoCloseable {
         p.writeBytes(("c__torch__\n" + rootClass + "\n").getBytes(StandardCharsets.US_ASCII));
         p.writeBytes(new byte[] {')', (byte) 0x81, '}', '(', 'X', 8, 0, 0, 0});
         p.writeBytes("training".getBytes(StandardCharsets.US_ASCII));
-        p.writeBytes(new byte[] {(byte) 0x88, 'u', 'b', '.'});
+        p.writeBytes(new byte[] {(byte) 0x89, 'u', 'b', '.'});
         return p.toByteArray();
     }
 
