@@ -32,8 +32,8 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <p>What the figure means: at batch 1 a step must read every weight once, so its floor is
  * weight bytes / memory bandwidth (538 MB at float32; see {@link MemoryBandwidthBenchmark}).
- * Tokens/s is batch / step time. Resident memory is printed after every iteration: it must stay
- * flat however many steps run.
+ * Tokens/s is batch / step time. Resident memory and the Java heap are printed after every
+ * iteration: native memory (resident minus heap) must stay flat however many steps run.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -94,7 +94,11 @@ public class DecodeStepBenchmark {
 
     @TearDown(Level.Iteration)
     public void reportMemory() {
-        System.err.printf("%n[decode batch=%d] %d steps so far, resident %d MiB%n", batch, steps, ModelShapes.residentMiB());
+        Runtime heap = Runtime.getRuntime();
+        // Resident memory includes the Java heap, which grows and shrinks with the collector: print
+        // both, so that native growth (resident minus heap committed) can be told apart.
+        System.err.printf("%n[decode batch=%d] %d steps so far, resident %d MiB, Java heap committed %d MiB (used %d MiB)%n",
+                batch, steps, ModelShapes.residentMiB(), heap.totalMemory() >> 20, (heap.totalMemory() - heap.freeMemory()) >> 20);
     }
 
     @TearDown(Level.Trial)

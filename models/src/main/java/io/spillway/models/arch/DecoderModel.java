@@ -26,9 +26,9 @@ import java.util.List;
  * <p>The arithmetic is one TorchScript function, {@code decoder.torchscript}, compiled by libtorch
  * at load and run once per step with this model's weights, the step's token ids and positions, and
  * the attention plan; the same text runs on a GPU and on the CPU. Through DJL each op is a JNI
- * call and a Java object (10 µs or more inside a real step); in TorchScript's interpreter it is
- * one or two µs, which at about 1,300 ops per batch-1 step of a 30-layer model is most of the
- * difference between the memory-bandwidth floor and what was measured before.
+ * call and a Java object (5-20 µs inside a real step); in TorchScript's interpreter it is one or
+ * two µs, which at some 1,500 ops per batch-1 step of a 30-layer model was most of the distance
+ * between a step and its memory-bandwidth floor.
  *
  * <p>Ownership: weights live in this model's manager until {@link #close}, with the script and
  * the constant arguments that point at them. A forward pass allocates only in the caller's step
