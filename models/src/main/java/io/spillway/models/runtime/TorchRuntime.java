@@ -7,7 +7,8 @@ import ai.djl.pytorch.jni.JniUtils;
  * The process-wide PyTorch engine. libtorch's thread pools are per process, so this is the one
  * place that configures them: intra-op threads default to the available cores (DJL's default of
  * one thread leaves half of a two-core box idle in every matmul), inter-op threads to one, since
- * Spillway never runs independent ops concurrently.
+ * Spillway never runs independent ops concurrently. Loading it also tunes the C allocator for
+ * tensor memory ({@link NativeAllocator}).
  *
  * <p>Threads must be set through system properties before the engine loads; calling
  * {@link JniUtils} first fails with an UnsatisfiedLinkError.
@@ -20,8 +21,19 @@ public final class TorchRuntime {
     private TorchRuntime() {
     }
 
+    /** Initialized, and so applied, once: on first use of the engine. */
+    private static final class Allocator {
+        static final boolean KEEPS_FREED_MEMORY = NativeAllocator.keepFreedMemory();
+    }
+
+    /** Whether freed tensor memory stays in the process ({@link NativeAllocator}); false off glibc. */
+    public static boolean allocatorKeepsFreedMemory() {
+        return Allocator.KEEPS_FREED_MEMORY;
+    }
+
     /** The engine, loaded on first use with Spillway's thread defaults unless the user set them. */
     public static Engine engine() {
+        allocatorKeepsFreedMemory();
         if (System.getProperty(THREADS) == null) {
             System.setProperty(THREADS, Integer.toString(Runtime.getRuntime().availableProcessors()));
         }
