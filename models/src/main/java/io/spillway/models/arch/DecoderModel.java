@@ -82,7 +82,7 @@ public final class DecoderModel implements AutoCloseable {
         this.lmHead = tensor(lmHead.applied());
         this.cos = tensor(rope.cos());
         this.signedSin = tensor(rope.signedSin());
-        this.eps = IValue.from(config.rmsNormEps());
+        this.eps = tensor(weights.create(new float[] {(float) config.rmsNormEps()}));
     }
 
     /**
