@@ -1,10 +1,11 @@
 package io.spillway.bench;
 
+import static io.spillway.models.runtime.TorchScriptModule.argument;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.jni.IValue;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -122,11 +123,11 @@ public class AttentionBenchmark {
             StepAttention plan = attention.begin(decode, step, staging);
             // Each layer of this one-layer cache stands for one of the model's: same shapes, same work.
             List<NDArray> caches = Collections.nCopies(layers, plan.caches().get(0));
-            try (IValue qs = tensor(q);
-                 IValue kv = tensor(stepKv);
-                 IValue slots = tensor(plan.writeSlots());
-                 IValue layerCaches = tensors(caches);
-                 IValue groupTensors = tensors(plan.groupTensors());
+            try (IValue qs = argument(q);
+                 IValue kv = argument(stepKv);
+                 IValue slots = argument(plan.writeSlots());
+                 IValue layerCaches = argument(caches);
+                 IValue groupTensors = argument(plan.groupTensors());
                  IValue groupInts = IValue.listFrom(plan.groupInts());
                  IValue windows = IValue.listFrom(new long[layers]);
                  IValue dims = IValue.listFrom(heads, kvHeads, 64, plan.windows());
@@ -134,14 +135,6 @@ public class AttentionBenchmark {
                 return out.toTensor((PtNDManager) step).getFloat(0, 0);
             }
         }
-    }
-
-    private static IValue tensor(NDArray array) {
-        return IValue.from((PtNDArray) array);
-    }
-
-    private static IValue tensors(List<NDArray> arrays) {
-        return IValue.listFrom(arrays.stream().map(PtNDArray.class::cast).toArray(PtNDArray[]::new));
     }
 
     @Benchmark

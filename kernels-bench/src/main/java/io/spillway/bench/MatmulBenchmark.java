@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.jni.IValue;
 import io.spillway.models.arch.EngineKernels;
@@ -83,9 +82,9 @@ public class MatmulBenchmark {
         try (NDManager step = manager.newSubManager()) {
             NDArray y;
             if (path.equals("engine")) {
-                try (IValue in = IValue.from((PtNDArray) x);
-                     IValue w = IValue.from((PtNDArray) layout);
-                     IValue b = IValue.from((PtNDArray) none);
+                try (IValue in = TorchScriptModule.argument(x);
+                     IValue w = TorchScriptModule.argument(layout);
+                     IValue b = TorchScriptModule.argument(none);
                      IValue out = projector.forward(in, w, b)) {
                     y = out.toTensor((PtNDManager) step);
                 }

@@ -1,9 +1,10 @@
 package io.spillway.models.arch;
 
+import static io.spillway.models.runtime.TorchScriptModule.argument;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.jni.IValue;
 import io.spillway.models.attention.AttentionBackend;
@@ -76,13 +77,13 @@ public final class DecoderModel implements AutoCloseable {
                 }
             }
         }
-        this.embedding = tensor(embedding.weight());
-        this.layerWeights = IValue.listFrom(flat.stream().map(PtNDArray.class::cast).toArray(PtNDArray[]::new));
-        this.finalNorm = tensor(finalNorm);
-        this.lmHead = tensor(lmHead.applied());
-        this.cos = tensor(rope.cos());
-        this.signedSin = tensor(rope.signedSin());
-        this.eps = tensor(weights.create(new float[] {(float) config.rmsNormEps()}));
+        this.embedding = argument(embedding.weight());
+        this.layerWeights = argument(flat);
+        this.finalNorm = argument(finalNorm);
+        this.lmHead = argument(lmHead.applied());
+        this.cos = argument(rope.cos());
+        this.signedSin = argument(rope.signedSin());
+        this.eps = argument(weights.create(new float[] {(float) config.rmsNormEps()}));
     }
 
     /**
@@ -140,12 +141,12 @@ public final class DecoderModel implements AutoCloseable {
         List<IValue> perStep = new ArrayList<>(12);
         try {
             IValue out = script.forward(
-                    owned(perStep, tensor(ids)),
-                    owned(perStep, tensor(positions)),
-                    owned(perStep, tensor(plan.writeSlots())),
-                    owned(perStep, tensor(logitRows)),
-                    owned(perStep, tensors(plan.caches())),
-                    owned(perStep, tensors(plan.groupTensors())),
+                    owned(perStep, argument(ids)),
+                    owned(perStep, argument(positions)),
+                    owned(perStep, argument(plan.writeSlots())),
+                    owned(perStep, argument(logitRows)),
+                    owned(perStep, argument(plan.caches())),
+                    owned(perStep, argument(plan.groupTensors())),
                     owned(perStep, IValue.listFrom(plan.groupInts())),
                     embedding, layerWeights, finalNorm, lmHead, cos, signedSin,
                     owned(perStep, IValue.listFrom(plan.layerWindows())),
@@ -161,14 +162,6 @@ public final class DecoderModel implements AutoCloseable {
     private static IValue owned(List<IValue> perStep, IValue value) {
         perStep.add(value);
         return value;
-    }
-
-    private static IValue tensor(NDArray array) {
-        return IValue.from((PtNDArray) array);
-    }
-
-    private static IValue tensors(List<NDArray> arrays) {
-        return IValue.listFrom(arrays.stream().map(PtNDArray.class::cast).toArray(PtNDArray[]::new));
     }
 
     private static boolean isIdentity(long[] rows) {

@@ -1,6 +1,8 @@
 package io.spillway.models.runtime;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
@@ -11,6 +13,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
@@ -76,6 +79,16 @@ public final class TorchScriptModule implements AutoCloseable {
     public IValue forward(IValue... arguments) {
         JniUtils.setGraphExecutorOptimize(false);
         return block.forward(arguments);
+    }
+
+    /** A tensor argument. It shares the tensor's storage; the caller closes it after the call. */
+    public static IValue argument(NDArray array) {
+        return IValue.from((PtNDArray) array);
+    }
+
+    /** A {@code List[Tensor]} argument, sharing the tensors' storage; the caller closes it after the call. */
+    public static IValue argument(List<NDArray> arrays) {
+        return IValue.listFrom(arrays.stream().map(PtNDArray.class::cast).toArray(PtNDArray[]::new));
     }
 
     private static byte[] archive(String rootClass, String source) {
