@@ -66,16 +66,15 @@ public final class DecoderModel implements AutoCloseable {
         this.maxModelLength = maxModelLength;
         this.staging = new HostStaging(target.device(), 1 << 20);
         this.script = TorchScriptModule.compile(weights, "Decoder", TorchScriptModule.resource(DecoderModel.class, SCRIPT));
+        // The script's order per layer; an empty tensor where a model has no such weight.
         NDArray none = weights.zeros(new Shape(0), target.dtype());
         List<NDArray> flat = new ArrayList<>(layers.size() * WEIGHTS_PER_LAYER);
         for (DecoderLayer layer : layers) {
-            for (Projection p : List.of(layer.qkv(), layer.output(), layer.gateUp(), layer.down())) {
-                flat.add(p.applied());
-                flat.add(p.bias() == null ? none : p.bias());
-                if (p == layer.qkv()) {
-                    flat.add(layer.qkNorm() == null ? none : layer.qkNorm());
-                }
-            }
+            flat.addAll(List.of(
+                    layer.qkv().applied(), orNone(layer.qkv().bias(), none), orNone(layer.qkNorm(), none),
+                    layer.output().applied(), orNone(layer.output().bias(), none),
+                    layer.gateUp().applied(), orNone(layer.gateUp().bias(), none),
+                    layer.down().applied(), orNone(layer.down().bias(), none)));
         }
         this.embedding = argument(embedding.weight());
         this.layerWeights = argument(flat);
@@ -157,6 +156,10 @@ public final class DecoderModel implements AutoCloseable {
         } finally {
             perStep.forEach(IValue::close);
         }
+    }
+
+    private static NDArray orNone(NDArray weight, NDArray none) {
+        return weight == null ? none : weight;
     }
 
     private static IValue owned(List<IValue> perStep, IValue value) {

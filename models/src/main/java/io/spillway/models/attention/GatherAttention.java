@@ -12,6 +12,7 @@ import io.spillway.models.runtime.HostStaging;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.stream.IntStream;
 
 /**
  * Paged attention in plain torch ops: each group's context is gathered out of the cache through
@@ -27,16 +28,17 @@ import java.util.List;
 public final class GatherAttention implements AttentionBackend {
 
     private final PagedKvCache cache;
-    private final int[] layerWindow;
     private final int[] distinctWindows;
     private final long[] layerWindowIndex;
+    private final List<NDArray> layerCaches;
     private final DataType dtype;
 
     public GatherAttention(PagedKvCache cache, ModelConfig config) {
         this.cache = cache;
-        this.layerWindow = config.slidingWindows();
+        int[] layerWindow = config.slidingWindows();
         this.distinctWindows = Arrays.stream(layerWindow).distinct().sorted().toArray();
         this.layerWindowIndex = Arrays.stream(layerWindow).mapToLong(w -> Arrays.binarySearch(distinctWindows, w)).toArray();
+        this.layerCaches = IntStream.range(0, layerWindow.length).mapToObj(cache::layer).toList();
         this.dtype = cache.spec().dtype();
     }
 
@@ -65,11 +67,7 @@ public final class GatherAttention implements AttentionBackend {
             long[] shape = {group.size(), group.maxQuery(), group.maxContext(), group.firstRow(), group.rows()};
             System.arraycopy(shape, 0, ints, g++ * shape.length, shape.length);
         }
-        List<NDArray> caches = new ArrayList<>(layerWindow.length);
-        for (int layer = 0; layer < layerWindow.length; layer++) {
-            caches.add(cache.layer(layer));
-        }
-        return new StepAttention(caches, slots, tensors, ints, layerWindowIndex, distinctWindows.length);
+        return new StepAttention(layerCaches, slots, tensors, ints, layerWindowIndex, distinctWindows.length);
     }
 
     /**
