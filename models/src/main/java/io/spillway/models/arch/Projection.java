@@ -14,7 +14,10 @@ import ai.djl.ndarray.types.Shape;
  * libtorch runs the blocks on separate threads, each streaming contiguous rows, where the plain
  * form runs a one-row GEMM (every batch-1 decode step) on a single thread. Measured here on a
  * SmolLM2-135M step's matmuls (2 cores): 13.8 ms against 19.2 ms for a transposed packed layout and
- * 23-25 ms for plain {@code x W^T}, and ahead at every batch size up to 64.
+ * 23-25 ms for plain {@code x W^T}, and ahead at every batch size up to 64. At batch 1 it also
+ * beat oneDNN's {@code _linear_pointwise} (~25 % slower per call) and MKL's packed
+ * {@code _mkl_linear} (fast on one thread, but not split across two), and it streams each weight
+ * at 75-100 % of the rate libtorch sums the same tensor.
  *
  * <p>The weight belongs to the model's manager.
  */
