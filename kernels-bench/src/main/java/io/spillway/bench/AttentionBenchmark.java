@@ -60,6 +60,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Dai.djl.offline=true"})
 public class AttentionBenchmark {
 
+    /** Both models' head size. */
+    private static final int HEAD_DIM = 64;
+
     /** heads / kvHeads / headDim of SmolLM2-135M (9/3/64) and Llama-3.2-1B (32/8/64). */
     @Param({"smollm2", "llama32_1b"})
     String model;
@@ -90,8 +93,7 @@ public class AttentionBenchmark {
         heads = smol ? 9 : 32;
         layers = smol ? 30 : 16;
         kvHeads = smol ? 3 : 8;
-        int headDim = 64;
-        ObjectNode json = ConfigJson.llama(heads * headDim, 4 * heads * headDim, 1, heads, kvHeads, 1000, 8192, true);
+        ObjectNode json = ConfigJson.llama(heads * HEAD_DIM, 4 * heads * HEAD_DIM, 1, heads, kvHeads, 1000, 8192, true);
         ModelConfig config = ModelConfig.parse(json);
         manager = NDManager.newBaseManager();
         int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
@@ -109,11 +111,11 @@ public class AttentionBenchmark {
             step.add(SequenceChunk.decode(1, context, table));
         }
         decode = ForwardBatch.of(step, blockSize);
-        q = manager.randomNormal(new Shape(batch, heads, headDim), DataType.FLOAT32);
-        stepKv = manager.randomNormal(new Shape(batch, 2 * kvHeads * headDim), DataType.FLOAT32);
+        q = manager.randomNormal(new Shape(batch, heads, HEAD_DIM), DataType.FLOAT32);
+        stepKv = manager.randomNormal(new Shape(batch, 2 * kvHeads * HEAD_DIM), DataType.FLOAT32);
         script = EngineKernels.script(manager, "Attention");
-        keys = manager.randomNormal(new Shape(batch, kvHeads, headDim, context + 1), DataType.FLOAT32);
-        values = manager.randomNormal(new Shape(batch, kvHeads, context + 1, headDim), DataType.FLOAT32);
+        keys = manager.randomNormal(new Shape(batch, kvHeads, HEAD_DIM, context + 1), DataType.FLOAT32);
+        values = manager.randomNormal(new Shape(batch, kvHeads, context + 1, HEAD_DIM), DataType.FLOAT32);
     }
 
     @Benchmark
@@ -130,7 +132,7 @@ public class AttentionBenchmark {
                  IValue groupTensors = argument(plan.groupTensors());
                  IValue groupInts = IValue.listFrom(plan.groupInts());
                  IValue windows = IValue.listFrom(new long[layers]);
-                 IValue dims = IValue.listFrom(heads, kvHeads, 64, plan.windows());
+                 IValue dims = IValue.listFrom(heads, kvHeads, HEAD_DIM, plan.windows());
                  IValue out = script.forward(qs, kv, slots, layerCaches, groupTensors, groupInts, windows, dims)) {
                 return out.toTensor((PtNDManager) step).getFloat(0, 0);
             }
@@ -142,8 +144,8 @@ public class AttentionBenchmark {
         try (NDManager step = manager.newSubManager()) {
             float sum = 0;
             for (int layer = 0; layer < layers; layer++) {
-                NDArray queries = q.reshape(batch, kvHeads, heads / kvHeads, 64);
-                NDArray out = queries.matMul(keys).softmax(-1).matMul(values).reshape(batch, heads * 64);
+                NDArray queries = q.reshape(batch, kvHeads, heads / kvHeads, HEAD_DIM);
+                NDArray out = queries.matMul(keys).softmax(-1).matMul(values).reshape(batch, heads * HEAD_DIM);
                 out.attach(step);
                 sum += out.getFloat(0, 0);
             }
