@@ -5,30 +5,29 @@ import io.spillway.models.LoadFormat;
 import io.spillway.models.ModelLoadOptions;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.server.api.ApiRouter;
-import io.spillway.server.api.Embeddings;
 import io.spillway.server.embeddings.EmbeddingModel;
 import io.spillway.server.embeddings.EmbeddingModelSource;
 import io.spillway.server.embeddings.EmbeddingService;
 import io.spillway.server.embeddings.Pooling;
+import io.spillway.server.generation.Generator;
+import io.spillway.server.http.HttpServer;
+import io.spillway.server.local.LocalGenerator;
+import io.spillway.server.local.ServedModel;
+import io.spillway.server.platform.PlatformServices;
 import io.spillway.server.rag.Collections;
 import io.spillway.server.rag.CollectionsApi;
-import io.spillway.server.platform.Platform;
-import io.spillway.server.platform.PlatformServices;
+import io.spillway.server.rag.RetrievalStage;
 import io.spillway.server.router.Backoff;
 import io.spillway.server.router.BedrockGateway;
-import io.spillway.server.router.ChatRouter;
 import io.spillway.server.router.CircuitBreaker;
+import io.spillway.server.router.SpillPolicy;
 import io.spillway.vectors.StorageOptions;
 import java.time.Duration;
 import java.util.Optional;
-import io.spillway.server.api.Generations;
-import io.spillway.server.api.ServedModel;
-import io.spillway.server.cli.SpillwayVersion;
 import io.spillway.server.config.ConfigException;
 import io.spillway.server.config.ServerConfig;
 import io.spillway.server.demo.DemoModel;
 import io.spillway.server.engine.Engine;
-import io.spillway.server.http.HttpServer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,14 +47,14 @@ public final class SpillwayServer implements AutoCloseable {
     private final PrometheusRegistry registry;
     private final Optional<EmbeddingService> embeddings;
     private final Collections collections;
-    private final ChatRouter chatRouter;
+    private final Optional<BedrockGateway> bedrock;
     private final PlatformServices platform;
     private boolean closed;
 
     private SpillwayServer(Engine engine, HttpServer http, ServedModel model, PrometheusRegistry registry,
-                           Optional<EmbeddingService> embeddings, Collections collections, ChatRouter chatRouter,
+                           Optional<EmbeddingService> embeddings, Collections collections, Optional<BedrockGateway> bedrock,
                            PlatformServices platform) {
-        this.chatRouter = chatRouter;
+        this.bedrock = bedrock;
         this.platform = platform;
         this.engine = engine;
         this.http = http;
@@ -94,7 +93,7 @@ public final class SpillwayServer implements AutoCloseable {
         Collections collections = new Collections(cc.resolvedDataDir(), new StorageOptions(cc.fsync(), cc.snapshotAfterLogBytes()),
                 embeddings, cc.chunkTokens(), cc.chunkOverlapTokens());
         long loadStart = System.nanoTime();
-        ChatRouter chatRouter = null;
+        Optional<BedrockGateway> bedrock = Optional.empty();
         PlatformServices platform = null;
         Engine engine;
         try {
@@ -111,25 +110,24 @@ public final class SpillwayServer implements AutoCloseable {
                 LOG.info("model: {} has no tokenizer.json: it serves prompts given as token ids", name);
             }
             ServedModel served = new ServedModel(name, demo ? DemoModel.OWNER : "spillway", engine, template, clock);
-            String fingerprint = String.format("fp_%08x", (name + "/" + SpillwayVersion.current()).hashCode());
-            Generations generations = new Generations(clock, fingerprint);
-            chatRouter = new ChatRouter(served, generations, config.router(), bedrockGateway(config), registry, clock);
+            String fingerprint = String.format("fp_%08x", (name + "/" + Version.current()).hashCode());
+            LocalGenerator local = new LocalGenerator(served, fingerprint);
+            bedrock = bedrockGateway(config);
+            SpillPolicy spill = new SpillPolicy(local, name, engine::estimatedQueueWaitSeconds, config.router(), bedrock, registry);
             platform = PlatformServices.start(config, embeddings, clock);
-            ChatRouter routes = chatRouter;
-            Platform gate = new Platform(platform.parts(), (modelName, usage) -> routes.model(modelName)
-                    .map(r -> ChatRouter.cost(r, usage.promptTokens(), usage.completionTokens())).orElse(0.0), registry, clock);
-            ApiRouter router = new ApiRouter(served, generations, config.server().apiKeys(), registry,
-                    engine::running, SpillwayVersion.current(), embeddings.map(Embeddings::new), new CollectionsApi(collections), chatRouter,
-                    gate);
-            HttpServer http = HttpServer.start(config.server(), router);
-            LOG.info("http: listening on {}:{}{}", config.server().host(), http.port(),
-                    config.server().apiKeys().isEmpty() ? " (no API keys: open to anyone who can reach it)" : " (API keys required)");
+            Generator pipeline = platform.around(new RetrievalStage(spill, collections, local), registry);
+            ApiRouter router = new ApiRouter(new ApiRouter.Parts(served, spill.models(), pipeline, config.server().apiKeys(),
+                    Optional.of(platform.keys()), embeddings, new CollectionsApi(collections), registry, engine::running,
+                    Version.current(), clock));
+            ServerConfig.Server s = config.server();
+            HttpServer http = HttpServer.start(new HttpServer.Settings(s.host(), s.port(), s.maxBodyBytes(),
+                    seconds(s.requestReadTimeoutSeconds()), seconds(s.idleTimeoutSeconds()), seconds(s.slowReaderTimeoutSeconds())),
+                    router, router.errors());
+            LOG.info("http: listening on {}:{} ({})", s.host(), http.port(), router.authentication());
             LOG.info("collections: stored under {}", cc.resolvedDataDir());
-            return new SpillwayServer(engine, http, served, registry, embeddings, collections, chatRouter, platform);
+            return new SpillwayServer(engine, http, served, registry, embeddings, collections, bedrock, platform);
         } catch (RuntimeException | InterruptedException e) {
-            if (chatRouter != null) {
-                chatRouter.close();
-            }
+            bedrock.ifPresent(BedrockGateway::close);
             if (platform != null) {
                 platform.close();
             }
@@ -137,6 +135,10 @@ public final class SpillwayServer implements AutoCloseable {
             embeddings.ifPresent(EmbeddingService::close);
             throw e;
         }
+    }
+
+    private static Duration seconds(double seconds) {
+        return Duration.ofNanos((long) (seconds * 1e9));
     }
 
     /** A model directory, or a Hub model id fetched into the Hub's cache (a path that exists wins). */
@@ -228,7 +230,7 @@ public final class SpillwayServer implements AutoCloseable {
 
     /** The key store (keys are created with the CLI; tests create them here). */
     public io.spillway.server.platform.keys.KeyStore keys() {
-        return platform.parts().keys().orElseThrow();
+        return platform.keys();
     }
 
     /** Shuts down at once: requests in flight are ended (see {@link #shutdown}). */
@@ -255,7 +257,7 @@ public final class SpillwayServer implements AutoCloseable {
             if (left > 0) {
                 LOG.info("shutdown: ending {} requests still running after the {} s grace period", left, grace.toSeconds());
             }
-            chatRouter.close();
+            bedrock.ifPresent(BedrockGateway::close);
             engine.close();
             // The requests the engine just ended still have their last bytes to write.
             http.drain(java.time.Duration.ofSeconds(2));

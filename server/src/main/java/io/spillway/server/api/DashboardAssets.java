@@ -1,6 +1,7 @@
 package io.spillway.server.api;
 
 import io.spillway.server.http.Exchange;
+import io.spillway.server.wire.OpenAiException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;

@@ -6,14 +6,13 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.concurrent.ScheduledFuture;
-import io.spillway.server.api.OpenAiException;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -32,6 +31,7 @@ final class ApiChannelHandler extends ChannelInboundHandlerAdapter {
     private static final Pattern SAFE_ID = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
 
     private final Router router;
+    private final ErrorRenderer errors;
     private final Executor workers;
     private final long slowReaderNanos;
     private final RequestReadTimeout readTimeout;
@@ -41,9 +41,11 @@ final class ApiChannelHandler extends ChannelInboundHandlerAdapter {
 
     private final Drain drain;
 
-    ApiChannelHandler(Router router, Executor workers, long slowReaderNanos, RequestReadTimeout readTimeout, Drain drain) {
+    ApiChannelHandler(Router router, ErrorRenderer errors, Executor workers, long slowReaderNanos, RequestReadTimeout readTimeout,
+                      Drain drain) {
         this.drain = drain;
         this.router = router;
+        this.errors = errors;
         this.workers = workers;
         this.slowReaderNanos = slowReaderNanos;
         this.readTimeout = readTimeout;
@@ -70,19 +72,19 @@ final class ApiChannelHandler extends ChannelInboundHandlerAdapter {
                 id = UUID.randomUUID().toString();
             }
             boolean keepAlive = HttpUtil.isKeepAlive(request) && request.decoderResult().isSuccess();
-            QueryStringDecoder uri = new QueryStringDecoder(request.uri());
-            int q = request.uri().indexOf('?');
-            Exchange exchange = new Exchange(ctx.channel(), request.method().name(), uri.path(), q < 0 ? "" : request.uri().substring(q + 1),
-                    request.headers(), ByteBufUtil.getBytes(request.content()), keepAlive, id, () -> ctx.executor().execute(() -> done(ctx)));
+            String target = originForm(request.uri());
+            int q = target.indexOf('?');
+            Exchange exchange = new Exchange(ctx.channel(), request.method().name(), q < 0 ? target : target.substring(0, q),
+                    q < 0 ? "" : target.substring(q + 1), request.headers(), ByteBufUtil.getBytes(request.content()), keepAlive, id,
+                    () -> ctx.executor().execute(() -> done(ctx)));
             current = exchange;
             if (request.decoderResult().isFailure()) {
-                Throwable cause = request.decoderResult().cause();
-                exchange.error(decoderError(cause));
+                respond(exchange, decoderError(request.decoderResult().cause()));
                 return;
             }
             if (drain.draining()) {
                 exchange.closeAfterResponse();
-                exchange.error(OpenAiException.overloaded("The server is shutting down. Retry on another replica.", 1));
+                respond(exchange, new HttpError(503, "overloaded", "The server is shutting down. Retry on another replica.", 1));
                 return;
             }
             drain.begin();
@@ -90,11 +92,9 @@ final class ApiChannelHandler extends ChannelInboundHandlerAdapter {
             workers.execute(() -> {
                 try {
                     router.handle(exchange);
-                } catch (OpenAiException e) {
-                    exchange.error(e);
                 } catch (RuntimeException | Error e) {
                     LOG.error("request {} {} failed", exchange.method(), exchange.path(), e);
-                    exchange.error(OpenAiException.internal("Internal error: " + e.getClass().getSimpleName()));
+                    respond(exchange, HttpError.of(500, "internal_error", "Internal error: " + e.getClass().getSimpleName()));
                 }
             });
         } finally {
@@ -102,14 +102,36 @@ final class ApiChannelHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private static OpenAiException decoderError(Throwable cause) {
+    private void respond(Exchange exchange, HttpError error) {
+        exchange.respond(error.status(), "application/json", errors.render(error),
+                error.retryAfterSeconds() > 0 ? Map.of("Retry-After", Integer.toString(error.retryAfterSeconds())) : Map.of());
+    }
+
+    private static HttpError decoderError(Throwable cause) {
         if (cause instanceof TooLongHttpLineException) {
-            return new OpenAiException(414, "invalid_request_error", "The request line is too long.", null, "uri_too_long", 0);
+            return HttpError.of(414, "uri_too_long", "The request line is too long.");
         }
         if (cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException) {
-            return new OpenAiException(431, "invalid_request_error", "The request headers are too large.", null, "headers_too_large", 0);
+            return HttpError.of(431, "headers_too_large", "The request headers are too large.");
         }
-        return OpenAiException.invalid("Malformed HTTP request: " + (cause == null ? "unknown" : cause.getMessage()), null, "bad_request");
+        return HttpError.of(400, "bad_request", "Malformed HTTP request: " + (cause == null ? "unknown" : cause.getMessage()));
+    }
+
+    /**
+     * The target in origin form (path and query): an absolute-form target ({@code http://host/path},
+     * which RFC 9112 requires servers to accept) loses its scheme and authority.
+     */
+    static String originForm(String target) {
+        int scheme = target.indexOf("://");
+        if (scheme > 0 && target.substring(0, scheme).chars().allMatch(c -> Character.isLetterOrDigit(c) || c == '+' || c == '-' || c == '.')) {
+            int slash = target.indexOf('/', scheme + 3);
+            int query = target.indexOf('?', scheme + 3);
+            if (slash < 0 || (query >= 0 && query < slash)) {
+                return "/" + (query < 0 ? "" : target.substring(query));
+            }
+            return target.substring(slash);
+        }
+        return target;
     }
 
     private void done(ChannelHandlerContext ctx) {

@@ -10,8 +10,6 @@ import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
-import io.spillway.server.api.OpenAiException;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -23,15 +21,17 @@ import java.util.concurrent.TimeUnit;
 final class BodyLimit extends HttpObjectAggregator {
 
     private final long limit;
+    private final ErrorRenderer errors;
 
-    BodyLimit(int limit) {
+    BodyLimit(int limit, ErrorRenderer errors) {
         super(limit);
         this.limit = limit;
+        this.errors = errors;
     }
 
     @Override
     protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-        byte[] body = OpenAiException.tooLarge(limit).toJson().toString().getBytes(StandardCharsets.UTF_8);
+        byte[] body = errors.render(HttpError.of(413, "request_too_large", "Request body too large: the limit is " + limit + " bytes."));
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
                 Unpooled.wrappedBuffer(body));
         response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");

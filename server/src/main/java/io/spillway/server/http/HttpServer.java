@@ -12,7 +12,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
-import io.spillway.server.config.ServerConfig;
+import java.time.Duration;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -43,14 +43,23 @@ public final class HttpServer implements AutoCloseable {
         this.channel = channel;
     }
 
-    public static HttpServer start(ServerConfig.Server config, Router router) throws InterruptedException {
+    /**
+     * @param requestReadTimeout a request must arrive in full within this time, or get 408
+     * @param idleTimeout        keep-alive connections idle this long are closed
+     * @param slowReaderTimeout  a client that reads nothing of its response for this long is dropped
+     */
+    public record Settings(String host, int port, long maxBodyBytes, Duration requestReadTimeout, Duration idleTimeout,
+                           Duration slowReaderTimeout) {
+    }
+
+    public static HttpServer start(Settings config, Router router, ErrorRenderer errors) throws InterruptedException {
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
         ExecutorService handlers = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("spillway-api-", 0).factory());
         Drain drain = new Drain();
-        long readTimeout = (long) (config.requestReadTimeoutSeconds() * 1e9);
-        long idle = (long) (config.idleTimeoutSeconds() * 1e9);
-        long slowReader = (long) (config.slowReaderTimeoutSeconds() * 1e9);
+        long readTimeout = config.requestReadTimeout().toNanos();
+        long idle = config.idleTimeout().toNanos();
+        long slowReader = config.slowReaderTimeout().toNanos();
         int maxBody = (int) Math.min(config.maxBodyBytes(), Integer.MAX_VALUE - 1);
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
@@ -61,13 +70,13 @@ public final class HttpServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        RequestReadTimeout timeout = new RequestReadTimeout(readTimeout);
+                        RequestReadTimeout timeout = new RequestReadTimeout(readTimeout, errors);
                         ch.pipeline()
                                 .addLast("read-timeout", timeout)
                                 .addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, 65536))
                                 .addLast("idle", new IdleStateHandler(0, 0, idle, TimeUnit.NANOSECONDS))
-                                .addLast("body", new BodyLimit(maxBody))
-                                .addLast("api", new ApiChannelHandler(router, handlers, slowReader, timeout, drain));
+                                .addLast("body", new BodyLimit(maxBody, errors))
+                                .addLast("api", new ApiChannelHandler(router, errors, handlers, slowReader, timeout, drain));
                     }
                 });
         Channel channel = b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();

@@ -11,8 +11,6 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.concurrent.ScheduledFuture;
-import io.spillway.server.api.OpenAiException;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -25,11 +23,13 @@ import java.util.concurrent.TimeUnit;
 final class RequestReadTimeout extends ChannelInboundHandlerAdapter {
 
     private final long timeoutNanos;
+    private final ErrorRenderer errors;
     private ChannelHandlerContext ctx;
     private ScheduledFuture<?> deadline;
 
-    RequestReadTimeout(long timeoutNanos) {
+    RequestReadTimeout(long timeoutNanos, ErrorRenderer errors) {
         this.timeoutNanos = timeoutNanos;
+        this.errors = errors;
     }
 
     @Override
@@ -58,8 +58,7 @@ final class RequestReadTimeout extends ChannelInboundHandlerAdapter {
         if (!ctx.channel().isActive()) {
             return;
         }
-        byte[] body = OpenAiException.timeout("The request was not received in full in time.").toJson().toString()
-                .getBytes(StandardCharsets.UTF_8);
+        byte[] body = errors.render(HttpError.of(408, "request_timeout", "The request was not received in full in time."));
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_TIMEOUT,
                 Unpooled.wrappedBuffer(body));
         response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");

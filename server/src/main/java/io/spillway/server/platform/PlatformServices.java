@@ -3,11 +3,16 @@ package io.spillway.server.platform;
 import io.spillway.server.config.ConfigException;
 import io.spillway.server.config.ServerConfig;
 import io.spillway.server.embeddings.EmbeddingService;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.spillway.server.generation.Generator;
 import io.spillway.server.platform.audit.AuditLog;
+import io.spillway.server.platform.audit.AuditStage;
+import io.spillway.server.platform.cache.CacheStage;
 import io.spillway.server.platform.cache.ResponseCache;
 import io.spillway.server.platform.cache.SemanticCache;
 import io.spillway.server.platform.keys.Database;
 import io.spillway.server.platform.keys.KeyStore;
+import io.spillway.server.platform.limits.AdmissionStage;
 import io.spillway.server.platform.limits.RateLimiter;
 import io.spillway.server.platform.limits.SpendLedger;
 import io.spillway.server.platform.safety.Blocklist;
@@ -15,6 +20,7 @@ import io.spillway.server.platform.safety.ContentClassifier;
 import io.spillway.server.platform.safety.PiiType;
 import io.spillway.server.platform.safety.SafetyAction;
 import io.spillway.server.platform.safety.SafetyPolicy;
+import io.spillway.server.platform.safety.SafetyStage;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
@@ -23,7 +29,12 @@ import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Builds the platform's parts from configuration and owns what must be closed (database, audit log, semantic index). */
+/**
+ * The platform around generation, built from configuration: each part is a stage around the
+ * generator, in the order of our design notes' request path (audit outermost, so it sees every
+ * outcome; then the caller's limits and budget; the safety filters; the caches). Owns what must
+ * be closed: the database, the audit log, the semantic index.
+ */
 public final class PlatformServices implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(PlatformServices.class);
@@ -31,13 +42,31 @@ public final class PlatformServices implements AutoCloseable {
     private final Database database;
     private final Optional<AuditLog> audit;
     private final Optional<SemanticCache> semantic;
-    private final Platform.Parts parts;
+    private final KeyStore keys;
+    private final Optional<ResponseCache> cache;
+    private final boolean dedup;
+    private final SafetyPolicy safety;
+    private final Blocklist blocklist;
+    private final Optional<ContentClassifier> classifier;
+    private final RateLimiter limiter;
+    private final SpendLedger ledger;
+    private final Clock clock;
 
-    private PlatformServices(Database database, Optional<AuditLog> audit, Optional<SemanticCache> semantic, Platform.Parts parts) {
+    private PlatformServices(Database database, Optional<AuditLog> audit, Optional<SemanticCache> semantic, KeyStore keys,
+                             Optional<ResponseCache> cache, boolean dedup, SafetyPolicy safety, Blocklist blocklist,
+                             Optional<ContentClassifier> classifier, RateLimiter limiter, SpendLedger ledger, Clock clock) {
         this.database = database;
         this.audit = audit;
         this.semantic = semantic;
-        this.parts = parts;
+        this.keys = keys;
+        this.cache = cache;
+        this.dedup = dedup;
+        this.safety = safety;
+        this.blocklist = blocklist;
+        this.classifier = classifier;
+        this.limiter = limiter;
+        this.ledger = ledger;
+        this.clock = clock;
     }
 
     public static PlatformServices start(ServerConfig config, Optional<EmbeddingService> embeddings, Clock clock) {
@@ -65,13 +94,13 @@ public final class PlatformServices implements AutoCloseable {
             Optional<AuditLog> audit = a.enabled() ? Optional.of(new AuditLog(a.resolvedDir(), a.maxFileBytes(), a.fsync(), clock))
                     : Optional.empty();
             RateLimiter limiter = new RateLimiter(Duration.ofMillis((long) (config.keys().limitWindowSeconds() * 1000)));
-            Platform.Parts parts = new Platform.Parts(Optional.of(keys), limiter, Optional.of(new SpendLedger(db, clock)), cache, semantic,
-                    c.enabled() && c.dedup(), policy, new Blocklist(s.blocklist()), classifier, audit);
+            boolean dedup = c.enabled() && c.dedup();
             LOG.info("platform: keys and budgets in {}; response cache {}{}; dedup {}; PII {}; audit {}", db.url(),
                     cache.isPresent() ? "on" : "off", semantic.isPresent() ? ", semantic cache on (opt-in, similarity >= "
-                            + c.semanticThreshold() + ")" : "", parts.dedup() ? "on" : "off", policy.pii().id(),
+                            + c.semanticThreshold() + ")" : "", dedup ? "on" : "off", policy.pii().id(),
                     audit.map(l -> "in " + l.directory()).orElse("off"));
-            return new PlatformServices(db, audit, semantic, parts);
+            return new PlatformServices(db, audit, semantic, keys, cache, dedup, policy, new Blocklist(s.blocklist()), classifier,
+                    limiter, new SpendLedger(db, clock), clock);
         } catch (RuntimeException e) {
             db.close();
             throw e;
@@ -90,8 +119,19 @@ public final class PlatformServices implements AutoCloseable {
         throw new ConfigException("safety.classifier: no ContentClassifier named '" + name + "' on the class path");
     }
 
-    public Platform.Parts parts() {
-        return parts;
+    /** The platform's stages around {@code generator}. */
+    public Generator around(Generator generator, PrometheusRegistry registry) {
+        Generator g = new CacheStage(generator, cache, semantic, dedup, registry);
+        g = new SafetyStage(g, safety, blocklist, classifier, registry);
+        g = new AdmissionStage(g, limiter, Optional.of(ledger), registry);
+        if (audit.isPresent()) {
+            g = new AuditStage(g, audit.get(), clock, registry);
+        }
+        return g;
+    }
+
+    public KeyStore keys() {
+        return keys;
     }
 
     /** Flushes the audit log, then closes the semantic index and the database. */

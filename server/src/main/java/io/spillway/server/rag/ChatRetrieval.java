@@ -1,18 +1,17 @@
 package io.spillway.server.rag;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.spillway.server.api.ChatAugmenter;
-import io.spillway.server.api.OpenAiException;
+import io.spillway.server.wire.Message;
+import io.spillway.server.wire.OpenAiException;
+import io.spillway.server.wire.Retrieval;
+import io.spillway.server.wire.Role;
+import io.spillway.server.wire.Source;
 import io.spillway.vectors.Filter;
 import io.spillway.vectors.VectorCollection;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
+import java.util.Optional;
 import java.util.function.ToIntFunction;
 
 /**
@@ -37,77 +36,58 @@ import java.util.function.ToIntFunction;
  * instead. The response lists the passages used as {@code sources} (index, id, document_id,
  * score), in the order they were numbered.
  */
-public final class ChatRetrieval implements ChatAugmenter {
+public final class ChatRetrieval {
 
     static final String INSTRUCTIONS = "Answer the user's question using the numbered passages below where they are relevant, and cite"
             + " the passages you use as [1], [2] and so on. If the passages do not contain the answer, say so rather than guessing.";
-    private static final JsonNodeFactory F = JsonNodeFactory.instance;
-    private static final int MAX_TOP_K = 50;
+
+    /** The conversation with the passages in it, and the passages as the response reports them. */
+    public record Augmented(List<Message> messages, List<Source> sources) {
+    }
 
     private final Collections collections;
     private final VectorCollection collection;
-    private final int topK;
-    private final double minScore;
+    private final Retrieval request;
     private final Filter filter;
 
-    private ChatRetrieval(Collections collections, VectorCollection collection, int topK, double minScore, Filter filter) {
+    private ChatRetrieval(Collections collections, VectorCollection collection, Retrieval request, Filter filter) {
         this.collections = collections;
         this.collection = collection;
-        this.topK = topK;
-        this.minScore = minScore;
+        this.request = request;
         this.filter = filter;
     }
 
-    /** Validates the {@code rag} object and finds the owner's collection. */
-    public static ChatRetrieval parse(Collections collections, Owner owner, JsonNode rag) {
-        if (!rag.isObject()) {
-            throw OpenAiException.invalid("'rag' must be an object: {\"collection\": ..., \"top_k\": ..., \"min_score\": ...}.", "rag");
-        }
-        JsonNode name = rag.get("collection");
-        if (name == null || !name.isTextual()) {
-            throw OpenAiException.invalid("'rag.collection' must name one of your collections.", "rag.collection");
-        }
-        int topK = 4;
-        if (rag.has("top_k")) {
-            JsonNode k = rag.get("top_k");
-            if (!k.isIntegralNumber() || k.asInt() < 1 || k.asInt() > MAX_TOP_K) {
-                throw OpenAiException.invalid("'rag.top_k' must be an integer in [1, " + MAX_TOP_K + "].", "rag.top_k");
-            }
-            topK = k.asInt();
-        }
-        double minScore = Double.NEGATIVE_INFINITY;
-        if (rag.has("min_score")) {
-            JsonNode s = rag.get("min_score");
-            if (!s.isNumber()) {
-                throw OpenAiException.invalid("'rag.min_score' must be a number.", "rag.min_score");
-            }
-            minScore = s.asDouble();
-        }
+    /** Finds the owner's collection and checks the filter against it. */
+    public static ChatRetrieval open(Collections collections, Owner owner, Retrieval request) {
         Filter filter;
         try {
-            filter = FilterJson.parse(rag.get("filter"));
+            filter = FilterJson.parse(request.filter().orElse(null));
         } catch (IllegalArgumentException e) {
             throw OpenAiException.invalid("'rag.filter': " + e.getMessage(), "rag.filter");
         }
         VectorCollection c;
         try {
-            c = collections.get(owner, name.asText()).orElseThrow(() -> new OpenAiException(404, "invalid_request_error",
-                    "Collection '" + name.asText() + "' does not exist.", "rag.collection", "collection_not_found", 0));
+            c = collections.get(owner, request.collection()).orElseThrow(() -> new OpenAiException(404, "invalid_request_error",
+                    "Collection '" + request.collection() + "' does not exist.", "rag.collection", "collection_not_found", 0));
             collections.requireTextCompatible(c);
         } catch (IOException e) {
             throw OpenAiException.internal("Collection storage failed: " + e.getMessage());
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw OpenAiException.invalid(e.getMessage(), "rag.collection");
         }
-        return new ChatRetrieval(collections, c, topK, minScore, filter);
+        return new ChatRetrieval(collections, c, request, filter);
     }
 
-    @Override
-    public Augmented augment(List<Object> messages, ToIntFunction<List<Object>> promptTokens, int tokenBudget) {
+    /**
+     * @param messages     the conversation
+     * @param promptTokens renders a conversation with the model's template and counts its tokens
+     * @param tokenBudget  the most prompt tokens the result may take
+     */
+    public Augmented augment(List<Message> messages, ToIntFunction<List<Message>> promptTokens, int tokenBudget) {
         String query = lastUserText(messages);
         List<Passage> candidates = new ArrayList<>();
-        for (Passage p : collections.queryText(collection, query, topK, 0, filter)) {
-            if (p.score() >= minScore && p.text() != null) {
+        for (Passage p : collections.queryText(collection, query, request.topK(), 0, filter)) {
+            if (p.score() >= request.minScore() && p.text() != null) {
                 candidates.add(p);
             }
         }
@@ -115,10 +95,9 @@ public final class ChatRetrieval implements ChatAugmenter {
         boolean asSystem = true;
         for (Passage p : candidates) {
             used.add(p);
-            List<Object> trial = withContext(messages, used, asSystem);
             int tokens;
             try {
-                tokens = promptTokens.applyAsInt(trial);
+                tokens = promptTokens.applyAsInt(withContext(messages, used, asSystem));
             } catch (OpenAiException e) {
                 if (!asSystem) {
                     throw e;
@@ -131,25 +110,19 @@ public final class ChatRetrieval implements ChatAugmenter {
                 used.remove(used.size() - 1);
             }
         }
-        ArrayNode sources = F.arrayNode();
+        List<Source> sources = new ArrayList<>();
         for (int i = 0; i < used.size(); i++) {
             Passage p = used.get(i);
-            ObjectNode s = sources.addObject();
-            s.put("index", i + 1);
-            s.put("id", p.id());
-            if (p.documentId() != null) {
-                s.put("document_id", p.documentId());
-            }
-            s.put("score", p.score());
+            sources.add(new Source(i + 1, p.id(), Optional.ofNullable(p.documentId()), p.score()));
         }
         return new Augmented(used.isEmpty() ? messages : withContext(messages, used, asSystem), sources);
     }
 
-    private static String lastUserText(List<Object> messages) {
+    private static String lastUserText(List<Message> messages) {
         for (int i = messages.size() - 1; i >= 0; i--) {
-            if (messages.get(i) instanceof Map<?, ?> m && "user".equals(m.get("role")) && m.get("content") instanceof String s
-                    && !s.isBlank()) {
-                return s;
+            Message m = messages.get(i);
+            if (m.role() == Role.USER && !m.content().isBlank()) {
+                return m.content();
             }
         }
         throw OpenAiException.invalid("Retrieval ('rag') needs a user message with text to search for.", "messages");
@@ -168,33 +141,23 @@ public final class ChatRetrieval implements ChatAugmenter {
         return sb.toString();
     }
 
-    private static List<Object> withContext(List<Object> messages, List<Passage> passages, boolean asSystem) {
+    private static List<Message> withContext(List<Message> messages, List<Passage> passages, boolean asSystem) {
         String block = contextBlock(passages);
-        List<Object> out = new ArrayList<>(messages);
+        List<Message> out = new ArrayList<>(messages);
         if (asSystem) {
-            if (!out.isEmpty() && out.get(0) instanceof Map<?, ?> first && "system".equals(first.get("role"))
-                    && first.get("content") instanceof String existing) {
-                out.set(0, with(first, existing + "\n\n" + block));
+            if (!out.isEmpty() && out.get(0).role() == Role.SYSTEM) {
+                out.set(0, out.get(0).withContent(out.get(0).content() + "\n\n" + block));
             } else {
-                Map<Object, Object> system = new LinkedHashMap<>();
-                system.put("role", "system");
-                system.put("content", block);
-                out.add(0, system);
+                out.add(0, new Message(Role.SYSTEM, block, JsonNodeFactory.instance.objectNode()));
             }
         } else {
             for (int i = out.size() - 1; i >= 0; i--) {
-                if (out.get(i) instanceof Map<?, ?> m && "user".equals(m.get("role")) && m.get("content") instanceof String s) {
-                    out.set(i, with(m, block + "\n\n" + s));
+                if (out.get(i).role() == Role.USER) {
+                    out.set(i, out.get(i).withContent(block + "\n\n" + out.get(i).content()));
                     break;
                 }
             }
         }
         return out;
-    }
-
-    private static Map<Object, Object> with(Map<?, ?> message, String content) {
-        Map<Object, Object> copy = new LinkedHashMap<>(message);
-        copy.put("content", content);
-        return copy;
     }
 }

@@ -4,24 +4,21 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.spillway.server.api.ApiRouter;
-import io.spillway.server.api.OpenAiException;
-import io.spillway.server.api.Params;
-import io.spillway.server.http.Exchange;
+import io.spillway.server.wire.Fields;
+import io.spillway.server.wire.OpenAiException;
 import io.spillway.vectors.CollectionSpec;
 import io.spillway.vectors.Filter;
 import io.spillway.vectors.Metric;
 import io.spillway.vectors.VectorCollection;
 import io.spillway.vectors.VectorRecord;
 import java.io.IOException;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
+import java.util.function.Supplier;
 
 /**
  * The collections API under {@code /v1/collections}:
@@ -57,41 +54,34 @@ public final class CollectionsApi {
         return collections;
     }
 
-    public void handle(Exchange ex, Owner owner) {
-        String rest = ex.path().substring(PREFIX.length());
-        List<String> parts = new ArrayList<>();
-        for (String s : rest.split("/")) {
-            if (!s.isEmpty()) {
-                parts.add(URLDecoder.decode(s, StandardCharsets.UTF_8));
-            }
-        }
-        String method = ex.method();
+    /**
+     * Answers one request under {@code /v1/collections}.
+     *
+     * @param path the path's segments after the prefix, each decoded once
+     * @param body the request's body, read only by the calls that have one
+     * @return the answer's body (status 200)
+     */
+    public ObjectNode handle(String method, List<String> path, Supplier<Fields> body, Owner owner) {
         try {
-            switch (parts.size()) {
-                case 0 -> {
-                    if (method.equals("POST")) {
-                        create(ex, owner, ApiRouter.body(ex));
-                    } else if (method.equals("GET")) {
-                        list(ex, owner);
-                    } else {
-                        throw notAllowed(method, "GET or POST");
-                    }
-                }
-                case 1 -> {
-                    if (method.equals("GET")) {
-                        ex.json(200, describe(parts.get(0), require(owner, parts.get(0))));
-                    } else if (method.equals("DELETE")) {
-                        if (!collections.drop(owner, parts.get(0))) {
-                            throw notFound(parts.get(0));
+            return switch (path.size()) {
+                case 0 -> switch (method) {
+                    case "POST" -> create(owner, body.get());
+                    case "GET" -> list(owner);
+                    default -> throw notAllowed(method, "GET or POST");
+                };
+                case 1 -> switch (method) {
+                    case "GET" -> describe(path.get(0), require(owner, path.get(0)));
+                    case "DELETE" -> {
+                        if (!collections.drop(owner, path.get(0))) {
+                            throw notFound(path.get(0));
                         }
-                        ex.json(200, F.objectNode().put("id", parts.get(0)).put("object", "collection.deleted").put("deleted", true));
-                    } else {
-                        throw notAllowed(method, "GET or DELETE");
+                        yield F.objectNode().put("id", path.get(0)).put("object", "collection.deleted").put("deleted", true);
                     }
-                }
-                case 2, 3 -> sub(ex, owner, parts);
-                default -> throw OpenAiException.notFound("Unknown request URL: " + method + " " + ex.path() + ".");
-            }
+                    default -> throw notAllowed(method, "GET or DELETE");
+                };
+                case 2, 3 -> sub(method, owner, path, body);
+                default -> throw unknown(method, path);
+            };
         } catch (IllegalArgumentException e) {
             throw OpenAiException.invalid(e.getMessage(), null);
         } catch (IllegalStateException e) {
@@ -103,49 +93,48 @@ public final class CollectionsApi {
         }
     }
 
-    private void sub(Exchange ex, Owner owner, List<String> parts) throws IOException {
+    private static OpenAiException unknown(String method, List<String> path) {
+        return OpenAiException.notFound("Unknown request URL: " + method + " " + PREFIX + "/" + String.join("/", path) + ".");
+    }
+
+    private ObjectNode sub(String method, Owner owner, List<String> parts, Supplier<Fields> body) throws IOException {
         String name = parts.get(0);
-        String what = parts.get(1);
-        String method = ex.method();
         VectorCollection c = require(owner, name);
-        switch (what) {
+        switch (parts.get(1)) {
             case "documents" -> {
                 if (parts.size() == 2 && method.equals("POST")) {
-                    addDocuments(ex, c, ApiRouter.body(ex));
+                    return addDocuments(c, body.get());
                 } else if (parts.size() == 3 && method.equals("DELETE")) {
                     int n = collections.deleteDocument(c, parts.get(2));
                     if (n == 0) {
                         throw OpenAiException.notFound("Document '" + parts.get(2) + "' is not in collection '" + name + "'.");
                     }
-                    ex.json(200, F.objectNode().put("id", parts.get(2)).put("object", "document.deleted").put("deleted", true)
-                            .put("chunks", n));
-                } else {
-                    throw notAllowed(method, parts.size() == 2 ? "POST" : "DELETE");
+                    return F.objectNode().put("id", parts.get(2)).put("object", "document.deleted").put("deleted", true).put("chunks", n);
                 }
+                throw notAllowed(method, parts.size() == 2 ? "POST" : "DELETE");
             }
             case "vectors" -> {
                 if (parts.size() == 2 && method.equals("POST")) {
-                    upsertVectors(ex, c, ApiRouter.body(ex));
+                    return upsertVectors(c, body.get());
                 } else if (parts.size() == 3 && method.equals("GET")) {
                     VectorRecord r = c.get(parts.get(2)).orElseThrow(() -> OpenAiException.notFound(
                             "Record '" + parts.get(2) + "' is not in collection '" + name + "'."));
-                    ex.json(200, record(r, true));
+                    return record(r, true);
                 } else if (parts.size() == 3 && method.equals("DELETE")) {
                     if (c.delete(List.of(parts.get(2))) == 0) {
                         throw OpenAiException.notFound("Record '" + parts.get(2) + "' is not in collection '" + name + "'.");
                     }
-                    ex.json(200, F.objectNode().put("id", parts.get(2)).put("object", "vector.deleted").put("deleted", true));
-                } else {
-                    throw notAllowed(method, parts.size() == 2 ? "POST" : "GET or DELETE");
+                    return F.objectNode().put("id", parts.get(2)).put("object", "vector.deleted").put("deleted", true);
                 }
+                throw notAllowed(method, parts.size() == 2 ? "POST" : "GET or DELETE");
             }
             case "query" -> {
                 if (parts.size() != 2 || !method.equals("POST")) {
                     throw notAllowed(method, "POST");
                 }
-                query(ex, c, ApiRouter.body(ex));
+                return query(c, body.get());
             }
-            default -> throw OpenAiException.notFound("Unknown request URL: " + method + " " + ex.path() + ".");
+            default -> throw unknown(method, parts);
         }
     }
 
@@ -162,7 +151,7 @@ public final class CollectionsApi {
         return OpenAiException.methodNotAllowed("Method " + method + " is not allowed here; use " + allowed + ".");
     }
 
-    private void create(Exchange ex, Owner owner, Params p) throws IOException {
+    private ObjectNode create(Owner owner, Fields p) throws IOException {
         String name = p.requiredString("name");
         Long dimension = p.integer("dimension", 1, CollectionSpec.MAX_DIMENSION);
         int dim;
@@ -179,16 +168,16 @@ public final class CollectionsApi {
                         : p.integer("ef_construction", 1, 10_000).intValue(),
                 p.integer("ef", 1, 10_000) == null ? CollectionSpec.DEFAULT_EF : p.integer("ef", 1, 10_000).intValue());
         VectorCollection c = collections.create(owner, name, spec);
-        ex.json(200, describe(name, c));
+        return describe(name, c);
     }
 
-    private void list(Exchange ex, Owner owner) throws IOException {
+    private ObjectNode list(Owner owner) throws IOException {
         ObjectNode out = F.objectNode().put("object", "list");
         ArrayNode data = out.putArray("data");
         for (String name : collections.names(owner)) {
             collections.get(owner, name).ifPresent(c -> data.add(describe(name, c)));
         }
-        ex.json(200, out);
+        return out;
     }
 
     private static ObjectNode describe(String name, VectorCollection c) {
@@ -204,7 +193,7 @@ public final class CollectionsApi {
         return o;
     }
 
-    private void addDocuments(Exchange ex, VectorCollection c, Params p) throws IOException {
+    private ObjectNode addDocuments(VectorCollection c, Fields p) throws IOException {
         JsonNode docs = p.array("documents");
         if (docs == null || docs.isEmpty()) {
             throw OpenAiException.invalid("'documents' must be a non-empty array of {id?, text, format?, metadata?}.", "documents");
@@ -238,10 +227,10 @@ public final class CollectionsApi {
             tokens += a.tokens();
         }
         out.putObject("usage").put("prompt_tokens", tokens).put("total_tokens", tokens);
-        ex.json(200, out);
+        return out;
     }
 
-    private void upsertVectors(Exchange ex, VectorCollection c, Params p) throws IOException {
+    private ObjectNode upsertVectors(VectorCollection c, Fields p) throws IOException {
         JsonNode vectors = p.array("vectors");
         if (vectors == null || vectors.isEmpty()) {
             throw OpenAiException.invalid("'vectors' must be a non-empty array of {id, vector, metadata?, text?}.", "vectors");
@@ -265,10 +254,10 @@ public final class CollectionsApi {
             records.add(new VectorRecord(id, vector, meta));
         }
         c.upsert(records);
-        ex.json(200, F.objectNode().put("object", "vectors.upserted").put("upserted", records.size()).put("count", c.size()));
+        return F.objectNode().put("object", "vectors.upserted").put("upserted", records.size()).put("count", c.size());
     }
 
-    private void query(Exchange ex, VectorCollection c, Params p) {
+    private ObjectNode query(VectorCollection c, Fields p) {
         int topK = p.integer("top_k", 1, MAX_TOP_K) == null ? 4 : p.integer("top_k", 1, MAX_TOP_K).intValue();
         int ef = p.integer("ef", 1, 10_000) == null ? 0 : p.integer("ef", 1, 10_000).intValue();
         Filter filter = FilterJson.parse(p.get("filter"));
@@ -301,7 +290,7 @@ public final class CollectionsApi {
                 c.get(h.id()).ifPresent(r -> o.set("vector", vectorJson(r.vector())));
             }
         }
-        ex.json(200, out);
+        return out;
     }
 
     private static ObjectNode record(VectorRecord r, boolean withVector) {

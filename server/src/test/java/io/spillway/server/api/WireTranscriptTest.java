@@ -309,7 +309,9 @@ class WireTranscriptTest {
             }
         }
         if (!differences.isEmpty()) {
-            fail(differences.size() + " of " + expected.size() + " calls differ from the transcript:\n" + String.join("\n", differences));
+            Path actual = Paths.get("target/wire-transcript.actual.json");
+            Files.writeString(actual, JSON.writeValueAsString(transcript) + "\n");
+            fail("(the whole transcript is in " + actual.toAbsolutePath() + ")\n" + differences.size() + " of " + expected.size() + " calls differ from the transcript:\n" + String.join("\n", differences));
         }
         assertTrue(transcript.size() > 100, "the transcript covers the API");
     }

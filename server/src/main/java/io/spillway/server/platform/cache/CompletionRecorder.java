@@ -1,123 +1,51 @@
 package io.spillway.server.platform.cache;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.Map;
+import io.spillway.server.generation.GenerationEvent;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import java.util.TreeMap;
 
-/**
- * Rebuilds the whole (non-streaming) body of a completion from what was sent, a body or a stream of
- * chunks, so that one form can be cached and replayed in either. Chat and legacy completions alike.
- */
-public final class CompletionRecorder {
+/** Collects a generation's events into the answer the caches keep, if it completes in full. */
+final class CompletionRecorder {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private static final JsonNodeFactory F = JsonNodeFactory.instance;
+    private GenerationEvent.Started started;
+    private final TreeMap<Integer, StringBuilder> texts = new TreeMap<>();
+    private final TreeMap<Integer, List<Integer>> ids = new TreeMap<>();
+    private final TreeMap<Integer, GenerationEvent.Finished> finished = new TreeMap<>();
+    private boolean spoiled;
 
-    private ObjectNode body;
-    private ObjectNode head;
-    private final Map<Integer, StringBuilder> texts = new TreeMap<>();
-    private final Map<Integer, String> finishReasons = new TreeMap<>();
-    private JsonNode usage;
-    private boolean failed;
-    private boolean done;
-
-    /** A whole body was sent. */
-    public void body(int status, JsonNode sent) {
-        if (status == 200 && sent instanceof ObjectNode o && o.has("choices")) {
-            body = o.deepCopy();
-        } else {
-            failed = true;
-        }
-    }
-
-    /** One streamed payload was sent. */
-    public void event(String payload) {
-        if (failed) {
-            return;
-        }
-        if (payload.equals("[DONE]")) {
-            done = true;
-            return;
-        }
-        JsonNode chunk;
-        try {
-            chunk = JSON.readTree(payload);
-        } catch (Exception e) {
-            failed = true;
-            return;
-        }
-        if (chunk.has("error")) {
-            failed = true;
-            return;
-        }
-        if (head == null) {
-            head = ((ObjectNode) chunk).deepCopy();
-            head.remove("choices");
-            head.remove("usage");
-        }
-        if (chunk.hasNonNull("usage")) {
-            usage = chunk.get("usage");
-        }
-        for (JsonNode c : chunk.path("choices")) {
-            int index = c.path("index").asInt();
-            StringBuilder text = texts.computeIfAbsent(index, i -> new StringBuilder());
-            if (c.has("delta")) {
-                text.append(c.path("delta").path("content").asText(""));
-            } else {
-                text.append(c.path("text").asText(""));
+    void record(GenerationEvent event) {
+        switch (event) {
+            case GenerationEvent.Started s -> started = s;
+            case GenerationEvent.Delta d -> {
+                texts.computeIfAbsent(d.choice(), c -> new StringBuilder()).append(d.text());
+                List<Integer> choiceIds = ids.computeIfAbsent(d.choice(), c -> new ArrayList<>());
+                for (int id : d.tokenIds()) {
+                    choiceIds.add(id);
+                }
             }
-            if (c.hasNonNull("finish_reason")) {
-                finishReasons.put(index, c.get("finish_reason").asText());
+            case GenerationEvent.Finished f -> {
+                spoiled |= f.aborted();
+                finished.put(f.choice(), f);
+            }
+            case GenerationEvent.Failed f -> spoiled = true;
+            default -> {
             }
         }
     }
 
-    /**
-     * The completed body, or null when the response failed, was cut short or carried something a
-     * replay could not reproduce. {@code reported} fills in usage a stream did not include.
-     */
-    public ObjectNode completed(JsonNode reported) {
-        if (failed) {
-            return null;
+    /** The whole answer, or empty when it failed, was cut short, or lost a choice. */
+    Optional<StoredCompletion> completed(GenerationEvent.Completed end) {
+        if (spoiled || started == null || finished.size() != started.choices()) {
+            return Optional.empty();
         }
-        if (body != null) {
-            return body;
+        List<StoredCompletion.Choice> choices = new ArrayList<>();
+        for (GenerationEvent.Finished f : finished.values()) {
+            int i = f.choice();
+            choices.add(new StoredCompletion.Choice(i, texts.containsKey(i) ? texts.get(i).toString() : "",
+                    ids.getOrDefault(i, List.of()).stream().mapToInt(Integer::intValue).toArray(), f.reason(), f.stop()));
         }
-        if (head == null || !done || texts.isEmpty() || finishReasons.size() != texts.size()) {
-            return null;
-        }
-        boolean chat = head.path("object").asText().equals("chat.completion.chunk");
-        ObjectNode out = head.deepCopy();
-        out.put("object", chat ? "chat.completion" : "text_completion");
-        ArrayNode choices = out.putArray("choices");
-        for (Map.Entry<Integer, StringBuilder> e : texts.entrySet()) {
-            ObjectNode c = choices.addObject();
-            c.put("index", e.getKey());
-            if (chat) {
-                ObjectNode m = c.putObject("message");
-                m.put("role", "assistant");
-                m.put("content", e.getValue().toString());
-                m.putNull("refusal");
-            } else {
-                c.put("text", e.getValue().toString());
-            }
-            c.putNull("logprobs");
-            c.put("finish_reason", finishReasons.get(e.getKey()));
-        }
-        JsonNode u = usage != null ? usage : reported;
-        if (u == null) {
-            return null;
-        }
-        out.set("usage", u);
-        return out;
-    }
-
-    /** A usage object from token counts. */
-    public static ObjectNode usage(int prompt, int completion) {
-        return F.objectNode().put("prompt_tokens", prompt).put("completion_tokens", completion).put("total_tokens", prompt + completion);
+        return Optional.of(new StoredCompletion(started, choices, end.usage()));
     }
 }

@@ -3,17 +3,17 @@ package io.spillway.server.platform.cache;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 
-/** Identical requests in flight, by cache key: the first leads and runs; the others follow its response. */
-public final class InFlightRequests {
+/** Identical requests in flight, by cache key: the first leads and runs; the others follow its answer. */
+final class InFlightRequests {
 
-    private final ConcurrentMap<String, SharedResponse> running = new ConcurrentHashMap<>();
+    private final ConcurrentMap<String, SharedGeneration> running = new ConcurrentHashMap<>();
 
-    /** The response to follow, or null when the caller leads (and must {@link #finish} it). */
-    public SharedResponse joinOrLead(String key, SharedResponse mine) {
+    /** The answer to follow, or null when the caller leads (and must {@link #finish} it). */
+    SharedGeneration joinOrLead(String key, SharedGeneration mine) {
         return running.putIfAbsent(key, mine);
     }
 
-    public void finish(String key, SharedResponse mine) {
+    void finish(String key, SharedGeneration mine) {
         running.remove(key, mine);
     }
 }

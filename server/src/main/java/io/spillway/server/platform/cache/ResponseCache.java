@@ -1,6 +1,5 @@
 package io.spillway.server.platform.cache;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import java.time.Duration;
@@ -13,26 +12,21 @@ import java.util.Optional;
  */
 public final class ResponseCache {
 
-    private final Cache<String, ObjectNode> cache;
+    private final Cache<String, StoredCompletion> cache;
 
     public ResponseCache(long maxBytes, Duration ttl) {
         this.cache = Caffeine.newBuilder()
                 .maximumWeight(maxBytes)
-                .weigher((String k, ObjectNode v) -> k.length() * 2 + estimateBytes(v))
+                .weigher((String k, StoredCompletion v) -> k.length() * 2 + v.estimatedBytes())
                 .expireAfterWrite(ttl)
                 .build();
     }
 
-    private static int estimateBytes(ObjectNode body) {
-        // Java strings of mostly ASCII text cost about two bytes per character with their overhead.
-        return 256 + body.toString().length() * 2;
-    }
-
-    public Optional<ObjectNode> get(String key) {
+    public Optional<StoredCompletion> get(String key) {
         return Optional.ofNullable(cache.getIfPresent(key));
     }
 
-    public void put(String key, ObjectNode body) {
+    public void put(String key, StoredCompletion body) {
         cache.put(key, body);
     }
 }

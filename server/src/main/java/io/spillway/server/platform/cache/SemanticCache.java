@@ -1,6 +1,5 @@
 package io.spillway.server.platform.cache;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.RemovalCause;
@@ -34,14 +33,14 @@ import java.util.concurrent.TimeUnit;
 public final class SemanticCache implements AutoCloseable {
 
     /** A hit: the stored answer and how similar its prompt was. */
-    public record Hit(ObjectNode body, double similarity) {
+    public record Hit(StoredCompletion body, double similarity) {
     }
 
     private final EmbeddingService embeddings;
     private final double threshold;
     private final Path dir;
     private final VectorCollection vectors;
-    private final Cache<String, ObjectNode> answers;
+    private final Cache<String, StoredCompletion> answers;
 
     public SemanticCache(EmbeddingService embeddings, double threshold, int maxEntries, Duration ttl) {
         this.embeddings = embeddings;
@@ -55,7 +54,7 @@ public final class SemanticCache implements AutoCloseable {
             throw new UncheckedIOException("cannot create the semantic cache's index", e);
         }
         this.answers = Caffeine.newBuilder().maximumSize(maxEntries).expireAfterWrite(ttl)
-                .removalListener((String id, ObjectNode body, RemovalCause cause) -> forget(id))
+                .removalListener((String id, StoredCompletion body, RemovalCause cause) -> forget(id))
                 .build();
     }
 
@@ -73,11 +72,11 @@ public final class SemanticCache implements AutoCloseable {
         if (hits.isEmpty() || hits.get(0).score() < threshold) {
             return Optional.empty();
         }
-        ObjectNode body = answers.getIfPresent(hits.get(0).id());
+        StoredCompletion body = answers.getIfPresent(hits.get(0).id());
         return body == null ? Optional.empty() : Optional.of(new Hit(body, hits.get(0).score()));
     }
 
-    public void store(String partition, float[] vector, ObjectNode body) {
+    public void store(String partition, float[] vector, StoredCompletion body) {
         String id = UUID.randomUUID().toString();
         try {
             vectors.upsert(List.of(new VectorRecord(id, vector, Map.of("partition", partition))));

@@ -1,5 +1,6 @@
 package io.spillway.server.platform.keys;
 
+import io.spillway.server.generation.KeyPolicy;
 import io.spillway.server.platform.safety.SafetyAction;
 import java.util.Optional;
 import java.util.Set;
@@ -24,8 +25,9 @@ public record ApiKey(String id, String tenant, String name, Set<String> allowedM
         allowedModels = Set.copyOf(allowedModels);
     }
 
-    public boolean allows(String model) {
-        return allowedModels.isEmpty() || allowedModels.contains(model);
+    /** What the key may do, as the request path sees it. */
+    public KeyPolicy policy() {
+        return new KeyPolicy(allowedModels, localOnly, rpm, tpm, monthlyBudgetUsd, semanticCache, pii.map(SafetyAction::id), logPrompts);
     }
 
     public boolean revoked() {

@@ -3,7 +3,6 @@ package io.spillway.server.platform.keys;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.spillway.server.platform.safety.SafetyAction;
-import io.spillway.server.platform.Sha256;
 import java.security.SecureRandom;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

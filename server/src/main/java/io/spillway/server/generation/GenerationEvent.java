@@ -1,0 +1,105 @@
+package io.spillway.server.generation;
+
+import io.spillway.server.wire.FinishReason;
+import io.spillway.server.wire.Logprob;
+import io.spillway.server.wire.OpenAiException;
+import io.spillway.server.wire.Source;
+import io.spillway.server.wire.StopReason;
+import io.spillway.server.wire.Usage;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** What a {@link Generation} reports, in order: Started, then Deltas and Finisheds per choice, then Completed or Failed. */
+public sealed interface GenerationEvent {
+
+    /**
+     * The generation runs.
+     *
+     * @param model             the model that answers, as responses name it
+     * @param systemFingerprint the local build and model that answer; empty for a hosted model
+     * @param choices           how many choices the answer has
+     * @param sources           retrieved passages the prompt was given, when the request asked for retrieval
+     * @param tokenOutput       the model has no tokenizer: its answers are token ids
+     */
+    record Started(Route route, String model, Optional<String> systemFingerprint, CacheOutcome cache, int choices,
+                   Optional<List<Source>> sources, boolean tokenOutput) implements GenerationEvent {
+
+        public Started {
+            sources = sources.map(List::copyOf);
+        }
+
+        public Started withCache(CacheOutcome outcome) {
+            return new Started(route, model, systemFingerprint, outcome, choices, sources, tokenOutput);
+        }
+
+        public Started withSources(List<Source> retrieved) {
+            return new Started(route, model, systemFingerprint, cache, choices, Optional.of(retrieved), tokenOutput);
+        }
+    }
+
+    /** New output of one choice: its text (maybe empty while bytes of a character are pending), token ids, logprobs. */
+    record Delta(int choice, String text, int[] tokenIds, List<Logprob> logprobs) implements GenerationEvent {
+
+        public Delta {
+            tokenIds = tokenIds.clone();
+            logprobs = List.copyOf(logprobs);
+        }
+
+        @Override
+        public int[] tokenIds() {
+            return tokenIds.clone();
+        }
+
+        public Delta withText(String replaced) {
+            return new Delta(choice, replaced, tokenIds, logprobs);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Delta d && choice == d.choice && text.equals(d.text) && Arrays.equals(tokenIds, d.tokenIds)
+                    && logprobs.equals(d.logprobs);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * (31 * choice + text.hashCode()) + Arrays.hashCode(tokenIds);
+        }
+    }
+
+    /**
+     * One choice ended.
+     *
+     * @param aborted it was cut short (the client went away, the server shut down): never cached
+     */
+    record Finished(int choice, FinishReason reason, Optional<StopReason> stop, boolean aborted) implements GenerationEvent {
+    }
+
+    /**
+     * What the safety filters found in the request and the answer (types and counts, never values),
+     * and the prompt as the audit log may keep it (after redaction; empty unless the caller's policy
+     * keeps prompts). Sent once, just before the end.
+     */
+    record Screened(Map<String, Integer> input, Map<String, Integer> output, Optional<String> loggablePrompt)
+            implements GenerationEvent {
+
+        public Screened {
+            input = Map.copyOf(input);
+            output = Map.copyOf(output);
+        }
+    }
+
+    /** The generation ended well; the last event. */
+    record Completed(Usage usage) implements GenerationEvent {
+    }
+
+    /** The generation failed; the last event. */
+    record Failed(OpenAiException error) implements GenerationEvent {
+    }
+
+    /** Whether this event is the generation's last. */
+    default boolean terminal() {
+        return this instanceof Completed || this instanceof Failed;
+    }
+}

@@ -1,0 +1,186 @@
+package io.spillway.server.router;
+
+import io.spillway.server.generation.CacheOutcome;
+import io.spillway.server.generation.EventChannel;
+import io.spillway.server.generation.GenerationEvent;
+import io.spillway.server.generation.GenerationRequest;
+import io.spillway.server.generation.Generator;
+import io.spillway.server.generation.Route;
+import io.spillway.server.generation.Start;
+import io.spillway.server.wire.ChatRequest;
+import io.spillway.server.wire.FinishReason;
+import io.spillway.server.wire.OpenAiException;
+import io.spillway.server.wire.Usage;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import software.amazon.awssdk.services.bedrockruntime.model.ContentBlock;
+import software.amazon.awssdk.services.bedrockruntime.model.ConverseRequest;
+import software.amazon.awssdk.services.bedrockruntime.model.ConverseResponse;
+import software.amazon.awssdk.services.bedrockruntime.model.ConverseStreamRequest;
+import software.amazon.awssdk.services.bedrockruntime.model.ConverseStreamResponseHandler;
+import software.amazon.awssdk.services.bedrockruntime.model.TokenUsage;
+
+/**
+ * Chat completions on Amazon Bedrock (Converse, ConverseStream), as events. A failure before the
+ * answer starts is an error of {@link #start}; one in the middle of a stream ends it with
+ * {@link GenerationEvent.Failed}.
+ */
+public final class BedrockGenerator implements Generator {
+
+    private final BedrockGateway gateway;
+    /** Model names clients send, to Bedrock's model ids. */
+    private final Map<String, String> modelIds;
+    private final RouterMetrics metrics;
+    /** Typical time from calling ConverseStream to its first content, learnt (EWMA); 0 until known. */
+    private volatile double firstTokenSeconds;
+
+    BedrockGenerator(BedrockGateway gateway, Map<String, String> modelIds, RouterMetrics metrics) {
+        this.gateway = gateway;
+        this.modelIds = Map.copyOf(modelIds);
+        this.metrics = metrics;
+    }
+
+    /** Whether Bedrock may be tried now (its circuit breaker is not open). */
+    boolean available() {
+        return gateway.available();
+    }
+
+    double typicalFirstTokenSeconds() {
+        return firstTokenSeconds;
+    }
+
+    @Override
+    public Start start(GenerationRequest request) {
+        ChatRequest chat = request.chat().orElseThrow(() -> OpenAiException.modelNotFound(request.model()));
+        String modelId = modelIds.get(chat.model());
+        if (modelId == null) {
+            throw OpenAiException.modelNotFound(chat.model());
+        }
+        ConverseTranslation.Translated t = ConverseTranslation.request(chat);
+        GenerationEvent.Started started = new GenerationEvent.Started(Route.BEDROCK, chat.model(), Optional.empty(), CacheOutcome.BYPASS,
+                1, Optional.empty(), false);
+        if (!chat.delivery().stream()) {
+            ConverseResponse r;
+            try {
+                r = gateway.converse(ConverseRequest.builder().modelId(modelId).system(t.system()).messages(t.messages())
+                        .inferenceConfig(t.inference()).build());
+            } catch (BedrockGateway.BedrockException e) {
+                throw failure(e);
+            }
+            StringBuilder text = new StringBuilder();
+            for (ContentBlock b : r.output().message().content()) {
+                if (b.text() != null) {
+                    text.append(b.text());
+                }
+            }
+            return new Start.Accepted(EventChannel.of(List.of(started, new GenerationEvent.Delta(0, text.toString(), new int[0], List.of()),
+                    new GenerationEvent.Finished(0, ConverseTranslation.finishReason(r.stopReason()), Optional.empty(), false),
+                    new GenerationEvent.Completed(usage(r.usage())))));
+        }
+        StreamListener listener = new StreamListener(started, System.nanoTime());
+        CompletableFuture<Void> call = gateway.converseStream(ConverseStreamRequest.builder().modelId(modelId).system(t.system())
+                .messages(t.messages()).inferenceConfig(t.inference()).build(), listener);
+        call.exceptionally(e -> null);
+        listener.cancelWith(call);
+        listener.startedOrFailed.join();
+        if (listener.failedBeforeStart != null) {
+            throw failure(listener.failedBeforeStart);
+        }
+        return new Start.Accepted(listener.channel);
+    }
+
+    private OpenAiException failure(BedrockGateway.BedrockException e) {
+        metrics.bedrockFailures.inc();
+        if (e.clientError()) {
+            return OpenAiException.invalid("Amazon Bedrock refused the request: " + e.getMessage(), null);
+        }
+        return OpenAiException.overloaded("The local engine is saturated and Amazon Bedrock is failing (" + e.getMessage()
+                + "). Retry shortly.", 5);
+    }
+
+    private static Usage usage(TokenUsage u) {
+        if (u == null) {
+            return Usage.NONE;
+        }
+        return new Usage(orZero(u.inputTokens()), orZero(u.outputTokens()), orZero(u.cacheReadInputTokens()), 0);
+    }
+
+    private static int orZero(Integer n) {
+        return n == null ? 0 : n;
+    }
+
+    private void learnFirstToken(double seconds) {
+        double current = firstTokenSeconds;
+        firstTokenSeconds = current == 0 ? seconds : 0.2 * seconds + 0.8 * current;
+    }
+
+    /** ConverseStream's events, on SDK threads, into the generation's channel. */
+    private final class StreamListener implements BedrockGateway.StreamListener {
+        private final GenerationEvent.Started started;
+        private final long calledNanos;
+        private final CompletableFuture<Void> startedOrFailed = new CompletableFuture<>();
+        private volatile CompletableFuture<Void> call;
+        private final EventChannel channel = new EventChannel(() -> {
+            CompletableFuture<Void> c = call;
+            if (c != null) {
+                c.cancel(true);
+            }
+        });
+        private volatile BedrockGateway.BedrockException failedBeforeStart;
+        private volatile FinishReason finishReason = FinishReason.STOP;
+        private volatile Usage usage = Usage.NONE;
+        private boolean firstContent = true;
+
+        StreamListener(GenerationEvent.Started started, long calledNanos) {
+            this.started = started;
+            this.calledNanos = calledNanos;
+        }
+
+        void cancelWith(CompletableFuture<Void> call) {
+            this.call = call;
+        }
+
+        @Override
+        public void onStart() {
+            channel.publish(started);
+            startedOrFailed.complete(null);
+        }
+
+        @Override
+        public ConverseStreamResponseHandler.Visitor visitor() {
+            return ConverseStreamResponseHandler.Visitor.builder()
+                    .onContentBlockDelta(e -> {
+                        String text = e.delta() == null ? null : e.delta().text();
+                        if (text != null && !text.isEmpty()) {
+                            if (firstContent) {
+                                firstContent = false;
+                                learnFirstToken((System.nanoTime() - calledNanos) / 1e9);
+                            }
+                            channel.publish(new GenerationEvent.Delta(0, text, new int[0], List.of()));
+                        }
+                    })
+                    .onMessageStop(e -> finishReason = ConverseTranslation.finishReason(e.stopReason()))
+                    .onMetadata(e -> usage = usage(e.usage()))
+                    .build();
+        }
+
+        @Override
+        public void onComplete() {
+            channel.publish(new GenerationEvent.Finished(0, finishReason, Optional.empty(), false));
+            channel.publish(new GenerationEvent.Completed(usage));
+        }
+
+        @Override
+        public void onError(BedrockGateway.BedrockException e) {
+            if (!startedOrFailed.isDone()) {
+                failedBeforeStart = e;
+                startedOrFailed.complete(null);
+                return;
+            }
+            metrics.bedrockFailures.inc();
+            channel.publish(new GenerationEvent.Failed(OpenAiException.internal("Amazon Bedrock failed mid-stream: " + e.getMessage())));
+        }
+    }
+}

@@ -1,0 +1,36 @@
+package io.spillway.server.wire;
+
+import java.util.List;
+import java.util.Optional;
+
+/** {@code POST /v1/chat/completions}, validated: everything here holds whichever route serves it. */
+public record ChatRequest(String model, List<Message> messages, GenerationOptions options, ChatTemplateOptions template,
+                          Optional<Retrieval> retrieval, RoutePreference route, Delivery delivery) implements GenerationBody {
+
+    public ChatRequest {
+        messages = List.copyOf(messages);
+    }
+
+    public ChatRequest withMessages(List<Message> replaced) {
+        return new ChatRequest(model, replaced, options, template, retrieval, route, delivery);
+    }
+
+    public ChatRequest withRoute(RoutePreference preference) {
+        return new ChatRequest(model, messages, options, template, retrieval, preference, delivery);
+    }
+
+    @Override
+    public String endpoint() {
+        return "chat";
+    }
+
+    /** One "role: content" line per message. */
+    @Override
+    public String promptText() {
+        StringBuilder b = new StringBuilder();
+        for (Message m : messages) {
+            b.append(m.role().wireName()).append(": ").append(m.content()).append('\n');
+        }
+        return b.toString();
+    }
+}
