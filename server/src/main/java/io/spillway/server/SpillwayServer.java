@@ -19,8 +19,10 @@ import io.spillway.server.rag.CollectionsApi;
 import io.spillway.server.rag.RetrievalStage;
 import io.spillway.server.router.Backoff;
 import io.spillway.server.router.BedrockGateway;
+import io.spillway.server.router.BedrockGenerator;
 import io.spillway.server.router.CircuitBreaker;
 import io.spillway.server.router.SpillPolicy;
+import io.spillway.server.router.SpillTarget;
 import io.spillway.vectors.StorageOptions;
 import java.time.Duration;
 import java.util.Optional;
@@ -113,7 +115,8 @@ public final class SpillwayServer implements AutoCloseable {
             String fingerprint = String.format("fp_%08x", (name + "/" + Version.current()).hashCode());
             LocalGenerator local = new LocalGenerator(served, fingerprint);
             bedrock = bedrockGateway(config);
-            SpillPolicy spill = new SpillPolicy(local, name, engine::estimatedQueueWaitSeconds, config.router(), bedrock, registry);
+            Optional<SpillTarget> spillTarget = bedrock.map(g -> new BedrockGenerator(g, config.router().models(), registry));
+            SpillPolicy spill = new SpillPolicy(local, name, engine::estimatedQueueWaitSeconds, config.router(), spillTarget, registry);
             platform = PlatformServices.start(config, embeddings, clock);
             Generator pipeline = platform.around(new RetrievalStage(spill, collections, local), registry);
             ApiRouter router = new ApiRouter(new ApiRouter.Parts(served, spill.models(), pipeline, config.server().apiKeys(),

@@ -1,16 +1,19 @@
 package io.spillway.server.router;
 
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.spillway.server.config.ServerConfig;
 import io.spillway.server.generation.CacheOutcome;
 import io.spillway.server.generation.EventChannel;
 import io.spillway.server.generation.GenerationEvent;
 import io.spillway.server.generation.GenerationRequest;
-import io.spillway.server.generation.Generator;
 import io.spillway.server.generation.Route;
 import io.spillway.server.generation.Start;
 import io.spillway.server.wire.ChatRequest;
 import io.spillway.server.wire.FinishReason;
 import io.spillway.server.wire.OpenAiException;
 import io.spillway.server.wire.Usage;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -27,28 +30,38 @@ import software.amazon.awssdk.services.bedrockruntime.model.TokenUsage;
  * answer starts is an error of {@link #start}; one in the middle of a stream ends it with
  * {@link GenerationEvent.Failed}.
  */
-public final class BedrockGenerator implements Generator {
+public final class BedrockGenerator implements SpillTarget {
 
     private final BedrockGateway gateway;
     /** Model names clients send, to Bedrock's model ids. */
     private final Map<String, String> modelIds;
-    private final RouterMetrics metrics;
+    private final Counter failures;
     /** Typical time from calling ConverseStream to its first content, learnt (EWMA); 0 until known. */
     private volatile double firstTokenSeconds;
 
-    BedrockGenerator(BedrockGateway gateway, Map<String, String> modelIds, RouterMetrics metrics) {
+    /** @param models the served model names; those with a Bedrock model id are served here */
+    public BedrockGenerator(BedrockGateway gateway, List<ServerConfig.ModelRoute> models, PrometheusRegistry registry) {
         this.gateway = gateway;
-        this.modelIds = Map.copyOf(modelIds);
-        this.metrics = metrics;
+        Map<String, String> ids = new LinkedHashMap<>();
+        models.stream().filter(ServerConfig.ModelRoute::onBedrock).forEach(m -> ids.put(m.name(), m.bedrockModelId()));
+        this.modelIds = Map.copyOf(ids);
+        this.failures = Counter.builder().name("spillway_router_bedrock_failures_total")
+                .help("Bedrock calls that failed after retries").register(registry);
     }
 
-    /** Whether Bedrock may be tried now (its circuit breaker is not open). */
-    boolean available() {
+    @Override
+    public boolean available() {
         return gateway.available();
     }
 
-    double typicalFirstTokenSeconds() {
+    @Override
+    public double typicalFirstTokenSeconds() {
         return firstTokenSeconds;
+    }
+
+    /** The model names served here. */
+    public java.util.Set<String> models() {
+        return modelIds.keySet();
     }
 
     @Override
@@ -92,7 +105,7 @@ public final class BedrockGenerator implements Generator {
     }
 
     private OpenAiException failure(BedrockGateway.BedrockException e) {
-        metrics.bedrockFailures.inc();
+        failures.inc();
         if (e.clientError()) {
             return OpenAiException.invalid("Amazon Bedrock refused the request: " + e.getMessage(), null);
         }
@@ -179,7 +192,7 @@ public final class BedrockGenerator implements Generator {
                 startedOrFailed.complete(null);
                 return;
             }
-            metrics.bedrockFailures.inc();
+            failures.inc();
             channel.publish(new GenerationEvent.Failed(OpenAiException.internal("Amazon Bedrock failed mid-stream: " + e.getMessage())));
         }
     }

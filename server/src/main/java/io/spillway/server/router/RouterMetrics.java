@@ -10,7 +10,6 @@ final class RouterMetrics {
     final Counter tokens;
     final Counter spills;
     final Counter costDollars;
-    final Counter bedrockFailures;
 
     RouterMetrics(PrometheusRegistry registry) {
         requests = Counter.builder().name("spillway_router_requests_total").help("Chat requests by the route that served them")
@@ -21,7 +20,5 @@ final class RouterMetrics {
                 .labelNames("reason").register(registry);
         costDollars = Counter.builder().name("spillway_router_cost_dollars_total").help("Cost from the price table, by route and model")
                 .labelNames("route", "model").register(registry);
-        bedrockFailures = Counter.builder().name("spillway_router_bedrock_failures_total")
-                .help("Bedrock calls that failed after retries").register(registry);
     }
 }

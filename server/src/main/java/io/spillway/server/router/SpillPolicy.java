@@ -42,7 +42,7 @@ public final class SpillPolicy implements Generator {
     private final DoubleSupplier estimatedQueueWaitSeconds;
     private final Map<String, ServerConfig.ModelRoute> models = new LinkedHashMap<>();
     private final ServerConfig.Router config;
-    private final Optional<BedrockGenerator> bedrock;
+    private final Optional<SpillTarget> bedrock;
     private final RouterMetrics metrics;
 
     /**
@@ -50,27 +50,23 @@ public final class SpillPolicy implements Generator {
      * @param estimatedQueueWaitSeconds the engine's estimate for a request arriving now
      */
     public SpillPolicy(Generator local, String localModel, DoubleSupplier estimatedQueueWaitSeconds, ServerConfig.Router config,
-                       Optional<BedrockGateway> gateway, PrometheusRegistry registry) {
+                       Optional<SpillTarget> bedrock, PrometheusRegistry registry) {
         this.local = local;
         this.estimatedQueueWaitSeconds = estimatedQueueWaitSeconds;
         this.config = config;
         this.metrics = new RouterMetrics(registry);
         models.put(localModel, new ServerConfig.ModelRoute(localModel, true, "", 0, 0));
-        Map<String, String> bedrockIds = new LinkedHashMap<>();
         for (ServerConfig.ModelRoute m : config.models()) {
             if (m.local() && !m.name().equals(localModel)) {
                 // A second local name is an alias of the one local model.
                 LOG.info("router: '{}' is served by the local model {}", m.name(), localModel);
             }
             models.put(m.name(), m);
-            if (m.onBedrock()) {
-                bedrockIds.put(m.name(), m.bedrockModelId());
-            }
         }
-        if (gateway.isEmpty() && !bedrockIds.isEmpty()) {
+        if (bedrock.isEmpty() && models.values().stream().anyMatch(ServerConfig.ModelRoute::onBedrock)) {
             throw new IllegalStateException("router.models names Bedrock models but no Bedrock client was configured");
         }
-        this.bedrock = gateway.map(g -> new BedrockGenerator(g, bedrockIds, metrics));
+        this.bedrock = bedrock;
     }
 
     /** Every model name served, the local model's first (for /v1/models). */
@@ -191,7 +187,7 @@ public final class SpillPolicy implements Generator {
     private double localQueueBudgetSeconds(GenerationRequest request) {
         double target = config.ttftTargetMs() / 1000.0;
         double spent = (System.nanoTime() - request.arrivalNanos()) / 1e9;
-        double bedrockShare = bedrock.map(BedrockGenerator::typicalFirstTokenSeconds).orElse(0.0);
+        double bedrockShare = bedrock.map(SpillTarget::typicalFirstTokenSeconds).orElse(0.0);
         return target - spent - Math.min(bedrockShare, target / 2);
     }
 
