@@ -11,6 +11,7 @@ import io.spillway.server.generation.GenerationRequest;
 import io.spillway.server.generation.Generator;
 import io.spillway.server.generation.Start;
 import io.spillway.server.http.Exchange;
+import io.spillway.server.http.HttpError;
 import io.spillway.server.http.Router;
 import io.spillway.server.local.ServedModel;
 import io.spillway.server.rag.CollectionsApi;
@@ -35,6 +36,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 
 /**
  * The OpenAI-compatible API and the operational endpoints, routed on the request path's segments
@@ -86,13 +88,40 @@ public final class ApiRouter implements Router {
     }
 
     /** The HTTP layer's own errors in the API's shape. */
-    public ApiErrors errors() {
+    public io.spillway.server.http.ErrorRenderer errors() {
         return errors;
     }
 
     /** Which keys are enforced, for the start-up log. */
     public String authentication() {
         return authenticator.enforced();
+    }
+
+    @Override
+    public Optional<HttpError> refuseBeforeBody(String method, String path, Function<String, String> header) {
+        List<String> segments;
+        try {
+            segments = PathSegments.decode(path);
+        } catch (OpenAiException e) {
+            return Optional.empty();
+        }
+        if (open(segments)) {
+            return Optional.empty();
+        }
+        try {
+            authenticator.authenticate(header.apply("Authorization"));
+            return Optional.empty();
+        } catch (OpenAiException e) {
+            return Optional.of(new HttpError(e.status(), e.code(), e.getMessage(), 0));
+        }
+    }
+
+    /** Probes, scrapers and the dashboard's static files need no key. */
+    private static boolean open(List<String> path) {
+        if (!path.isEmpty() && path.get(0).equals("dashboard")) {
+            return true;
+        }
+        return path.size() == 1 && List.of("health", "ready", "version", "metrics").contains(path.get(0));
     }
 
     @Override

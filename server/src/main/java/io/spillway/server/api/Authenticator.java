@@ -41,11 +41,15 @@ final class Authenticator {
     }
 
     Caller authenticate(Exchange ex) {
+        return authenticate(ex.header("Authorization"));
+    }
+
+    /** @param header the request's Authorization header, or null */
+    Caller authenticate(String header) {
         boolean storeKeys = store.map(KeyStore::anyActive).orElse(false);
         if (staticKeys.isEmpty() && !storeKeys) {
             return Caller.ANONYMOUS;
         }
-        String header = ex.header("Authorization");
         if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
             throw OpenAiException.unauthorized("You didn't provide an API key. You need to provide your API key in an Authorization"
                     + " header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");

@@ -75,7 +75,8 @@ public final class HttpServer implements AutoCloseable {
                                 .addLast("read-timeout", timeout)
                                 .addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, 65536))
                                 .addLast("idle", new IdleStateHandler(0, 0, idle, TimeUnit.NANOSECONDS))
-                                .addLast("body", new BodyLimit(maxBody, errors))
+                                .addLast("expect", new ExpectContinueCheck(router, errors, timeout))
+                                .addLast("body", new BodyLimit(maxBody, errors, timeout))
                                 .addLast("api", new ApiChannelHandler(router, errors, handlers, slowReader, timeout, drain));
                     }
                 });

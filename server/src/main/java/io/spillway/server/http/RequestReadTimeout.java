@@ -26,6 +26,7 @@ final class RequestReadTimeout extends ChannelInboundHandlerAdapter {
     private final ErrorRenderer errors;
     private ChannelHandlerContext ctx;
     private ScheduledFuture<?> deadline;
+    private boolean stopped;
 
     RequestReadTimeout(long timeoutNanos, ErrorRenderer errors) {
         this.timeoutNanos = timeoutNanos;
@@ -39,10 +40,16 @@ final class RequestReadTimeout extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (deadline == null && msg instanceof ByteBuf buf && buf.isReadable()) {
+        if (deadline == null && !stopped && msg instanceof ByteBuf buf && buf.isReadable()) {
             deadline = ctx.executor().schedule(this::expire, timeoutNanos, TimeUnit.NANOSECONDS);
         }
         ctx.fireChannelRead(msg);
+    }
+
+    /** The connection only drains what is left of a request already answered (called on the event loop). */
+    void stop() {
+        stopped = true;
+        requestReceived();
     }
 
     /** A whole request was decoded (called on the event loop). */

@@ -208,7 +208,7 @@ public final class CollectionsApi {
             if (!d.isObject() || !d.path("text").isTextual() || d.path("text").asText().isBlank()) {
                 throw OpenAiException.invalid("'" + where + "' needs a non-empty 'text'.", where);
             }
-            String id = d.hasNonNull("id") ? requireText(d.get("id"), where + ".id") : null;
+            String id = d.hasNonNull("id") ? requireId(d.get("id"), where + ".id") : null;
             Chunker.Format format = Chunker.Format.parse(d.hasNonNull("format") ? requireText(d.get("format"), where + ".format") : "text");
             list.add(new Collections.Document(id, d.get("text").asText(), format, metadata(d.get("metadata"), where + ".metadata")));
         }
@@ -245,7 +245,7 @@ public final class CollectionsApi {
             if (!v.isObject()) {
                 throw OpenAiException.invalid("'" + where + "' must be an object.", where);
             }
-            String id = requireText(v.get("id"), where + ".id");
+            String id = requireId(v.get("id"), where + ".id");
             float[] vector = vector(v.get("vector"), where + ".vector", c.spec().dimension());
             Map<String, Object> meta = metadata(v.get("metadata"), where + ".metadata");
             if (v.hasNonNull("text")) {
@@ -331,6 +331,34 @@ public final class CollectionsApi {
             }
         });
         return o;
+    }
+
+    /** Longest id, in characters. */
+    static final int MAX_ID_LENGTH = 256;
+
+    /**
+     * An id of a document or a record: 1 to 256 characters of valid Unicode without control
+     * characters, and neither "." nor ".." (which clients and proxies collapse in a URL path). Any
+     * other character may be used, percent-encoded in URLs ("a/b" is {@code a%2Fb}).
+     */
+    private static String requireId(JsonNode n, String where) {
+        String id = requireText(n, where);
+        boolean valid = id.length() <= MAX_ID_LENGTH && !id.equals(".") && !id.equals("..");
+        for (int i = 0; valid && i < id.length(); i++) {
+            char c = id.charAt(i);
+            if (Character.isISOControl(c)) {
+                valid = false;
+            } else if (Character.isHighSurrogate(c)) {
+                valid = i + 1 < id.length() && Character.isLowSurrogate(id.charAt(++i));
+            } else if (Character.isLowSurrogate(c)) {
+                valid = false;
+            }
+        }
+        if (!valid) {
+            throw OpenAiException.invalid("'" + where + "' must be 1 to " + MAX_ID_LENGTH + " characters of valid Unicode without control"
+                    + " characters, and not '.' or '..' (use any other character, percent-encoded in URLs).", where);
+        }
+        return id;
     }
 
     private static String requireText(JsonNode n, String where) {
