@@ -124,7 +124,8 @@ public final class SpillwayServer implements AutoCloseable {
                     Version.current(), clock));
             ServerConfig.Server s = config.server();
             HttpServer http = HttpServer.start(new HttpServer.Settings(s.host(), s.port(), s.maxBodyBytes(),
-                    seconds(s.requestReadTimeoutSeconds()), seconds(s.idleTimeoutSeconds()), seconds(s.slowReaderTimeoutSeconds())),
+                    seconds(s.requestReadTimeoutSeconds()), seconds(s.idleTimeoutSeconds()), seconds(s.slowReaderTimeoutSeconds()),
+                    s.socketSendBufferBytes()),
                     router, router.errors());
             LOG.info("http: listening on {}:{} ({})", s.host(), http.port(), router.authentication());
             LOG.info("collections: stored under {}", cc.resolvedDataDir());

@@ -64,7 +64,7 @@ public class SchedulerPlanningBenchmark {
         int[] prompt = random.ints(128, 0, 32000).toArray();
         String id = "r" + ids++;
         SamplingParams p = SamplingParams.builder().temperature(0).maxTokens(1 << 20).build();
-        RequestState r = new RequestState(new EngineRequest(id, prompt, p, ""), new RequestStream(id, () -> { }), System.nanoTime(), 0);
+        RequestState r = new RequestState(new EngineRequest(id, prompt, p, ""), new RequestStream(id, () -> { }, held -> { }), System.nanoTime(), 0);
         int[] tokens = java.util.Arrays.copyOf(prompt, 128 + 256 + 1);
         return new Sequence(r, 0, tokens, prompt.length, prompt.length, new SampleState(p, 1, Set.of(), prompt), null, kv.newSequence(""));
     }

@@ -16,6 +16,7 @@ import io.spillway.server.wire.OpenAiException;
 import io.spillway.server.wire.ResponseHead;
 import io.spillway.server.wire.StopReason;
 import java.time.Clock;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -33,6 +34,13 @@ final class GenerationResponder {
     static final String ROUTE_HEADER = "x-spillway-route";
     static final String CACHE_HEADER = "x-spillway-cache";
     private static final String EVENT_STREAM = "text/event-stream; charset=utf-8";
+    /**
+     * What one stream may hold for a reader that does not keep up, beyond what the connection
+     * buffers: a paused local generation stops within a step, so this only catches what was in
+     * flight, or a remote stream that cannot pause. Past it the reader is dropped.
+     */
+    static final int MAX_PENDING_BYTES = 1 << 20;
+    static final int MAX_PENDING_EVENTS = 8192;
 
     private final OpenAiEncoder encoder;
     private final Clock clock;
@@ -49,7 +57,8 @@ final class GenerationResponder {
             case Start.Accepted a -> {
                 Generation generation = a.generation();
                 ex.onClose(generation::cancel);
-                Response response = new Response(ex, body, outcome);
+                Response response = new Response(ex, body, outcome, generation);
+                ex.onWritable(response::writable);
                 generation.subscribe(ex.eventLoop(), response::on);
             }
         }
@@ -77,11 +86,68 @@ final class GenerationResponder {
         private Exchange.Stream stream;
         private OpenAiEncoder.Chunks chunks;
         private final TreeMap<Integer, ChoiceParts> choices = new TreeMap<>();
+        private final Generation generation;
+        /** Events the connection could not take yet, oldest first. */
+        private final ArrayDeque<byte[]> pending = new ArrayDeque<>();
+        private long pendingBytes;
+        private boolean paused;
+        private boolean ending;
 
-        Response(Exchange ex, GenerationBody body, Outcome outcome) {
+        Response(Exchange ex, GenerationBody body, Outcome outcome, Generation generation) {
             this.ex = ex;
             this.body = body;
             this.outcome = outcome;
+            this.generation = generation;
+        }
+
+        /**
+         * Sends one event, or keeps it while the connection is full and pauses the generation:
+         * a client that stops reading stops its generation, and what waits for it stays bounded.
+         */
+        private void send(byte[] event) {
+            if (pending.isEmpty() && ex.writable()) {
+                stream.send(event);
+                return;
+            }
+            pending.add(event);
+            pendingBytes += event.length;
+            if (!paused) {
+                paused = true;
+                generation.pause();
+            }
+            if (pendingBytes > MAX_PENDING_BYTES || pending.size() > MAX_PENDING_EVENTS) {
+                pending.clear();
+                generation.cancel();
+                ex.closeConnection();
+            }
+        }
+
+        /** The connection takes more: what waited goes first, then the generation resumes. */
+        void writable() {
+            if (stream == null) {
+                return;
+            }
+            while (!pending.isEmpty() && ex.writable()) {
+                byte[] event = pending.poll();
+                pendingBytes -= event.length;
+                stream.send(event);
+            }
+            if (!pending.isEmpty()) {
+                return;
+            }
+            if (ending) {
+                stream.end();
+            } else if (paused) {
+                paused = false;
+                generation.resume();
+            }
+        }
+
+        private void endStream() {
+            ending = true;
+            if (pending.isEmpty()) {
+                stream.end();
+            }
         }
 
         void on(GenerationEvent event) {
@@ -90,7 +156,7 @@ final class GenerationResponder {
                 case GenerationEvent.Delta d -> delta(d);
                 case GenerationEvent.Finished f -> {
                     if (stream != null) {
-                        stream.send(chunks.finish(f.choice(), f.reason(), f.stop()));
+                        send(chunks.finish(f.choice(), f.reason(), f.stop()));
                     } else {
                         choices.computeIfAbsent(f.choice(), ChoiceParts::new).finish(f.reason(), f.stop());
                     }
@@ -101,10 +167,10 @@ final class GenerationResponder {
                     outcome.completed(c.usage().promptTokens(), c.usage().completionTokens());
                     if (stream != null) {
                         if (head.includeUsage()) {
-                            stream.send(chunks.usage(c.usage()));
+                            send(chunks.usage(c.usage()));
                         }
-                        stream.send(chunks.done());
-                        stream.end();
+                        send(chunks.done());
+                        endStream();
                     } else {
                         List<CompletedChoice> done = new ArrayList<>();
                         choices.values().forEach(p -> done.add(p.completed()));
@@ -113,9 +179,9 @@ final class GenerationResponder {
                 }
                 case GenerationEvent.Failed f -> {
                     if (stream != null) {
-                        stream.send(chunks.error(f.error()));
-                        stream.send(chunks.done());
-                        stream.end();
+                        send(chunks.error(f.error()));
+                        send(chunks.done());
+                        endStream();
                     } else {
                         ApiErrors.respond(ex, encoder, f.error(), headers);
                     }
@@ -139,7 +205,7 @@ final class GenerationResponder {
             chunks = encoder.chunks(head);
             if (chat) {
                 for (int i = 0; i < s.choices(); i++) {
-                    stream.send(chunks.role(i));
+                    send(chunks.role(i));
                 }
             }
         }
@@ -152,7 +218,7 @@ final class GenerationResponder {
             boolean visible = !d.text().isEmpty() || (head.showLogprobs() && !d.logprobs().isEmpty())
                     || (head.showTokenIds() && d.tokenIds().length > 0);
             if (visible) {
-                stream.send(chunks.delta(d.choice(), d.text(), d.tokenIds(), d.logprobs()));
+                send(chunks.delta(d.choice(), d.text(), d.tokenIds(), d.logprobs()));
             }
         }
     }

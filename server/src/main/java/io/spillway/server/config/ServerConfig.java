@@ -19,6 +19,7 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
                          @JsonProperty("request-read-timeout-seconds") double requestReadTimeoutSeconds,
                          @JsonProperty("idle-timeout-seconds") double idleTimeoutSeconds,
                          @JsonProperty("slow-reader-timeout-seconds") double slowReaderTimeoutSeconds,
+                         @JsonProperty("socket-send-buffer-bytes") int socketSendBufferBytes,
                          @JsonProperty("shutdown-grace-seconds") double shutdownGraceSeconds) {
         public Server {
             apiKeys = apiKeys == null ? List.of() : List.copyOf(apiKeys);
@@ -27,6 +28,7 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
             require(requestReadTimeoutSeconds > 0, "server.request-read-timeout-seconds must be positive");
             require(idleTimeoutSeconds > 0, "server.idle-timeout-seconds must be positive");
             require(slowReaderTimeoutSeconds > 0, "server.slow-reader-timeout-seconds must be positive");
+            require(socketSendBufferBytes >= 0, "server.socket-send-buffer-bytes must not be negative");
             require(shutdownGraceSeconds >= 0, "server.shutdown-grace-seconds must not be negative");
         }
     }

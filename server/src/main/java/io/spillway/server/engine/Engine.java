@@ -59,6 +59,8 @@ public final class Engine implements AutoCloseable {
 
     private final ConcurrentLinkedQueue<RequestState> inbound = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<String> aborts = new ConcurrentLinkedQueue<>();
+    /** Requests to hold (true) or release (false), in the order callers asked. */
+    private final ConcurrentLinkedQueue<Map.Entry<String, Boolean>> holds = new ConcurrentLinkedQueue<>();
     private final Map<String, RequestState> inFlight = new ConcurrentHashMap<>();
     private final Map<String, StopStrings> stopStrings = new HashMap<>();
     /** Requests with a queue-wait limit, soonest limit first (engine thread only). */
@@ -289,7 +291,7 @@ public final class Engine implements AutoCloseable {
         }
         long now = System.nanoTime();
         long deadline = config.requestTimeout().isZero() ? 0 : now + config.requestTimeout().toNanos();
-        RequestStream stream = new RequestStream(request.id(), () -> abort(request.id()));
+        RequestStream stream = new RequestStream(request.id(), () -> abort(request.id()), held -> hold(request.id(), held));
         RequestState state = new RequestState(request, stream, now, deadline);
         state.predictedWaitSeconds = predicted;
         if (inFlight.putIfAbsent(request.id(), state) != null) {
@@ -307,6 +309,25 @@ public final class Engine implements AutoCloseable {
         LockSupport.unpark(thread);
     }
 
+    /**
+     * Holds a request (its reader is not keeping up: it is not scheduled, and keeps its KV blocks
+     * unless another request needs them) or releases it. No-op once it finished.
+     */
+    public void hold(String requestId, boolean held) {
+        holds.offer(Map.entry(requestId, held));
+        LockSupport.unpark(thread);
+    }
+
+    private void processHolds() {
+        Map.Entry<String, Boolean> h;
+        while ((h = holds.poll()) != null) {
+            RequestState r = inFlight.get(h.getKey());
+            if (r != null) {
+                r.held = h.getValue();
+            }
+        }
+    }
+
     private void releaseAdmission(int promptLength) {
         synchronized (admission) {
             queuedRequests--;
@@ -321,6 +342,7 @@ public final class Engine implements AutoCloseable {
             try {
                 intake();
                 processAborts();
+                processHolds();
                 expireDeadlines();
                 if (!scheduler.hasWork()) {
                     stats = snapshot();

@@ -21,6 +21,11 @@ final class RequestState {
     long firstTokenNanos;
     /** The queue wait predicted at admission, to learn how far off predictions run. */
     double predictedWaitSeconds;
+    /**
+     * Its reader is not keeping up: it is not scheduled (its sequences keep their KV blocks) until
+     * released, so the output waiting for a slow client stays bounded.
+     */
+    boolean held;
 
     RequestState(EngineRequest request, RequestStream stream, long arrivalNanos, long deadlineNanos) {
         this.request = request;

@@ -20,15 +20,17 @@ public final class RequestStream {
 
     private final String requestId;
     private final Runnable canceller;
+    private final Consumer<Boolean> holder;
     private final ConcurrentLinkedQueue<RequestDelta> queue = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean draining = new AtomicBoolean();
     private final CompletableFuture<RequestDelta> first = new CompletableFuture<>();
     private volatile Executor executor;
     private volatile Consumer<RequestDelta> consumer;
 
-    RequestStream(String requestId, Runnable canceller) {
+    RequestStream(String requestId, Runnable canceller, Consumer<Boolean> holder) {
         this.requestId = requestId;
         this.canceller = canceller;
+        this.holder = holder;
     }
 
     public String requestId() {
@@ -73,6 +75,18 @@ public final class RequestStream {
     /** Asks the engine to stop this request and free its KV blocks (e.g. the client went away). */
     public void cancel() {
         canceller.run();
+    }
+
+    /**
+     * Stops the engine from scheduling this request until {@link #release}: its reader is not
+     * keeping up, and what it has not read must stay bounded.
+     */
+    public void hold() {
+        holder.accept(true);
+    }
+
+    public void release() {
+        holder.accept(false);
     }
 
     /** Engine side: never blocks. */

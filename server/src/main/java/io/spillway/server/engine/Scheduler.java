@@ -53,6 +53,9 @@ final class Scheduler {
         boolean preempted = false;
         for (int i = 0; i < running.size() && budget > 0; i++) {
             Sequence s = running.get(i);
+            if (s.request.held) {
+                continue;
+            }
             int n = Math.min(Math.min(s.uncomputed(), budget), s.prefilling() ? config.maxPrefillChunk() : Integer.MAX_VALUE);
             boolean placed = true;
             while (!kv.ensureCapacity(s.blocks, s.computed + n)) {
@@ -71,8 +74,13 @@ final class Scheduler {
             budget -= n;
         }
         // After a preemption nothing new is admitted: the preempted sequence is first in line.
-        while (!preempted && budget > 0 && running.size() < config.maxNumSeqs() && !waiting.isEmpty()) {
-            Sequence s = waiting.peekFirst();
+        // Held requests wait where they are; those behind them go ahead.
+        java.util.Iterator<Sequence> queue = waiting.iterator();
+        while (!preempted && budget > 0 && running.size() < config.maxNumSeqs() && queue.hasNext()) {
+            Sequence s = queue.next();
+            if (s.request.held) {
+                continue;
+            }
             boolean fresh = s.blocks.size() == 0 && s.computed == 0;
             if (fresh) {
                 s.computed = kv.attachCachedPrefix(s.blocks, s.tokens(), s.length());
@@ -81,7 +89,13 @@ final class Scheduler {
                 }
             }
             int n = Math.min(Math.min(s.uncomputed(), budget), config.maxPrefillChunk());
-            if (!kv.ensureCapacity(s.blocks, s.computed + n)) {
+            boolean fits = kv.ensureCapacity(s.blocks, s.computed + n);
+            // A held request must not keep others out: it gives its blocks back and recomputes later.
+            for (Sequence held = lastHeldRunning(); !fits && held != null; held = lastHeldRunning()) {
+                preempt(held);
+                fits = kv.ensureCapacity(s.blocks, s.computed + n);
+            }
+            if (!fits) {
                 if (fresh) {
                     // Do not sit on shared blocks while waiting: look the prefix up again next time.
                     kv.free(s.blocks);
@@ -89,7 +103,7 @@ final class Scheduler {
                 }
                 break;
             }
-            waiting.pollFirst();
+            queue.remove();
             waitingPromptTokens -= s.uncomputed() + (fresh ? s.computed : 0);
             s.status = Sequence.Status.RUNNING;
             running.add(s);
@@ -97,6 +111,15 @@ final class Scheduler {
             budget -= n;
         }
         return batch;
+    }
+
+    private Sequence lastHeldRunning() {
+        for (int i = running.size() - 1; i >= 0; i--) {
+            if (running.get(i).request.held) {
+                return running.get(i);
+            }
+        }
+        return null;
     }
 
     private void preempt(Sequence s) {
@@ -118,8 +141,19 @@ final class Scheduler {
         s.status = Sequence.Status.FINISHED;
     }
 
+    /** Whether anything can be scheduled: a sequence of a request that is not held. */
     boolean hasWork() {
-        return !running.isEmpty() || !waiting.isEmpty();
+        for (Sequence s : running) {
+            if (!s.request.held) {
+                return true;
+            }
+        }
+        for (Sequence s : waiting) {
+            if (!s.request.held) {
+                return true;
+            }
+        }
+        return false;
     }
 
     int runningCount() {

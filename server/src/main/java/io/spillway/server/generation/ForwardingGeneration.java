@@ -25,6 +25,16 @@ public abstract class ForwardingGeneration implements Generation {
         inner.cancel();
     }
 
+    @Override
+    public void pause() {
+        inner.pause();
+    }
+
+    @Override
+    public void resume() {
+        inner.resume();
+    }
+
     /** Handles one event of the inner generation; passes on what the subscriber should see. */
     protected abstract void onEvent(GenerationEvent event, Consumer<GenerationEvent> downstream);
 }

@@ -18,4 +18,14 @@ public interface Generation {
 
     /** Stops generating (the client went away); the generation still ends with its events. */
     void cancel();
+
+    /**
+     * Stops producing until {@link #resume}: the caller's reader is not keeping up, and what it has
+     * not read must stay bounded. A generation that cannot pause (a remote stream) goes on.
+     */
+    default void pause() {
+    }
+
+    default void resume() {
+    }
 }

@@ -172,6 +172,9 @@ final class ApiChannelHandler extends ChannelInboundHandlerAdapter {
         } else if (ctx.channel().isWritable()) {
             cancelSlowReader();
         }
+        if (current != null) {
+            current.writabilityChanged();
+        }
         ctx.fireChannelWritabilityChanged();
     }
 

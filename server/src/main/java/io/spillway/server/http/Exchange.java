@@ -46,6 +46,8 @@ public final class Exchange {
     private volatile boolean closed;
     private final long arrivalNanos = System.nanoTime();
     private volatile int status;
+    private volatile Runnable onWritable = () -> {
+    };
 
     Exchange(Channel channel, String method, String path, String query, HttpHeaders headers, byte[] body, boolean keepAlive,
              String requestId, Runnable onComplete) {
@@ -102,6 +104,30 @@ public final class Exchange {
 
     public EventLoop eventLoop() {
         return channel.eventLoop();
+    }
+
+    /**
+     * Whether the connection takes more without piling it up in memory: false once what was sent
+     * and not yet read by the client passes the connection's high-water mark.
+     */
+    public boolean writable() {
+        return channel.isWritable();
+    }
+
+    /** Runs {@code r} on the event loop whenever the connection becomes writable again. */
+    public void onWritable(Runnable r) {
+        onWritable = r;
+    }
+
+    void writabilityChanged() {
+        if (channel.isWritable()) {
+            onWritable.run();
+        }
+    }
+
+    /** Drops the connection (a client that will not read what it asked for). */
+    public void closeConnection() {
+        channel.close();
     }
 
     /** Whether the client is still connected. */

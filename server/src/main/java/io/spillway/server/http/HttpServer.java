@@ -47,9 +47,10 @@ public final class HttpServer implements AutoCloseable {
      * @param requestReadTimeout a request must arrive in full within this time, or get 408
      * @param idleTimeout        keep-alive connections idle this long are closed
      * @param slowReaderTimeout  a client that reads nothing of its response for this long is dropped
+     * @param sendBufferBytes    the kernel's send buffer per connection; 0: the OS's autotuning
      */
     public record Settings(String host, int port, long maxBodyBytes, Duration requestReadTimeout, Duration idleTimeout,
-                           Duration slowReaderTimeout) {
+                           Duration slowReaderTimeout, int sendBufferBytes) {
     }
 
     public static HttpServer start(Settings config, Router router, ErrorRenderer errors) throws InterruptedException {
@@ -61,7 +62,11 @@ public final class HttpServer implements AutoCloseable {
         long idle = config.idleTimeout().toNanos();
         long slowReader = config.slowReaderTimeout().toNanos();
         int maxBody = (int) Math.min(config.maxBodyBytes(), Integer.MAX_VALUE - 1);
-        ServerBootstrap b = new ServerBootstrap()
+        ServerBootstrap b = new ServerBootstrap();
+        if (config.sendBufferBytes() > 0) {
+            b.childOption(ChannelOption.SO_SNDBUF, config.sendBufferBytes());
+        }
+        b
                 .group(boss, workers)
                 .channel(NioServerSocketChannel.class)
                 .option(ChannelOption.SO_BACKLOG, 1024)

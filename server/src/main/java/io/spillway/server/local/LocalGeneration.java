@@ -71,6 +71,16 @@ final class LocalGeneration implements Generation {
         channel.cancel();
     }
 
+    @Override
+    public void pause() {
+        streams.forEach(RequestStream::hold);
+    }
+
+    @Override
+    public void resume() {
+        streams.forEach(RequestStream::release);
+    }
+
     /** Deltas of the request's prompts may come on different threads of the executor: one at a time here. */
     private synchronized void onDelta(LocalGenerator.Job job, RequestDelta d) {
         if (failed) {

@@ -40,6 +40,16 @@ final class SharedGeneration {
             public void cancel() {
                 leave();
             }
+
+            // Followers read the same answer at their own pace (each has its own queue): one slow
+            // reader must not hold the others back.
+            @Override
+            public void pause() {
+            }
+
+            @Override
+            public void resume() {
+            }
         };
     }
 
