@@ -1,31 +1,26 @@
 package io.spillway.server.engine;
 
 import io.spillway.models.sampling.Sample;
+import io.spillway.server.generation.Mailbox;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
 /**
  * The output channel of one request: the engine thread publishes deltas without ever blocking; a
  * subscriber receives them in order on its own executor (a Netty event loop, say), one at a time.
- * Deltas published before anyone subscribes wait in the queue. The memory a slow reader can pin is
- * bounded by the request's own output (max_tokens).
+ * Deltas published before anyone subscribes wait in the queue. A subscriber that falls behind
+ * {@link #hold}s the request, so what waits for it stays bounded.
  */
 public final class RequestStream {
 
     private final String requestId;
     private final Runnable canceller;
     private final Consumer<Boolean> holder;
-    private final ConcurrentLinkedQueue<RequestDelta> queue = new ConcurrentLinkedQueue<>();
-    private final AtomicBoolean draining = new AtomicBoolean();
+    private final Mailbox<RequestDelta> deltas = new Mailbox<>();
     private final CompletableFuture<RequestDelta> first = new CompletableFuture<>();
-    private volatile Executor executor;
-    private volatile Consumer<RequestDelta> consumer;
 
     RequestStream(String requestId, Runnable canceller, Consumer<Boolean> holder) {
         this.requestId = requestId;
@@ -39,16 +34,7 @@ public final class RequestStream {
 
     /** Delivers every delta, past and future, to {@code consumer} on {@code executor}. Once per stream. */
     public void subscribe(Executor executor, Consumer<RequestDelta> consumer) {
-        Objects.requireNonNull(executor);
-        Objects.requireNonNull(consumer);
-        synchronized (this) {
-            if (this.consumer != null) {
-                throw new IllegalStateException("request " + requestId + " already has a subscriber");
-            }
-            this.executor = executor;
-            this.consumer = consumer;
-        }
-        scheduleDrain();
+        deltas.subscribe(executor, consumer);
     }
 
     /** Collects the whole result (for non-streaming callers). */
@@ -91,30 +77,8 @@ public final class RequestStream {
 
     /** Engine side: never blocks. */
     void publish(RequestDelta delta) {
-        queue.offer(delta);
+        deltas.post(delta);
         first.complete(delta);
-        scheduleDrain();
-    }
-
-    private void scheduleDrain() {
-        Executor ex = executor;
-        if (ex == null || queue.isEmpty() || !draining.compareAndSet(false, true)) {
-            return;
-        }
-        ex.execute(this::drain);
-    }
-
-    private void drain() {
-        try {
-            RequestDelta d;
-            while ((d = queue.poll()) != null) {
-                consumer.accept(d);
-            }
-        } finally {
-            draining.set(false);
-        }
-        // A delta published between the last poll and clearing the flag must not be stranded.
-        scheduleDrain();
     }
 
     /** Everything a finished request produced, per sample. */

@@ -1,8 +1,6 @@
 package io.spillway.server.generation;
 
 import java.util.List;
-import java.util.Objects;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
@@ -14,12 +12,9 @@ import java.util.function.Consumer;
  */
 public final class EventChannel implements Generation {
 
-    private final ConcurrentLinkedQueue<GenerationEvent> queue = new ConcurrentLinkedQueue<>();
-    private final AtomicBoolean draining = new AtomicBoolean();
+    private final Mailbox<GenerationEvent> events = new Mailbox<>();
     private final Runnable onCancel;
     private final AtomicBoolean cancelled = new AtomicBoolean();
-    private volatile Executor executor;
-    private volatile Consumer<GenerationEvent> listener;
 
     /** @param onCancel what stops the producer (run once, on the first {@link #cancel}) */
     public EventChannel(Runnable onCancel) {
@@ -35,22 +30,12 @@ public final class EventChannel implements Generation {
     }
 
     public void publish(GenerationEvent event) {
-        queue.offer(event);
-        scheduleDrain();
+        events.post(event);
     }
 
     @Override
     public void subscribe(Executor executor, Consumer<GenerationEvent> listener) {
-        Objects.requireNonNull(executor);
-        Objects.requireNonNull(listener);
-        synchronized (this) {
-            if (this.listener != null) {
-                throw new IllegalStateException("a generation has one subscriber");
-            }
-            this.executor = executor;
-            this.listener = listener;
-        }
-        scheduleDrain();
+        events.subscribe(executor, listener);
     }
 
     @Override
@@ -58,26 +43,5 @@ public final class EventChannel implements Generation {
         if (cancelled.compareAndSet(false, true)) {
             onCancel.run();
         }
-    }
-
-    private void scheduleDrain() {
-        Executor ex = executor;
-        if (ex == null || queue.isEmpty() || !draining.compareAndSet(false, true)) {
-            return;
-        }
-        ex.execute(this::drain);
-    }
-
-    private void drain() {
-        try {
-            GenerationEvent e;
-            while ((e = queue.poll()) != null) {
-                listener.accept(e);
-            }
-        } finally {
-            draining.set(false);
-        }
-        // An event published between the last poll and clearing the flag must not be stranded.
-        scheduleDrain();
     }
 }
