@@ -105,7 +105,6 @@ public class HnswRecallBenchmark {
             unit[i] = normalized(data[i]);
         }
         double recallSum = 0;
-        long searchStart = System.nanoTime();
         int[][] exact = new int[QUERIES][];
         for (int q = 0; q < QUERIES; q++) {
             exact[q] = topK(unit, normalized(queries[q]), 10);

@@ -20,7 +20,6 @@ public final class DemoModel {
     public static final String NAME = "spillway-demo";
     public static final String OWNER = "spillway-demo-random-weights";
     public static final int END_OF_TEXT = 256;
-    public static final int IM_START = 257;
     public static final int IM_END = 258;
 
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -80,11 +80,6 @@ public record EngineConfig(int maxNumSeqs, int maxNumBatchedTokens, int maxPrefi
                 maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads);
     }
 
-    public EngineConfig withPrefixCaching(boolean v) {
-        return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, v,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads);
-    }
-
     public EngineConfig withAdmission(int requests, long tokens) {
         return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
                 requests, tokens, requestTimeout, cpuThreads);

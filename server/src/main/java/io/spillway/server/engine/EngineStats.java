@@ -21,8 +21,4 @@ package io.spillway.server.engine;
 public record EngineStats(int running, int waiting, long waitingPromptTokens, int kvBlocksUsed, int kvBlocksFree, int kvBlocksTotal,
                           long prefixQueryTokens, long prefixHitTokens, long preemptions, long promptTokens, long generatedTokens,
                           long steps, double generationTokensPerSecond, double estimatedQueueWaitSeconds) {
-
-    public double prefixHitRate() {
-        return prefixQueryTokens == 0 ? 0 : (double) prefixHitTokens / prefixQueryTokens;
-    }
 }

@@ -75,10 +75,6 @@ final class Sequence {
         return Arrays.copyOfRange(tokens, from, from + count);
     }
 
-    int lastToken() {
-        return tokens[length - 1];
-    }
-
     boolean finished() {
         return status == Status.FINISHED;
     }

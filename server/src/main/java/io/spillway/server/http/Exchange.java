@@ -98,10 +98,6 @@ public final class Exchange {
         return status;
     }
 
-    public boolean responded() {
-        return started.get();
-    }
-
     public EventLoop eventLoop() {
         return channel.eventLoop();
     }

@@ -41,10 +41,6 @@ public final class LocalGenerator implements Generator, PromptMeter {
         this.systemFingerprint = systemFingerprint;
     }
 
-    public ServedModel model() {
-        return model;
-    }
-
     /** One prompt of a request: its tokens, its text when it has one (for echo), its first choice's index. */
     record Job(int[] prompt, String promptText, int firstChoice, SamplingParams sampling) {
     }

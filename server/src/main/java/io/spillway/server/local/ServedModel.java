@@ -90,10 +90,6 @@ public final class ServedModel {
         return Optional.ofNullable(tokenizer);
     }
 
-    public boolean hasOwnTemplate() {
-        return !tokenizerConfig.chatTemplates().isEmpty();
-    }
-
     public TextTokenizer requireTokenizer(String what) {
         if (tokenizer == null) {
             throw OpenAiException.invalid("The model `" + name + "` has no tokenizer, so " + what

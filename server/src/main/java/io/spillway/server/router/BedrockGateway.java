@@ -94,10 +94,6 @@ public final class BedrockGateway implements AutoCloseable {
         this.client = b.build();
     }
 
-    public CircuitBreaker breaker() {
-        return breaker;
-    }
-
     /** Whether spilling may try Bedrock now (the breaker is not open). */
     public boolean available() {
         return breaker.state() != CircuitBreaker.State.OPEN;

@@ -59,11 +59,6 @@ public final class BedrockGenerator implements SpillTarget {
         return firstTokenSeconds;
     }
 
-    /** The model names served here. */
-    public java.util.Set<String> models() {
-        return modelIds.keySet();
-    }
-
     @Override
     public Start start(GenerationRequest request) {
         ChatRequest chat = request.chat().orElseThrow(() -> OpenAiException.modelNotFound(request.model()));

@@ -15,10 +15,6 @@ public record ChatRequest(String model, List<Message> messages, GenerationOption
         return new ChatRequest(model, replaced, options, template, retrieval, route, delivery);
     }
 
-    public ChatRequest withRoute(RoutePreference preference) {
-        return new ChatRequest(model, messages, options, template, retrieval, preference, delivery);
-    }
-
     @Override
     public String endpoint() {
         return "chat";

@@ -20,9 +20,4 @@ public record SafetyPolicy(SafetyAction pii, Set<PiiType> piiTypes, SafetyAction
     public SafetyPolicy withLogPrompts(boolean log) {
         return new SafetyPolicy(pii, piiTypes, blocklist, classifier, log);
     }
-
-    /** Identifies the policy's effect on output, so cached answers are never served under another policy. */
-    public String fingerprint() {
-        return pii.id() + ":" + piiTypes.stream().map(PiiType::id).sorted().toList() + ":" + blocklist.id() + ":" + classifier.id();
-    }
 }
