@@ -18,13 +18,14 @@ import java.util.function.Consumer;
 
 /**
  * One audit record per generation request, however it ends: refused (the status it was refused
- * with), failed, cut short by its client (499), or answered. The record says who asked, where it
+ * with), failed, abandoned by its client before the end (499, as nginx counts it), or answered
+ * (200, also when the server ended it early, shutting down: the client got a complete stream). The record says who asked, where it
  * ran, whether a cache answered, the tokens, the cost, what the safety filters found (types and
  * counts only) and, when the caller's policy keeps prompts, the prompt after redaction.
  */
 public final class AuditStage implements Generator {
 
-    /** The status of an answer whose client went away before it was complete, as nginx counts it. */
+    /** The status of an answer whose client went away before it was complete. */
     static final int CLIENT_CLOSED = 499;
 
     private final Generator inner;
@@ -66,6 +67,12 @@ public final class AuditStage implements Generator {
                 entry.see(event);
                 downstream.accept(event);
             }
+
+            @Override
+            public void cancel() {
+                entry.abandoned = true;
+                super.cancel();
+            }
         });
     }
 
@@ -78,7 +85,8 @@ public final class AuditStage implements Generator {
         private Map<String, Integer> input = Map.of();
         private Map<String, Integer> output = Map.of();
         private Optional<String> prompt = Optional.empty();
-        private boolean aborted;
+        /** The caller cancelled it: its client went away. */
+        private volatile boolean abandoned;
 
         Entry(GenerationRequest request, long startNanos) {
             this.request = request;
@@ -91,13 +99,12 @@ public final class AuditStage implements Generator {
                     route = s.route().wireName();
                     cache = s.cache();
                 }
-                case GenerationEvent.Finished f -> aborted |= f.aborted();
                 case GenerationEvent.Screened s -> {
                     input = s.input();
                     output = s.output();
                     prompt = s.loggablePrompt();
                 }
-                case GenerationEvent.Completed c -> write(aborted ? CLIENT_CLOSED : 200, c.usage(), false);
+                case GenerationEvent.Completed c -> write(abandoned ? CLIENT_CLOSED : 200, c.usage(), false);
                 case GenerationEvent.Failed f -> write(request.body().delivery().stream() ? 200 : f.error().status(), Usage.NONE, true);
                 default -> {
                 }

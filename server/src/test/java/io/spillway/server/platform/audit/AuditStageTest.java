@@ -43,13 +43,21 @@ class AuditStageTest {
 
     /** Runs each scenario through one audit log and returns its lines, in order. */
     private static List<JsonNode> audit(List<Pipelines.Scripted> scenarios) throws Exception {
+        return audit(scenarios, null);
+    }
+
+    /** As {@link #audit(List)}; the caller of {@code abandoned} goes away (cancels) before its end. */
+    private static List<JsonNode> audit(List<Pipelines.Scripted> scenarios, Pipelines.Scripted abandoned) throws Exception {
         Path dir = Files.createTempDirectory("spillway-audit-stage");
         AuditLog log = new AuditLog(dir, 1 << 20, false, Clock.systemUTC());
         for (Pipelines.Scripted inner : scenarios) {
             AuditStage stage = new AuditStage(inner, log, Clock.systemUTC(), new PrometheusRegistry());
             try {
                 Start start = stage.start(request(CALLER, HI));
-                if (start instanceof Start.Accepted) {
+                if (start instanceof Start.Accepted accepted) {
+                    if (inner == abandoned) {
+                        accepted.generation().cancel();
+                    }
                     events(start);
                 }
             } catch (RuntimeException expected) {
@@ -84,10 +92,14 @@ class AuditStageTest {
                 new GenerationEvent.Started(Route.LOCAL, "m", Optional.empty(), CacheOutcome.BYPASS, 1, Optional.empty(), false),
                 new GenerationEvent.Finished(0, FinishReason.STOP, Optional.empty(), true),
                 new GenerationEvent.Completed(new Usage(10, 0, 0, 0))))));
+        Pipelines.Scripted endedByTheServer = new Pipelines.Scripted(r -> new Start.Accepted(EventChannel.of(List.of(
+                new GenerationEvent.Started(Route.LOCAL, "m", Optional.empty(), CacheOutcome.BYPASS, 1, Optional.empty(), false),
+                new GenerationEvent.Finished(0, FinishReason.STOP, Optional.empty(), true),
+                new GenerationEvent.Completed(new Usage(10, 3, 0, 0))))));
         Pipelines.Scripted cached = new Pipelines.Scripted(r -> new Start.Accepted(answer(Route.LOCAL, new Usage(10, 4, 0, 0.25), "x")));
 
-        List<JsonNode> lines = audit(List.of(answered, blocked, refused, abandoned, cached));
-        assertEquals(5, lines.size(), lines.toString());
+        List<JsonNode> lines = audit(List.of(answered, blocked, refused, abandoned, cached, endedByTheServer), abandoned);
+        assertEquals(6, lines.size(), lines.toString());
 
         JsonNode ok = lines.get(0);
         assertEquals("k1", ok.path("key_id").asText());
@@ -106,6 +118,7 @@ class AuditStageTest {
         assertEquals("error", lines.get(1).path("error").asText());
         assertEquals(503, lines.get(2).path("status").asInt());
         assertEquals(499, lines.get(3).path("status").asInt(), "cut short by its client");
+        assertEquals(200, lines.get(5).path("status").asInt(), "ended early by the server (shutting down): its client got a whole stream");
         assertTrue(lines.stream().allMatch(l -> l.path("duration_seconds").asDouble() >= 0));
     }
 
