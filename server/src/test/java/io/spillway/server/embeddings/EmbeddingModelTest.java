@@ -89,6 +89,22 @@ class EmbeddingModelTest {
     }
 
     @Test
+    void tokenSpansIndexTheJavaString() {
+        // Characters outside the Basic Multilingual Plane are two chars in a Java string: every
+        // word after one must still be found where it is.
+        String text = "end with a smile 😀 then 𠜎 words, 👨\u200D👩\u200D👧 after 🇯🇵 flags";
+        int[][] spans = service.model().tokenSpans(text);
+        List<String> pieces = new ArrayList<>();
+        for (int[] s : spans) {
+            assertTrue(s[0] >= 0 && s[0] < s[1] && s[1] <= text.length(), Arrays.toString(s) + " in " + text.length() + " chars");
+            assertTrue(!Character.isLowSurrogate(text.charAt(s[0])) && (s[1] == text.length() || !Character.isLowSurrogate(text.charAt(s[1]))),
+                    "span " + Arrays.toString(s) + " cuts a character in two");
+            pieces.add(text.substring(s[0], s[1]));
+        }
+        assertEquals(List.of("end", "with", "a", "smile", "😀", "then", "𠜎", "words", ",", "👨\u200D👩\u200D👧", "after", "🇯🇵", "flags"), pieces);
+    }
+
+    @Test
     void spearmanOnTheStsBenchmarkTestSplit() throws Exception {
         Path file = SharedData.require("datasets/stsb/sts-test.csv");
         List<String> lines = Files.readAllLines(file);
