@@ -203,17 +203,34 @@ public final class EmbeddingModel implements AutoCloseable {
     }
 
     /**
-     * Character offsets {@code [start, end)} of each token of {@code text}, without special
-     * tokens and without truncation: how chunking cuts text at token boundaries.
+     * Offsets {@code [start, end)} of each token of {@code text} as indices into the Java string
+     * (UTF-16 units), without special tokens and without truncation: how chunking cuts text at
+     * token boundaries.
      */
     public int[][] tokenSpans(String text) {
         Encoding e = spanTokenizer.encode(text);
         ai.djl.huggingface.tokenizers.jni.CharSpan[] spans = e.getCharTokenSpans();
+        // The Rust tokenizer counts offsets in Unicode scalar values (encode_char_offsets); a
+        // character outside the BMP is one of those but two Java chars, so every offset after
+        // one would land a char short.
+        int[] utf16 = utf16Offsets(text);
         int[][] out = new int[spans.length][];
         for (int i = 0; i < spans.length; i++) {
-            out[i] = spans[i] == null ? null : new int[] {spans[i].getStart(), spans[i].getEnd()};
+            out[i] = spans[i] == null ? null : new int[] {utf16[spans[i].getStart()], utf16[spans[i].getEnd()]};
         }
         return out;
+    }
+
+    /** For each code point offset 0..n (inclusive), the UTF-16 index it starts at. */
+    static int[] utf16Offsets(String text) {
+        int[] at = new int[text.codePointCount(0, text.length()) + 1];
+        int i = 0;
+        for (int cp = 0; cp < at.length - 1; cp++) {
+            at[cp] = i;
+            i += Character.charCount(text.codePointAt(i));
+        }
+        at[at.length - 1] = text.length();
+        return at;
     }
 
     /** Embeds a batch of tokenized inputs (each already within {@link #maxLength()}). */
