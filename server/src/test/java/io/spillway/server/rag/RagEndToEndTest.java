@@ -185,6 +185,24 @@ class RagEndToEndTest {
         call("GET", "/v1/collections/raw", ALICE, null, 404);
     }
 
+    @Test
+    void vectorsWhoseDistancesWouldOverflowAreRefusedAndScoresAreNumbers() throws Exception {
+        for (String metric : List.of("euclidean", "dot")) {
+            String name = "huge-" + metric;
+            call("POST", "/v1/collections", ALICE, "{\"name\":\"" + name + "\",\"dimension\":3,\"metric\":\"" + metric + "\"}", 200);
+            JsonNode refused = call("POST", "/v1/collections/" + name + "/vectors", ALICE,
+                    "{\"vectors\":[{\"id\":\"far\",\"vector\":[3e38,0,0]}]}", 400);
+            assertEquals("invalid_request_error", refused.at("/error/type").asText(), refused.toString());
+            assertTrue(refused.at("/error/message").asText().contains("norm"), refused.toString());
+            call("POST", "/v1/collections/" + name + "/vectors", ALICE,
+                    "{\"vectors\":[{\"id\":\"near\",\"vector\":[1,0,0]},{\"id\":\"big\",\"vector\":[-4e18,0,0]}]}", 200);
+            call("POST", "/v1/collections/" + name + "/query", ALICE, "{\"vector\":[-3e38,0,0]}", 400);
+            JsonNode hits = call("POST", "/v1/collections/" + name + "/query", ALICE, "{\"vector\":[4e18,0,0],\"top_k\":5}", 200);
+            assertEquals(2, hits.get("data").size(), hits.toString());
+            hits.get("data").forEach(h -> assertTrue(h.get("score").isNumber() && Double.isFinite(h.get("score").asDouble()), hits.toString()));
+        }
+    }
+
     /** Texts in which every stored character must come back as it was sent. */
     private static final List<String> UNICODE = List.of(
             "end with emoji 😀",
