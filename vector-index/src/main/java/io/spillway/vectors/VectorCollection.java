@@ -348,7 +348,12 @@ public final class VectorCollection implements AutoCloseable {
         if (k < 1) {
             throw new IllegalArgumentException("k must be at least 1");
         }
-        float[] q = spec.metric().prepare(vector);
+        float[] q;
+        try {
+            q = spec.metric().prepare(vector);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("query " + e.getMessage(), e);
+        }
         HnswIndex<String, float[], StoredItem, Float> graph = index;
         int live = graph.size();
         if (live == 0) {
