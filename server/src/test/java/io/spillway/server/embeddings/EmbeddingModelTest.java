@@ -89,6 +89,19 @@ class EmbeddingModelTest {
     }
 
     @Test
+    void loadsFromAThreadWithAnOrdinaryStack() throws Exception {
+        // ONNX Runtime builds the session recursively on the calling thread; a native stack
+        // overflow kills the JVM outright, so the load runs in a JVM of its own.
+        String javaBinary = ProcessHandle.current().info().command().orElse("java");
+        Process p = new ProcessBuilder(javaBinary, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                LoadOnASmallStack.class.getName(), Long.toString(1 << 20)).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), "the JVM died (139 is SIGSEGV): " + out.lines().filter(l -> !l.contains("|-")).toList());
+        assertTrue(out.contains("loaded 384"), out);
+    }
+
+    @Test
     void tokenSpansIndexTheJavaString() {
         // Characters outside the Basic Multilingual Plane are two chars in a Java string: every
         // word after one must still be found where it is.
