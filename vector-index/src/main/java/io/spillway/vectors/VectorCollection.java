@@ -4,6 +4,7 @@ import com.github.jelmerk.hnswlib.core.SearchResult;
 import com.github.jelmerk.hnswlib.core.hnsw.HnswIndex;
 import com.github.jelmerk.hnswlib.core.hnsw.SizeLimitExceededException;
 import io.spillway.vectors.storage.Durable;
+import io.spillway.vectors.storage.OwnerOnly;
 import io.spillway.vectors.storage.RecordCodec;
 import io.spillway.vectors.storage.SnapshotFile;
 import io.spillway.vectors.storage.WriteAheadLog;
@@ -74,7 +75,7 @@ public final class VectorCollection implements AutoCloseable {
     public static VectorCollection create(Path dir, CollectionSpec spec, StorageOptions options) throws IOException {
         Path tmp = dir.resolveSibling(dir.getFileName() + ".creating");
         deleteTree(tmp);
-        Files.createDirectories(tmp);
+        OwnerOnly.createDirectories(tmp);
         Properties p = new Properties();
         p.setProperty("dimension", Integer.toString(spec.dimension()));
         p.setProperty("metric", spec.metric().wireName());
