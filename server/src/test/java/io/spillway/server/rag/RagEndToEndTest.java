@@ -125,14 +125,16 @@ class RagEndToEndTest {
             assertEquals("security", JSON.readTree(firstData.substring(6)).at("/sources/0/document_id").asText());
         }
 
-        // A tiny context budget keeps passages out rather than overflowing.
+        // A filter narrows the hits to what matches it; an empty answer would pass the check below vacuously.
         JsonNode filtered = call("POST", "/v1/collections/handbook/query", ALICE,
                 "{\"text\":\"opening hours\",\"top_k\":5,\"filter\":{\"document_id\":\"cafeteria\"}}", 200);
+        assertFalse(filtered.get("data").isEmpty(), "the cafeteria document is found through its filter: " + filtered);
         filtered.get("data").forEach(h -> assertEquals("cafeteria", h.get("document_id").asText()));
 
         // Re-adding a document replaces its chunks; deleting removes them.
         call("DELETE", "/v1/collections/handbook/documents/cafeteria", ALICE, null, 200);
         JsonNode after = call("POST", "/v1/collections/handbook/query", ALICE, "{\"text\":\"cafeteria opening hours\",\"top_k\":5}", 200);
+        assertFalse(after.get("data").isEmpty(), "the other documents are still found: " + after);
         after.get("data").forEach(h -> assertFalse(h.get("document_id").asText().equals("cafeteria")));
     }
 
