@@ -17,10 +17,11 @@ import java.util.function.Function;
  * chunked separately: a chunk never straddles two headings.
  *
  * <p>A chunk's text is exactly the document's between its offsets, less surrounding whitespace,
- * and the chunks of a section together hold every character of it. A chunk runs up to where the
- * next token starts, not where its own last token ends: tokenizers leave some characters in no
- * token (combining marks, joiners, direction marks, which BERT's normalizer drops), and those
- * must stay with the text they follow rather than fall between two chunks.
+ * and the chunks of a section together hold every character of it (a Markdown section that is
+ * only a heading has no chunks: it lives on in the heading path of those under it). A chunk runs
+ * up to where the next token starts, not where its own last token ends: tokenizers leave some
+ * characters in no token (combining marks, joiners, direction marks, which BERT's normalizer
+ * drops), and those must stay with the text they follow rather than fall between two chunks.
  */
 public final class Chunker {
 
