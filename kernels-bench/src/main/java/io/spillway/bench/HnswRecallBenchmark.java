@@ -39,7 +39,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * 500 held-out queries at the collection's default ef (or {@code -p ef=N}); the benchmark itself
  * measures queries per second at that ef.
  *
- * <p>Run: {@code java -jar kernels-bench/target/benchmarks.jar HnswRecall} (about 3 minutes on
+ * <p>Run: {@code ./spillway bench kernels HnswRecall} (about 3 minutes on
  * 2 cores, mostly the build of the graph).
  */
 @State(Scope.Benchmark)

@@ -1,5 +1,6 @@
 package io.spillway.vectors;
 
+import io.spillway.vectors.storage.OwnerOnly;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -62,7 +63,7 @@ public final class CollectionStore implements AutoCloseable {
         if (open.containsKey(name)) {
             throw new IllegalStateException("collection '" + name + "' already exists");
         }
-        Files.createDirectories(root);
+        OwnerOnly.createDirectories(root);
         VectorCollection c = VectorCollection.create(root.resolve(name), spec, options);
         open.put(name, c);
         return c;

@@ -4,6 +4,7 @@ import com.github.jelmerk.hnswlib.core.SearchResult;
 import com.github.jelmerk.hnswlib.core.hnsw.HnswIndex;
 import com.github.jelmerk.hnswlib.core.hnsw.SizeLimitExceededException;
 import io.spillway.vectors.storage.Durable;
+import io.spillway.vectors.storage.OwnerOnly;
 import io.spillway.vectors.storage.RecordCodec;
 import io.spillway.vectors.storage.SnapshotFile;
 import io.spillway.vectors.storage.WriteAheadLog;
@@ -74,7 +75,7 @@ public final class VectorCollection implements AutoCloseable {
     public static VectorCollection create(Path dir, CollectionSpec spec, StorageOptions options) throws IOException {
         Path tmp = dir.resolveSibling(dir.getFileName() + ".creating");
         deleteTree(tmp);
-        Files.createDirectories(tmp);
+        OwnerOnly.createDirectories(tmp);
         Properties p = new Properties();
         p.setProperty("dimension", Integer.toString(spec.dimension()));
         p.setProperty("metric", spec.metric().wireName());
@@ -348,7 +349,12 @@ public final class VectorCollection implements AutoCloseable {
         if (k < 1) {
             throw new IllegalArgumentException("k must be at least 1");
         }
-        float[] q = spec.metric().prepare(vector);
+        float[] q;
+        try {
+            q = spec.metric().prepare(vector);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("query " + e.getMessage(), e);
+        }
         HnswIndex<String, float[], StoredItem, Float> graph = index;
         int live = graph.size();
         if (live == 0) {

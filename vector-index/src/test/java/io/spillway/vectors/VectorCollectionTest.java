@@ -81,6 +81,86 @@ class VectorCollectionTest {
         }
     }
 
+    /** {@code dimension} equal components making up a vector of norm {@code norm}. */
+    private static float[] spread(int dimension, double norm) {
+        float[] v = new float[dimension];
+        java.util.Arrays.fill(v, (float) (norm / Math.sqrt(dimension)));
+        return v;
+    }
+
+    private static float[] negated(float[] v) {
+        float[] out = v.clone();
+        for (int i = 0; i < out.length; i++) {
+            out[i] = -out[i];
+        }
+        return out;
+    }
+
+    @Test
+    void refusesVectorsWhoseDistancesCouldOverflowAndScoresStayFinite() throws IOException {
+        for (Metric metric : List.of(Metric.DOT, Metric.EUCLIDEAN)) {
+            for (int dimension : new int[] {3, 384}) {
+                try (VectorCollection c = VectorCollection.create(tmp.resolve(metric + "-" + dimension), CollectionSpec.of(dimension, metric),
+                        OPTIONS)) {
+                    String how = metric + " in " + dimension + " dimensions";
+                    float[] huge = new float[dimension];
+                    huge[0] = 3e38f;
+                    IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                            () -> c.upsert(List.of(new VectorRecord("huge", huge, Map.of()))), how);
+                    assertTrue(refused.getMessage().contains("norm"), refused.getMessage());
+                    assertThrows(IllegalArgumentException.class,
+                            () -> c.upsert(List.of(new VectorRecord("spread", spread(dimension, 1e19), Map.of()))), how);
+                    assertThrows(IllegalArgumentException.class, () -> c.query(negated(huge), 1, 0, Filter.NONE), how + ": query");
+                    assertEquals(0, c.size(), how);
+                    // The largest vectors it takes, pointing opposite ways: the worst case stays finite.
+                    float[] big = spread(dimension, 4e18);
+                    c.upsert(List.of(new VectorRecord("big", big, Map.of()), new VectorRecord("opposite", negated(big), Map.of()),
+                            new VectorRecord("small", spread(dimension, 1), Map.of())));
+                    for (float[] q : List.of(big, negated(big), spread(dimension, 1e-30))) {
+                        for (SearchHit h : c.query(q, 3, 0, Filter.NONE)) {
+                            assertTrue(Float.isFinite(h.score()), how + ": " + h);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void cosineNormalizesVectorsOfAnyFiniteSize() throws IOException {
+        try (VectorCollection c = VectorCollection.create(tmp.resolve("c"), CollectionSpec.of(3, Metric.COSINE), OPTIONS)) {
+            c.upsert(List.of(new VectorRecord("huge", vec(3e38f, 0, 3e38f), Map.of()), new VectorRecord("tiny", vec(0, 1e-30f, 0), Map.of())));
+            float half = (float) Math.sqrt(0.5);
+            assertArrayEquals(vec(half, 0, half), c.get("huge").orElseThrow().vector(), 1e-6f);
+            assertArrayEquals(vec(0, 1, 0), c.get("tiny").orElseThrow().vector(), 1e-6f);
+            assertEquals(1f, c.query(vec(1e-30f, 0, 1e-30f), 1, 0, Filter.NONE).get(0).score(), 1e-5f);
+        }
+    }
+
+    @Test
+    void vectorsStoredBeforeNormsWereBoundedStillGetNumericScores() throws IOException {
+        Path dir = tmp.resolve("old");
+        try (VectorCollection c = VectorCollection.create(dir, CollectionSpec.of(2, Metric.EUCLIDEAN), OPTIONS)) {
+            c.upsert(List.of(new VectorRecord("near", vec(1, 0), Map.of())));
+        }
+        // What an older version logged without checking: an upsert (operation 1) of a vector whose
+        // distance to anything on the other side overflows a float.
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        java.io.DataOutputStream out = new java.io.DataOutputStream(bytes);
+        out.writeLong(2);
+        out.writeByte(1);
+        out.writeInt(1);
+        io.spillway.vectors.storage.RecordCodec.write(out, new VectorRecord("far", vec(3e38f, 0), Map.of()));
+        try (var wal = io.spillway.vectors.storage.WriteAheadLog.openAndReplay(dir, 2, true, payload -> { })) {
+            wal.append(bytes.toByteArray());
+        }
+        try (VectorCollection c = VectorCollection.open(dir, OPTIONS)) {
+            List<SearchHit> hits = c.query(vec(-1, 0), 2, 0, Filter.NONE);
+            assertEquals(List.of("near", "far"), hits.stream().map(SearchHit::id).toList());
+            hits.forEach(h -> assertTrue(Float.isFinite(h.score()), h.toString()));
+        }
+    }
+
     @Test
     void filtersOnTypedFieldsAndWidensUntilEnoughMatch() throws IOException {
         Random rnd = new Random(7);

@@ -8,8 +8,8 @@ import org.junit.jupiter.api.Assumptions;
 
 /**
  * The shared test data beside the project ({@code ../shared}). Outside CI a test that needs it is
- * skipped when it is absent; in CI (CI=true) its absence fails the test, so a broken checkout can
- * never pass by skipping.
+ * skipped when it is absent; in CI its absence fails the test, so a broken checkout can never pass
+ * by skipping.
  */
 public final class SharedData {
 
@@ -36,11 +36,21 @@ public final class SharedData {
         Path p = base == null ? null : base.resolve(relative);
         if (p == null || !Files.exists(p)) {
             String message = "shared test data " + relative + " not found (expected ../shared beside the project)";
-            if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-                Assertions.fail(message);
+            if (inCi()) {
+                Assertions.fail(message + "; in CI it must be there");
             }
             Assumptions.abort(message);
         }
         return p;
+    }
+
+    /**
+     * Whether this is a CI run: CI set to anything but empty, "false" or "0". CI services set
+     * "true" or "1", and .ci/run sets "true"; anything short of an explicit no counts, since a CI
+     * run that skips is a CI run that proves nothing.
+     */
+    public static boolean inCi() {
+        String ci = System.getenv("CI");
+        return ci != null && !ci.isBlank() && !ci.strip().equalsIgnoreCase("false") && !ci.strip().equals("0");
     }
 }

@@ -17,7 +17,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code spillway bench serve|compare}: the serving load generator and its comparisons. */
-@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmark a running server (OpenAI API).",
+@Command(name = "bench", mixinStandardHelpOptions = true, description = {"Benchmark a running server (OpenAI API).",
+        "The JMH kernel benchmarks run with `./spillway bench kernels [JMH ARGS...]` (the launcher finds the JDK and builds them)."},
         subcommands = {BenchCommand.Serve.class, BenchCommand.Compare.class})
 public final class BenchCommand implements Runnable {
 

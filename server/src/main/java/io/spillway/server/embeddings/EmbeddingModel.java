@@ -30,6 +30,7 @@ import org.slf4j.LoggerFactory;
 public final class EmbeddingModel implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddingModel.class);
+    private static final long NATIVE_SETUP_STACK_BYTES = 64L << 20;
 
     private final EmbeddingModelSource source;
     private final OrtEnvironment env;
@@ -78,7 +79,12 @@ public final class EmbeddingModel implements AutoCloseable {
 
     /** Loads the model; {@code device} is auto, cpu or cuda (or cuda:N). */
     public static EmbeddingModel load(EmbeddingModelSource source, String device) throws IOException {
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env;
+        try {
+            env = onLargeStack(OrtEnvironment::getEnvironment);
+        } catch (OrtException e) {
+            throw new IOException("ONNX Runtime does not start: " + e.getMessage(), e);
+        }
         byte[] tokenizerJson;
         try (InputStream in = source.tokenizer().open()) {
             tokenizerJson = in.readAllBytes();
@@ -113,7 +119,7 @@ public final class EmbeddingModel implements AutoCloseable {
                 int ordinal = device.startsWith("cuda:") ? Integer.parseInt(device.substring(5)) : 0;
                 try (OrtSession.SessionOptions options = options()) {
                     options.addCUDA(ordinal);
-                    session = env.createSession(graph.duplicate(), options);
+                    session = onLargeStack(() -> env.createSession(graph.duplicate(), options));
                     used = "cuda:" + ordinal;
                 } catch (OrtException | UnsatisfiedLinkError e) {
                     if (device.startsWith("cuda")) {
@@ -125,7 +131,7 @@ public final class EmbeddingModel implements AutoCloseable {
             }
             if (session == null) {
                 try (OrtSession.SessionOptions options = options()) {
-                    session = env.createSession(graph.duplicate(), options);
+                    session = onLargeStack(() -> env.createSession(graph.duplicate(), options));
                 }
             }
             EmbeddingModel model = new EmbeddingModel(source, env, session, tokenizer, spanTokenizer, used, vocab);
@@ -137,6 +143,42 @@ public final class EmbeddingModel implements AutoCloseable {
             tokenizer.close();
             spanTokenizer.close();
             throw new IOException("embedding model " + source.onnx().describe() + " does not load in ONNX Runtime: " + e.getMessage(), e);
+        }
+    }
+
+    /** Work for ONNX Runtime's native code, which may need a deep stack. */
+    private interface NativeWork<T> {
+        T run() throws OrtException;
+    }
+
+    /**
+     * Runs {@code work} on a thread with room for deep native recursion. Creating ONNX Runtime's
+     * environment (the first {@link OrtEnvironment#getEnvironment()}) recurses some 10,000 frames
+     * deep, more than the 1 MB stack a Java thread gets by default, and a native stack overflow is
+     * a SIGSEGV that kills the process; building a session's graph recurses too. Only the pages a
+     * thread touches are committed, so the large stack costs address space, not memory.
+     */
+    private static <T> T onLargeStack(NativeWork<T> work) throws OrtException {
+        java.util.concurrent.CompletableFuture<T> result = new java.util.concurrent.CompletableFuture<>();
+        Thread.ofPlatform().name("onnx-runtime-setup").stackSize(NATIVE_SETUP_STACK_BYTES).start(() -> {
+            try {
+                result.complete(work.run());
+            } catch (Throwable e) {
+                result.completeExceptionally(e);
+            }
+        });
+        try {
+            return result.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while ONNX Runtime was setting up the embedding model", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            switch (e.getCause()) {
+                case OrtException ort -> throw ort;
+                case RuntimeException r -> throw r;
+                case Error err -> throw err;
+                default -> throw new IllegalStateException(e.getCause());
+            }
         }
     }
 
@@ -203,17 +245,34 @@ public final class EmbeddingModel implements AutoCloseable {
     }
 
     /**
-     * Character offsets {@code [start, end)} of each token of {@code text}, without special
-     * tokens and without truncation: how chunking cuts text at token boundaries.
+     * Offsets {@code [start, end)} of each token of {@code text} as indices into the Java string
+     * (UTF-16 units), without special tokens and without truncation: how chunking cuts text at
+     * token boundaries.
      */
     public int[][] tokenSpans(String text) {
         Encoding e = spanTokenizer.encode(text);
         ai.djl.huggingface.tokenizers.jni.CharSpan[] spans = e.getCharTokenSpans();
+        // The Rust tokenizer counts offsets in Unicode scalar values (encode_char_offsets); a
+        // character outside the BMP is one of those but two Java chars, so every offset after
+        // one would land a char short.
+        int[] utf16 = utf16Offsets(text);
         int[][] out = new int[spans.length][];
         for (int i = 0; i < spans.length; i++) {
-            out[i] = spans[i] == null ? null : new int[] {spans[i].getStart(), spans[i].getEnd()};
+            out[i] = spans[i] == null ? null : new int[] {utf16[spans[i].getStart()], utf16[spans[i].getEnd()]};
         }
         return out;
+    }
+
+    /** For each code point offset 0..n (inclusive), the UTF-16 index it starts at. */
+    static int[] utf16Offsets(String text) {
+        int[] at = new int[text.codePointCount(0, text.length()) + 1];
+        int i = 0;
+        for (int cp = 0; cp < at.length - 1; cp++) {
+            at[cp] = i;
+            i += Character.charCount(text.codePointAt(i));
+        }
+        at[at.length - 1] = text.length();
+        return at;
     }
 
     /** Embeds a batch of tokenized inputs (each already within {@link #maxLength()}). */

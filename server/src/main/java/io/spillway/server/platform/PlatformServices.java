@@ -84,7 +84,7 @@ public final class PlatformServices implements AutoCloseable {
                     ? Optional.of(new ResponseCache(c.maxBytes(), Duration.ofMillis((long) (c.ttlSeconds() * 1000)))) : Optional.empty();
             Optional<SemanticCache> semantic = c.enabled() && c.semanticEnabled() && embeddings.isPresent()
                     ? Optional.of(new SemanticCache(embeddings.get(), c.semanticThreshold(), c.semanticMaxEntries(),
-                    Duration.ofMillis((long) (c.ttlSeconds() * 1000)))) : Optional.empty();
+                    Duration.ofMillis((long) (c.ttlSeconds() * 1000)), semanticCacheDir(config))) : Optional.empty();
             ServerConfig.Safety s = config.safety();
             SafetyPolicy policy = new SafetyPolicy(SafetyAction.parse(s.pii()),
                     s.piiTypes().stream().map(PiiType::parse).collect(Collectors.toSet()), SafetyAction.parse(s.blocklistAction()),
@@ -105,6 +105,14 @@ public final class PlatformServices implements AutoCloseable {
             db.close();
             throw e;
         }
+    }
+
+    /**
+     * Beside the collections rather than in the system's temporary directory: a killed server then
+     * leaves its scratch index where the next start wipes it, not a new directory per kill.
+     */
+    static java.nio.file.Path semanticCacheDir(ServerConfig config) {
+        return config.collections().resolvedDataDir().resolve("semantic-cache");
     }
 
     private static Optional<ContentClassifier> classifier(String name) {

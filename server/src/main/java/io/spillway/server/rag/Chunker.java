@@ -15,6 +15,13 @@ import java.util.function.Function;
  * ("Install > Linux"), which is also embedded with them: a passage under "Pricing" is about
  * pricing even when its text never says so. Markdown sections (from one heading to the next) are
  * chunked separately: a chunk never straddles two headings.
+ *
+ * <p>A chunk's text is exactly the document's between its offsets, less surrounding whitespace,
+ * and the chunks of a section together hold every character of it (a Markdown section that is
+ * only a heading has no chunks: it lives on in the heading path of those under it). A chunk runs
+ * up to where the next token starts, not where its own last token ends: tokenizers leave some
+ * characters in no token (combining marks, joiners, direction marks, which BERT's normalizer
+ * drops), and those must stay with the text they follow rather than fall between two chunks.
  */
 public final class Chunker {
 
@@ -30,7 +37,7 @@ public final class Chunker {
         }
     }
 
-    /** A chunk: its text, where it sits in the document, and its Markdown heading path (or ""). */
+    /** A chunk: its text, which is the document's {@code [start, end)}, and its Markdown heading path (or ""). */
     public record Chunk(String text, int start, int end, String section) {
         /** What gets embedded: the section path gives the passage its context. */
         public String embeddingText() {
@@ -43,7 +50,8 @@ public final class Chunker {
     private final int overlapTokens;
 
     /**
-     * @param tokenSpans character offsets [start, end) of each token of a text (no special tokens)
+     * @param tokenSpans offsets [start, end) of each token of a text, as indices into the Java string
+     *     (UTF-16 units), without special tokens
      */
     public Chunker(Function<String, int[][]> tokenSpans, int chunkTokens, int overlapTokens) {
         if (chunkTokens < 8) {
@@ -65,7 +73,7 @@ public final class Chunker {
             return out;
         }
         if (format == Format.TEXT) {
-            window(text, spans, 0, spans.length, chunkTokens, "", format, out);
+            window(text, spans, 0, spans.length, 0, text.length(), chunkTokens, "", format, out);
             return out;
         }
         // Markdown: every heading starts a new section, and sections are chunked on their own,
@@ -85,24 +93,31 @@ public final class Chunker {
             boolean headingOnly = isHeading(text, from) && text.substring(lineEnd, to).isBlank();
             if (t > firstToken && !headingOnly) {
                 String section = sectionAt(text, Math.min(to, lineEnd + 1));
-                window(text, spans, firstToken, t, window, section, format, out);
+                window(text, spans, firstToken, t, from, to, window, section, format, out);
             }
         }
         return out;
     }
 
-    private void window(String text, int[][] spans, int first, int last, int size, String section, Format format, List<Chunk> out) {
+    /** Chunks tokens [first, last) of the text span [textFrom, textTo) they lie in. */
+    private void window(String text, int[][] spans, int first, int last, int textFrom, int textTo, int size, String section,
+                        Format format, List<Chunk> out) {
         int start = first;
         while (start < last) {
             int end = Math.min(start + size, last);
             if (end < last) {
                 end = bestBreak(text, spans, start + size / 2, end, format);
             }
-            int from = spans[start][0];
-            int to = spans[end - 1][1];
-            String piece = text.substring(from, to).strip();
-            if (!piece.isEmpty()) {
-                out.add(new Chunk(piece, from, to, section));
+            int from = start == first ? textFrom : spans[start][0];
+            int to = end == last ? textTo : Math.max(from, spans[end][0]);
+            while (from < to && Character.isWhitespace(text.codePointAt(from))) {
+                from += Character.charCount(text.codePointAt(from));
+            }
+            while (to > from && Character.isWhitespace(text.codePointBefore(to))) {
+                to -= Character.charCount(text.codePointBefore(to));
+            }
+            if (from < to) {
+                out.add(new Chunk(text.substring(from, to), from, to, section));
             }
             if (end >= last) {
                 break;

@@ -29,6 +29,12 @@ import org.junit.jupiter.api.Test;
 /** Many streaming clients at once on loopback, and clients that hang up mid-stream. */
 class LoadTest {
 
+    /**
+     * Engine steps a request may still take once its client has closed the connection: the time
+     * for the event loop to see the close and for the engine to take the abort before its next
+     * step, on a busy 2-core machine.
+     */
+    private static final long MAX_STEPS_AFTER_DROP = 32;
     private static SpillwayServer server;
 
     @BeforeAll
@@ -73,8 +79,21 @@ class LoadTest {
         assertEquals(0, server.engine().stats().kvBlocksUsed());
     }
 
+    /** Samples the engine has finished for {@code reason}, from /metrics. */
+    private static double finished(String reason) throws Exception {
+        String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(TestServers.baseUrl(server) + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        String prefix = "spillway_engine_requests_finished_total{reason=\"" + reason + "\"} ";
+        return metrics.lines().filter(l -> l.startsWith(prefix)).mapToDouble(l -> Double.parseDouble(l.substring(prefix.length())))
+                .findFirst().orElse(0);
+    }
+
     @Test
     void clientsThatDropMidStreamLeaveNoBlocksInUse() throws Exception {
+        awaitIdle();
+        double abortsBefore = finished("abort");
+        double lengthsBefore = finished("length");
+        long generatedBefore = server.engine().stats().generatedTokens();
         ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
         List<CompletableFuture<Integer>> dropped = new ArrayList<>();
         for (int i = 0; i < 100; i++) {
@@ -103,15 +122,51 @@ class LoadTest {
         EngineStats s = server.engine().stats();
         assertEquals(0, s.running(), "no dropped request keeps generating");
         assertEquals(0, s.kvBlocksUsed(), "KV blocks in use after 100 clients dropped mid-stream");
+        // Ending naturally would also leave the engine idle: each request must have been aborted,
+        // long before its 1,500 tokens.
+        assertEquals(100, finished("abort") - abortsBefore, "every dropped request ends as aborted");
+        assertEquals(0, finished("length") - lengthsBefore, "none ran to max_tokens");
+        long generated = s.generatedTokens() - generatedBefore;
+        System.out.printf("load: 100 clients dropped after 3-7 chunks of 1,500 tokens: %d tokens generated in all%n", generated);
+        assertTrue(generated < 100 * 1500 / 10, generated + " tokens generated for 100 dropped requests");
     }
 
-    private static void awaitIdle() throws InterruptedException {
-        for (int i = 0; i < 3000; i++) {
-            EngineStats s = server.engine().stats();
-            if (s.running() == 0 && s.waiting() == 0) {
-                return;
+    @Test
+    void aDroppedClientsGenerationStopsWithinAFewSteps() throws Exception {
+        awaitIdle();
+        double abortsBefore = finished("abort");
+        long generatedBefore = server.engine().stats().generatedTokens();
+        long stepsAtClose;
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.getOutputStream().write(RawHttp.postJson("/v1/chat/completions", body(2000, 0)));
+            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+            int chunks = 0;
+            String line;
+            while (chunks < 3 && (line = in.readLine()) != null) {
+                chunks += line.startsWith("data: ") ? 1 : 0;
             }
+            assertEquals(3, chunks);
+            stepsAtClose = server.engine().stats().steps();
+        }
+        awaitIdle();
+        EngineStats s = server.engine().stats();
+        long stepsAfterClose = s.steps() - stepsAtClose;
+        long generated = s.generatedTokens() - generatedBefore;
+        System.out.printf("load: a client dropped after 3 chunks: %d engine steps after it closed, %d tokens generated of 2,000%n",
+                stepsAfterClose, generated);
+        assertEquals(1, finished("abort") - abortsBefore, "the request ended as aborted");
+        assertTrue(stepsAfterClose <= MAX_STEPS_AFTER_DROP, stepsAfterClose + " engine steps ran after the client had gone");
+        assertTrue(generated < 2000, "stopped before max_tokens: " + generated);
+    }
+
+    /** Waits for the engine to have nothing running or waiting; fails after a generous minute. */
+    private static void awaitIdle() throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        EngineStats s = server.engine().stats();
+        while (s.running() != 0 || s.waiting() != 0) {
+            assertTrue(System.nanoTime() < deadline, "the engine is still busy after a minute: " + s);
             Thread.sleep(10);
+            s = server.engine().stats();
         }
     }
 }

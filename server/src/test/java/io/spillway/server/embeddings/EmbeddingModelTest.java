@@ -89,6 +89,35 @@ class EmbeddingModelTest {
     }
 
     @Test
+    void loadsFromAThreadWithAnOrdinaryStack() throws Exception {
+        // ONNX Runtime builds the session recursively on the calling thread; a native stack
+        // overflow kills the JVM outright, so the load runs in a JVM of its own.
+        String javaBinary = ProcessHandle.current().info().command().orElse("java");
+        Process p = new ProcessBuilder(javaBinary, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                LoadOnASmallStack.class.getName(), Long.toString(1 << 20)).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), "the JVM died (139 is SIGSEGV): " + out.lines().filter(l -> !l.contains("|-")).toList());
+        assertTrue(out.contains("loaded 384"), out);
+    }
+
+    @Test
+    void tokenSpansIndexTheJavaString() {
+        // Characters outside the Basic Multilingual Plane are two chars in a Java string: every
+        // word after one must still be found where it is.
+        String text = "end with a smile 😀 then 𠜎 words, 👨\u200D👩\u200D👧 after 🇯🇵 flags";
+        int[][] spans = service.model().tokenSpans(text);
+        List<String> pieces = new ArrayList<>();
+        for (int[] s : spans) {
+            assertTrue(s[0] >= 0 && s[0] < s[1] && s[1] <= text.length(), Arrays.toString(s) + " in " + text.length() + " chars");
+            assertTrue(!Character.isLowSurrogate(text.charAt(s[0])) && (s[1] == text.length() || !Character.isLowSurrogate(text.charAt(s[1]))),
+                    "span " + Arrays.toString(s) + " cuts a character in two");
+            pieces.add(text.substring(s[0], s[1]));
+        }
+        assertEquals(List.of("end", "with", "a", "smile", "😀", "then", "𠜎", "words", ",", "👨\u200D👩\u200D👧", "after", "🇯🇵", "flags"), pieces);
+    }
+
+    @Test
     void spearmanOnTheStsBenchmarkTestSplit() throws Exception {
         Path file = SharedData.require("datasets/stsb/sts-test.csv");
         List<String> lines = Files.readAllLines(file);

@@ -36,6 +36,13 @@ class EngineTest {
     private static List<int[]> prompts;
     private static List<int[]> expected;
     private static final AtomicInteger IDS = new AtomicInteger();
+    /**
+     * Tokens a request cancelled on its second may report: those the engine made before it saw the
+     * cancel. Usually none (the subscriber runs on the engine thread), but a subscriber attached
+     * after the engine started the request drains, and cancels, from the test thread while the
+     * engine goes on; far below the 400 or more these requests ask for either way.
+     */
+    private static final int CANCEL_SLACK_TOKENS = 64;
 
     @BeforeAll
     static void load() {
@@ -205,20 +212,29 @@ class EngineTest {
         }
     }
 
+    /** How a request ended: its last delta's finish reason and its token count, against its limit. */
+    private record Ending(String id, FinishReason reason, int completionTokens, int maxTokens) {
+    }
+
     @Test
     void thousandRequestsWithThreeHundredCancelledLeaveNoBlocksAndNoArrays() throws Exception {
         try (Engine engine = start(config())) {
             int arraysBefore = engine.model().model().manager().getManagedArrays().size();
             Random random = new Random(11);
-            List<CompletableFuture<Void>> done = new ArrayList<>();
+            List<CompletableFuture<Ending>> done = new ArrayList<>();
+            List<Boolean> cancels = new ArrayList<>();
             AtomicInteger cancelled = new AtomicInteger();
             for (int i = 0; i < 1000; i++) {
                 int[] prompt = random.ints(1 + random.nextInt(60), 1, 512).toArray();
-                SamplingParams p = SamplingParams.builder().temperature(random.nextBoolean() ? 0 : 1).maxTokens(8 + random.nextInt(60))
-                        .ignoreEos(true).build();
-                RequestStream stream = engine.submit(new EngineRequest("bulk" + i, prompt, p, ""));
                 boolean cancel = i % 10 < 3;
-                CompletableFuture<Void> finished = new CompletableFuture<>();
+                // Cancelled requests ask for far more than they get: ending early is then only
+                // possible through the cancel, and a cancel that did nothing shows as "length".
+                int maxTokens = cancel ? 400 + random.nextInt(100) : 8 + random.nextInt(60);
+                SamplingParams p = SamplingParams.builder().temperature(random.nextBoolean() ? 0 : 1).maxTokens(maxTokens)
+                        .ignoreEos(true).build();
+                String id = "bulk" + i;
+                RequestStream stream = engine.submit(new EngineRequest(id, prompt, p, ""));
+                CompletableFuture<Ending> finished = new CompletableFuture<>();
                 AtomicInteger seen = new AtomicInteger();
                 stream.subscribe(Runnable::run, delta -> {
                     if (cancel && seen.incrementAndGet() == 2) {
@@ -226,15 +242,29 @@ class EngineTest {
                         stream.cancel();
                     }
                     if (delta.usage() != null) {
-                        finished.complete(null);
+                        finished.complete(new Ending(id, delta.finishReason(), delta.usage().completionTokens(), maxTokens));
                     }
                 });
                 done.add(finished);
+                cancels.add(cancel);
             }
             CompletableFuture.allOf(done.toArray(new CompletableFuture[0])).get(600, TimeUnit.SECONDS);
             awaitIdle(engine);
             EngineStats s = engine.stats();
             assertEquals(300, cancelled.get());
+            int mostAfterCancel = 0;
+            for (int i = 0; i < done.size(); i++) {
+                Ending e = done.get(i).join();
+                if (cancels.get(i)) {
+                    assertEquals(FinishReason.ABORT, e.reason(), e.toString());
+                    assertTrue(e.completionTokens() <= CANCEL_SLACK_TOKENS, "a cancelled request kept generating: " + e);
+                    mostAfterCancel = Math.max(mostAfterCancel, e.completionTokens());
+                } else {
+                    assertEquals(FinishReason.LENGTH, e.reason(), e.toString());
+                    assertEquals(e.maxTokens(), e.completionTokens(), e.toString());
+                }
+            }
+            System.out.printf("cancellation: 300 requests cancelled on their second token ended with at most %d tokens%n", mostAfterCancel);
             assertEquals(0, s.kvBlocksUsed(), "KV blocks in use after all requests ended");
             assertEquals(s.kvBlocksTotal(), s.kvBlocksFree());
             assertEquals(arraysBefore, engine.model().model().manager().getManagedArrays().size(), "native arrays held by the model");
@@ -307,13 +337,14 @@ class EngineTest {
         }
     }
 
+    /** Waits for the engine to have nothing running or waiting; fails after a generous minute. */
     static void awaitIdle(Engine engine) throws InterruptedException {
-        for (int i = 0; i < 500; i++) {
-            EngineStats s = engine.stats();
-            if (s.running() == 0 && s.waiting() == 0) {
-                return;
-            }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        EngineStats s = engine.stats();
+        while (s.running() != 0 || s.waiting() != 0) {
+            assertTrue(System.nanoTime() < deadline, "the engine is still busy after a minute: " + s);
             Thread.sleep(10);
+            s = engine.stats();
         }
     }
 

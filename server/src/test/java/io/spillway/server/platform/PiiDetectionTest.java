@@ -18,8 +18,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -45,44 +47,49 @@ class PiiDetectionTest {
         }
     }
 
+    /**
+     * Precision and recall per type, held to what the project claims for this corpus: 1.000 for
+     * both, for every type. An aggregate threshold would let a type the detector never finds hide
+     * behind the others (three AWS keys are under 6 % of the positives).
+     */
     @Test
-    void precisionAndRecallOnTheCorpus() throws IOException {
+    void everyTypeIsFoundEverywhereAndNowhereElseOnTheCorpus() throws IOException {
         List<Example> corpus = corpus();
+        Map<String, Integer> positives = new TreeMap<>();
+        Map<String, List<String>> misses = new TreeMap<>();
+        Map<String, List<String>> falseAlarms = new TreeMap<>();
         PiiDetector detector = PiiDetector.all();
-        int positives = 0;
         int negatives = 0;
-        int truePositives = 0;
-        int falsePositives = 0;
-        List<String> misses = new ArrayList<>();
-        List<String> falseAlarms = new ArrayList<>();
         for (Example e : corpus) {
-            List<Finding> found = detector.find(e.text());
             if (e.expected().equals("none")) {
                 negatives++;
             } else {
-                positives++;
+                positives.merge(e.expected(), 1, Integer::sum);
             }
             boolean hit = false;
-            for (Finding f : found) {
+            for (Finding f : detector.find(e.text())) {
                 if (f.type().equals(e.expected()) && !hit) {
                     hit = true;
-                    truePositives++;
                 } else {
-                    falsePositives++;
-                    falseAlarms.add(f.type() + " in: " + e.text());
+                    falseAlarms.computeIfAbsent(f.type(), t -> new ArrayList<>()).add(e.text());
                 }
             }
             if (!hit && !e.expected().equals("none")) {
-                misses.add(e.expected() + ": " + e.text());
+                misses.computeIfAbsent(e.expected(), t -> new ArrayList<>()).add(e.text());
             }
         }
-        double precision = truePositives / (double) (truePositives + falsePositives);
-        double recall = truePositives / (double) positives;
-        System.out.printf("PII corpus: %d positive and %d negative examples; precision %.3f, recall %.3f%n  missed: %s%n  false: %s%n",
-                positives, negatives, precision, recall, misses, falseAlarms);
-        assertTrue(positives >= 50 && negatives >= 50, "the corpus has at least 50 of each");
-        assertTrue(precision >= 0.95, "precision " + precision + ", false alarms " + falseAlarms);
-        assertTrue(recall >= 0.95, "recall " + recall + ", missed " + misses);
+        for (String type : positives.keySet()) {
+            int found = positives.get(type) - misses.getOrDefault(type, List.of()).size();
+            int alarms = falseAlarms.getOrDefault(type, List.of()).size();
+            System.out.printf("PII corpus, %s: %d examples, recall %.3f, precision %.3f%n", type, positives.get(type),
+                    found / (double) positives.get(type), found + alarms == 0 ? 0 : found / (double) (found + alarms));
+        }
+        assertTrue(negatives >= 50, "the corpus has at least 50 negatives: " + negatives);
+        for (PiiType type : PiiType.values()) {
+            assertTrue(positives.getOrDefault(type.id(), 0) >= 3, "the corpus has at least 3 examples of " + type.id() + ": " + positives);
+        }
+        assertEquals(Map.of(), misses, "recall below 1.000: missed");
+        assertEquals(Map.of(), falseAlarms, "precision below 1.000: found where they are not");
     }
 
     private static TextFilter redacting() {

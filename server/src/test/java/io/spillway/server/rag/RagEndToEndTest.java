@@ -125,14 +125,16 @@ class RagEndToEndTest {
             assertEquals("security", JSON.readTree(firstData.substring(6)).at("/sources/0/document_id").asText());
         }
 
-        // A tiny context budget keeps passages out rather than overflowing.
+        // A filter narrows the hits to what matches it; an empty answer would pass the check below vacuously.
         JsonNode filtered = call("POST", "/v1/collections/handbook/query", ALICE,
                 "{\"text\":\"opening hours\",\"top_k\":5,\"filter\":{\"document_id\":\"cafeteria\"}}", 200);
+        assertFalse(filtered.get("data").isEmpty(), "the cafeteria document is found through its filter: " + filtered);
         filtered.get("data").forEach(h -> assertEquals("cafeteria", h.get("document_id").asText()));
 
         // Re-adding a document replaces its chunks; deleting removes them.
         call("DELETE", "/v1/collections/handbook/documents/cafeteria", ALICE, null, 200);
         JsonNode after = call("POST", "/v1/collections/handbook/query", ALICE, "{\"text\":\"cafeteria opening hours\",\"top_k\":5}", 200);
+        assertFalse(after.get("data").isEmpty(), "the other documents are still found: " + after);
         after.get("data").forEach(h -> assertFalse(h.get("document_id").asText().equals("cafeteria")));
     }
 
@@ -183,6 +185,96 @@ class RagEndToEndTest {
         call("DELETE", "/v1/collections/raw/vectors/a", ALICE, null, 404);
         call("DELETE", "/v1/collections/raw", ALICE, null, 200);
         call("GET", "/v1/collections/raw", ALICE, null, 404);
+    }
+
+    @Test
+    void vectorsWhoseDistancesWouldOverflowAreRefusedAndScoresAreNumbers() throws Exception {
+        for (String metric : List.of("euclidean", "dot")) {
+            String name = "huge-" + metric;
+            call("POST", "/v1/collections", ALICE, "{\"name\":\"" + name + "\",\"dimension\":3,\"metric\":\"" + metric + "\"}", 200);
+            JsonNode refused = call("POST", "/v1/collections/" + name + "/vectors", ALICE,
+                    "{\"vectors\":[{\"id\":\"far\",\"vector\":[3e38,0,0]}]}", 400);
+            assertEquals("invalid_request_error", refused.at("/error/type").asText(), refused.toString());
+            assertTrue(refused.at("/error/message").asText().contains("norm"), refused.toString());
+            call("POST", "/v1/collections/" + name + "/vectors", ALICE,
+                    "{\"vectors\":[{\"id\":\"near\",\"vector\":[1,0,0]},{\"id\":\"big\",\"vector\":[-4e18,0,0]}]}", 200);
+            call("POST", "/v1/collections/" + name + "/query", ALICE, "{\"vector\":[-3e38,0,0]}", 400);
+            JsonNode hits = call("POST", "/v1/collections/" + name + "/query", ALICE, "{\"vector\":[4e18,0,0],\"top_k\":5}", 200);
+            assertEquals(2, hits.get("data").size(), hits.toString());
+            hits.get("data").forEach(h -> assertTrue(h.get("score").isNumber() && Double.isFinite(h.get("score").asDouble()), hits.toString()));
+        }
+    }
+
+    /** Texts in which every stored character must come back as it was sent. */
+    private static final List<String> UNICODE = List.of(
+            "end with emoji 😀",
+            "東京は日本の首都です。𠜎𠜱𠝹は拡張漢字です",
+            "Cafe\u0301 cre\u0300me bru\u0302le\u0301e, Ñandú and Zoë, ending on marks e\u0301\u0301",
+            "\u05E9\u05DC\u05D5\u05DD \u05E2\u05D5\u05DC\u05DD\u200F and \u0645\u0631\u062D\u0628\u0627 \u0628\u0627\u0644\u0639\u0627\u0644\u0645\u200F",
+            "Family 👨\u200D👩\u200D👧\u200D👦, flag 🇯🇵, thumbs 👍🏽, keycap 1\uFE0F\u20E3, math 𝔘𝔫𝔦𝔠𝔬𝔡𝔢");
+
+    private static String encodedChunkId(String documentId, int index) {
+        return java.net.URLEncoder.encode(documentId + "#" + index, java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void textInAnyScriptComesBackExactlyFromStorageAndQueries() throws Exception {
+        call("POST", "/v1/collections", ALICE, "{\"name\":\"unicode\"}", 200);
+        ObjectNode add = JSON.createObjectNode();
+        ArrayNode docs = add.putArray("documents");
+        for (int i = 0; i < UNICODE.size(); i++) {
+            docs.addObject().put("id", "u" + i).put("format", i % 2 == 0 ? "text" : "markdown").put("text", UNICODE.get(i));
+        }
+        call("POST", "/v1/collections/unicode/documents", ALICE, add.toString(), 200);
+        for (int i = 0; i < UNICODE.size(); i++) {
+            JsonNode stored = call("GET", "/v1/collections/unicode/vectors/" + encodedChunkId("u" + i, 0), ALICE, null, 200);
+            assertEquals(UNICODE.get(i), stored.get("text").asText(), "stored text of document u" + i);
+            JsonNode hits = call("POST", "/v1/collections/unicode/query", ALICE, JSON.createObjectNode().put("text", UNICODE.get(i))
+                    .put("top_k", 1).set("filter", JSON.createObjectNode().put("document_id", "u" + i)).toString(), 200);
+            assertEquals(1, hits.get("data").size(), hits.toString());
+            assertEquals(UNICODE.get(i), hits.at("/data/0/text").asText(), "queried text of document u" + i);
+        }
+    }
+
+    @Test
+    void longDocumentsInAnyScriptAreKeptWholeAcrossOverlappingChunks() throws Exception {
+        call("POST", "/v1/collections", ALICE, "{\"name\":\"unicode-long\"}", 200);
+        StringBuilder text = new StringBuilder();
+        StringBuilder markdown = new StringBuilder();
+        for (int i = 0; i < 40; i++) {
+            String sentence = i + ": " + UNICODE.get(i % UNICODE.size());
+            text.append(sentence).append(i % 3 == 2 ? "\n\n" : " ");
+            if (i % 8 == 0) {
+                markdown.append(i == 0 ? "" : "\n").append("## Teil ").append(i).append(" 🚀 見出し\n");
+            }
+            markdown.append(sentence).append(i % 3 == 2 ? "\n\n" : " ");
+        }
+        Map<String, String> documents = Map.of("long-text", text.toString().strip(), "long-markdown", markdown.toString().strip());
+        for (Map.Entry<String, String> d : documents.entrySet()) {
+            ObjectNode add = JSON.createObjectNode().put("chunk_tokens", 16).put("chunk_overlap", 3);
+            add.putArray("documents").addObject().put("id", d.getKey()).put("format", d.getKey().endsWith("markdown") ? "markdown" : "text")
+                    .put("text", d.getValue());
+            JsonNode added = call("POST", "/v1/collections/unicode-long/documents", ALICE, add.toString(), 200);
+            JsonNode chunkIds = added.at("/data/0/chunk_ids");
+            assertTrue(chunkIds.size() > 10, added.toString());
+            String document = d.getValue();
+            boolean[] covered = new boolean[document.length()];
+            int previous = -1;
+            for (int i = 0; i < chunkIds.size(); i++) {
+                String chunk = call("GET", "/v1/collections/unicode-long/vectors/" + encodedChunkId(d.getKey(), i), ALICE, null, 200)
+                        .get("text").asText();
+                // Chunks follow the document and overlap: each is found after where the one before it starts.
+                int at = document.indexOf(chunk, previous + 1);
+                assertTrue(at >= 0, d.getKey() + " chunk " + i + " is not a piece of the document: '" + chunk + "'");
+                java.util.Arrays.fill(covered, at, at + chunk.length(), true);
+                previous = at;
+            }
+            for (int at = 0; at < document.length(); at++) {
+                assertTrue(covered[at] || Character.isWhitespace(document.charAt(at)), d.getKey() + ": U+"
+                        + Integer.toHexString(document.charAt(at)).toUpperCase() + " at " + at + " is in no chunk: '"
+                        + document.substring(Math.max(0, at - 10), Math.min(document.length(), at + 10)) + "'");
+            }
+        }
     }
 
     private static String unit(int dim, int hot) {

@@ -162,8 +162,14 @@ class BedrockRoutingTest extends BedrockServerTest {
         assertTrue(metrics.contains("spillway_router_bedrock_failures_total"), metrics);
         // Recovery: after the open period one trial call goes through and closes the breaker.
         fake.recover();
-        Thread.sleep(1100);
+        // Open for 1 s: until then requests are refused at once without reaching Bedrock, then one
+        // trial call goes through. Asking again is how to see the moment it closes.
         RawHttp.Response back = chat("{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"back\"}]}");
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        while (back.status() == 503 && back.body().contains("circuit open") && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+            back = chat("{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"back\"}]}");
+        }
         assertEquals(200, back.status(), back.body());
         assertEquals(200, chat("{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"again\"}]}").status());
     }

@@ -52,7 +52,7 @@ public final class SnapshotFile {
         Path tmp = dir.resolve(target.getFileName() + ".tmp");
         CRC32C crc = new CRC32C();
         long length;
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        try (FileChannel ch = OwnerOnly.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             ch.position(HEADER);
             CountingStream counted = new CountingStream(new CheckedOutputStream(

@@ -203,7 +203,7 @@ public final class WriteAheadLog implements AutoCloseable {
 
     private void startSegment(long firstSeq) throws IOException {
         segment = dir.resolve(String.format("wal-%020d.log", firstSeq));
-        channel = FileChannel.open(segment, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+        channel = OwnerOnly.open(segment, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
         segmentBytes = channel.size();
         Durable.syncDirectory(dir);
     }

@@ -2,6 +2,7 @@ package io.spillway.server.platform.audit;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import io.spillway.vectors.storage.OwnerOnly;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -53,7 +54,7 @@ public final class AuditLog implements AutoCloseable {
         this.fsync = fsync;
         this.clock = clock;
         try {
-            Files.createDirectories(dir);
+            OwnerOnly.createDirectories(dir);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the audit directory " + dir, e);
         }
@@ -123,8 +124,7 @@ public final class AuditLog implements AutoCloseable {
         } while (Files.exists(candidate) && Files.size(candidate) + next > maxFileBytes);
         current = candidate;
         written = Files.exists(candidate) ? Files.size(candidate) : 0;
-        channel = java.nio.channels.FileChannel.open(candidate, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.APPEND);
+        channel = OwnerOnly.open(candidate, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
         out = new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(channel), 1 << 16);
     }
 

@@ -11,9 +11,9 @@ import io.spillway.vectors.SearchHit;
 import io.spillway.vectors.StorageOptions;
 import io.spillway.vectors.VectorCollection;
 import io.spillway.vectors.VectorRecord;
+import io.spillway.vectors.storage.OwnerOnly;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -27,8 +27,9 @@ import java.util.concurrent.TimeUnit;
  * their vectors kept in an HNSW collection (cosine), and a new prompt whose nearest earlier prompt
  * in the same partition (tenant, model and every other parameter equal) is at least as similar as
  * the threshold gets that prompt's answer. Answers live in a bounded, expiring Caffeine cache; a
- * vector whose answer is gone is removed from the graph. The collection is a scratch one: it is
- * created empty in a temporary directory, without fsync, and deleted on close.
+ * vector whose answer is gone is removed from the graph. The collection is a scratch one, kept
+ * without fsync in a directory of its own that is emptied at start (a killed process leaves its
+ * index behind) and deleted on close.
  */
 public final class SemanticCache implements AutoCloseable {
 
@@ -42,11 +43,14 @@ public final class SemanticCache implements AutoCloseable {
     private final VectorCollection vectors;
     private final Cache<String, StoredCompletion> answers;
 
-    public SemanticCache(EmbeddingService embeddings, double threshold, int maxEntries, Duration ttl) {
+    /** {@code dir} belongs to the cache: whatever it holds is deleted. */
+    public SemanticCache(EmbeddingService embeddings, double threshold, int maxEntries, Duration ttl, Path dir) {
         this.embeddings = embeddings;
         this.threshold = threshold;
+        this.dir = dir;
         try {
-            this.dir = Files.createTempDirectory("spillway-semantic-cache");
+            VectorCollection.deleteTree(dir);
+            OwnerOnly.createDirectories(dir);
             this.vectors = VectorCollection.create(dir.resolve("prompts"), new CollectionSpec(embeddings.dimension(), Metric.COSINE,
                     CollectionSpec.DEFAULT_M, CollectionSpec.DEFAULT_EF_CONSTRUCTION, CollectionSpec.DEFAULT_EF),
                     new StorageOptions(false, 64L << 20));

@@ -2,7 +2,7 @@ package io.spillway.server.platform.keys;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
-import java.nio.file.Files;
+import io.spillway.vectors.storage.OwnerOnly;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -43,10 +43,13 @@ public final class Database implements AutoCloseable {
             Path file = Path.of(url.substring("jdbc:sqlite:".length()));
             try {
                 if (file.getParent() != null) {
-                    Files.createDirectories(file.getParent());
+                    OwnerOnly.createDirectories(file.getParent());
                 }
+                // SQLite would create the file 644 (less the umask); made here first, owner-only, it
+                // is a valid empty database, and SQLite gives its -wal and -shm files the same mode.
+                OwnerOnly.createFileIfMissing(file);
             } catch (java.io.IOException e) {
-                throw new IllegalStateException("cannot create the directory of the database " + file + ": " + e.getMessage(), e);
+                throw new IllegalStateException("cannot create the database " + file + ": " + e.getMessage(), e);
             }
             // One connection: SQLite serializes writers anyway, and this keeps them from ever
             // seeing SQLITE_BUSY. WAL lets readers in other processes (the keys CLI) proceed.
