@@ -24,7 +24,7 @@ import io.spillway.models.runtime.TorchScriptModule;
  * <p>The arithmetic is one TorchScript function, {@code decoder.torchscript}, compiled by libtorch
  * at load and run once per step with a {@link DecoderCall} (the step's token ids and positions, the
  * logit rows, the attention plan) and this model's {@link DecoderConstants}; the same text runs on a
- * GPU and on the CPU. Through DJL each op is a JNI
+ * GPU and on the CPU, the weights in the {@link ProjectionLayout} chosen at load. Through DJL each op is a JNI
  * call and a Java object (5-20 µs inside a real step); in TorchScript's interpreter it is one or
  * two µs, which at some 1,500 ops per batch-1 step of a 30-layer model was most of the distance
  * between a step and its memory-bandwidth floor.
@@ -40,6 +40,7 @@ public final class DecoderModel implements AutoCloseable {
 
     private final ModelConfig config;
     private final ComputeTarget target;
+    private final ProjectionLayout layout;
     private final NDManager weights;
     private final int maxModelLength;
     private final HostStaging staging;
@@ -50,9 +51,11 @@ public final class DecoderModel implements AutoCloseable {
     private final ScriptArguments bound;
     private final IValue model;
 
-    DecoderModel(ModelConfig config, ComputeTarget target, NDManager weights, DecoderConstants constants, int maxModelLength) {
+    DecoderModel(ModelConfig config, ComputeTarget target, ProjectionLayout layout, NDManager weights, DecoderConstants constants,
+                 int maxModelLength) {
         this.config = config;
         this.target = target;
+        this.layout = layout;
         this.weights = weights;
         this.maxModelLength = maxModelLength;
         this.staging = new HostStaging(target.device(), 1 << 20);
@@ -75,7 +78,13 @@ public final class DecoderModel implements AutoCloseable {
      *                       max_position_embeddings unless the config's RoPE scaling extends it
      */
     public static DecoderModel load(TensorSource source, ModelConfig config, ComputeTarget target, int maxModelLength) {
-        return new WeightLoader(source, config, target).load(maxModelLength);
+        return load(source, config, target, ProjectionLayout.forTarget(target), maxModelLength);
+    }
+
+    /** As {@link #load(TensorSource, ModelConfig, ComputeTarget, int)}, with the projection weights in {@code layout}. */
+    public static DecoderModel load(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout,
+                                    int maxModelLength) {
+        return new WeightLoader(source, config, target, layout).load(maxModelLength);
     }
 
     public ModelConfig config() {
@@ -84,6 +93,11 @@ public final class DecoderModel implements AutoCloseable {
 
     public ComputeTarget target() {
         return target;
+    }
+
+    /** How the projection weights are laid out, and so which branch of the script's {@code project} runs. */
+    public ProjectionLayout projectionLayout() {
+        return layout;
     }
 
     public int maxModelLength() {

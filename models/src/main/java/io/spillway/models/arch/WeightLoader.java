@@ -23,7 +23,8 @@ import java.util.Set;
  * projections out. Q, K and V become one projection, gate and up another; the RMSNorm weight in
  * front of each is folded into its columns, and the attention scale {@code 1/sqrt(headDim)} into
  * the query rows (or Qwen3's query norm). Folding is done in float32 before the cast to the target
- * dtype, so it costs no precision. The result is checked as a whole by {@link DecoderConstants}.
+ * dtype, so it costs no precision. Projection weights are laid out as the {@link ProjectionLayout}
+ * says; the result is checked as a whole by {@link DecoderConstants}.
  *
  * <p>Memory: tensors are read as views of the memory-mapped file inside a scratch scope that is
  * closed after each layer, so peak usage is the model plus one layer. A kept weight never aliases
@@ -34,14 +35,17 @@ final class WeightLoader {
     private final TensorSource source;
     private final ModelConfig config;
     private final ComputeTarget target;
+    private final ProjectionLayout layout;
+    /** Row blocks per projection weight: libtorch's intra-op threads for ROW_BLOCKS, one for LINEAR. */
     private final int threads;
     private final Set<NDArray> fileViews = Collections.newSetFromMap(new IdentityHashMap<>());
 
-    WeightLoader(TensorSource source, ModelConfig config, ComputeTarget target) {
+    WeightLoader(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout) {
         this.source = source;
         this.config = config;
         this.target = target;
-        this.threads = target.isGpu() ? 1 : TorchRuntime.intraOpThreads();
+        this.layout = layout;
+        this.threads = layout == ProjectionLayout.ROW_BLOCKS ? TorchRuntime.intraOpThreads() : 1;
     }
 
     DecoderModel load(int maxModelLength) {
@@ -114,7 +118,7 @@ final class WeightLoader {
         NDArray eps = model.create(new float[] {(float) c.rmsNormEps()});
         DecoderConstants constants = new DecoderConstants(embedding.weight(), layers, finalNorm, lmHead.applied(), rope.cos(),
                 rope.signedSin(), eps, c.numHeads(), c.numKvHeads(), c.headDim());
-        return new DecoderModel(c, target, model, constants, maxModelLength);
+        return new DecoderModel(c, target, layout, model, constants, maxModelLength);
     }
 
     private NDManager scratch(NDManager model) {
