@@ -47,6 +47,7 @@ public final class DecoderModel implements AutoCloseable {
     private final TorchScriptModule script;
     /** The logit rows of a call that selects none: one empty tensor for every step. */
     private final NDArray noRows;
+    private final DecoderConstants constants;
     /** Owns {@link #model}, the native form of the constant arguments; it points at the weights, which outlive it. */
     private final ScriptArguments bound;
     private final IValue model;
@@ -60,6 +61,7 @@ public final class DecoderModel implements AutoCloseable {
         this.maxModelLength = maxModelLength;
         this.staging = new HostStaging(target.device(), 1 << 20);
         this.noRows = weights.zeros(new Shape(0), DataType.INT64);
+        this.constants = constants;
         this.bound = new ScriptArguments();
         try {
             this.model = bound.value(constants);
@@ -98,6 +100,11 @@ public final class DecoderModel implements AutoCloseable {
     /** How the projection weights are laid out, and so which branch of the script's {@code project} runs. */
     public ProjectionLayout projectionLayout() {
         return layout;
+    }
+
+    /** The weights and shapes every step passes, as the script takes them. */
+    DecoderConstants constants() {
+        return constants;
     }
 
     public int maxModelLength() {
