@@ -66,7 +66,8 @@ public record DecoderCall(NDArray ids, NDArray positions, NDArray logitRows, Log
         long[] ids = batch.tokenIds();
         for (int row = 0; row < tokens; row++) {
             if (ids[row] < 0 || ids[row] >= vocabSize) {
-                throw new IllegalArgumentException("token id " + ids[row] + " at row " + row + " is outside the vocabulary of " + vocabSize);
+                throw new IllegalArgumentException("token id " + ids[row] + " at row " + row
+                        + " is outside the vocabulary of " + vocabSize);
             }
         }
         long[] rows = batch.logitRows();
@@ -76,7 +77,8 @@ public record DecoderCall(NDArray ids, NDArray positions, NDArray logitRows, Log
             }
         }
         if (attention.caches().size() != layers) {
-            throw new IllegalArgumentException("attention over " + attention.caches().size() + " layer caches for a model of " + layers + " layers");
+            throw new IllegalArgumentException("attention over " + attention.caches().size() + " layer caches for a model of "
+                    + layers + " layers");
         }
         Shape shape = new Shape(tokens);
         LogitRows mode = LogitRows.of(rows, tokens);

@@ -22,17 +22,17 @@ import io.spillway.models.runtime.TorchScriptModule;
  * {@link ModelConfig}: biases, per-head q/k norms, RoPE scaling, sliding windows, tied embeddings.
  *
  * <p>The arithmetic is one TorchScript function, {@code decoder.torchscript}, compiled by libtorch
- * at load and run once per step with a {@link DecoderCall} (the step's token ids and positions, the
- * logit rows, the attention plan) and this model's {@link DecoderConstants}; the same text runs on a
- * GPU and on the CPU, the weights in the {@link ProjectionLayout} chosen at load. Through DJL each op is a JNI
- * call and a Java object (5-20 µs inside a real step); in TorchScript's interpreter it is one or
- * two µs, which at some 1,500 ops per batch-1 step of a 30-layer model was most of the distance
- * between a step and its memory-bandwidth floor.
+ * at load and run once per step with a {@link DecoderCall} (the step's token ids and positions,
+ * the logit rows, the attention plan) and this model's {@link DecoderConstants}; the same text runs
+ * on a GPU and on the CPU, the weights in the {@link ProjectionLayout} chosen at load. Through DJL
+ * each op is a JNI call and a Java object (5-20 µs inside a real step); in TorchScript's
+ * interpreter it is one or two µs, which at some 1,500 ops per batch-1 step of a 30-layer model was
+ * most of the distance between a step and its memory-bandwidth floor.
  *
  * <p>Ownership: weights live in this model's manager until {@link #close}, with the script and
- * the constant arguments that point at them (released first). A forward pass allocates only in the caller's step
- * manager: libtorch frees every intermediate when the call returns, and the logits are attached
- * to the step.
+ * the constant arguments that point at them (released first). A forward pass allocates only in
+ * the caller's step manager: libtorch frees every intermediate when the call returns, and the
+ * logits are attached to the step.
  *
  * <p>Not thread-safe: one forward pass at a time (the engine thread's).
  */

@@ -31,7 +31,8 @@ public record StepAttention(List<NDArray> caches, NDArray writeSlots, List<Atten
             throw new IllegalArgumentException(layerWindows.length + " layer windows for " + caches.size() + " layer caches");
         }
         if (writeSlots.getDataType() != DataType.INT64 || writeSlots.getShape().dimension() != 1) {
-            throw new IllegalArgumentException("write slots must be int64 [tokens], not " + writeSlots.getDataType() + " " + writeSlots.getShape());
+            throw new IllegalArgumentException("write slots must be int64 [tokens], not " + writeSlots.getDataType() + " "
+                    + writeSlots.getShape());
         }
         // The script concatenates the groups' outputs: together they must be the batch's rows, in order.
         int windows = groups.getFirst().masks().size();

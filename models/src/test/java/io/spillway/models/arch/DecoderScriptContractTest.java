@@ -78,7 +78,8 @@ class DecoderScriptContractTest {
         ScriptParameter model = java.removeLast();
         java.add(new ScriptParameter(model.name(), model.type().replace(LAYER_TUPLE, ScriptTypes.of(LayerWithOneMore.class))));
         ScriptDeclarations script = new ScriptDeclarations("decoder.torchscript", SCRIPT);
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> script.requireForward("Decoder", java, "a changed Java side"));
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> script.requireForward("Decoder", java, "a changed Java side"));
         assertTrue(e.getMessage().contains("disagree at parameter 6"), e.getMessage());
     }
 

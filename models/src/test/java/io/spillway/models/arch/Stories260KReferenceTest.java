@@ -34,7 +34,8 @@ class Stories260KReferenceTest {
         prompts = ref.prompts();
         expected = ref.expected();
         for (ProjectionLayout layout : ProjectionLayout.values()) {
-            MODELS.put(layout, LoadedModel.load(ModelLoadOptions.of(ref.directory(), ComputeTarget.cpuFloat32()).withProjectionLayout(layout)));
+            ModelLoadOptions options = ModelLoadOptions.of(ref.directory(), ComputeTarget.cpuFloat32()).withProjectionLayout(layout);
+            MODELS.put(layout, LoadedModel.load(options));
         }
     }
 
