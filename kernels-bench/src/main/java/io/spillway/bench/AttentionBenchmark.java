@@ -1,15 +1,11 @@
 package io.spillway.bench;
 
-import static io.spillway.models.runtime.TorchScriptModule.argument;
-
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDManager;
-import ai.djl.pytorch.jni.IValue;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.spillway.models.arch.EngineKernels;
+import io.spillway.models.arch.DecoderScript;
 import io.spillway.models.attention.GatherAttention;
 import io.spillway.models.attention.StepAttention;
 import io.spillway.models.batch.ForwardBatch;
@@ -113,7 +109,7 @@ public class AttentionBenchmark {
         decode = ForwardBatch.of(step, blockSize);
         q = manager.randomNormal(new Shape(batch, heads, HEAD_DIM), DataType.FLOAT32);
         stepKv = manager.randomNormal(new Shape(batch, 2 * kvHeads * HEAD_DIM), DataType.FLOAT32);
-        script = EngineKernels.script(manager, "Attention");
+        script = DecoderScript.compile(manager, DecoderScript.Root.ATTENTION);
         keys = manager.randomNormal(new Shape(batch, kvHeads, HEAD_DIM, context + 1), DataType.FLOAT32);
         values = manager.randomNormal(new Shape(batch, kvHeads, context + 1, HEAD_DIM), DataType.FLOAT32);
     }
@@ -124,18 +120,9 @@ public class AttentionBenchmark {
             staging.reset();
             StepAttention plan = attention.begin(decode, step, staging);
             // Each layer of this one-layer cache stands for one of the model's: same shapes, same work.
-            List<NDArray> caches = Collections.nCopies(layers, plan.caches().get(0));
-            try (IValue qs = argument(q);
-                 IValue kv = argument(stepKv);
-                 IValue slots = argument(plan.writeSlots());
-                 IValue layerCaches = argument(caches);
-                 IValue groupTensors = argument(plan.groupTensors());
-                 IValue groupInts = IValue.listFrom(plan.groupInts());
-                 IValue windows = IValue.listFrom(new long[layers]);
-                 IValue dims = IValue.listFrom(heads, kvHeads, HEAD_DIM, plan.windows());
-                 IValue out = script.forward(qs, kv, slots, layerCaches, groupTensors, groupInts, windows, dims)) {
-                return out.toTensor((PtNDManager) step).getFloat(0, 0);
-            }
+            StepAttention everyLayer = new StepAttention(Collections.nCopies(layers, plan.caches().getFirst()), plan.writeSlots(),
+                    plan.groups(), new long[layers]);
+            return script.forward(new DecoderScript.AttentionCall(q, stepKv, everyLayer, heads, kvHeads, HEAD_DIM), step).getFloat(0, 0);
         }
     }
 

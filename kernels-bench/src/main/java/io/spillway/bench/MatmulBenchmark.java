@@ -4,8 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDManager;
-import ai.djl.pytorch.jni.IValue;
+import io.spillway.models.arch.DecoderScript;
 import io.spillway.models.arch.EngineKernels;
 import io.spillway.models.runtime.TorchRuntime;
 import io.spillway.models.runtime.TorchScriptModule;
@@ -74,7 +73,7 @@ public class MatmulBenchmark {
         weight = manager.randomNormal(new Shape(out, in), DataType.FLOAT32).mul(0.02f);
         layout = EngineKernels.cpuLayout(weight, TorchRuntime.intraOpThreads());
         none = manager.zeros(new Shape(0), DataType.FLOAT32);
-        projector = EngineKernels.script(manager, "Projector");
+        projector = DecoderScript.compile(manager, DecoderScript.Root.PROJECTOR);
     }
 
     @Benchmark
@@ -82,12 +81,7 @@ public class MatmulBenchmark {
         try (NDManager step = manager.newSubManager()) {
             NDArray y;
             if (path.equals("engine")) {
-                try (IValue in = TorchScriptModule.argument(x);
-                     IValue w = TorchScriptModule.argument(layout);
-                     IValue b = TorchScriptModule.argument(none);
-                     IValue out = projector.forward(in, w, b)) {
-                    y = out.toTensor((PtNDManager) step);
-                }
+                y = projector.forward(new DecoderScript.ProjectCall(x, layout, none), step);
             } else {
                 y = x.getNDArrayInternal().linear(x, weight, null).singletonOrThrow();
                 y.attach(step);

@@ -56,7 +56,7 @@ public final class LoadedModel implements AutoCloseable {
         try (TensorSource source = options.format() == LoadFormat.DUMMY
                 ? new DummyWeights(config, options.dummySeed())
                 : SafetensorsCheckpoint.open(dir)) {
-            DecoderModel model = DecoderModel.load(source, config, options.target(), maxLength);
+            DecoderModel model = DecoderModel.load(source, config, options.target(), options.projectionLayout(), maxLength);
             return new LoadedModel(dir.toAbsolutePath().normalize().getFileName().toString(), dir, config, generation,
                     tokenizerConfig, tokenizer, model, options.format());
         } catch (RuntimeException e) {

@@ -1,28 +1,41 @@
 package io.spillway.models;
 
+import io.spillway.models.arch.ProjectionLayout;
 import io.spillway.models.runtime.ComputeTarget;
 import java.nio.file.Path;
 
 /**
  * How to load a model directory.
  *
- * @param directory      a Hugging Face model directory (config.json, weights, tokenizer files)
- * @param format         real weights or random ones
- * @param target         device and dtype
- * @param maxModelLength longest context to serve, or 0 for the model's max_position_embeddings
- * @param dummySeed      seed of random weights (format DUMMY)
+ * @param directory        a Hugging Face model directory (config.json, weights, tokenizer files)
+ * @param format           real weights or random ones
+ * @param target           device and dtype
+ * @param maxModelLength   longest context to serve, or 0 for the model's max_position_embeddings
+ * @param dummySeed        seed of random weights (format DUMMY)
+ * @param projectionLayout how projection weights are laid out: the target's unless a test asks
+ *                         for the other (to run a GPU's branch of the decoder on the CPU)
  */
-public record ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget target, int maxModelLength, long dummySeed) {
+public record ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget target, int maxModelLength, long dummySeed,
+                               ProjectionLayout projectionLayout) {
+
+    /** With the target's projection layout. */
+    public ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget target, int maxModelLength, long dummySeed) {
+        this(directory, format, target, maxModelLength, dummySeed, ProjectionLayout.forTarget(target));
+    }
 
     public static ModelLoadOptions of(Path directory, ComputeTarget target) {
         return new ModelLoadOptions(directory, LoadFormat.AUTO, target, 0, 0);
     }
 
     public ModelLoadOptions withFormat(LoadFormat f) {
-        return new ModelLoadOptions(directory, f, target, maxModelLength, dummySeed);
+        return new ModelLoadOptions(directory, f, target, maxModelLength, dummySeed, projectionLayout);
     }
 
     public ModelLoadOptions withMaxModelLength(int n) {
-        return new ModelLoadOptions(directory, format, target, n, dummySeed);
+        return new ModelLoadOptions(directory, format, target, n, dummySeed, projectionLayout);
+    }
+
+    public ModelLoadOptions withProjectionLayout(ProjectionLayout layout) {
+        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, layout);
     }
 }

@@ -7,9 +7,11 @@ import ai.djl.ndarray.types.Shape;
  * The weight of a linear layer {@code y = x W^T + b}, in the layout the decoder script's
  * {@code project} applies ({@code decoder.torchscript}).
  *
- * <p>On a GPU ({@code parts == 1}) the script applies the checkpoint's {@code [out, in]} weight with
- * one {@code linear} call, which cuBLAS runs at full width with the bias fused. On the CPU the
- * weight is viewed, without a copy, as {@code parts} blocks of output rows,
+ * <p>The {@link ProjectionLayout} chosen at load decides {@code parts}. {@link ProjectionLayout#LINEAR}
+ * (a GPU's, {@code parts == 1}): the script applies the checkpoint's {@code [out, in]} weight with
+ * one {@code linear} call, which cuBLAS runs at full width with the bias fused.
+ * {@link ProjectionLayout#ROW_BLOCKS} (the CPU's): the weight is viewed, without a copy, as
+ * {@code parts} blocks of output rows,
  * {@code [parts, out / parts, in]}, and applied as one batched matmul with the weight on the left:
  * libtorch runs the blocks on separate threads, each streaming contiguous rows, where the plain
  * form runs a one-row GEMM (every batch-1 decode step) on a single thread. Measured here on a

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import io.spillway.models.checkpoint.CheckpointException;
 import io.spillway.models.checkpoint.ModelConfig;
 import io.spillway.models.checkpoint.TensorSource;
@@ -22,7 +23,8 @@ import java.util.Set;
  * projections out. Q, K and V become one projection, gate and up another; the RMSNorm weight in
  * front of each is folded into its columns, and the attention scale {@code 1/sqrt(headDim)} into
  * the query rows (or Qwen3's query norm). Folding is done in float32 before the cast to the target
- * dtype, so it costs no precision.
+ * dtype, so it costs no precision. Projection weights are laid out as the {@link ProjectionLayout}
+ * says; the result is checked as a whole by {@link DecoderConstants}.
  *
  * <p>Memory: tensors are read as views of the memory-mapped file inside a scratch scope that is
  * closed after each layer, so peak usage is the model plus one layer. A kept weight never aliases
@@ -33,14 +35,17 @@ final class WeightLoader {
     private final TensorSource source;
     private final ModelConfig config;
     private final ComputeTarget target;
+    private final ProjectionLayout layout;
+    /** Row blocks per projection weight: libtorch's intra-op threads for ROW_BLOCKS, one for LINEAR. */
     private final int threads;
     private final Set<NDArray> fileViews = Collections.newSetFromMap(new IdentityHashMap<>());
 
-    WeightLoader(TensorSource source, ModelConfig config, ComputeTarget target) {
+    WeightLoader(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout) {
         this.source = source;
         this.config = config;
         this.target = target;
-        this.threads = target.isGpu() ? 1 : TorchRuntime.intraOpThreads();
+        this.layout = layout;
+        this.threads = layout == ProjectionLayout.ROW_BLOCKS ? TorchRuntime.intraOpThreads() : 1;
     }
 
     DecoderModel load(int maxModelLength) {
@@ -72,7 +77,9 @@ final class WeightLoader {
         }
 
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
-        List<DecoderLayer> layers = new ArrayList<>(c.numLayers());
+        // The script's stand-in for a weight the model does not have.
+        NDArray none = model.zeros(new Shape(0), target.dtype());
+        List<LayerWeights> layers = new ArrayList<>(c.numLayers());
         for (int i = 0; i < c.numLayers(); i++) {
             String p = "model.layers." + i + ".";
             String a = p + "self_attn.";
@@ -103,12 +110,15 @@ final class WeightLoader {
                 Projection gateUp = projection(model, gateUpWeight, gateUpBias);
                 Projection down = projection(model, read(m + "down_proj.weight", hidden, c.intermediateSize(), scratch),
                         c.mlpBias() ? read(m + "down_proj.bias", hidden, scratch) : null);
-                layers.add(new DecoderLayer(qkv, qkNorm, o, gateUp, down));
+                layers.add(LayerWeights.of(qkv, qkNorm, o, gateUp, down, none));
             }
         }
         RotaryEmbedding rope = new RotaryEmbedding(c.headDim(), c.ropeTheta(), c.ropeScaling(), maxModelLength,
                 target.dtype(), target.device(), model);
-        return new DecoderModel(c, target, model, embedding, layers, finalNorm, lmHead, rope, maxModelLength);
+        NDArray eps = model.create(new float[] {(float) c.rmsNormEps()});
+        DecoderConstants constants = new DecoderConstants(embedding.weight(), layers, finalNorm, lmHead.applied(), rope.cos(),
+                rope.signedSin(), eps, c.numHeads(), c.numKvHeads(), c.headDim());
+        return new DecoderModel(c, target, layout, model, constants, maxModelLength);
     }
 
     private NDManager scratch(NDManager model) {

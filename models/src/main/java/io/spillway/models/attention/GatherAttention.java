@@ -59,23 +59,15 @@ public final class GatherAttention implements AttentionBackend {
         }
         NDArray slots = staging.longs(step, batch.slots(), tokens, new Shape(tokens));
         NDArray none = staging.longs(step, new long[0], 0, new Shape(0));
-        List<NDArray> tensors = new ArrayList<>();
-        long[] ints = new long[batch.groups().size() * StepAttention.INTS_PER_GROUP];
-        int g = 0;
+        List<AttentionGroup> groups = new ArrayList<>(batch.groups().size());
         for (ForwardBatch.Group group : batch.groups()) {
-            plan(batch, group, step, staging, none, tensors);
-            long[] shape = {group.size(), group.maxQuery(), group.maxContext(), group.firstRow(), group.rows()};
-            System.arraycopy(shape, 0, ints, g++ * shape.length, shape.length);
+            groups.add(plan(batch, group, step, staging, none));
         }
-        return new StepAttention(layerCaches, slots, tensors, ints, layerWindowIndex, distinctWindows.length);
+        return new StepAttention(layerCaches, slots, groups, layerWindowIndex);
     }
 
-    /**
-     * Appends one group's index tensors and masks ({@link StepAttention#groupTensors}), built once
-     * per step and shared by every layer; {@code none} where one is not needed.
-     */
-    private void plan(ForwardBatch batch, ForwardBatch.Group group, NDManager step, HostStaging staging, NDArray none,
-                      List<NDArray> tensors) {
+    /** One group's index tensors and masks, built once per step and shared by every layer; {@code none} where one is not needed. */
+    private AttentionGroup plan(ForwardBatch batch, ForwardBatch.Group group, NDManager step, HostStaging staging, NDArray none) {
         int b = group.size();
         int q = group.maxQuery();
         int l = group.maxContext();
@@ -90,7 +82,7 @@ public final class GatherAttention implements AttentionBackend {
                 context[i * l + j] = ForwardBatch.slot(s, j, batch.blockSize());
             }
         }
-        tensors.add(staging.longs(step, context, context.length, new Shape(context.length)));
+        NDArray contextSlots = staging.longs(step, context, context.length, new Shape(context.length));
 
         NDArray queryRows = none;
         NDArray validRows = none;
@@ -112,12 +104,12 @@ public final class GatherAttention implements AttentionBackend {
             queryRows = staging.longs(step, rows, rows.length, new Shape(rows.length));
             validRows = staging.longs(step, valid, valid.length, new Shape(valid.length));
         }
-        tensors.add(queryRows);
-        tensors.add(validRows);
+        List<NDArray> masks = new ArrayList<>(distinctWindows.length);
         for (int window : distinctWindows) {
             boolean needed = ragged || q > 1 || (window > 0 && l > window);
-            tensors.add(needed ? mask(batch, group, window, step, staging) : none);
+            masks.add(needed ? mask(batch, group, window, step, staging) : none);
         }
+        return new AttentionGroup(contextSlots, queryRows, validRows, masks, b, q, l, group.firstRow(), group.rows());
     }
 
     /** 0 where a query may see a key, -inf elsewhere: causal, within the window, within the sequence. */

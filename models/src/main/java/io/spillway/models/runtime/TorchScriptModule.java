@@ -2,7 +2,6 @@ package io.spillway.models.runtime;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
@@ -81,14 +80,21 @@ public final class TorchScriptModule implements AutoCloseable {
         return block.forward(arguments);
     }
 
-    /** A tensor argument. It shares the tensor's storage; the caller closes it after the call. */
-    public static IValue argument(NDArray array) {
-        return IValue.from((PtNDArray) array);
-    }
-
-    /** A {@code List[Tensor]} argument, sharing the tensors' storage; the caller closes it after the call. */
-    public static IValue argument(List<NDArray> arrays) {
-        return IValue.listFrom(arrays.stream().map(PtNDArray.class::cast).toArray(PtNDArray[]::new));
+    /**
+     * Runs {@code forward} with {@code call}'s components as its first arguments ({@link
+     * ScriptArguments}: the native values are made for this call and released after it), then
+     * {@code bound} ones the caller made once and owns.
+     *
+     * @return the tensor {@code forward} returns, attached to {@code owner}
+     */
+    public NDArray forward(Record call, NDManager owner, IValue... bound) {
+        try (ScriptArguments arguments = new ScriptArguments()) {
+            List<IValue> values = arguments.components(call);
+            values.addAll(List.of(bound));
+            try (IValue out = forward(values.toArray(IValue[]::new))) {
+                return out.toTensor((PtNDManager) owner);
+            }
+        }
     }
 
     private static byte[] archive(String rootClass, String source) {

@@ -34,6 +34,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * random checkpoints. Two sequences run together through chunked prefills, a mixed
  * prefill-and-decode step and plain decodes, with a small block size so block tables span several
  * non-contiguous blocks; logits at every chunk's last position must agree within 1e-4.
+ *
+ * <p>Each runs with both projection layouts: the CPU's row blocks and a GPU's plain 2-D weights,
+ * whose {@code torch.linear} branch of the script the CPU would otherwise never take.
  */
 class ReferenceParityTest {
 
@@ -41,6 +44,11 @@ class ReferenceParityTest {
 
     @TempDir
     Path temp;
+
+    static Stream<Arguments> variantsInEachLayout() {
+        return variants().flatMap(v -> Stream.of(ProjectionLayout.values())
+                .map(layout -> Arguments.of(v.get()[0] + "-" + layout.name().toLowerCase(java.util.Locale.ROOT), v.get()[1], layout)));
+    }
 
     static Stream<Arguments> variants() {
         return Stream.of(
@@ -59,27 +67,28 @@ class ReferenceParityTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("variants")
-    void logitsMatchTheFloat64Reference(String name, TinyCheckpoint checkpoint) throws Exception {
-        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, ComputeTarget.cpuFloat32());
-        System.out.printf("parity %-24s float32 max |logit diff| %.3g%n", name, worst);
+    @MethodSource("variantsInEachLayout")
+    void logitsMatchTheFloat64Reference(String name, TinyCheckpoint checkpoint, ProjectionLayout layout) throws Exception {
+        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, ComputeTarget.cpuFloat32(), layout);
+        System.out.printf("parity %-35s float32 max |logit diff| %.3g%n", name, worst);
         assertTrue(worst < TOLERANCE, name + ": max |logit - reference| = " + worst);
     }
 
     /**
      * float16 is the GPU default (DJL cannot do bfloat16), so its code path (half-precision
-     * weights and cache, float32 norm statistics and softmax) must run and stay close on the CPU too.
+     * weights and cache, float32 norm statistics and softmax) must run and stay close on the CPU too;
+     * with the LINEAR layout this is a GPU's whole configuration, in libtorch's CPU kernels.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("variants")
-    void float16StaysCloseToTheReference(String name, TinyCheckpoint checkpoint) throws Exception {
+    @MethodSource("variantsInEachLayout")
+    void float16StaysCloseToTheReference(String name, TinyCheckpoint checkpoint, ProjectionLayout layout) throws Exception {
         ComputeTarget half = new ComputeTarget(ai.djl.Device.cpu(), ai.djl.ndarray.types.DataType.FLOAT16);
-        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, half);
-        System.out.printf("parity %-24s float16 max |logit diff| %.3g%n", name, worst);
+        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, half, layout);
+        System.out.printf("parity %-35s float16 max |logit diff| %.3g%n", name, worst);
         assertTrue(worst < 0.05, name + " in float16: max |logit - reference| = " + worst);
     }
 
-    private static double maxLogitError(Path dir, String name, ComputeTarget target) throws Exception {
+    private static double maxLogitError(Path dir, String name, ComputeTarget target, ProjectionLayout layout) throws Exception {
         ReferenceTransformer reference = new ReferenceTransformer(dir);
         Random random = new Random(name.hashCode());
         int[] a = randomTokens(random, 15, 96);
@@ -87,9 +96,10 @@ class ReferenceParityTest {
         double[][] refA = reference.logits(a);
         double[][] refB = reference.logits(b);
 
-        try (LoadedModel loaded = LoadedModel.load(ModelLoadOptions.of(dir, target));
+        try (LoadedModel loaded = LoadedModel.load(ModelLoadOptions.of(dir, target).withProjectionLayout(layout));
              NDManager owner = loaded.model().manager().newSubManager()) {
             DecoderModel model = loaded.model();
+            ProjectionLayouts.requireApplied(model, layout);
             int blockSize = 4;
             KvCacheSpec spec = KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), 32);
             PagedKvCache cache = PagedKvCache.allocate(spec, model.target().device(), owner);

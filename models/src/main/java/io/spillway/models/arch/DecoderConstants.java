@@ -1,0 +1,99 @@
+package io.spillway.models.arch;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.List;
+
+/**
+ * The decoder script's arguments that are the same at every step, as it takes them: the last
+ * parameter of {@code Decoder.forward}, a tuple of these components in this order. Built once at
+ * load and checked here, against each other, so that a loader mistake fails with a message naming
+ * the tensor instead of as a shape error deep inside libtorch at the first step.
+ *
+ * @param embedding {@code [vocab, hidden]}
+ * @param layers    per layer, its weights
+ * @param finalNorm the final RMSNorm's weight, {@code [hidden]}
+ * @param lmHead    the LM head in its {@link Projection} layout, {@code vocab} output rows
+ * @param cosTable  RoPE's cosines {@code [positions, headDim]}
+ * @param sinTable  RoPE's sines with rotate-half's sign folded in, {@code [positions, headDim]}
+ * @param eps       RMSNorm's epsilon, float32 {@code [1]}
+ * @param heads     query heads
+ * @param kvHeads   key/value heads (a divisor of {@code heads})
+ * @param headDim   size of one head
+ */
+public record DecoderConstants(NDArray embedding, List<LayerWeights> layers, NDArray finalNorm, NDArray lmHead,
+                               NDArray cosTable, NDArray sinTable, NDArray eps, int heads, int kvHeads, int headDim) {
+
+    public DecoderConstants {
+        layers = List.copyOf(layers);
+        if (layers.isEmpty() || heads < 1 || kvHeads < 1 || heads % kvHeads != 0 || headDim < 1) {
+            throw new IllegalArgumentException(layers.size() + " layers, " + heads + " heads, " + kvHeads + " kv heads, head size "
+                    + headDim + ": a decoder needs layers, and kv heads that divide the heads");
+        }
+        DataType dtype = embedding.getDataType();
+        long vocab = embedding.getShape().get(0);
+        long hidden = embedding.getShape().get(1);
+        require("final norm", finalNorm, dtype, new Shape(hidden));
+        require("LM head", lmHead, dtype, null);
+        requireProjection("LM head", lmHead, vocab, hidden);
+        require("RoPE cosines", cosTable, dtype, null);
+        require("RoPE sines", sinTable, dtype, cosTable.getShape());
+        if (cosTable.getShape().dimension() != 2 || cosTable.getShape().get(1) != headDim) {
+            throw new IllegalArgumentException("RoPE tables are " + cosTable.getShape() + ", not [positions, " + headDim + "]");
+        }
+        require("epsilon", eps, DataType.FLOAT32, new Shape(1));
+        for (int i = 0; i < layers.size(); i++) {
+            requireLayer(i, layers.get(i), dtype, hidden, heads, kvHeads, headDim);
+        }
+    }
+
+    /** Static: a compact constructor runs before the fields it validates are assigned. */
+    private static void requireLayer(int i, LayerWeights w, DataType dtype, long hidden, int heads, int kvHeads, int headDim) {
+        String layer = "layer " + i + "'s ";
+        long qkvRows = (long) (heads + 2 * kvHeads) * headDim;
+        requireProjection(layer + "qkv weight", w.qkv(), qkvRows, hidden);
+        requireProjection(layer + "o weight", w.output(), hidden, (long) heads * headDim);
+        long gateUpRows = rows(w.gateUp());
+        requireProjection(layer + "gate-up weight", w.gateUp(), gateUpRows, hidden);
+        requireProjection(layer + "down weight", w.down(), hidden, gateUpRows / 2);
+        for (NDArray weight : List.of(w.qkv(), w.output(), w.gateUp(), w.down())) {
+            require(layer + "weights", weight, dtype, null);
+        }
+        requireOptional(layer + "qkv bias", w.qkvBias(), dtype, qkvRows);
+        requireOptional(layer + "q/k norm", w.qkNorm(), dtype, (long) (heads + kvHeads) * headDim);
+        requireOptional(layer + "o bias", w.outputBias(), dtype, hidden);
+        requireOptional(layer + "gate-up bias", w.gateUpBias(), dtype, gateUpRows);
+        requireOptional(layer + "down bias", w.downBias(), dtype, hidden);
+    }
+
+    /** A weight in a Projection layout: {@code [out, in]}, or {@code [parts, out / parts, in]}. */
+    private static void requireProjection(String what, NDArray weight, long out, long in) {
+        Shape s = weight.getShape();
+        if (s.dimension() < 2 || s.dimension() > 3 || rows(weight) != out || s.get(s.dimension() - 1) != in) {
+            throw new IllegalArgumentException(what + " is " + s + ": it should map " + in + " inputs to " + out + " outputs");
+        }
+    }
+
+    private static long rows(NDArray weight) {
+        Shape s = weight.getShape();
+        return s.dimension() == 3 ? s.get(0) * s.get(1) : s.get(0);
+    }
+
+    /** Empty (the model has none), or {@code entries} values in any shape that holds them. */
+    private static void requireOptional(String what, NDArray array, DataType dtype, long entries) {
+        require(what, array, dtype, null);
+        if (array.size() != 0 && array.size() != entries) {
+            throw new IllegalArgumentException(what + " has " + array.size() + " values, not " + entries + " (or none)");
+        }
+    }
+
+    private static void require(String what, NDArray array, DataType dtype, Shape shape) {
+        if (array.getDataType() != dtype) {
+            throw new IllegalArgumentException(what + " is " + array.getDataType() + ", the model runs in " + dtype);
+        }
+        if (shape != null && !array.getShape().equals(shape)) {
+            throw new IllegalArgumentException(what + " is " + array.getShape() + ", not " + shape);
+        }
+    }
+}

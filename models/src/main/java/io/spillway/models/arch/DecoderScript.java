@@ -1,0 +1,75 @@
+package io.spillway.models.arch;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.spillway.models.attention.StepAttention;
+import io.spillway.models.runtime.ScriptDeclarations;
+import io.spillway.models.runtime.ScriptTypes;
+import io.spillway.models.runtime.TorchScriptModule;
+
+/**
+ * {@code decoder.torchscript} and its contract with Java. Each root class's {@code forward} takes
+ * one Java record's components (structured ones as tuples of a record's components), and the named
+ * values it compares with are Java enums; {@link #requireAgreement} checks both against the text
+ * before libtorch compiles it, so the two sides cannot drift apart silently: the load fails with the
+ * parameter or constant that differs.
+ */
+public final class DecoderScript {
+
+    static final String RESOURCE = "decoder.torchscript";
+
+    /** The script's root classes: the decoder, and its kernels alone for benchmarks. */
+    public enum Root {
+        /** The whole forward pass: {@link DecoderCall}, then {@link DecoderConstants}. */
+        DECODER("Decoder"),
+        /** {@code project} alone: {@link ProjectCall}. */
+        PROJECTOR("Projector"),
+        /** {@code attend} over every layer: {@link AttentionCall}. */
+        ATTENTION("Attention");
+
+        final String className;
+
+        Root(String className) {
+            this.className = className;
+        }
+    }
+
+    /** {@code Projector.forward}: y = x W^T + b, W in a {@link Projection} layout, b empty when absent. */
+    public record ProjectCall(NDArray x, NDArray weight, NDArray bias) {
+    }
+
+    /** {@code Attention.forward}: q {@code [tokens, heads, headDim]}, stepKv {@code [tokens, 2 * kvHeads * headDim]}. */
+    public record AttentionCall(NDArray q, NDArray stepKv, StepAttention attention, int heads, int kvHeads, int headDim) {
+    }
+
+    private DecoderScript() {
+    }
+
+    /** The shipped script's text. */
+    static String source() {
+        return TorchScriptModule.resource(DecoderScript.class, RESOURCE);
+    }
+
+    /** Checks {@code source} against the Java side and compiles it with {@code root} as its module. */
+    static TorchScriptModule compile(NDManager manager, Root root, String source) {
+        requireAgreement(source);
+        return TorchScriptModule.compile(manager, root.className, source);
+    }
+
+    /** The shipped script, checked and compiled with {@code root} as its module. */
+    public static TorchScriptModule compile(NDManager manager, Root root) {
+        return compile(manager, root, source());
+    }
+
+    /**
+     * Fails, naming what differs, unless every root class's {@code forward} takes exactly what
+     * Java passes and every Enum the script compares with has Java's names and values.
+     */
+    static void requireAgreement(String source) {
+        ScriptDeclarations script = new ScriptDeclarations(RESOURCE, source);
+        script.requireForward(Root.DECODER.className, DecoderCall.parameters(), "Java's DecoderCall and DecoderConstants");
+        script.requireForward(Root.PROJECTOR.className, ScriptTypes.parameters(ProjectCall.class), "Java's ProjectCall");
+        script.requireForward(Root.ATTENTION.className, ScriptTypes.parameters(AttentionCall.class), "Java's AttentionCall");
+        script.requireEnum(LogitRows.class);
+    }
+}
