@@ -13,6 +13,7 @@ import io.spillway.server.generation.Generator;
 import io.spillway.server.http.HttpServer;
 import io.spillway.server.local.LocalGenerator;
 import io.spillway.server.local.ServedModel;
+import io.spillway.server.output.ToolCallFormat;
 import io.spillway.server.platform.PlatformServices;
 import io.spillway.server.rag.Collections;
 import io.spillway.server.rag.CollectionsApi;
@@ -111,7 +112,9 @@ public final class SpillwayServer implements AutoCloseable {
             if (engine.model().tokenizer().isEmpty()) {
                 LOG.info("model: {} has no tokenizer.json: it serves prompts given as token ids", name);
             }
-            ServedModel served = new ServedModel(name, demo ? DemoModel.OWNER : "spillway", engine, template, clock);
+            Optional<ToolCallFormat> toolFormat = m.toolCallParser().equals("auto") ? Optional.empty()
+                    : Optional.of(ToolCallFormat.parse(m.toolCallParser()));
+            ServedModel served = new ServedModel(name, demo ? DemoModel.OWNER : "spillway", engine, template, toolFormat, clock);
             String fingerprint = String.format("fp_%08x", (name + "/" + Version.current()).hashCode());
             LocalGenerator local = new LocalGenerator(served, fingerprint);
             bedrock = bedrockGateway(config);

@@ -261,7 +261,7 @@ public final class ApiRouter implements Router {
         requireServedModel(request.model());
         TextTokenizer tokenizer = model.requireTokenizer("tokenization");
         int[] ids = request.prompt().isPresent() ? tokenizer.encode(request.prompt().get(), request.addSpecialTokens())
-                : tokenizer.encode(model.renderConversation(request.messages(), request.template()), request.addSpecialTokens());
+                : tokenizer.encode(model.renderConversation(request.messages(), request.tools(), request.template()), request.addSpecialTokens());
         Optional<List<String>> texts = request.returnTokenStrings()
                 ? Optional.of(Arrays.stream(ids).mapToObj(model::tokenText).toList()) : Optional.empty();
         return encoder.tokenized(ids, model.maxModelLength(), texts);

@@ -15,6 +15,7 @@ import io.spillway.server.wire.OpenAiEncoder;
 import io.spillway.server.wire.OpenAiException;
 import io.spillway.server.wire.ResponseHead;
 import io.spillway.server.wire.StopReason;
+import io.spillway.server.wire.ToolCall;
 import java.time.Clock;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -154,6 +155,22 @@ final class GenerationResponder {
             switch (event) {
                 case GenerationEvent.Started s -> start(s);
                 case GenerationEvent.Delta d -> delta(d);
+                case GenerationEvent.ReasoningDelta r -> {
+                    if (stream != null) {
+                        if (!r.text().isEmpty()) {
+                            send(chunks.reasoning(r.choice(), r.text()));
+                        }
+                    } else {
+                        choices.computeIfAbsent(r.choice(), ChoiceParts::new).reasoning.append(r.text());
+                    }
+                }
+                case GenerationEvent.ToolCallDelta t -> {
+                    if (stream != null) {
+                        send(chunks.toolCall(t.choice(), t.call(), t.id(), t.name(), t.arguments()));
+                    } else {
+                        choices.computeIfAbsent(t.choice(), ChoiceParts::new).add(t);
+                    }
+                }
                 case GenerationEvent.Finished f -> {
                     if (stream != null) {
                         send(chunks.finish(f.choice(), f.reason(), f.stop()));
@@ -227,6 +244,8 @@ final class GenerationResponder {
     private static final class ChoiceParts {
         private final int index;
         private final StringBuilder text = new StringBuilder();
+        private final StringBuilder reasoning = new StringBuilder();
+        private final TreeMap<Integer, String[]> calls = new TreeMap<>();
         private final List<Integer> ids = new ArrayList<>();
         private final List<Logprob> logprobs = new ArrayList<>();
         private FinishReason reason = FinishReason.STOP;
@@ -244,13 +263,23 @@ final class GenerationResponder {
             logprobs.addAll(d.logprobs());
         }
 
+        void add(GenerationEvent.ToolCallDelta t) {
+            String[] call = calls.computeIfAbsent(t.call(), c -> new String[] {"", "", ""});
+            t.id().ifPresent(id -> call[0] = id);
+            t.name().ifPresent(name -> call[1] = name);
+            call[2] += t.arguments();
+        }
+
         void finish(FinishReason finishReason, Optional<StopReason> stopReason) {
             this.reason = finishReason;
             this.stop = stopReason;
         }
 
         CompletedChoice completed() {
-            return new CompletedChoice(index, text.toString(), ids.stream().mapToInt(Integer::intValue).toArray(), logprobs, reason, stop);
+            List<ToolCall> toolCalls = new ArrayList<>();
+            calls.values().forEach(c -> toolCalls.add(new ToolCall(c[0], c[1], c[2])));
+            return new CompletedChoice(index, text.toString(), reasoning.isEmpty() ? Optional.empty() : Optional.of(reasoning.toString()),
+                    toolCalls, ids.stream().mapToInt(Integer::intValue).toArray(), logprobs, reason, stop);
         }
     }
 }

@@ -35,7 +35,13 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
 
     public record Model(String path, @JsonProperty("served-name") String servedName, @JsonProperty("load-format") String loadFormat,
                         String device, String dtype, @JsonProperty("max-model-len") int maxModelLength, long seed,
-                        @JsonProperty("chat-template") String chatTemplate) {
+                        @JsonProperty("chat-template") String chatTemplate,
+                        @JsonProperty("tool-call-parser") String toolCallParser) {
+        public Model {
+            require(List.of("auto", "hermes", "llama3_json", "mistral").contains(toolCallParser),
+                    "model.tool-call-parser must be auto, hermes, llama3_json or mistral");
+        }
+
         public boolean demo() {
             return path == null || path.isBlank();
         }

@@ -11,7 +11,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** What a {@link Generation} reports, in order: Started, then Deltas and Finisheds per choice, then Completed or Failed. */
+/**
+ * What a {@link Generation} reports, in order: Started, then each choice's deltas (content,
+ * reasoning, tool calls) and its Finished, then Completed or Failed.
+ */
 public sealed interface GenerationEvent {
 
     /**
@@ -65,6 +68,28 @@ public sealed interface GenerationEvent {
         @Override
         public int hashCode() {
             return 31 * (31 * choice + text.hashCode()) + Arrays.hashCode(tokenIds);
+        }
+    }
+
+    /** New reasoning text of one choice: a thinking model's block, kept out of its content. */
+    record ReasoningDelta(int choice, String text) implements GenerationEvent {
+
+        public ReasoningDelta withText(String replaced) {
+            return new ReasoningDelta(choice, replaced);
+        }
+    }
+
+    /**
+     * Part of a tool call of one choice: the first part of each call has its id and function name,
+     * every part may carry a fragment of its JSON arguments.
+     *
+     * @param call the call's position among the choice's calls
+     */
+    record ToolCallDelta(int choice, int call, Optional<String> id, Optional<String> name, String arguments)
+            implements GenerationEvent {
+
+        public ToolCallDelta withArguments(String replaced) {
+            return new ToolCallDelta(choice, call, id, name, replaced);
         }
     }
 

@@ -10,6 +10,8 @@ import io.spillway.server.generation.EventChannel;
 import io.spillway.server.generation.Generation;
 import io.spillway.server.generation.GenerationEvent;
 import io.spillway.server.generation.Route;
+import io.spillway.server.output.OutputParser;
+import io.spillway.server.output.OutputPiece;
 import io.spillway.server.wire.GenerationOptions;
 import io.spillway.server.wire.Logprob;
 import io.spillway.server.wire.OpenAiException;
@@ -39,6 +41,9 @@ final class LocalGeneration implements Generation {
     private final EventChannel channel;
     /** Per choice: where the next token starts in the choice's text. */
     private final Map<Integer, Integer> offsets = new HashMap<>();
+    /** Per choice of a job whose answers carry markup: its reader. */
+    private final Map<Integer, OutputParser> parsers = new HashMap<>();
+    private int reasoningTokens;
     private Usage usage = Usage.NONE;
     private int finishedJobs;
     private boolean failed;
@@ -108,21 +113,67 @@ final class LocalGeneration implements Generation {
             offset += token.length();
         }
         offsets.put(choice, offset);
-        channel.publish(new GenerationEvent.Delta(choice, text, d.tokenIds(), logprobs));
+        OutputParser parser = job.output().plain() ? null : parsers.computeIfAbsent(choice, c -> new OutputParser(
+                job.output().reasoning(), job.output().startsInReasoning(), job.output().tools()));
+        if (parser == null) {
+            channel.publish(new GenerationEvent.Delta(choice, text, d.tokenIds(), logprobs));
+        } else {
+            boolean wasReasoning = parser.inReasoning();
+            List<OutputPiece> pieces = new ArrayList<>(parser.add(text));
+            if (d.finishReason() != null) {
+                pieces.addAll(parser.finish());
+            }
+            if (wasReasoning || pieces.stream().anyMatch(p -> p instanceof OutputPiece.Reasoning)) {
+                reasoningTokens += d.tokenIds().length;
+            }
+            publish(choice, pieces, d.tokenIds(), logprobs);
+        }
         if (d.finishReason() != null) {
             Optional<StopReason> stop = switch (d.stopReason()) {
                 case null -> Optional.empty();
                 case Integer token -> Optional.of(new StopReason.Token(token));
                 default -> Optional.of(new StopReason.Text(d.stopReason().toString()));
             };
-            channel.publish(new GenerationEvent.Finished(choice, finishReason(d.finishReason()), stop,
-                    d.finishReason() == FinishReason.ABORT));
+            io.spillway.server.wire.FinishReason reason = finishReason(d.finishReason());
+            if (reason == io.spillway.server.wire.FinishReason.STOP && parser != null && parser.toolCalls() > 0) {
+                reason = io.spillway.server.wire.FinishReason.TOOL_CALLS;
+            }
+            channel.publish(new GenerationEvent.Finished(choice, reason, stop, d.finishReason() == FinishReason.ABORT));
         }
         if (d.usage() != null) {
             usage = usage.plus(new Usage(d.usage().promptTokens(), d.usage().completionTokens(), d.usage().cachedPromptTokens(), 0));
             if (++finishedJobs == jobs.size()) {
-                channel.publish(new GenerationEvent.Completed(usage));
+                channel.publish(new GenerationEvent.Completed(new Usage(usage.promptTokens(), usage.completionTokens(),
+                        usage.cachedTokens(), reasoningTokens, 0)));
             }
+        }
+    }
+
+    /**
+     * A delta read into its parts, in order; the tokens' ids and logprobs go with its first content
+     * (or with an empty content delta when it had none).
+     */
+    private void publish(int choice, List<OutputPiece> pieces, int[] tokenIds, List<Logprob> logprobs) {
+        boolean attached = false;
+        for (OutputPiece piece : pieces) {
+            switch (piece) {
+                case OutputPiece.Content c -> {
+                    if (c.text().isEmpty()) {
+                        continue;
+                    }
+                    channel.publish(new GenerationEvent.Delta(choice, c.text(), attached ? new int[0] : tokenIds,
+                            attached ? List.of() : logprobs));
+                    attached = true;
+                }
+                case OutputPiece.Reasoning r -> channel.publish(new GenerationEvent.ReasoningDelta(choice, r.text()));
+                case OutputPiece.ToolCall t -> {
+                    channel.publish(new GenerationEvent.ToolCallDelta(choice, t.index(), Optional.of(t.id()), Optional.of(t.name()), ""));
+                    channel.publish(new GenerationEvent.ToolCallDelta(choice, t.index(), Optional.empty(), Optional.empty(), t.arguments()));
+                }
+            }
+        }
+        if (!attached) {
+            channel.publish(new GenerationEvent.Delta(choice, "", tokenIds, logprobs));
         }
     }
 

@@ -15,14 +15,17 @@ import io.spillway.server.generation.Generator;
 import io.spillway.server.generation.PromptMeter;
 import io.spillway.server.generation.Refusal;
 import io.spillway.server.generation.Start;
+import io.spillway.server.output.ToolCallFormat;
 import io.spillway.server.wire.ChatRequest;
 import io.spillway.server.wire.CompletionRequest;
 import io.spillway.server.wire.GenerationOptions;
 import io.spillway.server.wire.OpenAiException;
 import io.spillway.server.wire.Prompt;
+import io.spillway.server.wire.ResponseFormat;
 import io.spillway.server.wire.TokenIds;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 
 /**
@@ -42,7 +45,20 @@ public final class LocalGenerator implements Generator, PromptMeter {
     }
 
     /** One prompt of a request: its tokens, its text when it has one (for echo), its first choice's index. */
-    record Job(int[] prompt, String promptText, int firstChoice, SamplingParams sampling) {
+    record Job(int[] prompt, String promptText, int firstChoice, SamplingParams sampling, OutputReading output) {
+    }
+
+    /**
+     * How a job's answers are read: a reasoning block split off (a thinking model; already open when
+     * the template opened it at the end of the prompt), tool calls read in the model's format.
+     */
+    record OutputReading(boolean reasoning, boolean startsInReasoning, Optional<ToolCallFormat> tools) {
+
+        static final OutputReading PLAIN = new OutputReading(false, false, Optional.empty());
+
+        boolean plain() {
+            return !reasoning && tools.isEmpty();
+        }
     }
 
     @Override
@@ -88,7 +104,7 @@ public final class LocalGenerator implements Generator, PromptMeter {
     @Override
     public int promptTokens(ChatRequest request) {
         TextTokenizer tokenizer = model.requireTokenizer("chat");
-        return tokenizer.encode(ChatPrompts.render(model, request.messages(), request.template()),
+        return tokenizer.encode(ChatPrompts.render(model, request.messages(), request.tools().tools(), request.template()),
                 request.template().addSpecialTokens()).length;
     }
 
@@ -99,12 +115,19 @@ public final class LocalGenerator implements Generator, PromptMeter {
 
     private Job chatJob(ChatRequest chat) {
         TextTokenizer tokenizer = model.requireTokenizer("chat");
-        String text = ChatPrompts.render(model, chat.messages(), chat.template());
+        String text = ChatPrompts.render(model, chat.messages(), chat.tools().tools(), chat.template());
         int[] ids = tokenizer.encode(text, chat.template().addSpecialTokens());
         if (ids.length == 0) {
             throw OpenAiException.invalid("The rendered conversation encodes to no tokens.", "messages");
         }
-        return new Job(ids, text, 0, sampling(chat.options(), ids.length, true));
+        Optional<ToolCallFormat> tools = chat.tools().offered() ? Optional.of(model.toolCallFormat()) : Optional.empty();
+        OutputReading reading = new OutputReading(model.thinks(), model.thinks() && text.stripTrailing().endsWith("<think>"), tools);
+        SamplingParams sampling = sampling(chat.options(), ids.length, true);
+        if (tools.isPresent() && tools.get().markupIsSpecialToken()) {
+            // Its calls start with a special token, which the text must keep to be read.
+            sampling = sampling.toBuilder().skipSpecialTokens(false).build();
+        }
+        return new Job(ids, text, 0, sampling, reading);
     }
 
     private List<Job> completionJobs(CompletionRequest completion) {
@@ -127,13 +150,18 @@ public final class LocalGenerator implements Generator, PromptMeter {
             if (ids.length == 0) {
                 throw OpenAiException.invalid("Invalid 'prompt': a prompt encodes to no tokens.", "prompt");
             }
-            jobs.add(new Job(ids, text, i * completion.options().n(), sampling(completion.options(), ids.length, false)));
+            jobs.add(new Job(ids, text, i * completion.options().n(), sampling(completion.options(), ids.length, false),
+                    OutputReading.PLAIN));
         }
         return jobs;
     }
 
     /** The engine's parameters: the request's, then the model's generation_config.json, then OpenAI's defaults. */
     private SamplingParams sampling(GenerationOptions o, int promptTokens, boolean chat) {
+        if (!(o.format() instanceof ResponseFormat.Text)) {
+            throw OpenAiException.invalid("Invalid 'response_format': only {\"type\": \"text\"} is supported; structured outputs"
+                    + " (json_object, json_schema) are not.", "response_format");
+        }
         int maxModelLength = model.maxModelLength();
         if (promptTokens >= maxModelLength) {
             throw contextExceeded(maxModelLength, promptTokens, 0, chat);

@@ -6,6 +6,7 @@ import io.spillway.models.template.TemplateException;
 import io.spillway.models.tokenizer.TextTokenizer;
 import io.spillway.models.tokenizer.TokenizerConfig;
 import io.spillway.server.engine.Engine;
+import io.spillway.server.output.ToolCallFormat;
 import io.spillway.server.wire.OpenAiException;
 import java.time.Clock;
 import java.util.HashMap;
@@ -37,11 +38,15 @@ public final class ServedModel {
     private final Map<String, ChatTemplate> templates = new LinkedHashMap<>();
     private final Map<String, ChatTemplate> requestTemplates = new HashMap<>();
     private final Clock clock;
+    private final ToolCallFormat toolCallFormat;
+    private final boolean thinks;
 
     /**
      * @param overrideTemplate a template source replacing the model's own (--chat-template), or null
+     * @param toolCallFormat   how the model writes tool calls; empty: as its template says (Hermes' way when it does not say)
      */
-    public ServedModel(String name, String ownedBy, Engine engine, String overrideTemplate, Clock clock) {
+    public ServedModel(String name, String ownedBy, Engine engine, String overrideTemplate, Optional<ToolCallFormat> toolCallFormat,
+                       Clock clock) {
         this.name = name;
         this.ownedBy = ownedBy;
         this.created = clock.instant().getEpochSecond();
@@ -60,6 +65,19 @@ public final class ServedModel {
         if (!templates.containsKey(TokenizerConfig.DEFAULT_TEMPLATE)) {
             templates.put(TokenizerConfig.DEFAULT_TEMPLATE, ChatTemplate.compile(FALLBACK_TEMPLATE));
         }
+        String sources = overrideTemplate != null ? overrideTemplate : String.join("\n", tokenizerConfig.chatTemplates().values());
+        this.toolCallFormat = toolCallFormat.or(() -> ToolCallFormat.of(sources)).orElse(ToolCallFormat.HERMES);
+        this.thinks = sources.contains("<think>") || sources.contains("</think>");
+    }
+
+    /** How this model writes tool calls in its answers. */
+    public ToolCallFormat toolCallFormat() {
+        return toolCallFormat;
+    }
+
+    /** Whether this model thinks in a {@code <think>} block before answering (Qwen3, QwQ, DeepSeek-R1's distills). */
+    public boolean thinks() {
+        return thinks;
     }
 
     public String name() {
@@ -146,8 +164,9 @@ public final class ServedModel {
 
     /** A conversation rendered with this model's chat template (see {@link #renderChat}). */
     public String renderConversation(java.util.List<io.spillway.server.wire.Message> messages,
+                                     java.util.List<io.spillway.server.wire.Tool> tools,
                                      io.spillway.server.wire.ChatTemplateOptions template) {
-        return ChatPrompts.render(this, messages, template);
+        return ChatPrompts.render(this, messages, tools, template);
     }
 
     /** The text of one token, for logprobs ("token_id:N" when the model has no tokenizer). */

@@ -40,9 +40,11 @@ public final class ConverseTranslation {
         if (o.logprobs().isPresent()) {
             fields.add("logprobs");
         }
-        if (request.template().tools().isPresent() || request.template().toolChoice().isPresent()
-                || request.template().functions().isPresent()) {
+        if (!request.tools().tools().isEmpty()) {
             fields.add("tools");
+        }
+        if (!(o.format() instanceof io.spillway.server.wire.ResponseFormat.Text)) {
+            fields.add("response_format");
         }
         if (!o.logitBias().isEmpty()) {
             fields.add("logit_bias");

@@ -4,7 +4,7 @@ import java.util.List;
 import java.util.Optional;
 
 /** {@code POST /v1/chat/completions}, validated: everything here holds whichever route serves it. */
-public record ChatRequest(String model, List<Message> messages, GenerationOptions options, ChatTemplateOptions template,
+public record ChatRequest(String model, List<Message> messages, GenerationOptions options, ToolUse tools, ChatTemplateOptions template,
                           Optional<Retrieval> retrieval, RoutePreference route, Delivery delivery) implements GenerationBody {
 
     public ChatRequest {
@@ -12,7 +12,7 @@ public record ChatRequest(String model, List<Message> messages, GenerationOption
     }
 
     public ChatRequest withMessages(List<Message> replaced) {
-        return new ChatRequest(model, replaced, options, template, retrieval, route, delivery);
+        return new ChatRequest(model, replaced, options, tools, template, retrieval, route, delivery);
     }
 
     @Override

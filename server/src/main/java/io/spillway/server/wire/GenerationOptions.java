@@ -16,12 +16,13 @@ import java.util.Set;
  * @param maxTokens  max_completion_tokens (chat) or max_tokens
  * @param logprobs   how many alternatives per token when log-probabilities are asked for
  *                   (chat: top_logprobs, 0 when only logprobs is true; completions: logprobs)
+ * @param format     the shape the text must have (response_format, or vLLM's guided_json)
  */
 public record GenerationOptions(Optional<Integer> maxTokens, int n, Optional<Double> temperature, Optional<Double> topP,
                                 Optional<Integer> topK, Optional<Double> minP, Optional<Double> repetitionPenalty,
                                 double presencePenalty, double frequencyPenalty, Optional<Long> seed, List<String> stop,
                                 Set<Integer> stopTokenIds, Map<Integer, Float> logitBias, int minTokens, boolean ignoreEos,
-                                boolean skipSpecialTokens, Optional<Integer> logprobs, boolean returnTokenIds) {
+                                boolean skipSpecialTokens, Optional<Integer> logprobs, boolean returnTokenIds, ResponseFormat format) {
 
     /** Most stop strings per request (OpenAI allows 4, vLLM more; Bedrock's Converse takes 2,500). */
     public static final int MAX_STOP = 16;

@@ -205,8 +205,26 @@ public final class OpenAiEncoder {
                 if (head.chat()) {
                     g.writeObjectFieldStart("message");
                     g.writeStringField("role", "assistant");
-                    g.writeStringField("content", c.text());
+                    // A message that only calls tools has no content, as OpenAI's.
+                    g.writeStringField("content", c.text().isEmpty() && !c.toolCalls().isEmpty() ? null : c.text());
                     g.writeNullField("refusal");
+                    if (c.reasoning().isPresent()) {
+                        g.writeStringField("reasoning_content", c.reasoning().get());
+                    }
+                    if (!c.toolCalls().isEmpty()) {
+                        g.writeArrayFieldStart("tool_calls");
+                        for (ToolCall call : c.toolCalls()) {
+                            g.writeStartObject();
+                            g.writeStringField("id", call.id());
+                            g.writeStringField("type", "function");
+                            g.writeObjectFieldStart("function");
+                            g.writeStringField("name", call.name());
+                            g.writeStringField("arguments", call.arguments());
+                            g.writeEndObject();
+                            g.writeEndObject();
+                        }
+                        g.writeEndArray();
+                    }
                     g.writeEndObject();
                 } else {
                     g.writeStringField("text", c.text());
@@ -269,6 +287,45 @@ public final class OpenAiEncoder {
                 if (head.showTokenIds()) {
                     writeTokenIds(g, tokenIds);
                 }
+            });
+        }
+
+        /** Chat only: new reasoning text of a choice (reasoning_content). */
+        public byte[] reasoning(int index, String text) {
+            return chunk(index, g -> {
+                g.writeObjectFieldStart("delta");
+                g.writeStringField("reasoning_content", text);
+                g.writeEndObject();
+                g.writeNullField("finish_reason");
+            });
+        }
+
+        /**
+         * Chat only: part of a tool call: its first delta carries the id, type and name, later ones
+         * fragments of the arguments.
+         *
+         * @param call the call's position among the choice's calls
+         */
+        public byte[] toolCall(int index, int call, Optional<String> id, Optional<String> name, String arguments) {
+            return chunk(index, g -> {
+                g.writeObjectFieldStart("delta");
+                g.writeArrayFieldStart("tool_calls");
+                g.writeStartObject();
+                g.writeNumberField("index", call);
+                if (id.isPresent()) {
+                    g.writeStringField("id", id.get());
+                    g.writeStringField("type", "function");
+                }
+                g.writeObjectFieldStart("function");
+                if (name.isPresent()) {
+                    g.writeStringField("name", name.get());
+                }
+                g.writeStringField("arguments", arguments);
+                g.writeEndObject();
+                g.writeEndObject();
+                g.writeEndArray();
+                g.writeEndObject();
+                g.writeNullField("finish_reason");
             });
         }
 
@@ -380,6 +437,11 @@ public final class OpenAiEncoder {
         g.writeObjectFieldStart("prompt_tokens_details");
         g.writeNumberField("cached_tokens", u.cachedTokens());
         g.writeEndObject();
+        if (u.reasoningTokens() > 0) {
+            g.writeObjectFieldStart("completion_tokens_details");
+            g.writeNumberField("reasoning_tokens", u.reasoningTokens());
+            g.writeEndObject();
+        }
         if (head.showCost()) {
             g.writeNumberField("cost_usd", u.costUsd());
         }

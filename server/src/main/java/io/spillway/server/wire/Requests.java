@@ -32,13 +32,14 @@ public final class Requests {
         String model = p.requiredString("model");
         List<Message> messages = messages(p.get("messages"));
         GenerationOptions options = options(p, true);
+        ToolUse tools = toolUse(p);
         ChatTemplateOptions template = template(p);
         Optional<Retrieval> retrieval = retrieval(p.get("rag"));
         String route = p.string("route", "auto");
         if (!route.equals("auto") && !route.equals("local-only")) {
             throw OpenAiException.invalid("Invalid 'route': expected 'auto' or 'local-only', got '" + route + "'.", "route");
         }
-        return new ChatRequest(model, messages, options, template, retrieval,
+        return new ChatRequest(model, messages, options, tools, template, retrieval,
                 route.equals("auto") ? RoutePreference.AUTO : RoutePreference.LOCAL_ONLY, delivery(p));
     }
 
@@ -60,11 +61,11 @@ public final class Requests {
     public static TokenizeRequest tokenize(Fields p) {
         Optional<String> model = Optional.ofNullable(p.string("model", null));
         if (p.has("messages")) {
-            return new TokenizeRequest(model, Optional.empty(), messages(p.get("messages")), template(p),
+            return new TokenizeRequest(model, Optional.empty(), messages(p.get("messages")), tools(p.get("tools")), template(p),
                     p.bool("add_special_tokens", false), p.bool("return_token_strs", false));
         }
         if (p.has("prompt")) {
-            return new TokenizeRequest(model, Optional.of(p.requiredString("prompt")), List.of(), template(p),
+            return new TokenizeRequest(model, Optional.of(p.requiredString("prompt")), List.of(), List.of(), template(p),
                     p.bool("add_special_tokens", true), p.bool("return_token_strs", false));
         }
         throw OpenAiException.invalid("Send either 'prompt' or 'messages'.", "prompt", "missing_required_parameter");
@@ -176,10 +177,143 @@ public final class Requests {
 
     private static ChatTemplateOptions template(Fields p) {
         ObjectNode kwargs = p.object("chat_template_kwargs");
-        return new ChatTemplateOptions(Optional.ofNullable(p.array("tools")), Optional.ofNullable(p.get("tool_choice")),
-                Optional.ofNullable(p.get("functions")), Optional.ofNullable(p.array("documents")),
-                Optional.ofNullable(p.string("chat_template", null)), Optional.ofNullable(kwargs),
-                p.bool("add_generation_prompt", true), p.bool("add_special_tokens", false));
+        return new ChatTemplateOptions(Optional.ofNullable(p.array("documents")), Optional.ofNullable(p.string("chat_template", null)),
+                Optional.ofNullable(kwargs), p.bool("add_generation_prompt", true), p.bool("add_special_tokens", false));
+    }
+
+    // ---- tools ----
+
+    private static final java.util.regex.Pattern TOOL_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_.-]{1,64}");
+
+    private static ToolUse toolUse(Fields p) {
+        List<Tool> tools = tools(p.get("tools"));
+        ToolChoice choice = toolChoice(p.get("tool_choice"), tools);
+        boolean parallel = p.bool("parallel_tool_calls", true);
+        if (p.has("functions") || p.has("function_call")) {
+            throw OpenAiException.invalid("'functions' and 'function_call' are deprecated and not supported: send 'tools' and"
+                    + " 'tool_choice'.", p.has("functions") ? "functions" : "function_call");
+        }
+        return new ToolUse(tools, choice, parallel);
+    }
+
+    private static List<Tool> tools(JsonNode tools) {
+        if (tools == null) {
+            return List.of();
+        }
+        if (!tools.isArray()) {
+            throw Fields.wrongType("tools", "an array", tools);
+        }
+        List<Tool> out = new ArrayList<>();
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < tools.size(); i++) {
+            String where = "tools[" + i + "]";
+            JsonNode t = tools.get(i);
+            if (!t.isObject()) {
+                throw Fields.wrongType(where, "an object", t);
+            }
+            Fields tool = new Fields(t);
+            if (!"function".equals(tool.string("type", "function"))) {
+                throw OpenAiException.invalid("Invalid '" + where + ".type': only 'function' tools are supported.", where + ".type",
+                        "invalid_value");
+            }
+            ObjectNode fn = tool.object("function");
+            if (fn == null) {
+                throw OpenAiException.invalid("Missing required parameter: '" + where + ".function'.", where + ".function",
+                        "missing_required_parameter");
+            }
+            Fields function = new Fields(fn);
+            String name = function.string("name", null);
+            if (name == null || !TOOL_NAME.matcher(name).matches()) {
+                throw OpenAiException.invalid("Invalid '" + where + ".function.name': a function name is 1 to 64 letters, digits,"
+                        + " underscores, dots or dashes.", where + ".function.name", "invalid_value");
+            }
+            if (!names.add(name)) {
+                throw OpenAiException.invalid("Invalid 'tools': the function name '" + name + "' is used twice.", where + ".function.name",
+                        "invalid_value");
+            }
+            JsonNode parameters = function.object("parameters");
+            out.add(new Tool(name, Optional.ofNullable(function.string("description", null)),
+                    parameters == null ? com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()
+                            .put("type", "object") : parameters,
+                    function.bool("strict", false), (ObjectNode) t));
+        }
+        return out;
+    }
+
+    private static ToolChoice toolChoice(JsonNode choice, List<Tool> tools) {
+        if (choice == null) {
+            return tools.isEmpty() ? new ToolChoice.None() : new ToolChoice.Auto();
+        }
+        ToolChoice parsed;
+        if (choice.isTextual()) {
+            parsed = switch (choice.asText()) {
+                case "none" -> new ToolChoice.None();
+                case "auto" -> new ToolChoice.Auto();
+                case "required" -> new ToolChoice.Required();
+                default -> throw OpenAiException.invalid("Invalid 'tool_choice': expected 'none', 'auto', 'required' or a named"
+                        + " function, got '" + choice.asText() + "'.", "tool_choice", "invalid_value");
+            };
+        } else if (choice.isObject() && choice.path("function").path("name").isTextual()) {
+            parsed = new ToolChoice.Named(choice.path("function").path("name").asText());
+        } else {
+            throw OpenAiException.invalid("Invalid 'tool_choice': expected 'none', 'auto', 'required' or"
+                    + " {\"type\": \"function\", \"function\": {\"name\": ...}}.", "tool_choice");
+        }
+        if (!(parsed instanceof ToolChoice.None) && tools.isEmpty()) {
+            throw OpenAiException.invalid("Invalid 'tool_choice': it needs 'tools'.", "tool_choice");
+        }
+        if (parsed instanceof ToolChoice.Named named && tools.stream().noneMatch(t -> t.name().equals(named.name()))) {
+            throw OpenAiException.invalid("Invalid 'tool_choice': no tool is named '" + named.name() + "'.", "tool_choice",
+                    "invalid_value");
+        }
+        return parsed;
+    }
+
+    /** response_format, or vLLM's guided_json / structured_outputs.json. */
+    private static ResponseFormat responseFormat(Fields p) {
+        ObjectNode format = p.object("response_format");
+        if (format != null) {
+            Fields f = new Fields(format);
+            String type = f.string("type", "text");
+            switch (type) {
+                case "text" -> {
+                    return new ResponseFormat.Text();
+                }
+                case "json_object" -> {
+                    return new ResponseFormat.JsonObject();
+                }
+                case "json_schema" -> {
+                    ObjectNode spec = f.object("json_schema");
+                    if (spec == null) {
+                        throw OpenAiException.invalid("Missing required parameter: 'response_format.json_schema'.",
+                                "response_format.json_schema", "missing_required_parameter");
+                    }
+                    Fields js = new Fields(spec);
+                    String name = js.string("name", "response");
+                    ObjectNode schema = js.object("schema");
+                    if (schema == null) {
+                        throw OpenAiException.invalid("Missing required parameter: 'response_format.json_schema.schema'.",
+                                "response_format.json_schema.schema", "missing_required_parameter");
+                    }
+                    return new ResponseFormat.JsonSchema(name, schema, js.bool("strict", false));
+                }
+                default -> throw OpenAiException.invalid("Invalid 'response_format.type': expected 'text', 'json_object' or"
+                        + " 'json_schema', got '" + type + "'.", "response_format.type", "invalid_value");
+            }
+        }
+        ObjectNode guided = p.object("guided_json");
+        if (guided != null) {
+            return new ResponseFormat.JsonSchema("guided_json", guided, true);
+        }
+        ObjectNode structured = p.object("structured_outputs");
+        if (structured != null && structured.hasNonNull("json")) {
+            JsonNode json = structured.get("json");
+            if (!json.isObject()) {
+                throw Fields.wrongType("structured_outputs.json", "an object", json);
+            }
+            return new ResponseFormat.JsonSchema("structured_outputs", json, true);
+        }
+        return new ResponseFormat.Text();
     }
 
     private static Optional<Retrieval> retrieval(JsonNode rag) {
@@ -339,13 +473,9 @@ public final class Requests {
         } else {
             logprobs = Optional.ofNullable(p.integer("logprobs", 0, GenerationOptions.MAX_LOGPROBS)).map(Long::intValue);
         }
-        ObjectNode responseFormat = p.object("response_format");
-        if (responseFormat != null && !"text".equals(new Fields(responseFormat).string("type", "text"))) {
-            throw OpenAiException.invalid("Invalid 'response_format': only {\"type\": \"text\"} is supported; structured outputs"
-                    + " (json_object, json_schema) are not.", "response_format");
-        }
+        ResponseFormat format = responseFormat(p);
         return new GenerationOptions(maxTokens, n, temperature, topP, topK, minP, repetition, presence, frequency, seed, stop,
-                stopTokenIds, logitBias, minTokens, ignoreEos, skipSpecial, logprobs, p.bool("return_token_ids", false));
+                stopTokenIds, logitBias, minTokens, ignoreEos, skipSpecial, logprobs, p.bool("return_token_ids", false), format);
     }
 
     private static Delivery delivery(Fields p) {

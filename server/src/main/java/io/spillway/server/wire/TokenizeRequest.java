@@ -8,10 +8,11 @@ import java.util.Optional;
  *
  * @param messages empty for a text prompt
  */
-public record TokenizeRequest(Optional<String> model, Optional<String> prompt, List<Message> messages, ChatTemplateOptions template,
-                              boolean addSpecialTokens, boolean returnTokenStrings) {
+public record TokenizeRequest(Optional<String> model, Optional<String> prompt, List<Message> messages, List<Tool> tools,
+                              ChatTemplateOptions template, boolean addSpecialTokens, boolean returnTokenStrings) {
 
     public TokenizeRequest {
         messages = List.copyOf(messages);
+        tools = List.copyOf(tools);
     }
 }

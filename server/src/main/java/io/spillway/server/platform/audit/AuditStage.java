@@ -85,6 +85,7 @@ public final class AuditStage implements Generator {
         private Map<String, Integer> input = Map.of();
         private Map<String, Integer> output = Map.of();
         private Optional<String> prompt = Optional.empty();
+        private final Map<String, Integer> toolCalls = new java.util.TreeMap<>();
         /** The caller cancelled it: its client went away. */
         private volatile boolean abandoned;
 
@@ -99,6 +100,7 @@ public final class AuditStage implements Generator {
                     route = s.route().wireName();
                     cache = s.cache();
                 }
+                case GenerationEvent.ToolCallDelta t -> t.name().ifPresent(name -> toolCalls.merge(name, 1, Integer::sum));
                 case GenerationEvent.Screened s -> {
                     input = s.input();
                     output = s.output();
@@ -119,7 +121,7 @@ public final class AuditStage implements Generator {
             double cost = cache.reused() ? 0 : usage.costUsd();
             log.append(new AuditRecord(request.id(), clock.instant().toString(), request.caller().keyId(), request.caller().tenant(),
                     request.body().endpoint(), request.model(), route, cache.id(), usage.promptTokens(), usage.completionTokens(), cost,
-                    input, output, status, error ? "error" : null, (System.nanoTime() - startNanos) / 1e9, prompt.orElse(null)));
+                    input, output, toolCalls, status, error ? "error" : null, (System.nanoTime() - startNanos) / 1e9, prompt.orElse(null)));
             records.inc();
         }
     }

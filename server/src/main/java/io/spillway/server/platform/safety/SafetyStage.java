@@ -15,7 +15,7 @@ import io.spillway.server.wire.GenerationBody;
 import io.spillway.server.wire.Message;
 import io.spillway.server.wire.Prompt;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -102,13 +102,18 @@ public final class SafetyStage implements Generator {
         }
     }
 
-    /** The answer filtered choice by choice; one Screened event just before the end. */
+    /**
+     * The answer filtered choice by choice and part by part (its content, its reasoning, each tool
+     * call's arguments: a card number is redacted wherever it appears); one Screened event just
+     * before the end.
+     */
     private final class Screening extends ForwardingGeneration {
         private final TextFilter filter;
         private final SafetyPolicy policy;
         private final Map<String, Integer> input;
         private final Optional<String> loggablePrompt;
-        private final Map<Integer, StreamRedactor> redactors = new HashMap<>();
+        /** Per part of the answer ("content 0", "reasoning 0", "call 0 1"), in the order parts appeared. */
+        private final Map<String, StreamRedactor> redactors = new LinkedHashMap<>();
 
         Screening(Generation inner, TextFilter filter, SafetyPolicy policy, Map<String, Integer> input, Optional<String> loggablePrompt) {
             super(inner);
@@ -120,14 +125,23 @@ public final class SafetyStage implements Generator {
 
         @Override
         protected void onEvent(GenerationEvent event, Consumer<GenerationEvent> downstream) {
-            if (filter != null && event instanceof GenerationEvent.Delta d) {
-                downstream.accept(d.withText(redactor(d.choice()).add(d.text())));
-                return;
-            }
-            if (filter != null && event instanceof GenerationEvent.Finished f) {
-                String rest = redactor(f.choice()).flush();
-                if (!rest.isEmpty()) {
-                    downstream.accept(new GenerationEvent.Delta(f.choice(), rest, new int[0], List.of()));
+            if (filter != null) {
+                switch (event) {
+                    case GenerationEvent.Delta d -> {
+                        downstream.accept(d.withText(redactor("content " + d.choice()).add(d.text())));
+                        return;
+                    }
+                    case GenerationEvent.ReasoningDelta r -> {
+                        downstream.accept(r.withText(redactor("reasoning " + r.choice()).add(r.text())));
+                        return;
+                    }
+                    case GenerationEvent.ToolCallDelta t -> {
+                        downstream.accept(t.withArguments(redactor("call " + t.choice() + " " + t.call()).add(t.arguments())));
+                        return;
+                    }
+                    case GenerationEvent.Finished f -> flush(f.choice(), downstream);
+                    default -> {
+                    }
                 }
             }
             if (event.terminal()) {
@@ -139,8 +153,27 @@ public final class SafetyStage implements Generator {
             downstream.accept(event);
         }
 
-        private StreamRedactor redactor(int choice) {
-            return redactors.computeIfAbsent(choice, c -> new StreamRedactor(filter));
+        /** What a choice's parts still hold back, released before its end. */
+        private void flush(int choice, Consumer<GenerationEvent> downstream) {
+            for (Map.Entry<String, StreamRedactor> e : redactors.entrySet()) {
+                String[] part = e.getKey().split(" ");
+                if (Integer.parseInt(part[1]) != choice) {
+                    continue;
+                }
+                String rest = e.getValue().flush();
+                if (rest.isEmpty()) {
+                    continue;
+                }
+                downstream.accept(switch (part[0]) {
+                    case "content" -> new GenerationEvent.Delta(choice, rest, new int[0], List.of());
+                    case "reasoning" -> new GenerationEvent.ReasoningDelta(choice, rest);
+                    default -> new GenerationEvent.ToolCallDelta(choice, Integer.parseInt(part[2]), Optional.empty(), Optional.empty(), rest);
+                });
+            }
+        }
+
+        private StreamRedactor redactor(String part) {
+            return redactors.computeIfAbsent(part, p -> new StreamRedactor(filter));
         }
     }
 
