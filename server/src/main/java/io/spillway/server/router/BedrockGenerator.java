@@ -13,6 +13,7 @@ import io.spillway.server.wire.ChatRequest;
 import io.spillway.server.wire.FinishReason;
 import io.spillway.server.wire.OpenAiException;
 import io.spillway.server.wire.Usage;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,26 +71,41 @@ public final class BedrockGenerator implements SpillTarget {
         GenerationEvent.Started started = new GenerationEvent.Started(Route.BEDROCK, chat.model(), Optional.empty(), CacheOutcome.BYPASS,
                 1, Optional.empty(), false);
         if (!chat.delivery().stream()) {
+            ConverseRequest.Builder converse = ConverseRequest.builder().modelId(modelId).system(t.system()).messages(t.messages())
+                    .inferenceConfig(t.inference());
+            t.tools().ifPresent(converse::toolConfig);
             ConverseResponse r;
             try {
-                r = gateway.converse(ConverseRequest.builder().modelId(modelId).system(t.system()).messages(t.messages())
-                        .inferenceConfig(t.inference()).build());
+                r = gateway.converse(converse.build());
             } catch (BedrockGateway.BedrockException e) {
                 throw failure(e);
             }
+            List<GenerationEvent> events = new ArrayList<>();
+            events.add(started);
             StringBuilder text = new StringBuilder();
+            int calls = 0;
             for (ContentBlock b : r.output().message().content()) {
                 if (b.text() != null) {
                     text.append(b.text());
+                } else if (b.toolUse() != null && t.jsonResponse()) {
+                    text.append(JsonDocuments.json(b.toolUse().input()));
+                } else if (b.toolUse() != null) {
+                    events.add(new GenerationEvent.ToolCallDelta(0, calls, Optional.of(b.toolUse().toolUseId()),
+                            Optional.of(b.toolUse().name()), ""));
+                    events.add(new GenerationEvent.ToolCallDelta(0, calls++, Optional.empty(), Optional.empty(),
+                            JsonDocuments.json(b.toolUse().input()).toString()));
                 }
             }
-            return new Start.Accepted(EventChannel.of(List.of(started, new GenerationEvent.Delta(0, text.toString(), new int[0], List.of()),
-                    new GenerationEvent.Finished(0, ConverseTranslation.finishReason(r.stopReason()), Optional.empty(), false),
-                    new GenerationEvent.Completed(usage(r.usage())))));
+            events.add(1, new GenerationEvent.Delta(0, text.toString(), new int[0], List.of()));
+            events.add(new GenerationEvent.Finished(0, finishReason(r.stopReason(), t.jsonResponse()), Optional.empty(), false));
+            events.add(new GenerationEvent.Completed(usage(r.usage())));
+            return new Start.Accepted(EventChannel.of(events));
         }
-        StreamListener listener = new StreamListener(started, System.nanoTime());
-        CompletableFuture<Void> call = gateway.converseStream(ConverseStreamRequest.builder().modelId(modelId).system(t.system())
-                .messages(t.messages()).inferenceConfig(t.inference()).build(), listener);
+        StreamListener listener = new StreamListener(started, t.jsonResponse(), System.nanoTime());
+        ConverseStreamRequest.Builder converse = ConverseStreamRequest.builder().modelId(modelId).system(t.system())
+                .messages(t.messages()).inferenceConfig(t.inference());
+        t.tools().ifPresent(converse::toolConfig);
+        CompletableFuture<Void> call = gateway.converseStream(converse.build(), listener);
         call.exceptionally(e -> null);
         listener.cancelWith(call);
         listener.startedOrFailed.join();
@@ -97,6 +113,12 @@ public final class BedrockGenerator implements SpillTarget {
             throw failure(listener.failedBeforeStart);
         }
         return new Start.Accepted(listener.channel);
+    }
+
+    /** A JSON response comes as the forced tool's call: for the client it is an answer that stopped, not a call. */
+    private static FinishReason finishReason(software.amazon.awssdk.services.bedrockruntime.model.StopReason reason, boolean jsonResponse) {
+        FinishReason r = ConverseTranslation.finishReason(reason);
+        return jsonResponse && r == FinishReason.TOOL_CALLS ? FinishReason.STOP : r;
     }
 
     private OpenAiException failure(BedrockGateway.BedrockException e) {
@@ -127,7 +149,10 @@ public final class BedrockGenerator implements SpillTarget {
     /** ConverseStream's events, on SDK threads, into the generation's channel. */
     private final class StreamListener implements BedrockGateway.StreamListener {
         private final GenerationEvent.Started started;
+        private final boolean jsonResponse;
         private final long calledNanos;
+        /** Converse's content block index of each tool call, to the call's position among the answer's calls. */
+        private final java.util.Map<Integer, Integer> callIndex = new java.util.concurrent.ConcurrentHashMap<>();
         private final CompletableFuture<Void> startedOrFailed = new CompletableFuture<>();
         private volatile CompletableFuture<Void> call;
         private final EventChannel channel = new EventChannel(() -> {
@@ -141,8 +166,9 @@ public final class BedrockGenerator implements SpillTarget {
         private volatile Usage usage = Usage.NONE;
         private boolean firstContent = true;
 
-        StreamListener(GenerationEvent.Started started, long calledNanos) {
+        StreamListener(GenerationEvent.Started started, boolean jsonResponse, long calledNanos) {
             this.started = started;
+            this.jsonResponse = jsonResponse;
             this.calledNanos = calledNanos;
         }
 
@@ -159,19 +185,42 @@ public final class BedrockGenerator implements SpillTarget {
         @Override
         public ConverseStreamResponseHandler.Visitor visitor() {
             return ConverseStreamResponseHandler.Visitor.builder()
-                    .onContentBlockDelta(e -> {
-                        String text = e.delta() == null ? null : e.delta().text();
-                        if (text != null && !text.isEmpty()) {
-                            if (firstContent) {
-                                firstContent = false;
-                                learnFirstToken((System.nanoTime() - calledNanos) / 1e9);
-                            }
-                            channel.publish(new GenerationEvent.Delta(0, text, new int[0], List.of()));
+                    .onContentBlockStart(e -> {
+                        if (e.start() != null && e.start().toolUse() != null && !jsonResponse) {
+                            int call = callIndex.size();
+                            callIndex.put(e.contentBlockIndex(), call);
+                            firstContentArrived();
+                            channel.publish(new GenerationEvent.ToolCallDelta(0, call, Optional.of(e.start().toolUse().toolUseId()),
+                                    Optional.of(e.start().toolUse().name()), ""));
                         }
                     })
-                    .onMessageStop(e -> finishReason = ConverseTranslation.finishReason(e.stopReason()))
+                    .onContentBlockDelta(e -> {
+                        if (e.delta() == null) {
+                            return;
+                        }
+                        String text = e.delta().text();
+                        String input = e.delta().toolUse() == null ? null : e.delta().toolUse().input();
+                        if (input != null && !input.isEmpty() && !jsonResponse) {
+                            channel.publish(new GenerationEvent.ToolCallDelta(0, callIndex.getOrDefault(e.contentBlockIndex(), 0),
+                                    Optional.empty(), Optional.empty(), input));
+                            return;
+                        }
+                        String content = input != null ? input : text;
+                        if (content != null && !content.isEmpty()) {
+                            firstContentArrived();
+                            channel.publish(new GenerationEvent.Delta(0, content, new int[0], List.of()));
+                        }
+                    })
+                    .onMessageStop(e -> finishReason = BedrockGenerator.finishReason(e.stopReason(), jsonResponse))
                     .onMetadata(e -> usage = usage(e.usage()))
                     .build();
+        }
+
+        private void firstContentArrived() {
+            if (firstContent) {
+                firstContent = false;
+                learnFirstToken((System.nanoTime() - calledNanos) / 1e9);
+            }
         }
 
         @Override

@@ -1,30 +1,54 @@
 package io.spillway.server.router;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.spillway.server.wire.ChatRequest;
 import io.spillway.server.wire.FinishReason;
 import io.spillway.server.wire.GenerationOptions;
 import io.spillway.server.wire.Message;
+import io.spillway.server.wire.ResponseFormat;
 import io.spillway.server.wire.Role;
+import io.spillway.server.wire.Tool;
+import io.spillway.server.wire.ToolChoice;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import software.amazon.awssdk.services.bedrockruntime.model.AnyToolChoice;
+import software.amazon.awssdk.services.bedrockruntime.model.AutoToolChoice;
 import software.amazon.awssdk.services.bedrockruntime.model.ContentBlock;
 import software.amazon.awssdk.services.bedrockruntime.model.ConversationRole;
 import software.amazon.awssdk.services.bedrockruntime.model.InferenceConfiguration;
-import software.amazon.awssdk.services.bedrockruntime.model.Message.Builder;
+import software.amazon.awssdk.services.bedrockruntime.model.SpecificToolChoice;
 import software.amazon.awssdk.services.bedrockruntime.model.StopReason;
 import software.amazon.awssdk.services.bedrockruntime.model.SystemContentBlock;
+import software.amazon.awssdk.services.bedrockruntime.model.ToolConfiguration;
+import software.amazon.awssdk.services.bedrockruntime.model.ToolInputSchema;
+import software.amazon.awssdk.services.bedrockruntime.model.ToolResultBlock;
+import software.amazon.awssdk.services.bedrockruntime.model.ToolResultContentBlock;
+import software.amazon.awssdk.services.bedrockruntime.model.ToolSpecification;
+import software.amazon.awssdk.services.bedrockruntime.model.ToolUseBlock;
 
 /**
  * OpenAI chat requests into Bedrock's Converse shape and Converse's answers back.
  *
  * <p>System messages become Converse's {@code system} blocks; user and assistant turns become
  * messages, consecutive turns of one role merged (Converse wants them alternating, starting with
- * the user). max_tokens, temperature, top_p and stop map one to one. What Converse cannot express
- * (n &gt; 1, logprobs, tools, tool or function messages, vLLM's sampling extras, a seed, a chat
- * template of the request's own) is named by {@link #inexpressible}: such a request stays local.
+ * the user). max_tokens, temperature, top_p and stop map one to one. Tools become the
+ * {@code toolConfig} (tool_choice auto, required and a named function as Converse's auto, any and
+ * tool); an assistant turn's tool calls become {@code toolUse} blocks and tool messages
+ * {@code toolResult} blocks of a user turn. A JSON response format is honoured through a tool the
+ * model is made to call, whose input schema is the requested one: its input is the answer.
+ * What Converse cannot express (n &gt; 1, logprobs, vLLM's sampling extras, penalties, a seed, a
+ * chat template of the request's own) is named by {@link #inexpressible}: such a request stays
+ * local.
  */
 public final class ConverseTranslation {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** The tool that carries a JSON response format (a tool name Converse accepts). */
+    static final String RESPONSE_TOOL = "json_response";
 
     private ConverseTranslation() {
     }
@@ -39,12 +63,6 @@ public final class ConverseTranslation {
         List<String> fields = new ArrayList<>();
         if (o.logprobs().isPresent()) {
             fields.add("logprobs");
-        }
-        if (!request.tools().tools().isEmpty()) {
-            fields.add("tools");
-        }
-        if (!(o.format() instanceof io.spillway.server.wire.ResponseFormat.Text)) {
-            fields.add("response_format");
         }
         if (!o.logitBias().isEmpty()) {
             fields.add("logit_bias");
@@ -66,6 +84,9 @@ public final class ConverseTranslation {
                 || request.template().kwargs().isPresent()) {
             fields.add("chat template options");
         }
+        if (!(o.format() instanceof ResponseFormat.Text) && request.tools().offered()) {
+            fields.add("tools together with a JSON response format");
+        }
         if (!fields.isEmpty()) {
             return Optional.of(new Inexpressible(String.join(", ", fields) + " can be served only by the local engine.", null));
         }
@@ -73,21 +94,27 @@ public final class ConverseTranslation {
             return Optional.of(new Inexpressible("n > 1 can be served only by the local engine.", "n"));
         }
         for (Message m : request.messages()) {
-            if (m.role() == Role.TOOL || m.role() == Role.FUNCTION) {
-                return Optional.of(new Inexpressible("Messages with role '" + m.role().wireName() + "' cannot be sent to Bedrock.",
-                        "messages"));
+            if (m.role() == Role.FUNCTION || (m.role() == Role.TOOL && !m.extra().path("tool_call_id").isTextual())) {
+                return Optional.of(new Inexpressible("Messages with role '" + m.role().wireName() + "' cannot be sent to Bedrock"
+                        + (m.role() == Role.TOOL ? " without a 'tool_call_id'." : "."), "messages"));
             }
         }
         Optional<Role> first = request.messages().stream().map(Message::role).filter(r -> r != Role.SYSTEM).findFirst();
-        if (first.isEmpty() || first.get() != Role.USER) {
+        if (first.isEmpty() || (first.get() != Role.USER && first.get() != Role.TOOL)) {
             return Optional.of(new Inexpressible("A conversation for Bedrock must start with a user message after any system messages.",
                     "messages"));
         }
         return Optional.empty();
     }
 
+    /**
+     * A request in Converse's terms.
+     *
+     * @param tools        the tool configuration, when the request offers tools or asks for JSON
+     * @param jsonResponse the answer comes as the input of {@link #RESPONSE_TOOL}: it is content, not a call
+     */
     public record Translated(List<SystemContentBlock> system, List<software.amazon.awssdk.services.bedrockruntime.model.Message> messages,
-                             InferenceConfiguration inference) {
+                             InferenceConfiguration inference, Optional<ToolConfiguration> tools, boolean jsonResponse) {
     }
 
     /** A request {@link #inexpressible} accepts, in Converse's terms. */
@@ -96,19 +123,32 @@ public final class ConverseTranslation {
         List<software.amazon.awssdk.services.bedrockruntime.model.Message> turns = new ArrayList<>();
         ConversationRole currentRole = null;
         List<ContentBlock> current = new ArrayList<>();
+        boolean toolBlocks = false;
         for (Message m : request.messages()) {
             if (m.role() == Role.SYSTEM) {
                 system.add(SystemContentBlock.fromText(m.content()));
                 continue;
             }
-            ConversationRole r = m.role() == Role.USER ? ConversationRole.USER : ConversationRole.ASSISTANT;
+            ConversationRole r = m.role() == Role.ASSISTANT ? ConversationRole.ASSISTANT : ConversationRole.USER;
             if (currentRole != null && r != currentRole) {
                 turns.add(turn(currentRole, current));
                 current = new ArrayList<>();
             }
             currentRole = r;
+            if (m.role() == Role.TOOL) {
+                current.add(ContentBlock.fromToolResult(ToolResultBlock.builder().toolUseId(m.extra().get("tool_call_id").asText())
+                        .content(ToolResultContentBlock.fromText(m.content())).build()));
+                toolBlocks = true;
+                continue;
+            }
             if (!m.content().isEmpty()) {
                 current.add(ContentBlock.fromText(m.content()));
+            }
+            for (JsonNode call : m.extra().path("tool_calls")) {
+                current.add(ContentBlock.fromToolUse(ToolUseBlock.builder().toolUseId(call.path("id").asText())
+                        .name(call.path("function").path("name").asText())
+                        .input(JsonDocuments.document(arguments(call.path("function").path("arguments")))).build()));
+                toolBlocks = true;
             }
         }
         if (currentRole != null) {
@@ -122,12 +162,74 @@ public final class ConverseTranslation {
         if (!o.stop().isEmpty()) {
             inference.stopSequences(o.stop());
         }
-        return new Translated(system, turns, inference.build());
+        Optional<ToolConfiguration> tools = Optional.empty();
+        boolean jsonResponse = false;
+        switch (o.format()) {
+            case ResponseFormat.JsonSchema s -> {
+                tools = Optional.of(responseTool(s.schema()));
+                jsonResponse = true;
+            }
+            case ResponseFormat.JsonObject j -> {
+                tools = Optional.of(responseTool(JsonNodeFactory.instance.objectNode().put("type", "object")));
+                jsonResponse = true;
+            }
+            case ResponseFormat.Text t -> {
+                if (request.tools().offered() || (toolBlocks && !request.tools().tools().isEmpty())) {
+                    tools = Optional.of(toolConfig(request.tools().tools(), request.tools().choice()));
+                }
+            }
+        }
+        return new Translated(system, turns, inference.build(), tools, jsonResponse);
+    }
+
+    private static ToolConfiguration toolConfig(List<Tool> tools, ToolChoice choice) {
+        List<software.amazon.awssdk.services.bedrockruntime.model.Tool> specs = new ArrayList<>();
+        for (Tool t : tools) {
+            ToolSpecification.Builder spec = ToolSpecification.builder().name(t.name())
+                    .inputSchema(ToolInputSchema.fromJson(JsonDocuments.document(t.parameters())));
+            t.description().ifPresent(spec::description);
+            specs.add(software.amazon.awssdk.services.bedrockruntime.model.Tool.fromToolSpec(spec.build()));
+        }
+        ToolConfiguration.Builder config = ToolConfiguration.builder().tools(specs);
+        switch (choice) {
+            case ToolChoice.Required r -> config.toolChoice(software.amazon.awssdk.services.bedrockruntime.model.ToolChoice.fromAny(
+                    AnyToolChoice.builder().build()));
+            case ToolChoice.Named n -> config.toolChoice(software.amazon.awssdk.services.bedrockruntime.model.ToolChoice.fromTool(
+                    SpecificToolChoice.builder().name(n.name()).build()));
+            case ToolChoice.Auto a -> config.toolChoice(software.amazon.awssdk.services.bedrockruntime.model.ToolChoice.fromAuto(
+                    AutoToolChoice.builder().build()));
+            // The conversation holds tool blocks, which Converse reads only with a tool configuration.
+            case ToolChoice.None n -> config.toolChoice(software.amazon.awssdk.services.bedrockruntime.model.ToolChoice.fromAuto(
+                    AutoToolChoice.builder().build()));
+        }
+        return config.build();
+    }
+
+    private static ToolConfiguration responseTool(JsonNode schema) {
+        return ToolConfiguration.builder()
+                .tools(software.amazon.awssdk.services.bedrockruntime.model.Tool.fromToolSpec(ToolSpecification.builder()
+                        .name(RESPONSE_TOOL).description("Give the answer as this tool's input.")
+                        .inputSchema(ToolInputSchema.fromJson(JsonDocuments.document(schema))).build()))
+                .toolChoice(software.amazon.awssdk.services.bedrockruntime.model.ToolChoice.fromTool(
+                        SpecificToolChoice.builder().name(RESPONSE_TOOL).build()))
+                .build();
+    }
+
+    /** A tool call's arguments: a JSON string on the wire, an object in Converse. */
+    private static JsonNode arguments(JsonNode arguments) {
+        if (arguments.isTextual()) {
+            try {
+                JsonNode parsed = JSON.readTree(arguments.asText());
+                return parsed == null ? JsonNodeFactory.instance.objectNode() : parsed;
+            } catch (IOException e) {
+                return JsonNodeFactory.instance.objectNode();
+            }
+        }
+        return arguments.isObject() ? arguments : JsonNodeFactory.instance.objectNode();
     }
 
     private static software.amazon.awssdk.services.bedrockruntime.model.Message turn(ConversationRole role, List<ContentBlock> content) {
-        Builder b = software.amazon.awssdk.services.bedrockruntime.model.Message.builder();
-        return b.role(role).content(content).build();
+        return software.amazon.awssdk.services.bedrockruntime.model.Message.builder().role(role).content(content).build();
     }
 
     /** Converse's stop reason as an OpenAI finish_reason. */
