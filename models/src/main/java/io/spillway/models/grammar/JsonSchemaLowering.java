@@ -340,17 +340,36 @@ final class JsonSchemaLowering {
                 ? upper.negate().setScale(0, RoundingMode.FLOOR).toBigIntegerExact().add(BigInteger.ONE)
                 : upper.negate().setScale(0, RoundingMode.CEILING).toBigIntegerExact();
         if (upper != null && upper.signum() == 0 && upperExclusive) {
-            negLo = BigInteger.ONE;
+            negLo = BigInteger.ONE; // -0.ddd may be 0; the non-zero case is added below
         }
         BigInteger negHi = lower == null ? null : lower.negate().setScale(0, RoundingMode.FLOOR).toBigIntegerExact().subtract(BigInteger.ONE);
         if (negHi == null || (negHi.signum() >= 0 && negHi.compareTo(negLo) >= 0)) {
             options.add(Expr.seq(js.token("-"), IntegerRanges.magnitudes(negLo, negHi), js.token("."), js.fractionDigits()));
+        }
+        // At an integral exclusive bound b, b.ddd (or -b.ddd) with a non-zero fraction lies just inside it.
+        if (lowerExclusive && isIntegral(lower) && lower.signum() >= 0 && (upper == null
+                || lower.add(BigDecimal.ONE).compareTo(upper) <= 0)) {
+            options.add(Expr.seq(IntegerRanges.magnitudes(lower.toBigIntegerExact(), lower.toBigIntegerExact()),
+                    js.token("."), nonZeroFraction()));
+        }
+        if (upperExclusive && isIntegral(upper) && upper.signum() <= 0 && (lower == null
+                || upper.subtract(BigDecimal.ONE).compareTo(lower) >= 0)) {
+            BigInteger m = upper.negate().toBigIntegerExact();
+            options.add(Expr.seq(js.token("-"), IntegerRanges.magnitudes(m, m), js.token("."), nonZeroFraction()));
         }
         Expr e = Expr.alt(options);
         if (e.equals(Expr.NOTHING)) {
             throw new UnsupportedSchemaException("minimum", ptr, "no number this engine writes lies within the bounds");
         }
         return e;
+    }
+
+    private static boolean isIntegral(BigDecimal d) {
+        return d.stripTrailingZeros().scale() <= 0;
+    }
+
+    private Expr nonZeroFraction() {
+        return Expr.seq(rules.repeat(JsonSyntax.DIGIT, 0, JsonSyntax.MAX_FRACTION_DIGITS - 1), Expr.range('1', '9'));
     }
 
     private Expr value(JsonNode v) {
