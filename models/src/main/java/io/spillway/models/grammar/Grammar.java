@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 
 /**
- * What a constrained sequence may say, as an immutable value. Compile it with
+ * What a constrained sequence may say, as an immutable value with structural equality. Compile it with
  * {@link CompiledGrammar#compile}. Tool-call formats are built from these pieces by the caller,
  * e.g. Hermes: {@code sequence(literal("<tool_call>\n"), json(callSchema), literal("\n</tool_call>"))}.
  */
@@ -21,10 +21,18 @@ public sealed interface Grammar {
     record Literal(String text) implements Grammar {
     }
 
-    /** A JSON value valid against the schema (the subset in {@link JsonSchemaSupport}). */
+    /**
+     * A JSON value valid against the schema (the subset in {@link JsonSchemaSupport}). Holds its
+     * own copy: equal schemas make equal grammars, so a grammar can key the caller's cache.
+     */
     record Json(JsonNode schema) implements Grammar {
         public Json {
             schema = schema.deepCopy();
+        }
+
+        @Override
+        public JsonNode schema() {
+            return schema.deepCopy();
         }
     }
 

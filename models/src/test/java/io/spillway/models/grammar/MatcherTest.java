@@ -284,6 +284,42 @@ class MatcherTest {
     }
 
     @Test
+    void oneCompiledGrammarServesConcurrentSequencesDeterministically() throws Exception {
+        Vocabulary v = TestVocabularies.qwen();
+        Grammar grammar = Grammar.json(JSON.readTree(Schemas.NESTED));
+        CompiledGrammar alone = CompiledGrammar.compile(grammar, v);
+        List<String> expected = new ArrayList<>();
+        for (long seed = 0; seed < 4; seed++) {
+            expected.add(Walker.sample(alone, Walker.RANDOM, seed, 3000).text());
+        }
+        CompiledGrammar shared = CompiledGrammar.compile(grammar, v);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            List<java.util.concurrent.Future<String>> futures = new ArrayList<>();
+            for (long seed = 0; seed < 4; seed++) {
+                long s = seed;
+                futures.add(pool.submit(() -> Walker.sample(shared, Walker.RANDOM, s, 3000).text()));
+            }
+            for (int i = 0; i < 4; i++) {
+                assertEquals(expected.get(i), futures.get(i).get());
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void grammarsAreValuesThatCanKeyACache() throws Exception {
+        var schema = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree("{\"type\": \"boolean\"}");
+        Grammar a = Grammar.json(schema);
+        schema.put("type", "null");
+        assertEquals(Grammar.json(JSON.readTree("{\"type\": \"boolean\"}")), a, "the grammar kept its own copy");
+        ((com.fasterxml.jackson.databind.node.ObjectNode) ((Grammar.Json) a).schema()).put("type", "null");
+        assertEquals("boolean", ((Grammar.Json) a).schema().get("type").asText());
+        assertEquals(Grammar.sequence(Grammar.literal("x"), Grammar.anyJson()), Grammar.sequence(Grammar.literal("x"), Grammar.anyJson()));
+    }
+
+    @Test
     void idsPastTheTokenizerAndWrongMasksAreRefused() {
         Vocabulary v = TestVocabularies.demo();
         CompiledGrammar g = CompiledGrammar.compile(Grammar.anyJson(), v);
