@@ -34,7 +34,7 @@ public final class CompiledGrammar {
     private CompiledGrammar(Grammar grammar, Vocabulary vocabulary, Nfa nfa) {
         this.grammar = grammar;
         this.vocabulary = vocabulary;
-        this.trie = VocabularyTrie.of(vocabulary);
+        this.trie = vocabulary.trie();
         this.machine = new Machine(nfa, MAX_DEPTH, KEPT_FRAMES, vocabulary.longestToken());
         this.literalSpecials = vocabulary.literalSpecials();
         this.endTokens = vocabulary.endTokens().stream().mapToInt(Integer::intValue).sorted().toArray();

@@ -31,6 +31,8 @@ public final class Vocabulary {
     private final boolean[] special;
     private final int size;
     private final Set<Integer> endTokens;
+    /** Built on first use and then shared by every grammar compiled for this vocabulary. */
+    private volatile VocabularyTrie trie;
 
     private Vocabulary(byte[][] bytes, boolean[] special, int size, Set<Integer> endTokens) {
         this.bytes = bytes;
@@ -137,6 +139,20 @@ public final class Vocabulary {
 
     public Set<Integer> endTokens() {
         return endTokens;
+    }
+
+    VocabularyTrie trie() {
+        VocabularyTrie t = trie;
+        if (t == null) {
+            synchronized (this) {
+                t = trie;
+                if (t == null) {
+                    t = VocabularyTrie.of(this);
+                    trie = t;
+                }
+            }
+        }
+        return t;
     }
 
     /** Without copying, for the compiler. */
