@@ -80,8 +80,23 @@ public final class CompiledGrammar {
         }
     }
 
-    /** What a key decides: tokens allowed whatever lies below the cut, and tokens to check. */
-    record Mask(long[] allowed, int[] uncertain, int[] uncertainSpecials) {
+    /**
+     * What a key decides: tokens allowed whatever lies below the cut (as bits when many, as a
+     * list when few: most structural positions allow a handful of 151k tokens, and a list keeps
+     * a schema's cache small), and tokens to check against the real stack.
+     */
+    record Mask(long[] dense, int[] sparse, int[] uncertain, int[] uncertainSpecials) {
+
+        void writeTo(long[] mask) {
+            if (dense != null) {
+                System.arraycopy(dense, 0, mask, 0, mask.length);
+            } else {
+                java.util.Arrays.fill(mask, 0);
+                for (int token : sparse) {
+                    mask[token >>> 6] |= 1L << token;
+                }
+            }
+        }
     }
 
     int[] endTokens() {
@@ -167,7 +182,21 @@ public final class CompiledGrammar {
                 specials.add(token);
             }
         }
-        return new Mask(allowed, uncertain.stream().mapToInt(Integer::intValue).toArray(),
+        int count = 0;
+        for (long word : allowed) {
+            count += Long.bitCount(word);
+        }
+        int[] sparse = null;
+        if (count < allowed.length) {
+            sparse = new int[count];
+            int k = 0;
+            for (int w = 0; w < allowed.length; w++) {
+                for (long bits = allowed[w]; bits != 0; bits &= bits - 1) {
+                    sparse[k++] = w * 64 + Long.numberOfTrailingZeros(bits);
+                }
+            }
+        }
+        return new Mask(sparse == null ? allowed : null, sparse, uncertain.stream().mapToInt(Integer::intValue).toArray(),
                 specials.stream().mapToInt(Integer::intValue).toArray());
     }
 

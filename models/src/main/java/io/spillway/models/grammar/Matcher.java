@@ -31,7 +31,7 @@ public final class Matcher {
             java.util.Arrays.fill(mask, 0);
         } else {
             CompiledGrammar.Mask m = grammar.mask(grammar.keyState(config));
-            System.arraycopy(m.allowed(), 0, mask, 0, words);
+            m.writeTo(mask);
             Machine machine = grammar.machine;
             Vocabulary v = grammar.vocabulary();
             for (int token : m.uncertain()) {
