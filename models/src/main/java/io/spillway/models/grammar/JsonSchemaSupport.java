@@ -56,9 +56,9 @@ public final class JsonSchemaSupport {
      * Refuses a schema the engine cannot enforce.
      *
      * @throws UnsupportedSchemaException naming the keyword and its JSON pointer
+     * @throws IllegalArgumentException   when no finite document satisfies the schema
      */
     public static void check(JsonNode schema) {
-        Rules rules = new Rules();
-        new JsonSchemaLowering(rules, new JsonSyntax(rules), schema).lower();
+        Lowering.rules(Grammar.json(schema));
     }
 }

@@ -18,7 +18,7 @@ final class Lowering {
         Rules rules = new Rules();
         Lowering l = new Lowering(rules);
         rules.define(0, l.lower(g));
-        return rules.bodies();
+        return Productive.prune(rules.bodies());
     }
 
     private Expr lower(Grammar g) {

@@ -102,6 +102,19 @@ class JsonSchemaSupportTest {
     }
 
     @Test
+    void schemasWithoutFiniteDocumentsAreRefusedAndInfiniteBranchesDropped() throws Exception {
+        String endless = "{\"type\": \"object\", \"properties\": {\"next\": {\"$ref\": \"#/$defs/a\"}}, \"required\": [\"next\"]}";
+        JsonNode never = JSON.readTree("{\"$ref\": \"#/$defs/a\", \"$defs\": {\"a\": " + endless + "}}");
+        assertThrows(IllegalArgumentException.class, () -> JsonSchemaSupport.check(never));
+        assertThrows(IllegalArgumentException.class, () -> CompiledGrammar.compile(Grammar.json(never), TestVocabularies.demo()));
+        String maybe = "{\"anyOf\": [{\"$ref\": \"#/$defs/a\"}, {\"type\": \"null\"}], \"$defs\": {\"a\": " + endless + "}}";
+        CompiledGrammar g = CompiledGrammar.compile(Grammar.json(JSON.readTree(maybe)), TestVocabularies.demo());
+        for (long seed = 0; seed < 5; seed++) {
+            assertEquals("null", Walker.sample(g, Walker.RANDOM, seed, 100).text());
+        }
+    }
+
+    @Test
     void unsupportedRegexFeaturesAreNamed() throws Exception {
         JsonNode node = JSON.readTree("{\"type\": \"string\", \"pattern\": \"(?<year>\\\\d{4})\"}");
         UnsupportedSchemaException e = assertThrows(UnsupportedSchemaException.class, () -> JsonSchemaSupport.check(node));
