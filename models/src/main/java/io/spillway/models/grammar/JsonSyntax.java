@@ -17,8 +17,8 @@ final class JsonSyntax {
     static final int MAX_INT_DIGITS = 18;
     /** Digits of a number's fraction at most. */
     static final int MAX_FRACTION_DIGITS = 16;
-    /** Digits of an exponent at most. */
-    static final int MAX_EXPONENT_DIGITS = 3;
+    /** Digits of an exponent at most: two keep every number a finite double (1e999 is not). */
+    static final int MAX_EXPONENT_DIGITS = 2;
 
     static final Expr.ByteClass WHITESPACE = Expr.anyOf(" \t\n\r");
     static final Expr.ByteClass DIGIT = Expr.range('0', '9');

@@ -18,7 +18,7 @@ public final class Matcher {
     /**
      * Sets bit i of {@code mask} (token i is bit {@code i & 63} of word {@code i >>> 6}) when
      * token i may come next, and clears the others. End tokens are set iff the text so far is a
-     * complete document.
+     * complete document; once an end token has been accepted, only end tokens are set.
      *
      * @param mask {@code ceil(vocabularySize / 64)} words
      */
