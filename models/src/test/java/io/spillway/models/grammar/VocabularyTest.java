@@ -65,6 +65,27 @@ class VocabularyTest {
     }
 
     @Test
+    void unigramVocabulariesAreListsOfPieces() {
+        String json = """
+                {"added_tokens": [{"id": 0, "content": "<unk>", "special": true}, {"id": 1, "content": "</s>", "special": true}],
+                 "pre_tokenizer": {"type": "Metaspace", "replacement": "▁"}, "decoder": {"type": "Metaspace", "replacement": "▁"},
+                 "model": {"type": "Unigram", "unk_id": 0, "byte_fallback": true,
+                           "vocab": [["<unk>", 0.0], ["</s>", 0.0], ["▁yes", -1.5], ["<0x7B>", -9.0], ["no▁", -2.0]]}}
+                """;
+        Vocabulary v = Vocabulary.fromTokenizerJson(json.getBytes(StandardCharsets.UTF_8), 8, Set.of(1));
+        assertArrayEquals(utf8(" yes"), v.bytes(2));
+        assertArrayEquals(utf8("{"), v.bytes(3));
+        assertArrayEquals(utf8("no "), v.bytes(4));
+        assertTrue(v.isSpecial(0));
+        CompiledGrammar g = CompiledGrammar.compile(Grammar.sequence(Grammar.literal(" yes"), Grammar.literal("{")), v);
+        Matcher m = g.matcher();
+        assertTrue(m.advance(2));
+        assertFalse(m.copy().advance(4));
+        assertTrue(m.advance(3));
+        assertTrue(m.mustEnd());
+    }
+
+    @Test
     void refusesEndTokensOutsideTheVocabularyAndTooSmallModels() {
         byte[] json = TestVocabularies.demoTokenizerJson();
         assertThrows(IllegalArgumentException.class, () -> Vocabulary.fromTokenizerJson(json, 320, Set.of(400)));
