@@ -11,7 +11,7 @@ import java.util.List;
  */
 sealed interface Expr {
 
-    /** No counted loop may nest inside another in one rule: each thread has one pair of registers. */
+    /** A repetition without upper bound. */
     int UNBOUNDED = -1;
 
     /** One byte from a set; {@code literal} marks bytes a special token may stand for. */
@@ -44,6 +44,8 @@ sealed interface Expr {
     /**
      * {@code body} between min and max times (max may be UNBOUNDED), counted in a thread's registers
      * rather than in automaton states, so a maxLength of 10,000 costs no more states than one of 10.
+     * No counted loop may nest inside another within one rule, since a thread has one pair of
+     * registers: {@link Rules#repeat} moves an inner one into a rule of its own (calls save them).
      */
     record Counted(Expr body, int min, int max) implements Expr {
     }
