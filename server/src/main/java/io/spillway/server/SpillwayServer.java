@@ -12,6 +12,7 @@ import io.spillway.server.embeddings.Pooling;
 import io.spillway.server.generation.Generator;
 import io.spillway.server.http.HttpServer;
 import io.spillway.server.local.LocalGenerator;
+import io.spillway.server.local.StructuredOutputCheck;
 import io.spillway.server.local.ServedModel;
 import io.spillway.server.output.ToolCallFormat;
 import io.spillway.server.platform.PlatformServices;
@@ -121,7 +122,7 @@ public final class SpillwayServer implements AutoCloseable {
             Optional<SpillTarget> spillTarget = bedrock.map(g -> new BedrockGenerator(g, config.router().models(), registry));
             SpillPolicy spill = new SpillPolicy(local, name, engine::estimatedQueueWaitSeconds, config.router(), spillTarget, registry);
             platform = PlatformServices.start(config, embeddings, clock);
-            Generator pipeline = platform.around(new RetrievalStage(spill, collections, local), registry);
+            Generator pipeline = platform.around(new RetrievalStage(new StructuredOutputCheck(spill), collections, local), registry);
             ApiRouter router = new ApiRouter(new ApiRouter.Parts(served, spill.models(), pipeline, config.server().apiKeys(),
                     Optional.of(platform.keys()), embeddings, new CollectionsApi(collections), registry, engine::running,
                     Version.current(), clock));

@@ -1,5 +1,6 @@
 package io.spillway.models.sampling;
 
+import io.spillway.models.grammar.Matcher;
 import java.util.BitSet;
 import java.util.HashMap;
 import java.util.Map;
@@ -21,6 +22,9 @@ public final class SampleState {
     private final BitSet promptTokens = new BitSet();
     private final Map<Integer, Integer> outputCounts = new HashMap<>();
     private int generated;
+    /** What the text must remain a prefix of (a JSON schema, a tool call), or null: unconstrained. */
+    private Matcher grammar;
+    private long[] allowed;
 
     /**
      * @param params      the request's parameters
@@ -41,12 +45,23 @@ public final class SampleState {
         }
     }
 
+    /** Constrains this sample's output to documents the grammar accepts; end tokens only once one is complete. */
+    public SampleState constrain(Matcher matcher) {
+        this.grammar = matcher;
+        return this;
+    }
+
+    public boolean constrained() {
+        return grammar != null;
+    }
+
     /** A child sample of the same prompt (n &gt; 1): same history, its own random stream. */
     public SampleState fork(long seed) {
         SampleState child = new SampleState(params, seed, endTokens, new int[0]);
         child.promptTokens.or(promptTokens);
         child.outputCounts.putAll(outputCounts);
         child.generated = generated;
+        child.grammar = grammar == null ? null : grammar.copy();
         return child;
     }
 
@@ -56,6 +71,9 @@ public final class SampleState {
 
     /** Records a generated token. */
     public void accept(int token) {
+        if (grammar != null && !grammar.advance(token)) {
+            throw new IllegalStateException("token " + token + " is outside the sample's grammar");
+        }
         generated++;
         if (params.hasPenalties()) {
             outputCounts.merge(token, 1, Integer::sum);
@@ -66,9 +84,30 @@ public final class SampleState {
         return generated;
     }
 
-    /** Whether {@code token} ends this sample: the model's EOS (unless ignored) or a stop id. */
+    /**
+     * Whether {@code token} ends this sample: the model's EOS (unless ignored; never ignored under a
+     * grammar, which allows it only once the document is complete) or a stop id.
+     */
     public boolean isStopToken(int token) {
-        return params.stopTokenIds().contains(token) || (!params.ignoreEos() && endTokens.contains(token));
+        return params.stopTokenIds().contains(token) || ((!params.ignoreEos() || grammar != null) && endTokens.contains(token));
+    }
+
+    /** The tokens the grammar allows next (bit i for token i), or null when unconstrained; valid until the next accept. */
+    long[] allowedTokens(int vocab) {
+        if (grammar == null) {
+            return null;
+        }
+        int words = (vocab + 63) >>> 6;
+        if (allowed == null || allowed.length != words) {
+            allowed = new long[words];
+        }
+        grammar.allowedTokens(allowed);
+        return allowed;
+    }
+
+    /** The grammar accepts only an end token now. */
+    boolean mustEnd() {
+        return grammar != null && grammar.mustEnd();
     }
 
     /** The key of this sample's noise for the token it samples next. */

@@ -47,7 +47,8 @@ public final class Sampler {
                 l[bias.getKey()] += bias.getValue();
             }
         }
-        if (state.generated() < p.minTokens()) {
+        // A grammar that allows only the end wins over min_tokens: the document is complete.
+        if (state.generated() < p.minTokens() && !state.mustEnd()) {
             for (int t : p.stopTokenIds()) {
                 mask(l, t, vocab);
             }
@@ -70,6 +71,15 @@ public final class Sampler {
                 int t = e.getKey();
                 if (t < vocab) {
                     l[t] -= (float) (e.getValue() * p.frequencyPenalty() + p.presencePenalty());
+                }
+            }
+        }
+
+        long[] allowed = state.allowedTokens(vocab);
+        if (allowed != null) {
+            for (int t = 0; t < vocab; t++) {
+                if ((allowed[t >>> 6] & (1L << t)) == 0) {
+                    l[t] = Float.NEGATIVE_INFINITY;
                 }
             }
         }

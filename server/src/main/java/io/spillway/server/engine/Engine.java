@@ -377,7 +377,9 @@ public final class Engine implements AutoCloseable {
     }
 
     private SampleState sampleState(EngineRequest req, int index) {
-        return new SampleState(req.params(), seedFor(req, index), endTokens, req.promptView());
+        SampleState state = new SampleState(req.params(), seedFor(req, index), endTokens, req.promptView());
+        req.grammar().ifPresent(g -> state.constrain(g.matcher()));
+        return state;
     }
 
     /** The request's seed, mixed per sample so n samples differ but each is reproducible. */
@@ -536,7 +538,7 @@ public final class Engine implements AutoCloseable {
 
     private boolean needsFullLogits(Sequence seq) {
         SamplingParams p = seq.sampling.params();
-        return !p.greedy() || p.logprobs() != null || !p.logitBias().isEmpty() || p.repetitionPenalty() != 1
+        return !p.greedy() || p.logprobs() != null || !p.logitBias().isEmpty() || p.repetitionPenalty() != 1 || seq.sampling.constrained()
                 || p.presencePenalty() != 0 || p.frequencyPenalty() != 0 || seq.sampling.generated() < p.minTokens()
                 || seq.request.forkPending;
     }

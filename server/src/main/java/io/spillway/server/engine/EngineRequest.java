@@ -1,6 +1,8 @@
 package io.spillway.server.engine;
 
+import io.spillway.models.grammar.CompiledGrammar;
 import io.spillway.models.sampling.SamplingParams;
+import java.util.Optional;
 
 /**
  * A generation request as the engine takes it: tokens in, sampling parameters, identity.
@@ -14,11 +16,13 @@ import io.spillway.models.sampling.SamplingParams;
  *     still waiting, unstarted, when the limit is about to pass; 0 means no limit. The router
  *     sets it when it can send the request elsewhere: the admission check is atomic, so a burst
  *     cannot all slip under it, and the withdrawal bounds what a wrong estimate can cost.
+ * @param grammar   what every sample's text must follow (a JSON schema, a tool call), compiled for this model
  */
-public record EngineRequest(String id, int[] prompt, SamplingParams params, String cacheSalt, double maxQueueWaitSeconds) {
+public record EngineRequest(String id, int[] prompt, SamplingParams params, String cacheSalt, double maxQueueWaitSeconds,
+                            Optional<CompiledGrammar> grammar) {
 
     public EngineRequest(String id, int[] prompt, SamplingParams params, String cacheSalt) {
-        this(id, prompt, params, cacheSalt, 0);
+        this(id, prompt, params, cacheSalt, 0, Optional.empty());
     }
 
     public EngineRequest {

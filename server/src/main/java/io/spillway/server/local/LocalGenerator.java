@@ -1,6 +1,7 @@
 package io.spillway.server.local;
 
 import io.spillway.models.checkpoint.GenerationConfig;
+import io.spillway.models.grammar.CompiledGrammar;
 import io.spillway.models.sampling.InvalidSamplingParameterException;
 import io.spillway.models.sampling.SamplingParams;
 import io.spillway.models.tokenizer.TextTokenizer;
@@ -21,7 +22,6 @@ import io.spillway.server.wire.CompletionRequest;
 import io.spillway.server.wire.GenerationOptions;
 import io.spillway.server.wire.OpenAiException;
 import io.spillway.server.wire.Prompt;
-import io.spillway.server.wire.ResponseFormat;
 import io.spillway.server.wire.TokenIds;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,14 +38,17 @@ public final class LocalGenerator implements Generator, PromptMeter {
 
     private final ServedModel model;
     private final String systemFingerprint;
+    private final Constraints constraints;
 
     public LocalGenerator(ServedModel model, String systemFingerprint) {
         this.model = model;
         this.systemFingerprint = systemFingerprint;
+        this.constraints = new Constraints(model);
     }
 
     /** One prompt of a request: its tokens, its text when it has one (for echo), its first choice's index. */
-    record Job(int[] prompt, String promptText, int firstChoice, SamplingParams sampling, OutputReading output) {
+    record Job(int[] prompt, String promptText, int firstChoice, SamplingParams sampling, OutputReading output,
+               Optional<CompiledGrammar> grammar) {
     }
 
     /**
@@ -73,7 +76,7 @@ public final class LocalGenerator implements Generator, PromptMeter {
         try {
             for (int i = 0; i < jobs.size(); i++) {
                 streams.add(model.engine().submit(new EngineRequest(id + "-" + i, jobs.get(i).prompt(), jobs.get(i).sampling(),
-                        request.caller().cacheSalt(), request.maxQueueWaitSeconds())));
+                        request.caller().cacheSalt(), request.maxQueueWaitSeconds(), jobs.get(i).grammar())));
             }
         } catch (EngineOverloadedException e) {
             streams.forEach(RequestStream::cancel);
@@ -127,12 +130,13 @@ public final class LocalGenerator implements Generator, PromptMeter {
             // Its calls start with a special token, which the text must keep to be read.
             sampling = sampling.toBuilder().skipSpecialTokens(false).build();
         }
-        return new Job(ids, text, 0, sampling, reading);
+        return new Job(ids, text, 0, sampling, reading, constraints.forChat(chat, text));
     }
 
     private List<Job> completionJobs(CompletionRequest completion) {
         List<Job> jobs = new ArrayList<>();
         List<Prompt> prompts = completion.prompts();
+        Optional<CompiledGrammar> grammar = constraints.forCompletion(completion.options().format());
         for (int i = 0; i < prompts.size(); i++) {
             int[] ids;
             String text;
@@ -151,17 +155,13 @@ public final class LocalGenerator implements Generator, PromptMeter {
                 throw OpenAiException.invalid("Invalid 'prompt': a prompt encodes to no tokens.", "prompt");
             }
             jobs.add(new Job(ids, text, i * completion.options().n(), sampling(completion.options(), ids.length, false),
-                    OutputReading.PLAIN));
+                    OutputReading.PLAIN, grammar));
         }
         return jobs;
     }
 
     /** The engine's parameters: the request's, then the model's generation_config.json, then OpenAI's defaults. */
     private SamplingParams sampling(GenerationOptions o, int promptTokens, boolean chat) {
-        if (!(o.format() instanceof ResponseFormat.Text)) {
-            throw OpenAiException.invalid("Invalid 'response_format': only {\"type\": \"text\"} is supported; structured outputs"
-                    + " (json_object, json_schema) are not.", "response_format");
-        }
         int maxModelLength = model.maxModelLength();
         if (promptTokens >= maxModelLength) {
             throw contextExceeded(maxModelLength, promptTokens, 0, chat);

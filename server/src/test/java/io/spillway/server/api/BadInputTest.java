@@ -100,8 +100,17 @@ class BadInputTest {
                 "stream_options"));
         cases.add(chat("top_logprobs without logprobs", "{" + M + "," + MSG + ",\"top_logprobs\":2}", 400, "top_logprobs"));
         cases.add(chat("top_logprobs too many", "{" + M + "," + MSG + ",\"logprobs\":true,\"top_logprobs\":50}", 400, "top_logprobs"));
-        cases.add(chat("json_schema response format", "{" + M + "," + MSG + ",\"response_format\":{\"type\":\"json_schema\"}}", 400,
-                "response_format"));
+        cases.add(chat("json_schema response format without its schema", "{" + M + "," + MSG
+                + ",\"response_format\":{\"type\":\"json_schema\"}}", 400, "response_format.json_schema"));
+        cases.add(chat("json_schema with a keyword the grammar engine cannot enforce", "{" + M + "," + MSG
+                + ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":"
+                + "{\"type\":\"object\",\"not\":{\"required\":[\"a\"]}}}}}", 400, "response_format"));
+        cases.add(chat("required tool whose parameters the grammar engine cannot enforce", "{" + M + "," + MSG
+                + ",\"tool_choice\":\"required\",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\","
+                + "\"parameters\":{\"type\":\"object\",\"if\":{}}}}]}", 400, "tools"));
+        cases.add(chat("named tool choice naming no tool", "{" + M + "," + MSG
+                + ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"g\"}},\"tools\":[{\"type\":"
+                + "\"function\",\"function\":{\"name\":\"f\"}}]}", 400, "tool_choice"));
         cases.add(completion("missing prompt", "{" + M + "}", 400, "prompt"));
         cases.add(completion("prompt token id outside the vocabulary", "{" + M + ",\"prompt\":[1,2,99999]}", 400, "prompt"));
         cases.add(completion("prompt of mixed types", "{" + M + ",\"prompt\":[\"a\",{\"b\":1}]}", 400, "prompt[1]"));

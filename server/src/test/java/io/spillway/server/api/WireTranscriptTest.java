@@ -160,8 +160,16 @@ class WireTranscriptTest {
         calls.add(chat("top_logprobs without logprobs", HI + ",\"top_logprobs\":2"));
         calls.add(chat("top_logprobs too many", HI + ",\"logprobs\":true,\"top_logprobs\":50"));
         calls.add(chat("stream_options without stream", HI + ",\"stream_options\":{\"include_usage\":true}"));
-        calls.add(chat("response_format json_schema", HI + ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
-                + "{\"name\":\"x\",\"schema\":{\"type\":\"object\"}}}"));
+        calls.add(chat("response_format json_schema", HI + ",\"max_tokens\":40,\"temperature\":0,\"response_format\":"
+                + "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":\"object\",\"properties\":"
+                + "{\"ok\":{\"type\":\"boolean\"}},\"required\":[\"ok\"],\"additionalProperties\":false}}}"));
+        String tools = ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"parameters\":{\"type\":"
+                + "\"object\",\"properties\":{\"zone\":{\"enum\":[\"UTC\",\"CET\"]}},\"required\":[\"zone\"],"
+                + "\"additionalProperties\":false}}}]";
+        calls.add(chat("tool_choice required", HI + ",\"max_tokens\":60,\"temperature\":0,\"tool_choice\":\"required\","
+                + "\"parallel_tool_calls\":false" + tools));
+        calls.add(chat("tool_choice required streamed", HI + ",\"max_tokens\":60,\"temperature\":0,\"tool_choice\":"
+                + "\"required\",\"parallel_tool_calls\":false,\"stream\":true" + tools));
         calls.add(chat("response_format text", HI + ",\"max_tokens\":2,\"temperature\":0,\"response_format\":{\"type\":\"text\"}"));
         calls.add(chat("route invalid", HI + ",\"route\":\"moon\""));
         calls.add(completion("missing prompt", "\"max_tokens\":2"));
