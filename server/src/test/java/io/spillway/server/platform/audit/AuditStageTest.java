@@ -123,6 +123,21 @@ class AuditStageTest {
     }
 
     @Test
+    void toolCallsAreRecordedByNameAndCountNeverWithTheirArguments() throws Exception {
+        Pipelines.Scripted agent = new Pipelines.Scripted(r -> new Start.Accepted(EventChannel.of(List.of(
+                new GenerationEvent.Started(Route.LOCAL, "m", Optional.empty(), CacheOutcome.MISS, 1, Optional.empty(), false),
+                new GenerationEvent.ToolCallDelta(0, 0, Optional.of("call_a"), Optional.of("pay"), "{\"iban\":\"DE44 5001\"}"),
+                new GenerationEvent.ToolCallDelta(0, 1, Optional.of("call_b"), Optional.of("lookup"), ""),
+                new GenerationEvent.ToolCallDelta(0, 1, Optional.empty(), Optional.empty(), "{\"q\":\"secret plan\"}"),
+                new GenerationEvent.ToolCallDelta(0, 2, Optional.of("call_c"), Optional.of("pay"), "{}"),
+                new GenerationEvent.Finished(0, FinishReason.TOOL_CALLS, Optional.empty(), false),
+                new GenerationEvent.Completed(new Usage(10, 4, 0, 0))))));
+        JsonNode line = audit(List.of(agent)).get(0);
+        assertEquals(JSON.readTree("{\"lookup\":1,\"pay\":2}"), line.path("tool_calls"));
+        assertTrue(!line.toString().contains("secret plan") && !line.toString().contains("DE44"), line.toString());
+    }
+
+    @Test
     void aReusedAnswerIsRecordedAsCostingNothing() throws Exception {
         Pipelines.Scripted hit = new Pipelines.Scripted(r -> new Start.Accepted(EventChannel.of(List.of(
                 new GenerationEvent.Started(Route.LOCAL, "m", Optional.empty(), CacheOutcome.HIT, 0, Optional.empty(), false),

@@ -11,7 +11,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.spillway.server.generation.CacheOutcome;
 import io.spillway.server.generation.Caller;
+import io.spillway.server.generation.EventChannel;
 import io.spillway.server.generation.GenerationEvent;
 import io.spillway.server.generation.KeyPolicy;
 import io.spillway.server.generation.PolicyViolation;
@@ -19,6 +21,7 @@ import io.spillway.server.generation.Route;
 import io.spillway.server.generation.Start;
 import io.spillway.server.testing.Pipelines;
 import io.spillway.server.wire.ChatRequest;
+import io.spillway.server.wire.FinishReason;
 import io.spillway.server.wire.Usage;
 import java.util.EnumSet;
 import java.util.List;
@@ -61,6 +64,42 @@ class SafetyStageTest {
         assertEquals(Map.of("email", 1), s.input());
         assertEquals(Map.of("credit_card", 1), s.output());
         assertTrue(events.indexOf(s) == events.size() - 2, "reported once, just before the end");
+    }
+
+    @Test
+    void toolCallArgumentsAndReasoningAreRedactedAsTheyStreamLikeContent() {
+        Pipelines.Scripted agent = new Pipelines.Scripted(r -> new Start.Accepted(EventChannel.of(List.of(
+                new GenerationEvent.Started(Route.LOCAL, "m", Optional.empty(), CacheOutcome.BYPASS, 1, Optional.empty(), false),
+                new GenerationEvent.ReasoningDelta(0, "I will mail jane.doe@exa"),
+                new GenerationEvent.ReasoningDelta(0, "mple.com and pay."),
+                new GenerationEvent.ToolCallDelta(0, 0, Optional.of("call_1"), Optional.of("pay"), ""),
+                new GenerationEvent.ToolCallDelta(0, 0, Optional.empty(), Optional.empty(), "{\"card\": \"4111 11"),
+                new GenerationEvent.ToolCallDelta(0, 0, Optional.empty(), Optional.empty(), "11 1111 1111\", \"amount\": 5}"),
+                new GenerationEvent.Finished(0, FinishReason.TOOL_CALLS, Optional.empty(), false),
+                new GenerationEvent.Completed(Usage.NONE)))));
+        SafetyPolicy policy = new SafetyPolicy(SafetyAction.REDACT, EnumSet.allOf(PiiType.class), SafetyAction.OFF, SafetyAction.OFF,
+                false);
+        List<GenerationEvent> events = events(new SafetyStage(agent, policy, new Blocklist(List.of()), Optional.empty(),
+                new PrometheusRegistry()).start(request(Caller.ANONYMOUS, chat("{\"model\":\"m\",\"messages\":[{\"role\":"
+                + "\"user\",\"content\":\"pay\"}]}"))));
+        StringBuilder reasoning = new StringBuilder();
+        StringBuilder arguments = new StringBuilder();
+        for (GenerationEvent e : events) {
+            if (e instanceof GenerationEvent.ReasoningDelta r) {
+                reasoning.append(r.text());
+                assertFalse(r.text().contains("@"), "no piece of the address is released: " + r.text());
+            } else if (e instanceof GenerationEvent.ToolCallDelta t) {
+                arguments.append(t.arguments());
+                assertFalse(t.arguments().matches(".*\\d{2}.*"), "no piece of the number is released: " + t.arguments());
+            }
+        }
+        assertEquals("I will mail [REDACTED_EMAIL] and pay.", reasoning.toString());
+        assertEquals("{\"card\": \"[REDACTED_CREDIT_CARD]\", \"amount\": 5}", arguments.toString());
+        GenerationEvent.ToolCallDelta first = (GenerationEvent.ToolCallDelta) events.stream()
+                .filter(e -> e instanceof GenerationEvent.ToolCallDelta).findFirst().orElseThrow();
+        assertEquals(Optional.of("pay"), first.name(), "the call's name and id still come first");
+        assertEquals(Optional.of("call_1"), first.id());
+        assertEquals(Map.of("credit_card", 1, "email", 1), screened(events).output());
     }
 
     @Test
