@@ -22,7 +22,11 @@ import software.amazon.eventstream.Message;
  * A local stand-in for Amazon Bedrock's runtime that speaks its wire protocol: Converse as JSON
  * over HTTP, ConverseStream as AWS event-stream binary frames (encoded by AWS's own eventstream
  * library), errors as Bedrock sends them ({@code x-amzn-ErrorType}). It answers
- * "bedrock: " + the last user message after a fixed latency, and can throttle or fail on demand.
+ * "bedrock: " + the last user message after a fixed latency, or a scripted text and tool calls
+ * ({@code toolUse} blocks), and can throttle or fail on demand. It records every request it
+ * accepts, and refuses with a ValidationException the conversations Converse refuses: roles that
+ * do not alternate from the user, tool blocks without a {@code toolConfig}, a tool result that
+ * answers no call of the turn before, a forced tool that is not offered.
  */
 public final class FakeBedrock implements AutoCloseable {
 
@@ -40,11 +44,31 @@ public final class FakeBedrock implements AutoCloseable {
     private final AtomicInteger failuresLeft = new AtomicInteger();
     private volatile String reply;
     private volatile int pieceChars;
+    private volatile List<ToolUse> toolUses = List.of();
+
+    /** A call the fake's answer makes: a Converse {@code toolUse} block, its input as JSON text. */
+    public record ToolUse(String id, String name, String input) {
+    }
 
     /** Answers {@code text} instead of echoing, streamed in pieces of {@code pieceChars} characters (0: at spaces). */
     public void reply(String text, int pieceChars) {
         this.reply = text;
         this.pieceChars = pieceChars;
+        this.toolUses = List.of();
+    }
+
+    /**
+     * Answers with these calls after {@code text} (none when empty), stop reason tool_use. Streamed,
+     * each call opens its content block with its id and name and then sends its input in pieces of
+     * {@code pieceChars} characters, as Converse does.
+     */
+    public void replyWithTools(String text, int pieceChars, ToolUse... calls) {
+        if (pieceChars <= 0) {
+            throw new IllegalArgumentException("tool inputs stream in pieces of at least one character");
+        }
+        this.reply = text;
+        this.pieceChars = pieceChars;
+        this.toolUses = List.of(calls);
     }
 
     /**
@@ -96,15 +120,29 @@ public final class FakeBedrock implements AutoCloseable {
                 return;
             }
             boolean stream = op.equals("converse-stream");
+            String invalid = invalid(body);
+            if (invalid != null) {
+                validationError(ex, invalid);
+                return;
+            }
             received.add(new Received(modelId, stream, body));
             sleep(latencyMillis);
-            String answer = reply != null ? reply : "bedrock: " + lastUserText(body);
+            List<ToolUse> uses = toolUses;
+            String answer = reply != null ? reply : uses.isEmpty() ? "bedrock: " + lastUserText(body) : "";
             int inputTokens = body.toString().length() / 4;
-            int outputTokens = answer.split(" ").length;
+            int outputTokens = answer.split(" ").length + uses.stream().mapToInt(u -> u.input().length() / 4).sum();
+            String stopReason = uses.isEmpty() ? "end_turn" : "tool_use";
             if (!stream) {
+                List<Object> content = new java.util.ArrayList<>();
+                if (!answer.isEmpty()) {
+                    content.add(Map.of("text", answer));
+                }
+                for (ToolUse u : uses) {
+                    content.add(Map.of("toolUse", Map.of("toolUseId", u.id(), "name", u.name(), "input", JSON.readTree(u.input()))));
+                }
                 Map<String, Object> out = new LinkedHashMap<>();
-                out.put("output", Map.of("message", Map.of("role", "assistant", "content", List.of(Map.of("text", answer)))));
-                out.put("stopReason", "end_turn");
+                out.put("output", Map.of("message", Map.of("role", "assistant", "content", content)));
+                out.put("stopReason", stopReason);
                 out.put("usage", Map.of("inputTokens", inputTokens, "outputTokens", outputTokens, "totalTokens", inputTokens + outputTokens));
                 out.put("metrics", Map.of("latencyMs", latencyMillis));
                 byte[] bytes = JSON.writeValueAsBytes(out);
@@ -126,11 +164,23 @@ public final class FakeBedrock implements AutoCloseable {
             } else {
                 pieces.addAll(List.of(answer.split("(?<= )")));
             }
-            for (String piece : pieces) {
-                event(out, "contentBlockDelta", Map.of("contentBlockIndex", 0, "delta", Map.of("text", piece)));
+            int block = 0;
+            if (!answer.isEmpty()) {
+                for (String piece : pieces) {
+                    event(out, "contentBlockDelta", Map.of("contentBlockIndex", block, "delta", Map.of("text", piece)));
+                }
+                event(out, "contentBlockStop", Map.of("contentBlockIndex", block++));
             }
-            event(out, "contentBlockStop", Map.of("contentBlockIndex", 0));
-            event(out, "messageStop", Map.of("stopReason", "end_turn"));
+            for (ToolUse u : uses) {
+                event(out, "contentBlockStart", Map.of("contentBlockIndex", block,
+                        "start", Map.of("toolUse", Map.of("toolUseId", u.id(), "name", u.name()))));
+                for (int i = 0; i < u.input().length(); i += size) {
+                    event(out, "contentBlockDelta", Map.of("contentBlockIndex", block,
+                            "delta", Map.of("toolUse", Map.of("input", u.input().substring(i, Math.min(u.input().length(), i + size))))));
+                }
+                event(out, "contentBlockStop", Map.of("contentBlockIndex", block++));
+            }
+            event(out, "messageStop", Map.of("stopReason", stopReason));
             event(out, "metadata", Map.of("usage", Map.of("inputTokens", inputTokens, "outputTokens", outputTokens,
                     "totalTokens", inputTokens + outputTokens), "metrics", Map.of("latencyMs", latencyMillis)));
         }
@@ -151,6 +201,62 @@ public final class FakeBedrock implements AutoCloseable {
         ex.getResponseHeaders().set("Content-Type", "application/json");
         ex.getResponseHeaders().set("x-amzn-ErrorType", type);
         ex.sendResponseHeaders(status, bytes.length);
+        ex.getResponseBody().write(bytes);
+    }
+
+    /** Why Converse would refuse this request body, or null. */
+    private static String invalid(JsonNode body) {
+        JsonNode messages = body.path("messages");
+        boolean toolBlocks = false;
+        String expected = "user";
+        java.util.Set<String> previousCalls = java.util.Set.of();
+        for (JsonNode m : messages) {
+            String role = m.path("role").asText();
+            if (!role.equals(expected)) {
+                return "A conversation must alternate between user and assistant roles, starting with the user.";
+            }
+            java.util.Set<String> calls = new java.util.HashSet<>();
+            for (JsonNode block : m.path("content")) {
+                if (block.has("toolUse")) {
+                    toolBlocks = true;
+                    calls.add(block.path("toolUse").path("toolUseId").asText());
+                }
+                if (block.has("toolResult")) {
+                    toolBlocks = true;
+                    if (!previousCalls.contains(block.path("toolResult").path("toolUseId").asText())) {
+                        return "A toolResult block's toolUseId must match a toolUse block of the previous turn.";
+                    }
+                }
+            }
+            previousCalls = calls;
+            expected = role.equals("user") ? "assistant" : "user";
+        }
+        if (messages.isEmpty()) {
+            return "A conversation must start with a user message.";
+        }
+        JsonNode config = body.path("toolConfig");
+        if (toolBlocks && config.isMissingNode()) {
+            return "The toolConfig field must be defined when using toolUse and toolResult content blocks.";
+        }
+        if (!config.isMissingNode()) {
+            java.util.Set<String> names = new java.util.HashSet<>();
+            config.path("tools").forEach(t -> names.add(t.path("toolSpec").path("name").asText()));
+            if (names.isEmpty()) {
+                return "toolConfig.tools must name at least one tool.";
+            }
+            JsonNode forced = config.path("toolChoice").path("tool");
+            if (!forced.isMissingNode() && !names.contains(forced.path("name").asText())) {
+                return "toolConfig.toolChoice.tool names a tool that toolConfig.tools does not define.";
+            }
+        }
+        return null;
+    }
+
+    private static void validationError(HttpExchange ex, String message) throws IOException {
+        byte[] bytes = JSON.writeValueAsBytes(Map.of("message", message));
+        ex.getResponseHeaders().set("Content-Type", "application/json");
+        ex.getResponseHeaders().set("x-amzn-ErrorType", "ValidationException");
+        ex.sendResponseHeaders(400, bytes.length);
         ex.getResponseBody().write(bytes);
     }
 
