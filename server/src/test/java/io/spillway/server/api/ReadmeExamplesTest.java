@@ -71,25 +71,40 @@ class ReadmeExamplesTest {
             assertEquals(0, p.exitValue(), block + "\n" + out);
             assertFalse(out.contains("\"error\""), out);
             assertTrue(out.contains("{"), out);
+            if (block.contains("json_schema")) {
+                assertTrue(out.matches("(?s).*\"content\":\"\\{.*\"finish_reason\":\"stop\".*"), "a document, ended: " + out);
+            }
+            if (block.contains("\"tool_choice\": \"required\"")) {
+                assertTrue(out.contains("\"tool_calls\":[{") && out.contains("\"finish_reason\":\"tool_calls\""), out);
+            }
         }
     }
 
     @Test
-    void javaSdkExampleWorks(@TempDir Path dir) throws Exception {
+    void javaSdkExamplesWork(@TempDir Path dir) throws Exception {
         List<String> programs = blocks("java");
-        assertEquals(1, programs.size());
-        Path source = dir.resolve("HelloSpillway.java");
-        Files.writeString(source, programs.get(0));
-        String classpath = System.getProperty("java.class.path");
-        int compiled = ToolProvider.getSystemJavaCompiler().run(null, null, null, "-cp", classpath, "-d", dir.toString(), source.toString());
-        assertEquals(0, compiled, "the README's Java example compiles");
-        ProcessBuilder pb = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(), "-cp",
-                dir + java.io.File.pathSeparator + classpath, "HelloSpillway").redirectErrorStream(true);
-        pb.environment().put("OPENAI_BASE_URL", "http://127.0.0.1:" + server.port() + "/v1");
-        pb.environment().put("OPENAI_API_KEY", "unused");
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(0, p.exitValue(), out);
+        assertEquals(2, programs.size(), "hello, and structured outputs with a tool call");
+        for (String program : programs) {
+            Matcher name = Pattern.compile("public class (\\w+)").matcher(program);
+            assertTrue(name.find(), program);
+            Path source = dir.resolve(name.group(1) + ".java");
+            Files.writeString(source, program);
+            String classpath = System.getProperty("java.class.path");
+            int compiled = ToolProvider.getSystemJavaCompiler().run(null, null, null, "-cp", classpath, "-d", dir.toString(),
+                    source.toString());
+            assertEquals(0, compiled, "the README's Java example " + name.group(1) + " compiles");
+            ProcessBuilder pb = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(), "-cp",
+                    dir + java.io.File.pathSeparator + classpath, name.group(1)).redirectErrorStream(true);
+            pb.environment().put("OPENAI_BASE_URL", "http://127.0.0.1:" + server.port() + "/v1");
+            pb.environment().put("OPENAI_API_KEY", "unused");
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes());
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue(), out);
+            if (name.group(1).equals("AgentSpillway")) {
+                assertTrue(out.matches("(?s).*Forecast\\[city=[A-Za-z ]{1,30}, sky=(SUNNY|CLOUDY|RAINY), highCelsius=-?\\d+].*"
+                        + "get_time \\{\\s*\"zone\"\\s*:\\s*\"(UTC|JST|CET)\"\\s*}.*"), out);
+            }
+        }
     }
 }
