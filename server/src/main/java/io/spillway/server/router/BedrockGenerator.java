@@ -89,7 +89,7 @@ public final class BedrockGenerator implements SpillTarget {
                     text.append(b.text());
                 } else if (b.toolUse() != null && t.jsonResponse()) {
                     text.append(JsonDocuments.json(b.toolUse().input()));
-                } else if (b.toolUse() != null) {
+                } else if (b.toolUse() != null && t.callsAllowed()) {
                     events.add(new GenerationEvent.ToolCallDelta(0, calls, Optional.of(b.toolUse().toolUseId()),
                             Optional.of(b.toolUse().name()), ""));
                     events.add(new GenerationEvent.ToolCallDelta(0, calls++, Optional.empty(), Optional.empty(),
@@ -97,11 +97,11 @@ public final class BedrockGenerator implements SpillTarget {
                 }
             }
             events.add(1, new GenerationEvent.Delta(0, text.toString(), new int[0], List.of()));
-            events.add(new GenerationEvent.Finished(0, finishReason(r.stopReason(), t.jsonResponse()), Optional.empty(), false));
+            events.add(new GenerationEvent.Finished(0, finishReason(r.stopReason(), t.callsAllowed()), Optional.empty(), false));
             events.add(new GenerationEvent.Completed(usage(r.usage())));
             return new Start.Accepted(EventChannel.of(events));
         }
-        StreamListener listener = new StreamListener(started, t.jsonResponse(), System.nanoTime());
+        StreamListener listener = new StreamListener(started, t.jsonResponse(), t.callsAllowed(), System.nanoTime());
         ConverseStreamRequest.Builder converse = ConverseStreamRequest.builder().modelId(modelId).system(t.system())
                 .messages(t.messages()).inferenceConfig(t.inference());
         t.tools().ifPresent(converse::toolConfig);
@@ -115,10 +115,13 @@ public final class BedrockGenerator implements SpillTarget {
         return new Start.Accepted(listener.channel);
     }
 
-    /** A JSON response comes as the forced tool's call: for the client it is an answer that stopped, not a call. */
-    private static FinishReason finishReason(software.amazon.awssdk.services.bedrockruntime.model.StopReason reason, boolean jsonResponse) {
+    /**
+     * A stop to call tools is tool_calls only if the calls reach the client: a JSON response comes as
+     * the forced tool's call, and a call the client did not allow is dropped; either is an answer that stopped.
+     */
+    private static FinishReason finishReason(software.amazon.awssdk.services.bedrockruntime.model.StopReason reason, boolean callsAllowed) {
         FinishReason r = ConverseTranslation.finishReason(reason);
-        return jsonResponse && r == FinishReason.TOOL_CALLS ? FinishReason.STOP : r;
+        return !callsAllowed && r == FinishReason.TOOL_CALLS ? FinishReason.STOP : r;
     }
 
     private OpenAiException failure(BedrockGateway.BedrockException e) {
@@ -150,6 +153,7 @@ public final class BedrockGenerator implements SpillTarget {
     private final class StreamListener implements BedrockGateway.StreamListener {
         private final GenerationEvent.Started started;
         private final boolean jsonResponse;
+        private final boolean callsAllowed;
         private final long calledNanos;
         /** Converse's content block index of each tool call, to the call's position among the answer's calls. */
         private final java.util.Map<Integer, Integer> callIndex = new java.util.concurrent.ConcurrentHashMap<>();
@@ -166,9 +170,10 @@ public final class BedrockGenerator implements SpillTarget {
         private volatile Usage usage = Usage.NONE;
         private boolean firstContent = true;
 
-        StreamListener(GenerationEvent.Started started, boolean jsonResponse, long calledNanos) {
+        StreamListener(GenerationEvent.Started started, boolean jsonResponse, boolean callsAllowed, long calledNanos) {
             this.started = started;
             this.jsonResponse = jsonResponse;
+            this.callsAllowed = callsAllowed;
             this.calledNanos = calledNanos;
         }
 
@@ -186,7 +191,7 @@ public final class BedrockGenerator implements SpillTarget {
         public ConverseStreamResponseHandler.Visitor visitor() {
             return ConverseStreamResponseHandler.Visitor.builder()
                     .onContentBlockStart(e -> {
-                        if (e.start() != null && e.start().toolUse() != null && !jsonResponse) {
+                        if (e.start() != null && e.start().toolUse() != null && callsAllowed) {
                             int call = callIndex.size();
                             callIndex.put(e.contentBlockIndex(), call);
                             firstContentArrived();
@@ -200,9 +205,11 @@ public final class BedrockGenerator implements SpillTarget {
                         }
                         String text = e.delta().text();
                         String input = e.delta().toolUse() == null ? null : e.delta().toolUse().input();
-                        if (input != null && !input.isEmpty() && !jsonResponse) {
-                            channel.publish(new GenerationEvent.ToolCallDelta(0, callIndex.getOrDefault(e.contentBlockIndex(), 0),
-                                    Optional.empty(), Optional.empty(), input));
+                        if (input != null && !jsonResponse) {
+                            if (callsAllowed && !input.isEmpty()) {
+                                channel.publish(new GenerationEvent.ToolCallDelta(0, callIndex.getOrDefault(e.contentBlockIndex(), 0),
+                                        Optional.empty(), Optional.empty(), input));
+                            }
                             return;
                         }
                         String content = input != null ? input : text;
@@ -211,7 +218,7 @@ public final class BedrockGenerator implements SpillTarget {
                             channel.publish(new GenerationEvent.Delta(0, content, new int[0], List.of()));
                         }
                     })
-                    .onMessageStop(e -> finishReason = BedrockGenerator.finishReason(e.stopReason(), jsonResponse))
+                    .onMessageStop(e -> finishReason = BedrockGenerator.finishReason(e.stopReason(), callsAllowed))
                     .onMetadata(e -> usage = usage(e.usage()))
                     .build();
         }

@@ -13,8 +13,10 @@ import io.spillway.server.wire.Tool;
 import io.spillway.server.wire.ToolChoice;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import software.amazon.awssdk.services.bedrockruntime.model.AnyToolChoice;
 import software.amazon.awssdk.services.bedrockruntime.model.AutoToolChoice;
 import software.amazon.awssdk.services.bedrockruntime.model.ContentBlock;
@@ -38,7 +40,9 @@ import software.amazon.awssdk.services.bedrockruntime.model.ToolUseBlock;
  * the user). max_tokens, temperature, top_p and stop map one to one. Tools become the
  * {@code toolConfig} (tool_choice auto, required and a named function as Converse's auto, any and
  * tool); an assistant turn's tool calls become {@code toolUse} blocks and tool messages
- * {@code toolResult} blocks of a user turn. A JSON response format is honoured through a tool the
+ * {@code toolResult} blocks of a user turn; such blocks go with a tool configuration even when the
+ * request no longer lets the model call (Converse reads them only with one), and then the model's
+ * calls are not passed on. A JSON response format is honoured through a tool the
  * model is made to call, whose input schema is the requested one: its input is the answer.
  * What Converse cannot express (n &gt; 1, logprobs, vLLM's sampling extras, penalties, a seed, a
  * chat template of the request's own) is named by {@link #inexpressible}: such a request stays
@@ -110,11 +114,15 @@ public final class ConverseTranslation {
     /**
      * A request in Converse's terms.
      *
-     * @param tools        the tool configuration, when the request offers tools or asks for JSON
+     * @param tools        the tool configuration, when the request offers tools, asks for JSON or its conversation holds tool blocks
      * @param jsonResponse the answer comes as the input of {@link #RESPONSE_TOOL}: it is content, not a call
+     * @param callsAllowed the answer's tool calls go to the client: it offered tools and let the model call them. Otherwise
+     *                     Converse may still have been offered tools (to read the conversation's tool blocks), and what the
+     *                     model calls is not passed on
      */
     public record Translated(List<SystemContentBlock> system, List<software.amazon.awssdk.services.bedrockruntime.model.Message> messages,
-                             InferenceConfiguration inference, Optional<ToolConfiguration> tools, boolean jsonResponse) {
+                             InferenceConfiguration inference, Optional<ToolConfiguration> tools, boolean jsonResponse,
+                             boolean callsAllowed) {
     }
 
     /** A request {@link #inexpressible} accepts, in Converse's terms. */
@@ -124,6 +132,7 @@ public final class ConverseTranslation {
         ConversationRole currentRole = null;
         List<ContentBlock> current = new ArrayList<>();
         boolean toolBlocks = false;
+        Set<String> called = new LinkedHashSet<>();
         for (Message m : request.messages()) {
             if (m.role() == Role.SYSTEM) {
                 system.add(SystemContentBlock.fromText(m.content()));
@@ -145,6 +154,7 @@ public final class ConverseTranslation {
                 current.add(ContentBlock.fromText(m.content()));
             }
             for (JsonNode call : m.extra().path("tool_calls")) {
+                called.add(call.path("function").path("name").asText());
                 current.add(ContentBlock.fromToolUse(ToolUseBlock.builder().toolUseId(call.path("id").asText())
                         .name(call.path("function").path("name").asText())
                         .input(JsonDocuments.document(arguments(call.path("function").path("arguments")))).build()));
@@ -174,12 +184,16 @@ public final class ConverseTranslation {
                 jsonResponse = true;
             }
             case ResponseFormat.Text t -> {
-                if (request.tools().offered() || (toolBlocks && !request.tools().tools().isEmpty())) {
-                    tools = Optional.of(toolConfig(request.tools().tools(), request.tools().choice()));
+                if (request.tools().offered() || toolBlocks) {
+                    // A request that no longer offers tools still holds calls, which Converse reads only against
+                    // a tool configuration: the tools they name are all that is known of them.
+                    List<Tool> offered = request.tools().tools().isEmpty() ? calledTools(called) : request.tools().tools();
+                    tools = Optional.of(toolConfig(offered, request.tools().choice()));
                 }
             }
         }
-        return new Translated(system, turns, inference.build(), tools, jsonResponse);
+        boolean callsAllowed = request.tools().offered() && o.format() instanceof ResponseFormat.Text;
+        return new Translated(system, turns, inference.build(), tools, jsonResponse, callsAllowed);
     }
 
     private static ToolConfiguration toolConfig(List<Tool> tools, ToolChoice choice) {
@@ -198,11 +212,18 @@ public final class ConverseTranslation {
                     SpecificToolChoice.builder().name(n.name()).build()));
             case ToolChoice.Auto a -> config.toolChoice(software.amazon.awssdk.services.bedrockruntime.model.ToolChoice.fromAuto(
                     AutoToolChoice.builder().build()));
-            // The conversation holds tool blocks, which Converse reads only with a tool configuration.
+            // The conversation holds tool blocks, which Converse reads only with a tool configuration, and
+            // Converse has no "none": the model may call, and its calls are not passed on (callsAllowed).
             case ToolChoice.None n -> config.toolChoice(software.amazon.awssdk.services.bedrockruntime.model.ToolChoice.fromAuto(
                     AutoToolChoice.builder().build()));
         }
         return config.build();
+    }
+
+    /** The tools a conversation called, known by name only: any object is their input. */
+    private static List<Tool> calledTools(Set<String> names) {
+        return names.stream().map(name -> new Tool(name, Optional.empty(), JsonNodeFactory.instance.objectNode().put("type", "object"),
+                false, JsonNodeFactory.instance.objectNode())).toList();
     }
 
     private static ToolConfiguration responseTool(JsonNode schema) {

@@ -316,6 +316,55 @@ class BedrockToolsTest {
         assertEquals(json("{\"auto\": {}}"), config.get("toolChoice"));
     }
 
+    @Test
+    void aConversationThatNoLongerOffersToolsStillCarriesItsCalls() throws Exception {
+        fake.replyWithTools("", 5, TIME_CALL);
+        ChatCompletionMessage asked = client.chat().completions().create(toolRequest().build()).choices().get(0).message();
+        fake.received.clear();
+        fake.reply("It is 14:00.", 0);
+        // A client done with tools (a summary, a last answer) sends the history without them.
+        ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(ChatModel.of(MODEL))
+                .addUserMessage("Weather and time in Zürich?").addMessage(asked)
+                .addMessage(ChatCompletionToolMessageParam.builder().toolCallId(TIME_CALL.id()).content("14:00").build()).build());
+        assertEquals("It is 14:00.", c.choices().get(0).message().content().orElseThrow());
+        JsonNode body = sent().body();
+        assertEquals(TIME_CALL.id(), body.at("/messages/1/content/0/toolUse/toolUseId").asText());
+        assertEquals(TIME_CALL.id(), body.at("/messages/2/content/0/toolResult/toolUseId").asText());
+        // Converse reads tool blocks only with a toolConfig: the tools the history calls, none forced.
+        assertEquals("get_time", body.at("/toolConfig/tools/0/toolSpec/name").asText(), body.toString());
+        assertEquals(1, body.at("/toolConfig/tools").size());
+        assertEquals(json("{\"auto\": {}}"), body.at("/toolConfig/toolChoice"));
+    }
+
+    @Test
+    void aCallTheClientForbadeNeverReachesIt() throws Exception {
+        fake.replyWithTools("", 5, TIME_CALL);
+        ChatCompletionMessage asked = client.chat().completions().create(toolRequest().build()).choices().get(0).message();
+        // tool_choice none, yet Converse must be offered the tools (the history holds tool blocks):
+        // should the model call one anyway, the client, which forbade calls, gets the text alone.
+        fake.replyWithTools("Checking again.", 4, TIME_CALL);
+        ChatCompletionCreateParams request = toolRequest().toolChoice(ChatCompletionToolChoiceOption.Auto.NONE).addMessage(asked)
+                .addMessage(ChatCompletionToolMessageParam.builder().toolCallId(TIME_CALL.id()).content("14:00").build()).build();
+        ChatCompletion c = client.chat().completions().create(request);
+        assertEquals("Checking again.", c.choices().get(0).message().content().orElseThrow());
+        assertTrue(c.choices().get(0).message().toolCalls().isEmpty(), c.toString());
+        assertEquals("stop", c.choices().get(0).finishReason().asString());
+
+        StringBuilder content = new StringBuilder();
+        List<String> finishes = new ArrayList<>();
+        try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(request)) {
+            for (ChatCompletionChunk chunk : (Iterable<ChatCompletionChunk>) stream.stream()::iterator) {
+                for (ChatCompletionChunk.Choice ch : chunk.choices()) {
+                    ch.delta().content().ifPresent(content::append);
+                    assertTrue(ch.delta().toolCalls().orElse(List.of()).isEmpty(), "no call is streamed: " + chunk);
+                    ch.finishReason().ifPresent(f -> finishes.add(f.asString()));
+                }
+            }
+        }
+        assertEquals("Checking again.", content.toString());
+        assertEquals(List.of("stop"), finishes);
+    }
+
     private static final String ANSWER_SCHEMA = """
             {"type": "object", "properties": {"city": {"type": "string"}, "celsius": {"type": "integer"},
               "tags": {"type": "array", "items": {"type": "string"}}}, "required": ["city", "celsius", "tags"],
