@@ -18,6 +18,11 @@ final class ChatPrompts {
     }
 
     static String render(ServedModel model, List<Message> messages, List<Tool> tools, ChatTemplateOptions template) {
+        return model.renderChat(variables(messages, tools, template), template.chatTemplate().orElse(null), !tools.isEmpty());
+    }
+
+    /** The template's variables, as transformers gives them (the model's special tokens are added where it renders). */
+    static Map<String, Object> variables(List<Message> messages, List<Tool> tools, ChatTemplateOptions template) {
         Map<String, Object> vars = new LinkedHashMap<>();
         if (template.kwargs().isPresent()) {
             for (Iterator<Map.Entry<String, JsonNode>> it = template.kwargs().get().fields(); it.hasNext(); ) {
@@ -33,7 +38,7 @@ final class ChatPrompts {
             vars.put("tools", rendered);
         }
         template.documents().ifPresent(d -> vars.put("documents", ChatTemplate.fromJson(d)));
-        return model.renderChat(vars, template.chatTemplate().orElse(null), !tools.isEmpty());
+        return vars;
     }
 
     /**
