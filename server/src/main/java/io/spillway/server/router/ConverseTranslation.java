@@ -17,6 +17,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Pattern;
 import software.amazon.awssdk.services.bedrockruntime.model.AnyToolChoice;
 import software.amazon.awssdk.services.bedrockruntime.model.AutoToolChoice;
 import software.amazon.awssdk.services.bedrockruntime.model.ContentBlock;
@@ -45,14 +46,16 @@ import software.amazon.awssdk.services.bedrockruntime.model.ToolUseBlock;
  * calls are not passed on. A JSON response format is honoured through a tool the
  * model is made to call, whose input schema is the requested one: its input is the answer.
  * What Converse cannot express (n &gt; 1, logprobs, vLLM's sampling extras, penalties, a seed, a
- * chat template of the request's own) is named by {@link #inexpressible}: such a request stays
- * local.
+ * chat template of the request's own, tool names with dots) is named by {@link #inexpressible}:
+ * such a request stays local.
  */
 public final class ConverseTranslation {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The tool that carries a JSON response format (a tool name Converse accepts). */
     static final String RESPONSE_TOOL = "json_response";
+    /** The tool names Converse takes (Spillway's, like vLLM's, may also hold dots). */
+    private static final Pattern TOOL_NAME = Pattern.compile("[a-zA-Z0-9_-]{1,64}");
 
     private ConverseTranslation() {
     }
@@ -97,7 +100,18 @@ public final class ConverseTranslation {
         if (o.n() != 1) {
             return Optional.of(new Inexpressible("n > 1 can be served only by the local engine.", "n"));
         }
+        for (Tool t : request.tools().tools()) {
+            if (!TOOL_NAME.matcher(t.name()).matches()) {
+                return Optional.of(new Inexpressible(toolName(t.name()), "tools"));
+            }
+        }
         for (Message m : request.messages()) {
+            for (JsonNode call : m.extra().path("tool_calls")) {
+                String name = call.path("function").path("name").asText();
+                if (!TOOL_NAME.matcher(name).matches()) {
+                    return Optional.of(new Inexpressible(toolName(name), "messages"));
+                }
+            }
             if (m.role() == Role.FUNCTION || (m.role() == Role.TOOL && !m.extra().path("tool_call_id").isTextual())) {
                 return Optional.of(new Inexpressible("Messages with role '" + m.role().wireName() + "' cannot be sent to Bedrock"
                         + (m.role() == Role.TOOL ? " without a 'tool_call_id'." : "."), "messages"));
@@ -109,6 +123,10 @@ public final class ConverseTranslation {
                     "messages"));
         }
         return Optional.empty();
+    }
+
+    private static String toolName(String name) {
+        return "Converse takes tool names of 1 to 64 letters, digits, '_' or '-', not '" + name + "'.";
     }
 
     /**
@@ -199,9 +217,15 @@ public final class ConverseTranslation {
     private static ToolConfiguration toolConfig(List<Tool> tools, ToolChoice choice) {
         List<software.amazon.awssdk.services.bedrockruntime.model.Tool> specs = new ArrayList<>();
         for (Tool t : tools) {
+            // Converse wants an object's schema, and a description of one character at least; OpenAI's
+            // parameters may leave the type out (arguments are an object anyway) and a description empty.
+            JsonNode parameters = t.parameters();
+            if (parameters.isObject() && !parameters.has("type")) {
+                parameters = ((com.fasterxml.jackson.databind.node.ObjectNode) parameters.deepCopy()).put("type", "object");
+            }
             ToolSpecification.Builder spec = ToolSpecification.builder().name(t.name())
-                    .inputSchema(ToolInputSchema.fromJson(JsonDocuments.document(t.parameters())));
-            t.description().ifPresent(spec::description);
+                    .inputSchema(ToolInputSchema.fromJson(JsonDocuments.document(parameters)));
+            t.description().filter(d -> !d.isEmpty()).ifPresent(spec::description);
             specs.add(software.amazon.awssdk.services.bedrockruntime.model.Tool.fromToolSpec(spec.build()));
         }
         ToolConfiguration.Builder config = ToolConfiguration.builder().tools(specs);

@@ -365,6 +365,33 @@ class BedrockToolsTest {
         assertEquals(List.of("stop"), finishes);
     }
 
+    @Test
+    void toolsAreSentInTheShapesConverseTakes() throws Exception {
+        fake.replyWithTools("", 5, new FakeBedrock.ToolUse("tooluse_n", "now", "{}"));
+        // OpenAI takes an empty description and parameters without a type; Converse takes neither.
+        ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(ChatModel.of(MODEL))
+                .addUserMessage("What now?").addTool(tool("now", "", "{}"))
+                .addTool(tool("search", "Search the web.", "{\"properties\": {\"q\": {\"type\": \"string\"}}}")).build());
+        assertEquals("now", c.choices().get(0).message().toolCalls().orElseThrow().get(0).asFunction().function().name());
+        JsonNode tools = sent().body().at("/toolConfig/tools");
+        assertFalse(tools.at("/0/toolSpec").has("description"), "an empty description is no description: " + tools);
+        assertEquals("object", tools.at("/0/toolSpec/inputSchema/json/type").asText(), tools.toString());
+        assertEquals(json("{\"type\": \"object\", \"properties\": {\"q\": {\"type\": \"string\"}}}"),
+                tools.at("/1/toolSpec/inputSchema/json"), "arguments are an object: the schema says so, the rest as sent");
+    }
+
+    @Test
+    void aToolNameConverseRefusesIsRefusedBeforeBedrock() throws Exception {
+        // Spillway takes dots in function names, Converse does not: such a request is not Bedrock's
+        // to serve (a model with a local route keeps it local), nor a Bedrock failure.
+        com.openai.errors.BadRequestException e = org.junit.jupiter.api.Assertions.assertThrows(
+                com.openai.errors.BadRequestException.class, () -> client.chat().completions().create(ChatCompletionCreateParams
+                        .builder().model(ChatModel.of(MODEL)).addUserMessage("Weather?").addTool(tool("weather.get", "Weather.", WEATHER))
+                        .build()));
+        assertTrue(e.getMessage().contains("cannot serve this request") && e.getMessage().contains("weather.get"), e.getMessage());
+        assertEquals(List.of(), fake.received);
+    }
+
     private static final String ANSWER_SCHEMA = """
             {"type": "object", "properties": {"city": {"type": "string"}, "celsius": {"type": "integer"},
               "tags": {"type": "array", "items": {"type": "string"}}}, "required": ["city", "celsius", "tags"],

@@ -26,7 +26,8 @@ import software.amazon.eventstream.Message;
  * ({@code toolUse} blocks), and can throttle or fail on demand. It records every request it
  * accepts, and refuses with a ValidationException the conversations Converse refuses: roles that
  * do not alternate from the user, tool blocks without a {@code toolConfig}, a tool result that
- * answers no call of the turn before, a forced tool that is not offered.
+ * answers no call of the turn before, a forced tool that is not offered, a tool name or
+ * description Converse does not take, an input schema that is not an object's.
  */
 public final class FakeBedrock implements AutoCloseable {
 
@@ -240,7 +241,20 @@ public final class FakeBedrock implements AutoCloseable {
         }
         if (!config.isMissingNode()) {
             java.util.Set<String> names = new java.util.HashSet<>();
-            config.path("tools").forEach(t -> names.add(t.path("toolSpec").path("name").asText()));
+            for (JsonNode tool : config.path("tools")) {
+                JsonNode spec = tool.path("toolSpec");
+                String name = spec.path("name").asText();
+                if (!name.matches("[a-zA-Z0-9_-]{1,64}")) {
+                    return "toolSpec.name '" + name + "' must be 1 to 64 letters, digits, '_' or '-'.";
+                }
+                if (spec.has("description") && spec.path("description").asText().isEmpty()) {
+                    return "toolSpec.description must be at least 1 character long.";
+                }
+                if (!spec.path("inputSchema").path("json").path("type").asText().equals("object")) {
+                    return "The value at toolSpec.inputSchema.json.type must be one of the following: object.";
+                }
+                names.add(name);
+            }
             if (names.isEmpty()) {
                 return "toolConfig.tools must name at least one tool.";
             }
