@@ -31,10 +31,6 @@ public record ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget 
         return new ModelLoadOptions(directory, f, target, maxModelLength, dummySeed, projectionLayout);
     }
 
-    public ModelLoadOptions withMaxModelLength(int n) {
-        return new ModelLoadOptions(directory, format, target, n, dummySeed, projectionLayout);
-    }
-
     public ModelLoadOptions withProjectionLayout(ProjectionLayout layout) {
         return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, layout);
     }

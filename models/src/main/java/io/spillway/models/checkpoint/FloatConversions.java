@@ -18,13 +18,4 @@ public final class FloatConversions {
     public static float bf16ToFloat(short bf16) {
         return Float.intBitsToFloat((bf16 & 0xFFFF) << 16);
     }
-
-    /** The value a float32 becomes after a round trip through the given storage dtype. */
-    public static float roundTrip(float value, TensorDType dtype) {
-        return switch (dtype) {
-            case F32 -> value;
-            case F16 -> Float.float16ToFloat(Float.floatToFloat16(value));
-            case BF16 -> bf16ToFloat(floatToBf16(value));
-        };
-    }
 }

@@ -81,15 +81,6 @@ public record ModelConfig(
         return slidingWindows.clone();
     }
 
-    /** The window of one layer, or 0 for full causal attention. */
-    public int slidingWindow(int layer) {
-        return slidingWindows[layer];
-    }
-
-    public int queriesPerKvHead() {
-        return numHeads / numKvHeads;
-    }
-
     public int qSize() {
         return numHeads * headDim;
     }

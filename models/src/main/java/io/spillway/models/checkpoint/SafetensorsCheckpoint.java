@@ -18,7 +18,6 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
 
 /**
  * The weights of a Hugging Face model directory: {@code model.safetensors}, or the shards listed
@@ -168,13 +167,6 @@ public final class SafetensorsCheckpoint implements TensorSource {
     public String describe() {
         return files.size() == 1 ? files.get(0).path().toString()
                 : files.size() + " safetensors shards in " + directory;
-    }
-
-    /** Names present in the checkpoint that the model does not use (reported, not fatal). */
-    public TreeSet<String> unusedNames(java.util.Set<String> used) {
-        TreeSet<String> unused = new TreeSet<>(tensors.keySet());
-        unused.removeAll(used);
-        return unused;
     }
 
     @Override

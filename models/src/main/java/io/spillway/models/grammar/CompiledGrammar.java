@@ -199,9 +199,4 @@ public final class CompiledGrammar {
         return new Mask(sparse == null ? allowed : null, sparse, uncertain.stream().mapToInt(Integer::intValue).toArray(),
                 specials.stream().mapToInt(Integer::intValue).toArray());
     }
-
-    /** Interned configurations so far: how much this grammar has cached. */
-    int cachedStates() {
-        return states.size();
-    }
 }

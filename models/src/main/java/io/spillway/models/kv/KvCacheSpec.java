@@ -51,11 +51,6 @@ public record KvCacheSpec(int numBlocks, int blockSize, int numLayers, int numKv
         return new KvCacheSpec(numBlocks, blockSize, config.numLayers(), config.numKvHeads(), config.headDim(), dtype);
     }
 
-    /** Blocks a sequence of {@code tokens} tokens occupies. */
-    public int blocksFor(int tokens) {
-        return (tokens + blockSize - 1) / blockSize;
-    }
-
     /** Blocks that can hold tokens (all but the null block). */
     public int usableBlocks() {
         return numBlocks - 1;

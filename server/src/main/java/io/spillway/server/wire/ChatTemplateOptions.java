@@ -16,9 +16,4 @@ public record ChatTemplateOptions(Optional<JsonNode> documents, Optional<String>
         documents = documents.map(JsonNode::deepCopy);
         kwargs = kwargs.map(ObjectNode::deepCopy);
     }
-
-    /** A template variable's value, if the request set it in chat_template_kwargs. */
-    public Optional<JsonNode> kwarg(String name) {
-        return kwargs.map(k -> k.get(name)).filter(v -> !v.isNull());
-    }
 }
