@@ -89,7 +89,7 @@ public final class BedrockGenerator implements SpillTarget {
                     text.append(b.text());
                 } else if (b.toolUse() != null && t.jsonResponse()) {
                     text.append(JsonDocuments.json(b.toolUse().input()));
-                } else if (b.toolUse() != null && t.callsAllowed()) {
+                } else if (b.toolUse() != null && calls < t.maxCalls()) {
                     events.add(new GenerationEvent.ToolCallDelta(0, calls, Optional.of(b.toolUse().toolUseId()),
                             Optional.of(b.toolUse().name()), ""));
                     events.add(new GenerationEvent.ToolCallDelta(0, calls++, Optional.empty(), Optional.empty(),
@@ -97,11 +97,11 @@ public final class BedrockGenerator implements SpillTarget {
                 }
             }
             events.add(1, new GenerationEvent.Delta(0, text.toString(), new int[0], List.of()));
-            events.add(new GenerationEvent.Finished(0, finishReason(r.stopReason(), t.callsAllowed()), Optional.empty(), false));
+            events.add(new GenerationEvent.Finished(0, finishReason(r.stopReason(), t.maxCalls() > 0), Optional.empty(), false));
             events.add(new GenerationEvent.Completed(usage(r.usage())));
             return new Start.Accepted(EventChannel.of(events));
         }
-        StreamListener listener = new StreamListener(started, t.jsonResponse(), t.callsAllowed(), System.nanoTime());
+        StreamListener listener = new StreamListener(started, t.jsonResponse(), t.maxCalls(), System.nanoTime());
         ConverseStreamRequest.Builder converse = ConverseStreamRequest.builder().modelId(modelId).system(t.system())
                 .messages(t.messages()).inferenceConfig(t.inference());
         t.tools().ifPresent(converse::toolConfig);
@@ -153,9 +153,9 @@ public final class BedrockGenerator implements SpillTarget {
     private final class StreamListener implements BedrockGateway.StreamListener {
         private final GenerationEvent.Started started;
         private final boolean jsonResponse;
-        private final boolean callsAllowed;
+        private final int maxCalls;
         private final long calledNanos;
-        /** Converse's content block index of each tool call, to the call's position among the answer's calls. */
+        /** Converse's content block index of each tool call passed on, to the call's position among the answer's calls. */
         private final java.util.Map<Integer, Integer> callIndex = new java.util.concurrent.ConcurrentHashMap<>();
         private final CompletableFuture<Void> startedOrFailed = new CompletableFuture<>();
         private volatile CompletableFuture<Void> call;
@@ -170,10 +170,10 @@ public final class BedrockGenerator implements SpillTarget {
         private volatile Usage usage = Usage.NONE;
         private boolean firstContent = true;
 
-        StreamListener(GenerationEvent.Started started, boolean jsonResponse, boolean callsAllowed, long calledNanos) {
+        StreamListener(GenerationEvent.Started started, boolean jsonResponse, int maxCalls, long calledNanos) {
             this.started = started;
             this.jsonResponse = jsonResponse;
-            this.callsAllowed = callsAllowed;
+            this.maxCalls = maxCalls;
             this.calledNanos = calledNanos;
         }
 
@@ -191,7 +191,7 @@ public final class BedrockGenerator implements SpillTarget {
         public ConverseStreamResponseHandler.Visitor visitor() {
             return ConverseStreamResponseHandler.Visitor.builder()
                     .onContentBlockStart(e -> {
-                        if (e.start() != null && e.start().toolUse() != null && callsAllowed) {
+                        if (e.start() != null && e.start().toolUse() != null && callIndex.size() < maxCalls) {
                             int call = callIndex.size();
                             callIndex.put(e.contentBlockIndex(), call);
                             firstContentArrived();
@@ -206,9 +206,10 @@ public final class BedrockGenerator implements SpillTarget {
                         String text = e.delta().text();
                         String input = e.delta().toolUse() == null ? null : e.delta().toolUse().input();
                         if (input != null && !jsonResponse) {
-                            if (callsAllowed && !input.isEmpty()) {
-                                channel.publish(new GenerationEvent.ToolCallDelta(0, callIndex.getOrDefault(e.contentBlockIndex(), 0),
-                                        Optional.empty(), Optional.empty(), input));
+                            // A call's arguments, unless the call is one not passed on.
+                            Integer call = callIndex.get(e.contentBlockIndex());
+                            if (call != null && !input.isEmpty()) {
+                                channel.publish(new GenerationEvent.ToolCallDelta(0, call, Optional.empty(), Optional.empty(), input));
                             }
                             return;
                         }
@@ -218,7 +219,7 @@ public final class BedrockGenerator implements SpillTarget {
                             channel.publish(new GenerationEvent.Delta(0, content, new int[0], List.of()));
                         }
                     })
-                    .onMessageStop(e -> finishReason = BedrockGenerator.finishReason(e.stopReason(), callsAllowed))
+                    .onMessageStop(e -> finishReason = BedrockGenerator.finishReason(e.stopReason(), maxCalls > 0))
                     .onMetadata(e -> usage = usage(e.usage()))
                     .build();
         }

@@ -43,7 +43,7 @@ import software.amazon.awssdk.services.bedrockruntime.model.ToolUseBlock;
  * tool); an assistant turn's tool calls become {@code toolUse} blocks and tool messages
  * {@code toolResult} blocks of a user turn; such blocks go with a tool configuration even when the
  * request no longer lets the model call (Converse reads them only with one), and then the model's
- * calls are not passed on. A JSON response format is honoured through a tool the
+ * calls are not passed on, nor any but the first without parallel_tool_calls. A JSON response format is honoured through a tool the
  * model is made to call, whose input schema is the requested one: its input is the answer.
  * What Converse cannot express (n &gt; 1, logprobs, vLLM's sampling extras, penalties, a seed, a
  * chat template of the request's own, tool names with dots) is named by {@link #inexpressible}:
@@ -134,13 +134,13 @@ public final class ConverseTranslation {
      *
      * @param tools        the tool configuration, when the request offers tools, asks for JSON or its conversation holds tool blocks
      * @param jsonResponse the answer comes as the input of {@link #RESPONSE_TOOL}: it is content, not a call
-     * @param callsAllowed the answer's tool calls go to the client: it offered tools and let the model call them. Otherwise
-     *                     Converse may still have been offered tools (to read the conversation's tool blocks), and what the
-     *                     model calls is not passed on
+     * @param maxCalls     how many of the answer's tool calls go to the client, the first ones: none unless it offered
+     *                     tools and let the model call them (Converse may still have been offered tools, to read the
+     *                     conversation's tool blocks), one if it asked for no parallel calls (Converse cannot be told)
      */
     public record Translated(List<SystemContentBlock> system, List<software.amazon.awssdk.services.bedrockruntime.model.Message> messages,
                              InferenceConfiguration inference, Optional<ToolConfiguration> tools, boolean jsonResponse,
-                             boolean callsAllowed) {
+                             int maxCalls) {
     }
 
     /** A request {@link #inexpressible} accepts, in Converse's terms. */
@@ -210,8 +210,9 @@ public final class ConverseTranslation {
                 }
             }
         }
-        boolean callsAllowed = request.tools().offered() && o.format() instanceof ResponseFormat.Text;
-        return new Translated(system, turns, inference.build(), tools, jsonResponse, callsAllowed);
+        int maxCalls = !request.tools().offered() || !(o.format() instanceof ResponseFormat.Text) ? 0
+                : request.tools().parallel() ? Integer.MAX_VALUE : 1;
+        return new Translated(system, turns, inference.build(), tools, jsonResponse, maxCalls);
     }
 
     private static ToolConfiguration toolConfig(List<Tool> tools, ToolChoice choice) {
@@ -237,7 +238,7 @@ public final class ConverseTranslation {
             case ToolChoice.Auto a -> config.toolChoice(software.amazon.awssdk.services.bedrockruntime.model.ToolChoice.fromAuto(
                     AutoToolChoice.builder().build()));
             // The conversation holds tool blocks, which Converse reads only with a tool configuration, and
-            // Converse has no "none": the model may call, and its calls are not passed on (callsAllowed).
+            // Converse has no "none": the model may call, and its calls are not passed on (maxCalls).
             case ToolChoice.None n -> config.toolChoice(software.amazon.awssdk.services.bedrockruntime.model.ToolChoice.fromAuto(
                     AutoToolChoice.builder().build()));
         }

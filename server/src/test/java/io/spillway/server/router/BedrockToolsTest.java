@@ -190,6 +190,35 @@ class BedrockToolsTest {
         assertTrue(c.usage().orElseThrow().completionTokens() > 0);
     }
 
+    @Test
+    void withoutParallelCallsTheClientGetsTheFirstCallAlone() throws Exception {
+        // Converse cannot be told to call one tool at most: its answer is cut to the first call, as
+        // the local engine's grammar allows one.
+        fake.replyWithTools("", 4, WEATHER_CALL, TIME_CALL);
+        ChatCompletionCreateParams request = toolRequest().parallelToolCalls(false).build();
+        ChatCompletion c = client.chat().completions().create(request);
+        List<ChatCompletionMessageToolCall> calls = c.choices().get(0).message().toolCalls().orElseThrow();
+        assertEquals(1, calls.size(), c.toString());
+        assertCall(WEATHER_CALL, calls.get(0));
+        assertEquals("tool_calls", c.choices().get(0).finishReason().asString());
+
+        Map<Long, StringBuilder> streamed = new TreeMap<>();
+        StringBuilder content = new StringBuilder();
+        try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(request)) {
+            for (ChatCompletionChunk chunk : (Iterable<ChatCompletionChunk>) stream.stream()::iterator) {
+                for (ChatCompletionChunk.Choice ch : chunk.choices()) {
+                    ch.delta().content().ifPresent(content::append);
+                    for (ChatCompletionChunk.Choice.Delta.ToolCall t : ch.delta().toolCalls().orElse(List.of())) {
+                        streamed.computeIfAbsent(t.index(), i -> new StringBuilder()).append(t.function().flatMap(f -> f.arguments()).orElse(""));
+                    }
+                }
+            }
+        }
+        assertEquals(List.of(0L), List.copyOf(streamed.keySet()), "one call streamed");
+        assertEquals(WEATHER_CALL.input(), streamed.get(0L).toString());
+        assertEquals("", content.toString(), "nothing of the dropped call leaks into content");
+    }
+
     /** A streamed tool call, as a client reassembles it. */
     private record StreamedCall(String id, String type, String name, StringBuilder arguments, List<String> fragments) {
     }
