@@ -123,7 +123,7 @@ class BedrockToolsTest {
                 .addTool(tool("get_weather", "Weather for a place.", WEATHER)).addTool(tool("get_time", "Time in a zone.", TIME));
     }
 
-    /** The one request Bedrock received since the test began. */
+    /** The one request Bedrock received since the test began or last cleared {@code fake.received}. */
     private static FakeBedrock.Received sent() {
         assertEquals(1, fake.received.size(), "one request reached Bedrock");
         return fake.received.get(0);
