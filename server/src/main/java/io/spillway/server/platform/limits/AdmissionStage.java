@@ -27,12 +27,12 @@ public final class AdmissionStage implements Generator {
     private static final Logger LOG = LoggerFactory.getLogger(AdmissionStage.class);
 
     private final Generator inner;
-    private final RateLimiter limiter;
+    private final WindowLimits limiter;
     private final Optional<SpendLedger> ledger;
     private final Counter refusals;
     private final Counter spendDollars;
 
-    public AdmissionStage(Generator inner, RateLimiter limiter, Optional<SpendLedger> ledger, PrometheusRegistry registry) {
+    public AdmissionStage(Generator inner, WindowLimits limiter, Optional<SpendLedger> ledger, PrometheusRegistry registry) {
         this.inner = inner;
         this.limiter = limiter;
         this.ledger = ledger;
