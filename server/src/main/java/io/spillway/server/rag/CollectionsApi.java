@@ -91,8 +91,10 @@ public final class CollectionsApi {
         } catch (NoSuchCollectionException e) {
             throw new OpenAiException(404, "invalid_request_error", e.getMessage(), "collection", "collection_not_found", 0);
         } catch (StoreUnavailableException e) {
-            throw new OpenAiException(503, "server_error", e.getMessage() + " Nothing was changed; retry shortly.", null,
-                    "store_unavailable", 2);
+            // A connection lost during a commit leaves the outcome unknown: say so. Writes are idempotent (an
+            // upsert of the same records, a delete of the same ids), so retrying is safe either way.
+            throw new OpenAiException(503, "server_error", e.getMessage() + " The request was not acknowledged (a write may or may"
+                    + " not have been applied; retrying it is safe).", null, "store_unavailable", 2);
         } catch (IllegalArgumentException e) {
             throw OpenAiException.invalid(e.getMessage(), null);
         } catch (IllegalStateException e) {

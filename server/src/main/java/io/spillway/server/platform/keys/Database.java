@@ -192,6 +192,27 @@ public final class Database implements AutoCloseable {
         return url;
     }
 
+    /**
+     * Whether a failure means the database could not be reached (down, restarting, refusing
+     * connections, the pool's wait ran out) rather than that the statement was wrong: the former is
+     * a 503 to retry, the latter a fault.
+     */
+    public static boolean unreachable(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.sql.SQLTransientConnectionException || t instanceof java.net.ConnectException
+                    || t instanceof java.io.EOFException || t instanceof java.net.SocketException) {
+                return true;
+            }
+            if (t instanceof SQLException s && s.getSQLState() != null) {
+                String state = s.getSQLState();
+                if (state.startsWith("08") || state.startsWith("57P") || state.startsWith("53")) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     public boolean isPostgres() {
         return url.startsWith("jdbc:postgresql:");
     }
