@@ -118,6 +118,10 @@ class ReplicasTest {
                 {"model": "%s", "max_tokens": 4, "messages": [{"role": "user", "content": "What hotel rate is allowed?"}],
                  "rag": {"collection": "handbook", "top_k": 2, "min_seq": %d}}""".formatted(MODEL, seq), key));
         assertEquals("travel#0", rag.json().at("/sources/0/id").asText(), rag.body());
+        ServerProcess.Reply badSeq = b.post("/v1/chat/completions", "{\"model\": \"" + MODEL + "\", \"messages\": [{\"role\": \"user\","
+                + " \"content\": \"x\"}], \"rag\": {\"collection\": \"handbook\", \"min_seq\": -1}}", key);
+        assertEquals(400, badSeq.status(), badSeq.body());
+        assertEquals("rag.min_seq", badSeq.json().at("/error/param").asText());
 
         // Without it: within the stated bound (notified writes arrive in milliseconds).
         long t0 = System.nanoTime();
