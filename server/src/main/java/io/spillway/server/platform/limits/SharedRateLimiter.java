@@ -8,13 +8,15 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Requests and tokens per key per window, counted in PostgreSQL so that every replica draws on the
  * same allowance: a key limited to N requests a window gets N in total, however many replicas serve
- * it. Each request costs one statement, which checks and counts at once: an upsert of the key's row
+ * it. Each request costs one statement, which checks and counts at once (and, for a key with a
+ * budget, reads its spend along, so that limits and budget together cost one round trip): an upsert of the key's row
  * that PostgreSQL runs under the row's lock against its latest committed version, so concurrent
  * replicas can neither both take the last request of a window nor lose a count.
  *
@@ -44,9 +46,16 @@ public final class SharedRateLimiter implements WindowLimits {
 
     @Override
     public Optional<RateLimiter.Refusal> admit(String keyId, int rpm, long tpm) {
+        return admitAndReadSpend(keyId, rpm, tpm, null).refusal();
+    }
+
+    /** One statement: the window checked and counted, and (with a period) the key's spend read along, for its budget. */
+    @Override
+    public Admission admitAndReadSpend(String keyId, int rpm, long tpm, String period) {
         if (rpm <= 0 && tpm <= 0) {
-            return Optional.empty();
+            return new Admission(Optional.empty(), OptionalDouble.empty());
         }
+        String spend = period == null ? "NULL" : "(SELECT COALESCE(SUM(cost_usd), 0) FROM key_spend WHERE key_id = ? AND period = ?)";
         // expired: the window has passed, so this request starts a new one; under: both limits allow one more.
         String expired = "w.window_start + ? <= excluded.window_start";
         String under = "((? <= 0 OR w.requests < ?) AND (? <= 0 OR w.tokens < ?))";
@@ -56,7 +65,7 @@ public final class SharedRateLimiter implements WindowLimits {
                 + " requests = CASE WHEN " + expired + " THEN 1 WHEN " + under + " THEN w.requests + 1 ELSE w.requests END,"
                 + " tokens = CASE WHEN " + expired + " THEN 0 ELSE w.tokens END,"
                 + " admitted = (" + expired + ") OR " + under
-                + " RETURNING admitted, requests, tokens, window_start, " + NOW;
+                + " RETURNING admitted, requests, tokens, window_start, " + NOW + ", " + spend;
         try (Connection c = db.connection(); PreparedStatement s = c.prepareStatement(sql)) {
             int i = 1;
             s.setString(i++, keyId);
@@ -65,17 +74,22 @@ public final class SharedRateLimiter implements WindowLimits {
             i = limits(s, i, rpm, tpm);
             s.setLong(i++, windowMillis);
             s.setLong(i++, windowMillis);
-            limits(s, i, rpm, tpm);
+            i = limits(s, i, rpm, tpm);
+            if (period != null) {
+                s.setString(i++, keyId);
+                s.setString(i, period);
+            }
             try (ResultSet r = s.executeQuery()) {
                 r.next();
+                OptionalDouble spent = period == null ? OptionalDouble.empty() : OptionalDouble.of(r.getDouble(6));
                 if (r.getBoolean(1)) {
-                    return Optional.empty();
+                    return new Admission(Optional.empty(), spent);
                 }
                 long requests = r.getLong(2);
                 long tokens = r.getLong(3);
                 double retryAfter = Math.max(0.001, (r.getLong(4) + windowMillis - r.getLong(5)) / 1000.0);
-                return Optional.of(rpm > 0 && requests >= rpm ? new RateLimiter.Refusal("requests", requests, rpm, retryAfter)
-                        : new RateLimiter.Refusal("tokens", tokens, tpm, retryAfter));
+                return new Admission(Optional.of(rpm > 0 && requests >= rpm ? new RateLimiter.Refusal("requests", requests, rpm, retryAfter)
+                        : new RateLimiter.Refusal("tokens", tokens, tpm, retryAfter)), spent);
             }
         } catch (SQLException e) {
             throw new OpenAiException(503, "server_error", "This API key's rate limits are counted in the database, which cannot be"

@@ -66,4 +66,23 @@ class SharedRateLimiterTest {
             TestPostgres.drop(url);
         }
     }
+
+    @Test
+    void aKeysSpendComesBackWithItsWindowInOneStatement() throws Exception {
+        String url = TestPostgres.freshDatabase("limitspend");
+        try (Database db = Database.open(url, "", "")) {
+            SharedRateLimiter limiter = new SharedRateLimiter(db, Duration.ofMinutes(1));
+            SpendLedger ledger = new SpendLedger(db, java.time.Clock.systemUTC());
+            String period = ledger.currentPeriod().toString();
+            WindowLimits.Admission fresh = limiter.admitAndReadSpend("key-9", 10, 0, period);
+            assertTrue(fresh.refusal().isEmpty());
+            assertEquals(0.0, fresh.spentUsd().orElseThrow(), "no spend yet, read along");
+            ledger.charge("key-9", 0.25, 10, 20);
+            assertEquals(0.25, limiter.admitAndReadSpend("key-9", 10, 0, period).spentUsd().orElseThrow(), 1e-12);
+            assertTrue(limiter.admitAndReadSpend("key-9", 10, 0, "1999-01").spentUsd().orElseThrow() == 0, "per period");
+            assertTrue(limiter.admitAndReadSpend("key-9", 0, 0, period).spentUsd().isEmpty(), "no limits: no statement, the ledger reads");
+        } finally {
+            TestPostgres.drop(url);
+        }
+    }
 }
