@@ -126,7 +126,7 @@ public class HnswRecallBenchmark {
                 collection.spec().efConstruction(), buildSeconds, n / buildSeconds, usedEf, recallSum / QUERIES, QUERIES);
     }
 
-    private static float[] sample(float[][] centers, double[] spread, Random rnd) {
+    static float[] sample(float[][] centers, double[] spread, Random rnd) {
         int c = rnd.nextInt(centers.length);
         float[] v = new float[DIM];
         for (int d = 0; d < DIM; d++) {
@@ -135,7 +135,7 @@ public class HnswRecallBenchmark {
         return v;
     }
 
-    private static float[] normalized(float[] v) {
+    static float[] normalized(float[] v) {
         double s = 0;
         for (float x : v) {
             s += x * x;
@@ -148,7 +148,7 @@ public class HnswRecallBenchmark {
         return out;
     }
 
-    private static int[] topK(float[][] unit, float[] q, int k) {
+    static int[] topK(float[][] unit, float[] q, int k) {
         int[] best = new int[k];
         double[] score = new double[k];
         java.util.Arrays.fill(score, Double.NEGATIVE_INFINITY);

@@ -19,6 +19,8 @@ import io.spillway.server.platform.PlatformServices;
 import io.spillway.server.rag.Collections;
 import io.spillway.server.rag.CollectionsApi;
 import io.spillway.server.rag.RetrievalStage;
+import io.spillway.server.store.CollectionCatalog;
+import io.spillway.server.store.EmbeddedCatalog;
 import io.spillway.server.router.Backoff;
 import io.spillway.server.router.BedrockGateway;
 import io.spillway.server.router.BedrockGenerator;
@@ -94,8 +96,7 @@ public final class SpillwayServer implements AutoCloseable {
         PrometheusRegistry registry = new PrometheusRegistry();
         Optional<EmbeddingService> embeddings = startEmbeddings(config.embeddings(), registry);
         ServerConfig.Collections cc = config.collections();
-        Collections collections = new Collections(cc.resolvedDataDir(), new StorageOptions(cc.fsync(), cc.snapshotAfterLogBytes()),
-                embeddings, cc.chunkTokens(), cc.chunkOverlapTokens());
+        Collections collections = null;
         long loadStart = System.nanoTime();
         Optional<BedrockGateway> bedrock = Optional.empty();
         PlatformServices platform = null;
@@ -122,6 +123,9 @@ public final class SpillwayServer implements AutoCloseable {
             Optional<SpillTarget> spillTarget = bedrock.map(g -> new BedrockGenerator(g, config.router().models(), registry));
             SpillPolicy spill = new SpillPolicy(local, name, engine::estimatedQueueWaitSeconds, config.router(), spillTarget, registry);
             platform = PlatformServices.start(config, embeddings, clock);
+            CollectionCatalog catalog = cc.store().equals("database") ? platform.sharedCatalog().orElseThrow()
+                    : new EmbeddedCatalog(cc.resolvedDataDir(), new StorageOptions(cc.fsync(), cc.snapshotAfterLogBytes()));
+            collections = new Collections(catalog, embeddings, cc.chunkTokens(), cc.chunkOverlapTokens(), Duration.ofMillis(cc.minSeqWaitMs()));
             Generator pipeline = platform.around(new RetrievalStage(new StructuredOutputCheck(spill), collections, local), registry);
             ApiRouter router = new ApiRouter(new ApiRouter.Parts(served, spill.models(), pipeline, config.server().apiKeys(),
                     Optional.of(platform.keys()), embeddings, new CollectionsApi(collections), registry, engine::running,
@@ -132,10 +136,18 @@ public final class SpillwayServer implements AutoCloseable {
                     s.socketSendBufferBytes()),
                     router, router.errors());
             LOG.info("http: listening on {}:{} ({})", s.host(), http.port(), router.authentication());
-            LOG.info("collections: stored under {}", cc.resolvedDataDir());
+            LOG.info("collections: {}", cc.store().equals("database") ? "in the database, shared by replicas (this replica's indexes under "
+                    + cc.resolvedDataDir().resolve("replica") + ")" : "stored under " + cc.resolvedDataDir());
             return new SpillwayServer(engine, http, served, registry, embeddings, collections, bedrock, platform);
         } catch (RuntimeException | InterruptedException e) {
             bedrock.ifPresent(BedrockGateway::close);
+            if (collections != null) {
+                try {
+                    collections.close();
+                } catch (IOException closing) {
+                    e.addSuppressed(closing);
+                }
+            }
             if (platform != null) {
                 platform.close();
             }
@@ -274,13 +286,13 @@ public final class SpillwayServer implements AutoCloseable {
         } finally {
             http.close();
             engine.close();
-            platform.close();
-            embeddings.ifPresent(EmbeddingService::close);
             try {
                 collections.close();
             } catch (IOException e) {
                 LOG.warn("collections: closing failed", e);
             }
+            platform.close();
+            embeddings.ifPresent(EmbeddingService::close);
             LOG.info("shutdown: complete");
         }
     }

@@ -45,6 +45,8 @@ public final class VectorCollection implements AutoCloseable {
     private static final String SPEC_FILE = "collection.properties";
     private static final byte UPSERT = 1;
     private static final byte DELETE = 2;
+    /** Upserts and deletes of one write made elsewhere, applied at the sequence number it was given there. */
+    private static final byte CHANGE = 3;
     private static final int INITIAL_CAPACITY = 1024;
     /** Batches from this size on are inserted in parallel. */
     private static final int PARALLEL_BATCH = 64;
@@ -62,7 +64,10 @@ public final class VectorCollection implements AutoCloseable {
     private final ReentrantReadWriteLock resizeLock = new ReentrantReadWriteLock();
     private volatile HnswIndex<String, float[], StoredItem, Float> index;
     private WriteAheadLog wal;
-    private long lastSeq;
+    /** Written under the write lock; volatile so that readers can say what a query saw. */
+    private volatile long lastSeq;
+    /** The sequence number the newest snapshot holds; guarded by the write lock. */
+    private long snapshotSeq;
     private boolean closed;
 
     private VectorCollection(Path dir, CollectionSpec spec, StorageOptions options) {
@@ -101,6 +106,7 @@ public final class VectorCollection implements AutoCloseable {
         long snapshotSeq = snapshot.map(SnapshotFile.Loaded::seq).orElse(0L);
         c.index = snapshot.map(SnapshotFile.Loaded::value).orElseGet(() -> c.newGraph(INITIAL_CAPACITY));
         c.lastSeq = snapshotSeq;
+        c.snapshotSeq = snapshotSeq;
         long[] replayed = new long[1];
         c.wal = WriteAheadLog.openAndReplay(dir, snapshotSeq + 1, options.fsync(), payload -> {
             if (c.applyLogged(payload, snapshotSeq)) {
@@ -157,11 +163,18 @@ public final class VectorCollection implements AutoCloseable {
         return index.size();
     }
 
-    /** Inserts or replaces records; returns once they are durable. All or nothing. */
-    public void upsert(List<VectorRecord> records) throws IOException {
-        if (records.isEmpty()) {
-            return;
-        }
+    /** The sequence number of the last write applied (0 for a new collection). */
+    public long lastSeq() {
+        return lastSeq;
+    }
+
+    /**
+     * Records as this collection stores them: their dimension checked and their vectors prepared for
+     * the metric (normalized for cosine, bounded otherwise). A store that keeps records elsewhere
+     * first (a shared database) prepares them with this before committing, so that what it commits
+     * is exactly what every replica's graph will hold and can never be refused there.
+     */
+    public static List<VectorRecord> prepare(CollectionSpec spec, List<VectorRecord> records) {
         List<VectorRecord> prepared = new ArrayList<>(records.size());
         for (VectorRecord r : records) {
             if (r.vector().length != spec.dimension()) {
@@ -174,7 +187,16 @@ public final class VectorCollection implements AutoCloseable {
                 throw new IllegalArgumentException("record '" + r.id() + "': " + e.getMessage(), e);
             }
         }
-        write(UPSERT, out -> {
+        return prepared;
+    }
+
+    /** Inserts or replaces records; returns once they are durable. All or nothing. */
+    public void upsert(List<VectorRecord> records) throws IOException {
+        if (records.isEmpty()) {
+            return;
+        }
+        List<VectorRecord> prepared = prepare(spec, records);
+        write(0, UPSERT, out -> {
             out.writeInt(prepared.size());
             for (VectorRecord r : prepared) {
                 RecordCodec.write(out, r);
@@ -247,7 +269,7 @@ public final class VectorCollection implements AutoCloseable {
             return 0;
         }
         int[] removed = new int[1];
-        write(DELETE, out -> {
+        write(0, DELETE, out -> {
             out.writeInt(ids.size());
             for (String id : ids) {
                 RecordCodec.writeString(out, id);
@@ -264,11 +286,74 @@ public final class VectorCollection implements AutoCloseable {
         void apply(long seq);
     }
 
-    private void write(byte op, Body body, Apply apply) throws IOException {
+    /**
+     * Applies one write made elsewhere at the sequence number it was given there: {@code upserts}
+     * (already {@link #prepare prepared}) then {@code deletes}, as one logged record. Writes must
+     * come in order, without gaps: a replica following a shared log applies each exactly once.
+     *
+     * @throws IllegalStateException when {@code seq} is not the next sequence number
+     */
+    public void applyAt(long seq, List<VectorRecord> upserts, Collection<String> deletes) throws IOException {
+        for (VectorRecord r : upserts) {
+            if (r.vector().length != spec.dimension()) {
+                throw new IllegalArgumentException("record '" + r.id() + "' has " + r.vector().length
+                        + " dimensions; the collection has " + spec.dimension());
+            }
+        }
+        write(seq, CHANGE, out -> {
+            out.writeInt(upserts.size());
+            for (VectorRecord r : upserts) {
+                RecordCodec.write(out, r);
+            }
+            out.writeInt(deletes.size());
+            for (String id : deletes) {
+                RecordCodec.writeString(out, id);
+            }
+        }, s -> applyChange(upserts, deletes, s));
+    }
+
+    private void applyChange(List<VectorRecord> upserts, Collection<String> deletes, long seq) {
+        addAll(upserts, seq);
+        deletes.forEach(id -> index.remove(id, seq));
+    }
+
+    /**
+     * Fills a new, empty collection with records already {@link #prepare prepared} (a replica
+     * rebuilding from a shared store's tables, or a copy between stores), as of {@code seq}, and
+     * snapshots it: it then opens at {@code seq} without replaying anything.
+     */
+    public void load(java.util.Iterator<List<VectorRecord>> batches, long seq) throws IOException {
+        writeLock.lock();
+        try {
+            if (closed || lastSeq != 0 || index.size() != 0) {
+                throw new IllegalStateException("collection " + dir.getFileName() + " can only be loaded while new and empty");
+            }
+            while (batches.hasNext()) {
+                List<VectorRecord> batch = batches.next();
+                for (VectorRecord r : batch) {
+                    if (r.vector().length != spec.dimension()) {
+                        throw new IllegalArgumentException("record '" + r.id() + "' has " + r.vector().length
+                                + " dimensions; the collection has " + spec.dimension());
+                    }
+                }
+                addAll(batch, seq);
+            }
+            lastSeq = seq;
+        } finally {
+            writeLock.unlock();
+        }
+        snapshot();
+    }
+
+    private void write(long givenSeq, byte op, Body body, Apply apply) throws IOException {
         writeLock.lock();
         try {
             if (closed) {
                 throw new IllegalStateException("collection " + dir.getFileName() + " is closed");
+            }
+            if (givenSeq != 0 && givenSeq != lastSeq + 1) {
+                throw new IllegalStateException("collection " + dir.getFileName() + " is at seq " + lastSeq + " and cannot apply seq "
+                        + givenSeq + " next");
             }
             long seq = lastSeq + 1;
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -309,6 +394,17 @@ public final class VectorCollection implements AutoCloseable {
                 for (int i = 0; i < n; i++) {
                     index.remove(RecordCodec.readString(in), seq);
                 }
+            } else if (op == CHANGE) {
+                List<VectorRecord> upserts = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    upserts.add(RecordCodec.read(in, spec.dimension()));
+                }
+                int d = in.readInt();
+                List<String> deletes = new ArrayList<>(d);
+                for (int i = 0; i < d; i++) {
+                    deletes.add(RecordCodec.readString(in));
+                }
+                applyChange(upserts, deletes, seq);
             } else {
                 throw new IOException("unknown log operation " + op + " at seq " + seq);
             }
@@ -407,8 +503,24 @@ public final class VectorCollection implements AutoCloseable {
             SnapshotFile.write(dir, seq, index::save);
             wal.rotate(seq + 1);
             wal.deleteSegmentsCoveredBy(seq);
+            snapshotSeq = seq;
             LOG.info("collection {}: snapshot at seq {} ({} vectors) in {} ms", dir.getFileName(), seq, index.size(),
                     (System.nanoTime() - start) / 1_000_000);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /**
+     * Snapshots when writes were applied since the newest snapshot. A replica does this as it stops,
+     * so that it restarts from the snapshot and reads only what it missed from the shared log.
+     */
+    public void snapshotIfBehind() throws IOException {
+        writeLock.lock();
+        try {
+            if (!closed && lastSeq > snapshotSeq) {
+                snapshot();
+            }
         } finally {
             writeLock.unlock();
         }

@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = SpillwayVersion.class,
         description = "Self-hosted LLM inference server with an OpenAI-compatible API.",
-        subcommands = {ServeCommand.class, GenerateCommand.class, KeysCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, GenerateCommand.class, KeysCommand.class, CollectionsCommand.class, BenchCommand.class,
+                CommandLine.HelpCommand.class})
 public final class SpillwayCli implements Runnable {
 
     @CommandLine.Spec

@@ -87,11 +87,18 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
         }
     }
 
-    public record Collections(@JsonProperty("data-dir") String dataDir, boolean fsync,
+    public record Collections(String store, @JsonProperty("data-dir") String dataDir, boolean fsync,
                               @JsonProperty("snapshot-after-log-bytes") long snapshotAfterLogBytes,
                               @JsonProperty("chunk-tokens") int chunkTokens,
-                              @JsonProperty("chunk-overlap-tokens") int chunkOverlapTokens) {
+                              @JsonProperty("chunk-overlap-tokens") int chunkOverlapTokens,
+                              @JsonProperty("sync-interval-ms") long syncIntervalMs,
+                              @JsonProperty("min-seq-wait-ms") long minSeqWaitMs,
+                              @JsonProperty("log-retention-hours") double logRetentionHours) {
         public Collections {
+            require(store.equals("embedded") || store.equals("database"), "collections.store must be embedded or database");
+            require(syncIntervalMs >= 10, "collections.sync-interval-ms must be at least 10");
+            require(minSeqWaitMs >= 0, "collections.min-seq-wait-ms must not be negative");
+            require(logRetentionHours > 0, "collections.log-retention-hours must be positive");
             require(snapshotAfterLogBytes > 0, "collections.snapshot-after-log-bytes must be positive");
             require(chunkTokens >= 8, "collections.chunk-tokens must be at least 8");
             require(chunkOverlapTokens >= 0 && chunkOverlapTokens < chunkTokens / 2,
@@ -151,27 +158,56 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
         return base.resolve("spillway").resolve(name);
     }
 
-    public record Database(String url, String user, String password) {
+    public record Database(String url, String user, String password,
+                           @JsonProperty("connection-timeout-ms") long connectionTimeoutMs) {
+        public Database {
+            require(connectionTimeoutMs >= 250, "database.connection-timeout-ms must be at least 250");
+        }
+
+        public boolean postgres() {
+            return resolvedUrl().startsWith("jdbc:postgresql:");
+        }
+
         public String resolvedUrl() {
             return url == null || url.isBlank() ? "jdbc:sqlite:" + dataPath("spillway.db") : url;
         }
     }
 
-    public record Keys(@JsonProperty("limit-window-seconds") double limitWindowSeconds) {
+    public record Keys(@JsonProperty("limit-window-seconds") double limitWindowSeconds,
+                       @JsonProperty("limit-scope") String limitScope) {
         public Keys {
             require(limitWindowSeconds > 0, "keys.limit-window-seconds must be positive");
+            require(List.of("auto", "shared", "replica").contains(limitScope), "keys.limit-scope must be auto, shared or replica");
+        }
+
+        /** Whether rate-limit windows are counted in the database, across replicas. */
+        public boolean sharedLimits(Database database) {
+            if (limitScope.equals("shared") && !database.postgres()) {
+                throw new ConfigException("keys.limit-scope shared needs database.url on PostgreSQL (replicas share the windows there)");
+            }
+            return limitScope.equals("shared") || (limitScope.equals("auto") && database.postgres());
         }
     }
 
     public record Cache(boolean enabled, @JsonProperty("max-bytes") long maxBytes, @JsonProperty("ttl-seconds") double ttlSeconds,
                         boolean dedup, @JsonProperty("semantic-enabled") boolean semanticEnabled,
                         @JsonProperty("semantic-threshold") double semanticThreshold,
-                        @JsonProperty("semantic-max-entries") int semanticMaxEntries) {
+                        @JsonProperty("semantic-max-entries") int semanticMaxEntries,
+                        @JsonProperty("semantic-scope") String semanticScope) {
         public Cache {
+            require(List.of("auto", "shared", "replica").contains(semanticScope), "cache.semantic-scope must be auto, shared or replica");
             require(maxBytes > 0, "cache.max-bytes must be positive");
             require(ttlSeconds > 0, "cache.ttl-seconds must be positive");
             require(semanticThreshold > 0 && semanticThreshold <= 1, "cache.semantic-threshold must be in (0, 1]");
             require(semanticMaxEntries > 0, "cache.semantic-max-entries must be positive");
+        }
+
+        /** Whether semantic cache entries are kept in the database, shared by replicas. */
+        public boolean sharedSemantic(Database database) {
+            if (semanticScope.equals("shared") && !database.postgres()) {
+                throw new ConfigException("cache.semantic-scope shared needs database.url on PostgreSQL");
+            }
+            return semanticScope.equals("shared") || (semanticScope.equals("auto") && database.postgres());
         }
     }
 

@@ -14,6 +14,10 @@ import io.spillway.server.platform.keys.Database;
 import io.spillway.server.platform.keys.KeyStore;
 import io.spillway.server.platform.limits.AdmissionStage;
 import io.spillway.server.platform.limits.RateLimiter;
+import io.spillway.server.platform.limits.SharedRateLimiter;
+import io.spillway.server.platform.limits.WindowLimits;
+import io.spillway.server.store.SharedCatalog;
+import io.spillway.vectors.StorageOptions;
 import io.spillway.server.platform.limits.SpendLedger;
 import io.spillway.server.platform.safety.Blocklist;
 import io.spillway.server.platform.safety.ContentClassifier;
@@ -48,13 +52,16 @@ public final class PlatformServices implements AutoCloseable {
     private final SafetyPolicy safety;
     private final Blocklist blocklist;
     private final Optional<ContentClassifier> classifier;
-    private final RateLimiter limiter;
+    private final WindowLimits limiter;
     private final SpendLedger ledger;
     private final Clock clock;
+    private final Optional<SharedCatalog> shared;
 
     private PlatformServices(Database database, Optional<AuditLog> audit, Optional<SemanticCache> semantic, KeyStore keys,
                              Optional<ResponseCache> cache, boolean dedup, SafetyPolicy safety, Blocklist blocklist,
-                             Optional<ContentClassifier> classifier, RateLimiter limiter, SpendLedger ledger, Clock clock) {
+                             Optional<ContentClassifier> classifier, WindowLimits limiter, SpendLedger ledger, Clock clock,
+                             Optional<SharedCatalog> shared) {
+        this.shared = shared;
         this.database = database;
         this.audit = audit;
         this.semantic = semantic;
@@ -73,18 +80,32 @@ public final class PlatformServices implements AutoCloseable {
         ServerConfig.Database d = config.database();
         Database db;
         try {
-            db = Database.open(d.resolvedUrl(), d.user(), d.password());
+            db = Database.open(d.resolvedUrl(), d.user(), d.password(), Duration.ofMillis(d.connectionTimeoutMs()));
         } catch (RuntimeException e) {
             throw new ConfigException("database: " + e.getMessage(), e);
         }
+        Optional<SharedCatalog> shared = Optional.empty();
         try {
             KeyStore keys = new KeyStore(db, clock);
             ServerConfig.Cache c = config.cache();
+            ServerConfig.Collections cc = config.collections();
+            boolean semanticOn = c.enabled() && c.semanticEnabled() && embeddings.isPresent();
+            boolean sharedSemantic = semanticOn && c.sharedSemantic(d);
+            if (cc.store().equals("database") || sharedSemantic) {
+                if (!d.postgres()) {
+                    throw new ConfigException("collections.store database needs database.url on PostgreSQL (replicas follow its change"
+                            + " log); on one box, use collections.store embedded");
+                }
+                shared = Optional.of(SharedCatalog.start(db, new SharedCatalog.Settings(cc.resolvedDataDir().resolve("replica"),
+                        new StorageOptions(false, cc.snapshotAfterLogBytes()), Duration.ofMillis(cc.syncIntervalMs()),
+                        Duration.ofMillis((long) (cc.logRetentionHours() * 3_600_000)))));
+            }
             Optional<ResponseCache> cache = c.enabled()
                     ? Optional.of(new ResponseCache(c.maxBytes(), Duration.ofMillis((long) (c.ttlSeconds() * 1000)))) : Optional.empty();
-            Optional<SemanticCache> semantic = c.enabled() && c.semanticEnabled() && embeddings.isPresent()
-                    ? Optional.of(new SemanticCache(embeddings.get(), c.semanticThreshold(), c.semanticMaxEntries(),
-                    Duration.ofMillis((long) (c.ttlSeconds() * 1000)), semanticCacheDir(config))) : Optional.empty();
+            Duration ttl = Duration.ofMillis((long) (c.ttlSeconds() * 1000));
+            Optional<SemanticCache> semantic = !semanticOn ? Optional.empty() : sharedSemantic
+                    ? Optional.of(SemanticCache.shared(embeddings.get(), c.semanticThreshold(), c.semanticMaxEntries(), ttl, shared.get(), clock))
+                    : Optional.of(SemanticCache.local(embeddings.get(), c.semanticThreshold(), c.semanticMaxEntries(), ttl, semanticCacheDir(config)));
             ServerConfig.Safety s = config.safety();
             SafetyPolicy policy = new SafetyPolicy(SafetyAction.parse(s.pii()),
                     s.piiTypes().stream().map(PiiType::parse).collect(Collectors.toSet()), SafetyAction.parse(s.blocklistAction()),
@@ -93,15 +114,23 @@ public final class PlatformServices implements AutoCloseable {
             ServerConfig.Audit a = config.audit();
             Optional<AuditLog> audit = a.enabled() ? Optional.of(new AuditLog(a.resolvedDir(), a.maxFileBytes(), a.fsync(), clock))
                     : Optional.empty();
-            RateLimiter limiter = new RateLimiter(Duration.ofMillis((long) (config.keys().limitWindowSeconds() * 1000)));
+            Duration window = Duration.ofMillis((long) (config.keys().limitWindowSeconds() * 1000));
+            boolean sharedLimits = config.keys().sharedLimits(d);
+            WindowLimits limiter = sharedLimits ? new SharedRateLimiter(db, window) : new RateLimiter(window);
             boolean dedup = c.enabled() && c.dedup();
-            LOG.info("platform: keys and budgets in {}; response cache {}{}; dedup {}; PII {}; audit {}", db.url(),
-                    cache.isPresent() ? "on" : "off", semantic.isPresent() ? ", semantic cache on (opt-in, similarity >= "
-                            + c.semanticThreshold() + ")" : "", dedup ? "on" : "off", policy.pii().id(),
+            LOG.info("platform: keys and budgets in {}; rate limits {}; response cache {}{}; dedup {}; PII {}; audit {}", db.url(),
+                    sharedLimits ? "shared by replicas" : "per replica", cache.isPresent() ? "on" : "off",
+                    semantic.isPresent() ? ", semantic cache on (opt-in, similarity >= " + c.semanticThreshold() + ", "
+                            + (sharedSemantic ? "shared by replicas" : "per replica") + ")" : "", dedup ? "on" : "off", policy.pii().id(),
                     audit.map(l -> "in " + l.directory()).orElse("off"));
             return new PlatformServices(db, audit, semantic, keys, cache, dedup, policy, new Blocklist(s.blocklist()), classifier,
-                    limiter, new SpendLedger(db, clock), clock);
+                    limiter, new SpendLedger(db, clock), clock, shared);
+        } catch (java.io.IOException e) {
+            shared.ifPresent(SharedCatalog::close);
+            db.close();
+            throw new ConfigException("collections: " + e.getMessage(), e);
         } catch (RuntimeException e) {
+            shared.ifPresent(SharedCatalog::close);
             db.close();
             throw e;
         }
@@ -127,8 +156,16 @@ public final class PlatformServices implements AutoCloseable {
         throw new ConfigException("safety.classifier: no ContentClassifier named '" + name + "' on the class path");
     }
 
+    /** The shared store's catalog, when collections or the semantic cache are shared through the database. */
+    public Optional<SharedCatalog> sharedCatalog() {
+        return shared;
+    }
+
     /** The platform's stages around {@code generator}. */
     public Generator around(Generator generator, PrometheusRegistry registry) {
+        semantic.ifPresent(sc -> io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("spillway_semantic_cache_entries")
+                .help("Semantic cache entries this replica can answer from (with a shared cache, every replica's)")
+                .callback(cb -> cb.call(sc.size())).register(registry));
         Generator g = new CacheStage(generator, cache, semantic, dedup, registry);
         g = new SafetyStage(g, safety, blocklist, classifier, registry);
         g = new AdmissionStage(g, limiter, Optional.of(ledger), registry);
@@ -142,11 +179,12 @@ public final class PlatformServices implements AutoCloseable {
         return keys;
     }
 
-    /** Flushes the audit log, then closes the semantic index and the database. */
+    /** Flushes the audit log, then closes the semantic index, the shared store's indexes and the database. */
     @Override
     public void close() {
         audit.ifPresent(AuditLog::close);
         semantic.ifPresent(SemanticCache::close);
+        shared.ifPresent(SharedCatalog::close);
         database.close();
     }
 }

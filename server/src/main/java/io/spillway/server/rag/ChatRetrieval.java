@@ -7,7 +7,9 @@ import io.spillway.server.wire.Retrieval;
 import io.spillway.server.wire.Role;
 import io.spillway.server.wire.Source;
 import io.spillway.vectors.Filter;
-import io.spillway.vectors.VectorCollection;
+import io.spillway.server.store.NoSuchCollectionException;
+import io.spillway.server.store.StoreUnavailableException;
+import io.spillway.server.store.StoredCollection;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -46,18 +48,21 @@ public final class ChatRetrieval {
     }
 
     private final Collections collections;
-    private final VectorCollection collection;
+    private final StoredCollection collection;
     private final Retrieval request;
     private final Filter filter;
 
-    private ChatRetrieval(Collections collections, VectorCollection collection, Retrieval request, Filter filter) {
+    private ChatRetrieval(Collections collections, StoredCollection collection, Retrieval request, Filter filter) {
         this.collections = collections;
         this.collection = collection;
         this.request = request;
         this.filter = filter;
     }
 
-    /** Finds the owner's collection and checks the filter against it. */
+    /**
+     * Finds the owner's collection, checks the filter against it, and waits (bounded) until this
+     * replica has applied the write {@code min_seq} names.
+     */
     public static ChatRetrieval open(Collections collections, Owner owner, Retrieval request) {
         Filter filter;
         try {
@@ -65,11 +70,15 @@ public final class ChatRetrieval {
         } catch (IllegalArgumentException e) {
             throw OpenAiException.invalid("'rag.filter': " + e.getMessage(), "rag.filter");
         }
-        VectorCollection c;
+        StoredCollection c;
         try {
-            c = collections.get(owner, request.collection()).orElseThrow(() -> new OpenAiException(404, "invalid_request_error",
-                    "Collection '" + request.collection() + "' does not exist.", "rag.collection", "collection_not_found", 0));
+            c = collections.get(owner, request.collection()).orElseThrow(() -> new NoSuchCollectionException(request.collection()));
             collections.requireTextCompatible(c);
+            collections.requireApplied(c, request.minSeq(), "rag.min_seq");
+        } catch (NoSuchCollectionException e) {
+            throw new OpenAiException(404, "invalid_request_error", e.getMessage(), "rag.collection", "collection_not_found", 0);
+        } catch (StoreUnavailableException e) {
+            throw new OpenAiException(503, "server_error", e.getMessage() + " Retry shortly.", "rag.collection", "store_unavailable", 2);
         } catch (IOException e) {
             throw OpenAiException.internal("Collection storage failed: " + e.getMessage());
         } catch (IllegalArgumentException | IllegalStateException e) {

@@ -1,32 +1,33 @@
 package io.spillway.server.rag;
 
 import io.spillway.server.embeddings.EmbeddingService;
+import io.spillway.server.store.CollectionCatalog;
+import io.spillway.server.store.Rows;
+import io.spillway.server.store.StoredCollection;
+import io.spillway.server.wire.OpenAiException;
 import io.spillway.vectors.CollectionSpec;
-import io.spillway.vectors.CollectionStore;
 import io.spillway.vectors.Filter;
 import io.spillway.vectors.SearchHit;
-import io.spillway.vectors.StorageOptions;
-import io.spillway.vectors.VectorCollection;
 import io.spillway.vectors.VectorRecord;
 import java.io.IOException;
-import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Retrieval collections, each owned by one API key: documents are chunked, embedded and indexed;
- * raw vectors go straight in; queries take text or a vector. One directory per owner, so one
- * owner's names never collide with, or reveal, another's.
+ * raw vectors go straight in; queries take text or a vector. The catalog keeps them on this box or
+ * in PostgreSQL shared by every replica; either way a write is acknowledged with its sequence
+ * number, and a read may ask to see at least a given one ({@link #requireApplied}).
  */
 public final class Collections implements AutoCloseable {
 
     /** Metadata fields Spillway sets on document chunks; user metadata cannot override them. */
-    public static final String TEXT = "text";
+    public static final String TEXT = Rows.TEXT;
     public static final String DOCUMENT_ID = "document_id";
     public static final String CHUNK_INDEX = "chunk_index";
     public static final String SECTION = "section";
@@ -40,44 +41,72 @@ public final class Collections implements AutoCloseable {
     public record AddedDocument(String documentId, List<String> chunkIds, int tokens) {
     }
 
-    private final Path root;
-    private final StorageOptions storage;
+    /** What adding documents produced, and the sequence number by which all of it is committed. */
+    public record Added(List<AddedDocument> documents, long seq) {
+    }
+
+    private final CollectionCatalog catalog;
     private final Optional<EmbeddingService> embeddings;
     private final int defaultChunkTokens;
     private final int defaultOverlapTokens;
-    private final Map<Owner, CollectionStore> stores = new ConcurrentHashMap<>();
+    private final Duration minSeqWait;
 
-    public Collections(Path root, StorageOptions storage, Optional<EmbeddingService> embeddings, int chunkTokens, int overlapTokens) {
-        this.root = root;
-        this.storage = storage;
+    /**
+     * @param minSeqWait how long a read that asks for a sequence number this replica has not applied
+     *                   waits for it before answering 503
+     */
+    public Collections(CollectionCatalog catalog, Optional<EmbeddingService> embeddings, int chunkTokens, int overlapTokens,
+                       Duration minSeqWait) {
+        this.catalog = catalog;
         this.embeddings = embeddings;
         this.defaultChunkTokens = chunkTokens;
         this.defaultOverlapTokens = overlapTokens;
+        this.minSeqWait = minSeqWait;
     }
 
     public Optional<EmbeddingService> embeddings() {
         return embeddings;
     }
 
-    private CollectionStore store(Owner owner) {
-        return stores.computeIfAbsent(owner, o -> new CollectionStore(root.resolve(o.id()), storage));
-    }
-
-    public VectorCollection create(Owner owner, String name, CollectionSpec spec) throws IOException {
-        return store(owner).create(name, spec);
+    public StoredCollection create(Owner owner, String name, CollectionSpec spec) throws IOException {
+        return catalog.create(owner.id(), name, spec);
     }
 
     /** A collection of this owner; empty when it does not exist or belongs to someone else. */
-    public Optional<VectorCollection> get(Owner owner, String name) throws IOException {
-        return store(owner).get(name);
+    public Optional<StoredCollection> get(Owner owner, String name) throws IOException {
+        return catalog.get(owner.id(), name);
     }
 
     public List<String> names(Owner owner) throws IOException {
-        return store(owner).names();
+        return catalog.names(owner.id());
     }
 
     public boolean drop(Owner owner, String name) throws IOException {
-        return store(owner).drop(name);
+        return catalog.drop(owner.id(), name);
+    }
+
+    /**
+     * Returns once this replica has applied {@code minSeq} (0: at once), waiting for it at most the
+     * configured time; else 503 with Retry-After, naming how far this replica is.
+     */
+    public void requireApplied(StoredCollection c, long minSeq, String param) {
+        if (minSeq <= 0 || c.appliedSeq() >= minSeq) {
+            return;
+        }
+        boolean reached;
+        try {
+            reached = c.awaitApplied(minSeq, minSeqWait);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            reached = false;
+        } catch (IOException e) {
+            throw OpenAiException.internal("Collection storage failed: " + e.getMessage());
+        }
+        if (!reached) {
+            throw new OpenAiException(503, "server_error", "Collection '" + c.name() + "' has applied writes up to seq " + c.appliedSeq()
+                    + " on this replica; seq " + minSeq + " was not reached within " + minSeqWait.toMillis() + " ms. Retry shortly.",
+                    param, "replica_behind", 1);
+        }
     }
 
     public EmbeddingService requireEmbeddings() {
@@ -86,7 +115,7 @@ public final class Collections implements AutoCloseable {
     }
 
     /** Checks that text can go into this collection: its dimension must match the embedding model's. */
-    public void requireTextCompatible(VectorCollection c) {
+    public void requireTextCompatible(StoredCollection c) {
         EmbeddingService e = requireEmbeddings();
         if (c.spec().dimension() != e.dimension()) {
             throw new IllegalArgumentException("this collection holds " + c.spec().dimension() + "-dimensional vectors but the embedding model "
@@ -98,8 +127,7 @@ public final class Collections implements AutoCloseable {
      * Chunks, embeds and indexes documents. Re-adding a document id replaces its old chunks.
      * {@code chunkTokens} and {@code overlapTokens} of 0 take the configured defaults.
      */
-    public List<AddedDocument> addDocuments(VectorCollection c, List<Document> documents, int chunkTokens, int overlapTokens)
-            throws IOException {
+    public Added addDocuments(StoredCollection c, List<Document> documents, int chunkTokens, int overlapTokens) throws IOException {
         requireTextCompatible(c);
         EmbeddingService e = requireEmbeddings();
         int size = chunkTokens > 0 ? chunkTokens : defaultChunkTokens;
@@ -108,6 +136,7 @@ public final class Collections implements AutoCloseable {
         int overlap = overlapTokens > 0 ? overlapTokens : Math.min(defaultOverlapTokens, size / 2 - 1);
         Chunker chunker = new Chunker(e.model()::tokenSpans, size, overlap);
         List<AddedDocument> added = new ArrayList<>();
+        long seq = 0;
         for (Document d : documents) {
             for (String key : d.metadata().keySet()) {
                 if (RESERVED.contains(key)) {
@@ -131,42 +160,28 @@ public final class Collections implements AutoCloseable {
                 if (!ch.section().isEmpty()) {
                     meta.put(SECTION, ch.section());
                 }
-                String id = chunkId(docId, i);
+                String id = StoredCollection.chunkId(docId, i);
                 chunkIds.add(id);
                 records.add(new VectorRecord(id, vectors.get(i), meta));
                 tokens += ids.get(i).length;
             }
-            c.upsert(records);
-            deleteChunksFrom(c, docId, chunks.size());
+            seq = Math.max(seq, c.putDocument(docId, records));
             added.add(new AddedDocument(docId, chunkIds, tokens));
         }
-        return added;
+        return new Added(added, seq);
     }
 
-    static String chunkId(String documentId, int index) {
-        return documentId + "#" + index;
+    public StoredCollection.Deleted deleteDocument(StoredCollection c, String documentId) throws IOException {
+        return c.deleteDocument(documentId);
     }
 
-    /** Deletes a document's chunks from index {@code from} on; returns how many went. */
-    private static int deleteChunksFrom(VectorCollection c, String documentId, int from) throws IOException {
-        List<String> doomed = new ArrayList<>();
-        for (int i = from; c.get(chunkId(documentId, i)).isPresent(); i++) {
-            doomed.add(chunkId(documentId, i));
-        }
-        return c.delete(doomed);
-    }
-
-    public int deleteDocument(VectorCollection c, String documentId) throws IOException {
-        return deleteChunksFrom(c, documentId, 0);
-    }
-
-    public List<Passage> queryText(VectorCollection c, String text, int topK, int ef, Filter filter) {
+    public List<Passage> queryText(StoredCollection c, String text, int topK, int ef, Filter filter) {
         requireTextCompatible(c);
         float[] v = requireEmbeddings().embedTexts(List.of(text)).join().get(0);
         return queryVector(c, v, topK, ef, filter);
     }
 
-    public List<Passage> queryVector(VectorCollection c, float[] vector, int topK, int ef, Filter filter) {
+    public List<Passage> queryVector(StoredCollection c, float[] vector, int topK, int ef, Filter filter) {
         List<Passage> out = new ArrayList<>();
         for (SearchHit h : c.query(vector, topK, ef, filter)) {
             Object text = h.metadata().get(TEXT);
@@ -178,17 +193,6 @@ public final class Collections implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        IOException first = null;
-        for (CollectionStore s : stores.values()) {
-            try {
-                s.close();
-            } catch (IOException e) {
-                first = first == null ? e : first;
-            }
-        }
-        stores.clear();
-        if (first != null) {
-            throw first;
-        }
+        catalog.close();
     }
 }

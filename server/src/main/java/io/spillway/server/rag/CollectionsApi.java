@@ -9,7 +9,9 @@ import io.spillway.server.wire.OpenAiException;
 import io.spillway.vectors.CollectionSpec;
 import io.spillway.vectors.Filter;
 import io.spillway.vectors.Metric;
-import io.spillway.vectors.VectorCollection;
+import io.spillway.server.store.NoSuchCollectionException;
+import io.spillway.server.store.StoreUnavailableException;
+import io.spillway.server.store.StoredCollection;
 import io.spillway.vectors.VectorRecord;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -32,9 +34,13 @@ import java.util.function.Supplier;
  * POST   /v1/collections/{c}/vectors              upsert {vectors: [{id, vector, metadata?, text?}]}
  * GET    /v1/collections/{c}/vectors/{id}         get one record
  * DELETE /v1/collections/{c}/vectors/{id}         delete one record
- * POST   /v1/collections/{c}/query                {text | vector, top_k?, ef?, filter?, include_vectors?}
+ * POST   /v1/collections/{c}/query                {text | vector, top_k?, ef?, filter?, include_vectors?, min_seq?}
  * </pre>
  * A collection of another owner answers 404, exactly like one that does not exist.
+ *
+ * <p>Every write answers with {@code seq}, the sequence number it was committed at; a query may send
+ * one as {@code min_seq} to see at least that write (from any replica), and every query and
+ * description says, as {@code seq}, the last write this replica had applied when it read.
  */
 public final class CollectionsApi {
 
@@ -82,6 +88,13 @@ public final class CollectionsApi {
                 case 2, 3 -> sub(method, owner, path, body);
                 default -> throw unknown(method, path);
             };
+        } catch (NoSuchCollectionException e) {
+            throw new OpenAiException(404, "invalid_request_error", e.getMessage(), "collection", "collection_not_found", 0);
+        } catch (StoreUnavailableException e) {
+            // A connection lost during a commit leaves the outcome unknown: say so. Writes are idempotent (an
+            // upsert of the same records, a delete of the same ids), so retrying is safe either way.
+            throw new OpenAiException(503, "server_error", e.getMessage() + " The request was not acknowledged (a write may or may"
+                    + " not have been applied; retrying it is safe).", null, "store_unavailable", 2);
         } catch (IllegalArgumentException e) {
             throw OpenAiException.invalid(e.getMessage(), null);
         } catch (IllegalStateException e) {
@@ -99,17 +112,18 @@ public final class CollectionsApi {
 
     private ObjectNode sub(String method, Owner owner, List<String> parts, Supplier<Fields> body) throws IOException {
         String name = parts.get(0);
-        VectorCollection c = require(owner, name);
+        StoredCollection c = require(owner, name);
         switch (parts.get(1)) {
             case "documents" -> {
                 if (parts.size() == 2 && method.equals("POST")) {
                     return addDocuments(c, body.get());
                 } else if (parts.size() == 3 && method.equals("DELETE")) {
-                    int n = collections.deleteDocument(c, parts.get(2));
-                    if (n == 0) {
+                    StoredCollection.Deleted d = collections.deleteDocument(c, parts.get(2));
+                    if (d.count() == 0) {
                         throw OpenAiException.notFound("Document '" + parts.get(2) + "' is not in collection '" + name + "'.");
                     }
-                    return F.objectNode().put("id", parts.get(2)).put("object", "document.deleted").put("deleted", true).put("chunks", n);
+                    return F.objectNode().put("id", parts.get(2)).put("object", "document.deleted").put("deleted", true)
+                            .put("chunks", d.count()).put("seq", d.seq());
                 }
                 throw notAllowed(method, parts.size() == 2 ? "POST" : "DELETE");
             }
@@ -121,10 +135,11 @@ public final class CollectionsApi {
                             "Record '" + parts.get(2) + "' is not in collection '" + name + "'."));
                     return record(r, true);
                 } else if (parts.size() == 3 && method.equals("DELETE")) {
-                    if (c.delete(List.of(parts.get(2))) == 0) {
+                    StoredCollection.Deleted d = c.delete(List.of(parts.get(2)));
+                    if (d.count() == 0) {
                         throw OpenAiException.notFound("Record '" + parts.get(2) + "' is not in collection '" + name + "'.");
                     }
-                    return F.objectNode().put("id", parts.get(2)).put("object", "vector.deleted").put("deleted", true);
+                    return F.objectNode().put("id", parts.get(2)).put("object", "vector.deleted").put("deleted", true).put("seq", d.seq());
                 }
                 throw notAllowed(method, parts.size() == 2 ? "POST" : "GET or DELETE");
             }
@@ -138,7 +153,7 @@ public final class CollectionsApi {
         }
     }
 
-    private VectorCollection require(Owner owner, String name) throws IOException {
+    private StoredCollection require(Owner owner, String name) throws IOException {
         return collections.get(owner, name).orElseThrow(() -> notFound(name));
     }
 
@@ -167,7 +182,7 @@ public final class CollectionsApi {
                 p.integer("ef_construction", 1, 10_000) == null ? CollectionSpec.DEFAULT_EF_CONSTRUCTION
                         : p.integer("ef_construction", 1, 10_000).intValue(),
                 p.integer("ef", 1, 10_000) == null ? CollectionSpec.DEFAULT_EF : p.integer("ef", 1, 10_000).intValue());
-        VectorCollection c = collections.create(owner, name, spec);
+        StoredCollection c = collections.create(owner, name, spec);
         return describe(name, c);
     }
 
@@ -180,7 +195,7 @@ public final class CollectionsApi {
         return out;
     }
 
-    private static ObjectNode describe(String name, VectorCollection c) {
+    private static ObjectNode describe(String name, StoredCollection c) {
         ObjectNode o = F.objectNode();
         o.put("id", name);
         o.put("object", "collection");
@@ -190,10 +205,11 @@ public final class CollectionsApi {
         o.put("ef_construction", c.spec().efConstruction());
         o.put("ef", c.spec().ef());
         o.put("count", c.size());
+        o.put("seq", c.appliedSeq());
         return o;
     }
 
-    private ObjectNode addDocuments(VectorCollection c, Fields p) throws IOException {
+    private ObjectNode addDocuments(StoredCollection c, Fields p) throws IOException {
         JsonNode docs = p.array("documents");
         if (docs == null || docs.isEmpty()) {
             throw OpenAiException.invalid("'documents' must be a non-empty array of {id?, text, format?, metadata?}.", "documents");
@@ -214,11 +230,11 @@ public final class CollectionsApi {
         }
         int chunkTokens = p.integer("chunk_tokens", 8, 8192) == null ? 0 : p.integer("chunk_tokens", 8, 8192).intValue();
         int overlap = p.integer("chunk_overlap", 0, 4096) == null ? 0 : p.integer("chunk_overlap", 0, 4096).intValue();
-        List<Collections.AddedDocument> added = collections.addDocuments(c, list, chunkTokens, overlap);
+        Collections.Added added = collections.addDocuments(c, list, chunkTokens, overlap);
         ObjectNode out = F.objectNode().put("object", "list");
         ArrayNode data = out.putArray("data");
         int tokens = 0;
-        for (Collections.AddedDocument a : added) {
+        for (Collections.AddedDocument a : added.documents()) {
             ObjectNode o = data.addObject();
             o.put("object", "document");
             o.put("id", a.documentId());
@@ -227,10 +243,11 @@ public final class CollectionsApi {
             tokens += a.tokens();
         }
         out.putObject("usage").put("prompt_tokens", tokens).put("total_tokens", tokens);
+        out.put("seq", added.seq());
         return out;
     }
 
-    private ObjectNode upsertVectors(VectorCollection c, Fields p) throws IOException {
+    private ObjectNode upsertVectors(StoredCollection c, Fields p) throws IOException {
         JsonNode vectors = p.array("vectors");
         if (vectors == null || vectors.isEmpty()) {
             throw OpenAiException.invalid("'vectors' must be a non-empty array of {id, vector, metadata?, text?}.", "vectors");
@@ -253,11 +270,15 @@ public final class CollectionsApi {
             }
             records.add(new VectorRecord(id, vector, meta));
         }
-        c.upsert(records);
-        return F.objectNode().put("object", "vectors.upserted").put("upserted", records.size()).put("count", c.size());
+        long seq = c.upsert(records);
+        return F.objectNode().put("object", "vectors.upserted").put("upserted", records.size()).put("count", c.size()).put("seq", seq);
     }
 
-    private ObjectNode query(VectorCollection c, Fields p) {
+    private ObjectNode query(StoredCollection c, Fields p) {
+        Long minSeq = p.integer("min_seq", 0, Long.MAX_VALUE);
+        collections.requireApplied(c, minSeq == null ? 0 : minSeq, "min_seq");
+        // Read before searching: every write up to it is in what the search sees.
+        long seq = c.appliedSeq();
         int topK = p.integer("top_k", 1, MAX_TOP_K) == null ? 4 : p.integer("top_k", 1, MAX_TOP_K).intValue();
         int ef = p.integer("ef", 1, 10_000) == null ? 0 : p.integer("ef", 1, 10_000).intValue();
         Filter filter = FilterJson.parse(p.get("filter"));
@@ -290,6 +311,7 @@ public final class CollectionsApi {
                 c.get(h.id()).ifPresent(r -> o.set("vector", vectorJson(r.vector())));
             }
         }
+        out.put("seq", seq);
         return out;
     }
 

@@ -343,9 +343,18 @@ public final class Requests {
             }
             minScore = s.asDouble();
         }
+        long minSeq = 0;
+        if (rag.has("min_seq") && !rag.get("min_seq").isNull()) {
+            JsonNode s = rag.get("min_seq");
+            if (!s.isIntegralNumber() || !s.canConvertToLong() || s.asLong() < 0) {
+                throw OpenAiException.invalid("'rag.min_seq' must be a non-negative integer: the 'seq' of a write to the collection.",
+                        "rag.min_seq");
+            }
+            minSeq = s.asLong();
+        }
         JsonNode filter = rag.get("filter");
         return Optional.of(new Retrieval(name.asText(), topK, minScore,
-                filter == null || filter.isNull() ? Optional.empty() : Optional.of(filter)));
+                filter == null || filter.isNull() ? Optional.empty() : Optional.of(filter), minSeq));
     }
 
     // ---- prompts ----

@@ -171,6 +171,14 @@ class DeploymentFilesTest {
         for (String key : List.of("SPILLWAY_DATABASE_URL", "SPILLWAY_DATABASE_USER", "SPILLWAY_DATABASE_PASSWORD")) {
             assertTrue(byKind.get("Secret").path("stringData").has(key), key);
         }
+        // Replicas agree through PostgreSQL: collections, rate limits and the semantic cache are shared, not per pod.
+        assertTrue(byKind.get("Secret").path("stringData").path("SPILLWAY_DATABASE_URL").asText().startsWith("jdbc:postgresql:"));
+        ServerConfig.Database pg = new ServerConfig.Database(byKind.get("Secret").path("stringData").path("SPILLWAY_DATABASE_URL").asText(),
+                "", "", parsed.database().connectionTimeoutMs());
+        assertEquals("database", parsed.collections().store(), "collections shared, not posted to every pod");
+        assertTrue(parsed.keys().sharedLimits(pg), "rate-limit windows shared");
+        assertTrue(parsed.cache().sharedSemantic(pg), "semantic cache entries shared");
+        assertTrue(deployment.path("spec").path("replicas").asInt() > 1);
 
         // The probes answer and the autoscaler's metric exists on a real server.
         JsonNode hpa = byKind.get("HorizontalPodAutoscaler");

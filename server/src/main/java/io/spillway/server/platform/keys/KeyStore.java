@@ -93,26 +93,48 @@ public final class KeyStore {
             return Optional.empty();
         }
         String h = Sha256.hex(secret);
-        return byHash.get(h, k -> db.run(c -> {
-            try (PreparedStatement s = c.prepareStatement("SELECT * FROM api_keys WHERE secret_hash = ? AND revoked_at IS NULL")) {
-                s.setString(1, k);
-                try (ResultSet r = s.executeQuery()) {
-                    return r.next() ? Optional.of(read(r)) : Optional.empty();
+        try {
+            return byHash.get(h, k -> db.run(c -> {
+                try (PreparedStatement s = c.prepareStatement("SELECT * FROM api_keys WHERE secret_hash = ? AND revoked_at IS NULL")) {
+                    s.setString(1, k);
+                    try (ResultSet r = s.executeQuery()) {
+                        return r.next() ? Optional.of(read(r)) : Optional.empty();
+                    }
                 }
+            }));
+        } catch (IllegalStateException e) {
+            if (Database.unreachable(e)) {
+                throw unavailable(e);
             }
-        }));
+            throw e;
+        }
+    }
+
+    /** A key cannot be checked while the database is down: a 503 to retry, not a fault. */
+    private static io.spillway.server.wire.OpenAiException unavailable(RuntimeException e) {
+        return new io.spillway.server.wire.OpenAiException(503, "server_error", "API keys are kept in the database, which cannot be"
+                + " reached. Retry shortly.", null, "keys_unavailable", 2);
     }
 
     /** Whether any key is active: then the API requires one. Checked against the database at most every {@link #LOOKUP_TTL}. */
     public boolean anyActive() {
         long now = System.nanoTime();
         if (now - activeKeysCheckedAt > LOOKUP_TTL.toNanos()) {
-            anyActive = db.run(c -> {
-                try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1");
-                     ResultSet r = s.executeQuery()) {
-                    return r.next();
+            try {
+                anyActive = db.run(c -> {
+                    try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1");
+                         ResultSet r = s.executeQuery()) {
+                        return r.next();
+                    }
+                });
+            } catch (IllegalStateException e) {
+                // While the database is down, the last answer stands (keys are rarely created or all
+                // revoked during an outage); with no answer yet, the request cannot be judged.
+                if (!Database.unreachable(e) || activeKeysCheckedAt == 0) {
+                    throw Database.unreachable(e) ? unavailable(e) : e;
                 }
-            });
+                return anyActive;
+            }
             activeKeysCheckedAt = now;
         }
         return anyActive;

@@ -27,12 +27,12 @@ public final class AdmissionStage implements Generator {
     private static final Logger LOG = LoggerFactory.getLogger(AdmissionStage.class);
 
     private final Generator inner;
-    private final RateLimiter limiter;
+    private final WindowLimits limiter;
     private final Optional<SpendLedger> ledger;
     private final Counter refusals;
     private final Counter spendDollars;
 
-    public AdmissionStage(Generator inner, RateLimiter limiter, Optional<SpendLedger> ledger, PrometheusRegistry registry) {
+    public AdmissionStage(Generator inner, WindowLimits limiter, Optional<SpendLedger> ledger, PrometheusRegistry registry) {
         this.inner = inner;
         this.limiter = limiter;
         this.ledger = ledger;
@@ -75,7 +75,12 @@ public final class AdmissionStage implements Generator {
     /** Checks the caller's request and token limits and budget; 429 naming the limit when one is reached. */
     private void admit(Caller caller) {
         KeyPolicy k = caller.policy();
-        Optional<RateLimiter.Refusal> refusal = limiter.admit(caller.keyId(), k.requestsPerWindow(), k.tokensPerWindow());
+        boolean budget = k.monthlyBudgetUsd() > 0 && ledger.isPresent();
+        // With shared limits, the window and the spend come back from one statement: one round trip per request.
+        WindowLimits.Admission admission = budget
+                ? limiter.admitAndReadSpend(caller.keyId(), k.requestsPerWindow(), k.tokensPerWindow(), ledger.get().currentPeriod().toString())
+                : new WindowLimits.Admission(limiter.admit(caller.keyId(), k.requestsPerWindow(), k.tokensPerWindow()), java.util.OptionalDouble.empty());
+        Optional<RateLimiter.Refusal> refusal = admission.refusal();
         if (refusal.isPresent()) {
             RateLimiter.Refusal r = refusal.get();
             refusals.labelValues(r.limit()).inc();
@@ -83,12 +88,13 @@ public final class AdmissionStage implements Generator {
                     "Rate limit reached for this API key: %s per window, %d used of %d. Retry after %.1f s.", r.limit(), r.used(),
                     r.allowed(), r.retryAfterSeconds()), null, "rate_limit_exceeded", Math.max(1, Math.ceil(r.retryAfterSeconds())));
         }
-        if (k.monthlyBudgetUsd() > 0 && ledger.isPresent()) {
-            SpendLedger.Spend spent = ledger.get().spent(caller.keyId());
-            if (spent.costUsd() >= k.monthlyBudgetUsd()) {
+        if (budget) {
+            double spentUsd = admission.spentUsd().isPresent() ? admission.spentUsd().getAsDouble()
+                    : ledger.get().spent(caller.keyId()).costUsd();
+            if (spentUsd >= k.monthlyBudgetUsd()) {
                 refusals.labelValues("budget").inc();
                 throw new OpenAiException(429, "insufficient_quota", String.format("This API key's monthly budget of $%.4f is spent"
-                        + " ($%.4f in %s). It renews at the start of next month.", k.monthlyBudgetUsd(), spent.costUsd(),
+                        + " ($%.4f in %s). It renews at the start of next month.", k.monthlyBudgetUsd(), spentUsd,
                         ledger.get().currentPeriod()), null, "insufficient_quota", ledger.get().secondsToNextPeriod());
             }
         }

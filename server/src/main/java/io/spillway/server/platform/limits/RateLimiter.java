@@ -11,10 +11,10 @@ import java.util.concurrent.ConcurrentMap;
  * Requests and tokens per key over a sliding window (a log of what each key used, trimmed as it
  * ages out). A request is admitted while the key's requests and tokens in the last window are under
  * its limits; tokens are charged when the response ends, since only then are they known. Counts are
- * per replica: with N replicas behind a balancer a key gets up to N times its limit, the usual
- * trade against a shared store on the request path.
+ * per replica ({@code keys.limit-scope: replica}): with N replicas behind a balancer a key gets up
+ * to N times its limit; {@link SharedRateLimiter} counts across replicas in PostgreSQL.
  */
-public final class RateLimiter {
+public final class RateLimiter implements WindowLimits {
 
     /** Which limit refused a request, and when to retry. */
     public record Refusal(String limit, long used, long allowed, double retryAfterSeconds) {
@@ -36,7 +36,7 @@ public final class RateLimiter {
         this.windowNanos = window.toNanos();
     }
 
-    /** Admits one request of {@code keyId} (counting it) or says which limit refuses it. */
+    @Override
     public Optional<Refusal> admit(String keyId, int rpm, long tpm) {
         if (rpm <= 0 && tpm <= 0) {
             return Optional.empty();
@@ -66,7 +66,7 @@ public final class RateLimiter {
         return Optional.empty();
     }
 
-    /** Charges a finished request's tokens. */
+    @Override
     public void charge(String keyId, long tokens) {
         if (tokens <= 0) {
             return;
