@@ -114,7 +114,7 @@ final class LocalGeneration implements Generation {
         }
         offsets.put(choice, offset);
         OutputParser parser = job.output().plain() ? null : parsers.computeIfAbsent(choice, c -> new OutputParser(
-                job.output().reasoning(), job.output().startsInReasoning(), job.output().tools()));
+                job.output().reasoning(), job.output().startsInReasoning(), job.output().tools(), job.output().maxToolCalls()));
         if (parser == null) {
             channel.publish(new GenerationEvent.Delta(choice, text, d.tokenIds(), logprobs));
         } else {

@@ -53,11 +53,12 @@ public final class LocalGenerator implements Generator, PromptMeter {
 
     /**
      * How a job's answers are read: a reasoning block split off (a thinking model; already open when
-     * the template opened it at the end of the prompt), tool calls read in the model's format.
+     * the template opened it at the end of the prompt), tool calls read in the model's format, at
+     * most {@code maxToolCalls} of them (one when the client turned parallel calls off).
      */
-    record OutputReading(boolean reasoning, boolean startsInReasoning, Optional<ToolCallFormat> tools) {
+    record OutputReading(boolean reasoning, boolean startsInReasoning, Optional<ToolCallFormat> tools, int maxToolCalls) {
 
-        static final OutputReading PLAIN = new OutputReading(false, false, Optional.empty());
+        static final OutputReading PLAIN = new OutputReading(false, false, Optional.empty(), 0);
 
         boolean plain() {
             return !reasoning && tools.isEmpty();
@@ -124,7 +125,8 @@ public final class LocalGenerator implements Generator, PromptMeter {
             throw OpenAiException.invalid("The rendered conversation encodes to no tokens.", "messages");
         }
         Optional<ToolCallFormat> tools = chat.tools().offered() ? Optional.of(model.toolCallFormat()) : Optional.empty();
-        OutputReading reading = new OutputReading(model.thinks(), model.thinks() && text.stripTrailing().endsWith("<think>"), tools);
+        OutputReading reading = new OutputReading(model.thinks(), model.thinks() && text.stripTrailing().endsWith("<think>"), tools,
+                chat.tools().parallel() ? Integer.MAX_VALUE : 1);
         SamplingParams sampling = sampling(chat.options(), ids.length, true);
         if (tools.isPresent() && tools.get().markupIsSpecialToken()) {
             // Its calls start with a special token, which the text must keep to be read.

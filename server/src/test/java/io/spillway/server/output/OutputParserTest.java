@@ -126,6 +126,21 @@ class OutputParserTest {
     }
 
     @Test
+    void withoutParallelCallsOnlyTheFirstCallIsPassedOn() {
+        String text = "<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call>\n"
+                + "<tool_call>\n{\"name\": \"b\", \"arguments\": {\"x\": 1}}\n</tool_call>";
+        Optional<ToolCallFormat> hermes = Optional.of(ToolCallFormat.HERMES);
+        Read first = new Read("", "", List.of("0:a:{}"));
+        OutputParser whole = new OutputParser(false, false, hermes, 1);
+        assertEquals(first, whole(whole, text));
+        assertEquals(1, whole.toolCalls());
+        for (Read r : streamed(() -> new OutputParser(false, false, hermes, 1), text)) {
+            assertEquals(first, r);
+        }
+        assertEquals(new Read("", "", List.of("0:a:{}", "1:b:{\"x\":1}")), whole(new OutputParser(false, false, hermes, 2), text));
+    }
+
+    @Test
     void markupNeverReachesTheContentWhileStreaming() {
         String text = "<think>a</think>\n\nx<tool_call>{\"name\": \"f\", \"arguments\": {}}</tool_call>";
         OutputParser p = new OutputParser(true, false, Optional.of(ToolCallFormat.HERMES));
