@@ -85,7 +85,7 @@ public final class BedrockGenerator implements SpillTarget {
             StringBuilder text = new StringBuilder();
             int calls = 0;
             for (ContentBlock b : r.output().message().content()) {
-                if (b.text() != null) {
+                if (b.text() != null && !t.jsonResponse()) {
                     text.append(b.text());
                 } else if (b.toolUse() != null && t.jsonResponse()) {
                     text.append(JsonDocuments.json(b.toolUse().input()));
@@ -125,10 +125,10 @@ public final class BedrockGenerator implements SpillTarget {
     }
 
     private OpenAiException failure(BedrockGateway.BedrockException e) {
-        failures.inc();
         if (e.clientError()) {
             return OpenAiException.invalid("Amazon Bedrock refused the request: " + e.getMessage(), null);
         }
+        failures.inc();
         return OpenAiException.overloaded("The local engine is saturated and Amazon Bedrock is failing (" + e.getMessage()
                 + "). Retry shortly.", 5);
     }
@@ -213,7 +213,9 @@ public final class BedrockGenerator implements SpillTarget {
                             }
                             return;
                         }
-                        String content = input != null ? input : text;
+                        // Under a JSON format the forced tool's input is the whole answer: text the
+                        // model writes beside it would make the content something else than JSON.
+                        String content = jsonResponse ? input : text;
                         if (content != null && !content.isEmpty()) {
                             firstContentArrived();
                             channel.publish(new GenerationEvent.Delta(0, content, new int[0], List.of()));

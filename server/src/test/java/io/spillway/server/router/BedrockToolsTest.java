@@ -413,12 +413,13 @@ class BedrockToolsTest {
     void aToolNameConverseRefusesIsRefusedBeforeBedrock() throws Exception {
         // Spillway takes dots in function names, Converse does not: such a request is not Bedrock's
         // to serve (a model with a local route keeps it local), nor a Bedrock failure.
+        int callsBefore = fake.calls.get();
         com.openai.errors.BadRequestException e = org.junit.jupiter.api.Assertions.assertThrows(
                 com.openai.errors.BadRequestException.class, () -> client.chat().completions().create(ChatCompletionCreateParams
                         .builder().model(ChatModel.of(MODEL)).addUserMessage("Weather?").addTool(tool("weather.get", "Weather.", WEATHER))
                         .build()));
         assertTrue(e.getMessage().contains("cannot serve this request") && e.getMessage().contains("weather.get"), e.getMessage());
-        assertEquals(List.of(), fake.received);
+        assertEquals(callsBefore, fake.calls.get(), "nothing reached Bedrock");
     }
 
     private static final String ANSWER_SCHEMA = """
@@ -447,7 +448,8 @@ class BedrockToolsTest {
     @Test
     void aJsonSchemaIsAForcedToolWhoseInputIsTheContent() throws Exception {
         FakeBedrock.ToolUse answer = new FakeBedrock.ToolUse("tooluse_j", ConverseTranslation.RESPONSE_TOOL, ANSWER);
-        fake.replyWithTools("", 6, answer);
+        // Text the model writes beside the forced call is not part of the JSON answer.
+        fake.replyWithTools("Sure, here it is.", 6, answer);
         ChatCompletion c = client.chat().completions().create(schemaRequest().build());
         assertForcedResponseTool(sent().body(), json(ANSWER_SCHEMA));
         assertEquals(json(ANSWER), json(c.choices().get(0).message().content().orElseThrow()));
