@@ -72,7 +72,9 @@ class SlowReaderTest {
         try (SpillwayServer server = TestServers.start(Map.of("server.slow-reader-timeout-seconds", "60"))) {
             try (Socket socket = stalledClient(server)) {
                 long paused = plateau(server, 3000, 120_000);
+                Thread.sleep(3000);
                 EngineStats stats = server.engine().stats();
+                assertEquals(paused, stats.generatedTokens(), "still paused 3 s later, not a stall of the machine: " + stats);
                 assertEquals(CHOICES, stats.running(), "the request is held, not ended: " + stats);
                 assertTrue(paused < (long) CHOICES * MAX_TOKENS, "generation stopped at " + paused + " of " + CHOICES * MAX_TOKENS);
 

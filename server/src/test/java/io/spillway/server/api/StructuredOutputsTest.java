@@ -231,6 +231,7 @@ class StructuredOutputsTest {
             assertEquals("tool_calls", choice.finishReason().asString(), whole.toString());
             List<ChatCompletionMessageToolCall> calls = choice.message().toolCalls().orElseThrow();
             assertFalse(calls.isEmpty());
+            assertTrue(choice.message().content().orElse("").isEmpty(), "the call's markup stays out of the content: " + whole);
             List<String> wholeCalls = new ArrayList<>();
             for (ChatCompletionMessageToolCall call : calls) {
                 var fn = call.asFunction().function();

@@ -53,8 +53,13 @@ class PackageStructureTest {
     @Test
     void theHttpLayerDependsOnNothingElseOfSpillway() {
         noClasses().that().resideInAPackage("io.spillway.server.http..").should().dependOnClassesThat()
-                .resideInAnyPackage("io.spillway..").andShould().dependOnClassesThat().resideOutsideOfPackages("io.spillway.server.http..",
-                        "java..", "io.netty..", "org.slf4j..")
+                .resideOutsideOfPackages("io.spillway.server.http..", "java..", "io.netty..", "org.slf4j..").check(server);
+    }
+
+    @Test
+    void outputParsingKnowsOnlyTheWireFormat() {
+        noClasses().that().resideInAPackage("io.spillway.server.output..").should().dependOnClassesThat()
+                .resideOutsideOfPackages("io.spillway.server.output..", "io.spillway.server.wire..", "java..", "com.fasterxml.jackson..")
                 .check(server);
     }
 

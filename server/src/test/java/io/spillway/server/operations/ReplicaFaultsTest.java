@@ -142,7 +142,9 @@ class ReplicaFaultsTest {
                         }
                     }));
                 }
+                long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
                 while (acks.get() < 60) {
+                    assertTrue(System.nanoTime() < deadline, "60 acknowledged writes within 2 minutes; got " + acks.get());
                     Thread.sleep(5);
                 }
                 a.kill();
@@ -299,6 +301,7 @@ class ReplicaFaultsTest {
                 }
                 Thread.sleep(1500);
                 long queriesBefore = statuses.getOrDefault(200, new AtomicInteger()).get();
+                assertTrue(queriesBefore > 0, "writes were acknowledged before PostgreSQL went down");
                 postgres("halt", pg);
                 Thread.sleep(300); // requests that had already committed answer 200 as they finish
                 down.set(true);

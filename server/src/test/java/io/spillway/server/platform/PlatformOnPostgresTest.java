@@ -1,8 +1,6 @@
 package io.spillway.server.platform;
 
-import static org.junit.jupiter.api.Assertions.fail;
-
-import org.junit.jupiter.api.Assumptions;
+import io.spillway.server.testing.TestPostgres;
 
 /**
  * The same behaviour with keys and budgets in PostgreSQL, as replicas sharing them run. The server
@@ -14,13 +12,6 @@ class PlatformOnPostgresTest extends PlatformApiTest {
 
     @Override
     String databaseUrl() {
-        String url = System.getenv("SPILLWAY_TEST_POSTGRES_URL");
-        if (url == null || url.isBlank()) {
-            if (System.getenv("CI") != null) {
-                fail("SPILLWAY_TEST_POSTGRES_URL is not set: .ci/run starts PostgreSQL and sets it");
-            }
-            Assumptions.abort("no PostgreSQL: run .ci/postgres and export SPILLWAY_TEST_POSTGRES_URL to include these tests");
-        }
-        return url;
+        return TestPostgres.url();
     }
 }
