@@ -10,36 +10,18 @@ import java.util.Optional;
  * {...}}, ...]}. Text before the marker is content; a marker followed by anything but calls is
  * content, marker and all.
  */
-final class ArrayToolCalls implements ToolCallParser {
+final class ArrayToolCalls extends ToolCallParser {
 
     private final String marker;
-    private final ToolCallIds ids;
-    private final StringBuilder pending = new StringBuilder();
     private boolean after;
-    private int calls;
 
     ArrayToolCalls(String marker, ToolCallIds ids) {
+        super(ids);
         this.marker = marker;
-        this.ids = ids;
     }
 
     @Override
-    public List<OutputPiece> add(String text) {
-        pending.append(text);
-        return drain(false);
-    }
-
-    @Override
-    public List<OutputPiece> finish() {
-        return drain(true);
-    }
-
-    @Override
-    public int calls() {
-        return calls;
-    }
-
-    private List<OutputPiece> drain(boolean end) {
+    List<OutputPiece> drain(boolean end) {
         List<OutputPiece> out = new ArrayList<>();
         if (!after) {
             int at = pending.indexOf(marker);
@@ -73,7 +55,7 @@ final class ArrayToolCalls implements ToolCallParser {
         }
         if (valid) {
             for (JsonCall.Parsed c : parsed) {
-                out.add(new OutputPiece.ToolCall(calls++, ids.next(), c.name(), c.arguments()));
+                out.add(call(c.name(), c.arguments()));
             }
         } else {
             out.add(new OutputPiece.Content(marker + pending));

@@ -10,38 +10,20 @@ import java.util.Optional;
  * {@code <|python_tag|>}), or it is plain text. An answer that starts like JSON is held until it
  * ends or stops looking like calls; then it is calls, or, all of it, content.
  */
-final class JsonToolCalls implements ToolCallParser {
+final class JsonToolCalls extends ToolCallParser {
 
     static final String PYTHON_TAG = "<|python_tag|>";
 
-    private final ToolCallIds ids;
-    private final StringBuilder pending = new StringBuilder();
     private final List<JsonCall.Parsed> parsed = new ArrayList<>();
     /** Undecided until the answer's first characters show whether it is calls. */
     private Boolean callsShape;
-    private int calls;
 
     JsonToolCalls(ToolCallIds ids) {
-        this.ids = ids;
+        super(ids);
     }
 
     @Override
-    public List<OutputPiece> add(String text) {
-        pending.append(text);
-        return drain(false);
-    }
-
-    @Override
-    public List<OutputPiece> finish() {
-        return drain(true);
-    }
-
-    @Override
-    public int calls() {
-        return calls;
-    }
-
-    private List<OutputPiece> drain(boolean end) {
+    List<OutputPiece> drain(boolean end) {
         List<OutputPiece> out = new ArrayList<>();
         if (callsShape == null) {
             String lead = pending.toString().stripLeading();
@@ -65,7 +47,7 @@ final class JsonToolCalls implements ToolCallParser {
         Optional<List<JsonCall.Parsed>> all = callsIn(pending.toString());
         if (all.isPresent() && !all.get().isEmpty()) {
             for (JsonCall.Parsed c : all.get()) {
-                out.add(new OutputPiece.ToolCall(calls++, ids.next(), c.name(), c.arguments()));
+                out.add(call(c.name(), c.arguments()));
             }
         } else if (pending.length() > 0) {
             out.add(new OutputPiece.Content(pending.toString()));

@@ -9,40 +9,22 @@ import java.util.Optional;
  * {@code <tool_call>{"name": ..., "arguments": ...}</tool_call>}. Whitespace around calls is not
  * content; text around them is.
  */
-final class TaggedToolCalls implements ToolCallParser {
+final class TaggedToolCalls extends ToolCallParser {
 
     private final String open;
     private final String close;
-    private final ToolCallIds ids;
-    private final StringBuilder pending = new StringBuilder();
     private boolean inside;
-    private int calls;
     /** The text since the last call (or the start) had more than whitespace: its whitespace is content too. */
     private boolean runHasText;
 
     TaggedToolCalls(String open, String close, ToolCallIds ids) {
+        super(ids);
         this.open = open;
         this.close = close;
-        this.ids = ids;
     }
 
     @Override
-    public List<OutputPiece> add(String text) {
-        pending.append(text);
-        return drain(false);
-    }
-
-    @Override
-    public List<OutputPiece> finish() {
-        return drain(true);
-    }
-
-    @Override
-    public int calls() {
-        return calls;
-    }
-
-    private List<OutputPiece> drain(boolean end) {
+    List<OutputPiece> drain(boolean end) {
         List<OutputPiece> out = new ArrayList<>();
         while (pending.length() > 0) {
             if (inside) {
@@ -56,7 +38,7 @@ final class TaggedToolCalls implements ToolCallParser {
                 runHasText = false;
                 Optional<JsonCall.Parsed> call = JsonCall.parse(body).flatMap(JsonCall::call);
                 if (call.isPresent()) {
-                    out.add(new OutputPiece.ToolCall(calls++, ids.next(), call.get().name(), call.get().arguments()));
+                    out.add(call(call.get().name(), call.get().arguments()));
                 } else {
                     out.add(new OutputPiece.Content(open + body + (at < 0 ? "" : close)));
                 }
@@ -79,7 +61,7 @@ final class TaggedToolCalls implements ToolCallParser {
                 // Whitespace that only separates calls is not content: hold it until text or a call follows.
                 break;
             }
-            if (!release.isEmpty() && (runHasText || !release.isBlank() || calls == 0)) {
+            if (!release.isEmpty() && (runHasText || !release.isBlank() || calls() == 0)) {
                 out.add(new OutputPiece.Content(release));
                 runHasText |= !release.isBlank();
             }
