@@ -1,28 +1,25 @@
 package io.spillway.models.grammar;
 
 /** GPT-2's reversible mapping of bytes to printable characters, which byte-level BPE vocabularies are written in. */
-final class ByteLevelAlphabet {
+public final class ByteLevelAlphabet {
 
     private ByteLevelAlphabet() {
     }
 
-    /** Character to byte, -1 for characters that stand for no byte. */
-    static int[] decoding() {
+    /** Byte to the character that stands for it in a vocabulary. */
+    public static int[] encoding() {
         int[] toChar = new int[256];
-        boolean[] printable = new boolean[256];
-        for (int b = '!'; b <= '~'; b++) {
-            printable[b] = true;
-        }
-        for (int b = 0xA1; b <= 0xAC; b++) {
-            printable[b] = true;
-        }
-        for (int b = 0xAE; b <= 0xFF; b++) {
-            printable[b] = true;
-        }
         int next = 0;
         for (int b = 0; b < 256; b++) {
-            toChar[b] = printable[b] ? b : 256 + next++;
+            boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+            toChar[b] = printable ? b : 256 + next++;
         }
+        return toChar;
+    }
+
+    /** Character to byte, -1 for characters that stand for no byte. */
+    static int[] decoding() {
+        int[] toChar = encoding();
         int[] fromChar = new int[512];
         java.util.Arrays.fill(fromChar, -1);
         for (int b = 0; b < 256; b++) {

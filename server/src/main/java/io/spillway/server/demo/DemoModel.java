@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.spillway.models.checkpoint.ConfigJson;
+import io.spillway.models.grammar.ByteLevelAlphabet;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -107,31 +108,11 @@ public final class DemoModel {
         model.put("byte_fallback", false);
         model.put("ignore_merges", false);
         ObjectNode vocab = model.putObject("vocab");
-        int[] byteToChar = byteToUnicode();
+        int[] byteToChar = ByteLevelAlphabet.encoding();
         for (int b = 0; b < 256; b++) {
             vocab.put(new String(Character.toChars(byteToChar[b])), b);
         }
         model.putArray("merges");
         return t;
-    }
-
-    /** GPT-2's reversible mapping of bytes to printable characters. */
-    static int[] byteToUnicode() {
-        int[] map = new int[256];
-        boolean[] printable = new boolean[256];
-        for (int b = '!'; b <= '~'; b++) {
-            printable[b] = true;
-        }
-        for (int b = 0xA1; b <= 0xAC; b++) {
-            printable[b] = true;
-        }
-        for (int b = 0xAE; b <= 0xFF; b++) {
-            printable[b] = true;
-        }
-        int next = 0;
-        for (int b = 0; b < 256; b++) {
-            map[b] = printable[b] ? b : 256 + next++;
-        }
-        return map;
     }
 }
