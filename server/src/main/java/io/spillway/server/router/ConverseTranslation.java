@@ -111,6 +111,10 @@ public final class ConverseTranslation {
                 if (!TOOL_NAME.matcher(name).matches()) {
                     return Optional.of(new Inexpressible(toolName(name), "messages"));
                 }
+                if (argumentsObject(call.path("function").path("arguments")).isEmpty()) {
+                    return Optional.of(new Inexpressible("The arguments of the earlier call to '" + name + "' are not a JSON object,"
+                            + " which Bedrock needs a call's input to be.", "messages"));
+                }
             }
             if (m.role() == Role.FUNCTION || (m.role() == Role.TOOL && !m.extra().path("tool_call_id").isTextual())) {
                 return Optional.of(new Inexpressible("Messages with role '" + m.role().wireName() + "' cannot be sent to Bedrock"
@@ -118,7 +122,7 @@ public final class ConverseTranslation {
             }
         }
         Optional<Role> first = request.messages().stream().map(Message::role).filter(r -> r != Role.SYSTEM).findFirst();
-        if (first.isEmpty() || (first.get() != Role.USER && first.get() != Role.TOOL)) {
+        if (first.isEmpty() || first.get() != Role.USER) {
             return Optional.of(new Inexpressible("A conversation for Bedrock must start with a user message after any system messages.",
                     "messages"));
         }
@@ -261,17 +265,24 @@ public final class ConverseTranslation {
                 .build();
     }
 
-    /** A tool call's arguments: a JSON string on the wire, an object in Converse. */
+    /** A tool call's arguments, which {@link #inexpressible} has checked: a JSON string on the wire, an object in Converse. */
     private static JsonNode arguments(JsonNode arguments) {
+        return argumentsObject(arguments).orElseThrow();
+    }
+
+    private static Optional<JsonNode> argumentsObject(JsonNode arguments) {
+        if (arguments.isMissingNode() || arguments.isNull() || (arguments.isTextual() && arguments.asText().isBlank())) {
+            return Optional.of(JsonNodeFactory.instance.objectNode());
+        }
         if (arguments.isTextual()) {
             try {
                 JsonNode parsed = JSON.readTree(arguments.asText());
-                return parsed == null ? JsonNodeFactory.instance.objectNode() : parsed;
+                return parsed != null && parsed.isObject() ? Optional.of(parsed) : Optional.empty();
             } catch (IOException e) {
-                return JsonNodeFactory.instance.objectNode();
+                return Optional.empty();
             }
         }
-        return arguments.isObject() ? arguments : JsonNodeFactory.instance.objectNode();
+        return arguments.isObject() ? Optional.of(arguments) : Optional.empty();
     }
 
     private static software.amazon.awssdk.services.bedrockruntime.model.Message turn(ConversationRole role, List<ContentBlock> content) {

@@ -318,6 +318,34 @@ class BedrockToolsTest {
         assertEquals(json("{\"auto\": {}}"), sent().body().at("/toolConfig/toolChoice"));
     }
 
+    private static java.net.http.HttpResponse<String> postChat(String messages) throws Exception {
+        String body = "{\"model\": \"" + MODEL + "\", \"messages\": " + messages + "}";
+        return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(TestServers.baseUrl(server) + "/v1/chat/completions"))
+                .header("Content-Type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void aConversationConverseCannotTakeIsRefusedBeforeBedrock() throws Exception {
+        int callsBefore = fake.calls.get();
+        // An earlier call whose arguments are not a JSON object: Converse's input must be one, and
+        // sending {} instead would tell the model it called with nothing.
+        var brokenArguments = postChat("""
+                [{"role": "user", "content": "Weather?"},
+                 {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                   "function": {"name": "get_weather", "arguments": "{\\"location\\": "}}]},
+                 {"role": "tool", "tool_call_id": "c1", "content": "18"}]""");
+        assertEquals(400, brokenArguments.statusCode(), brokenArguments.body());
+        assertTrue(brokenArguments.body().contains("get_weather") && brokenArguments.body().contains("not a JSON object"),
+                brokenArguments.body());
+        // A tool's result that answers no call of this conversation.
+        var resultFirst = postChat("[{\"role\": \"tool\", \"tool_call_id\": \"c1\", \"content\": \"18\"}]");
+        assertEquals(400, resultFirst.statusCode(), resultFirst.body());
+        assertTrue(resultFirst.body().contains("must start with a user message"), resultFirst.body());
+        assertEquals(callsBefore, fake.calls.get(), "nothing reached Bedrock");
+    }
+
     @Test
     void toolChoiceNoneOffersNoTool() throws Exception {
         fake.reply("No tools needed.", 0);
