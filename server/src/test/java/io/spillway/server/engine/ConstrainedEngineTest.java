@@ -105,6 +105,7 @@ class ConstrainedEngineTest {
         assertTrue(n.path("a").isInt() && n.path("a").asInt() >= 0 && n.path("a").asInt() <= 999, doc);
         assertTrue(Set.of("x", "yy", "zzz").contains(n.path("b").asText()), doc);
         assertTrue(!n.has("c") || (n.path("c").isArray() && n.path("c").size() <= 3), doc);
+        n.path("c").forEach(item -> assertTrue(item.isBoolean(), doc));
         n.fieldNames().forEachRemaining(f -> assertTrue(Set.of("a", "b", "c").contains(f), doc));
         return doc;
     }
