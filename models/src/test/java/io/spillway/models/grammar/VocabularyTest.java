@@ -18,6 +18,11 @@ class VocabularyTest {
     }
 
     @Test
+    void theByteAlphabetIsGpt2s() {
+        assertArrayEquals(TestVocabularies.byteToUnicode(), ByteLevelAlphabet.encoding(), "checked against an independent copy");
+    }
+
+    @Test
     void qwenByteLevelTokensDecodeToTheirBytes() {
         Vocabulary v = TestVocabularies.qwen();
         assertEquals(151936, v.size());

@@ -158,8 +158,7 @@ class BedrockRoutingTest extends BedrockServerTest {
         RawHttp.Response local = chat("{\"model\":\"" + DemoModel.NAME + "\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
         assertEquals(200, local.status());
         assertEquals("local", local.header("x-spillway-route"));
-        String metrics = metrics();
-        assertTrue(metrics.contains("spillway_router_bedrock_failures_total"), metrics);
+        assertTrue(bedrockFailures() >= 3, "each failed request counted: " + bedrockFailures());
         // Recovery: after the open period one trial call goes through and closes the breaker.
         fake.recover();
         // Open for 1 s: until then requests are refused at once without reaching Bedrock, then one
@@ -212,6 +211,29 @@ class BedrockRoutingTest extends BedrockServerTest {
         // An unsupported route value is a 400.
         assertEquals(400, chat("{\"model\":\"claude\",\"route\":\"moon\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}").status());
         assertEquals(400, chat("{\"model\":\"claude\",\"route\":\"local-only\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}").status());
+    }
+
+    private double bedrockFailures() throws Exception {
+        for (String line : metrics().split("\n")) {
+            if (line.startsWith("spillway_router_bedrock_failures_total ")) {
+                return Double.parseDouble(line.substring(line.indexOf(' ') + 1).trim());
+            }
+        }
+        throw new AssertionError("no spillway_router_bedrock_failures_total in /metrics");
+    }
+
+    @Test
+    void aRequestBedrockRefusesIsAClientErrorNotAFailure() throws Exception {
+        start(1, Map.of("bedrock.max-attempts", "1"));
+        double before = bedrockFailures();
+        fake.failNext(1, 400);
+        RawHttp.Response r = chat("{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+        assertEquals(400, r.status(), r.body());
+        assertTrue(r.body().contains("Amazon Bedrock refused the request"), r.body());
+        assertEquals(before, bedrockFailures(), "a refusal is the request's fault, not Bedrock's");
+        fake.failNext(1, 500);
+        assertEquals(503, chat("{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"y\"}]}").status());
+        assertEquals(before + 1, bedrockFailures(), "a failing Bedrock is counted");
     }
 
     private String metrics() throws Exception {

@@ -330,7 +330,7 @@ class BedrockToolsTest {
     void aConversationConverseCannotTakeIsRefusedBeforeBedrock() throws Exception {
         int callsBefore = fake.calls.get();
         // An earlier call whose arguments are not a JSON object: Converse's input must be one, and
-        // sending {} instead would tell the model it called with nothing.
+        // substituting {} would tell the model it called with nothing.
         var brokenArguments = postChat("""
                 [{"role": "user", "content": "Weather?"},
                  {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
