@@ -115,6 +115,25 @@ public final class SharedCatalog implements CollectionCatalog {
 
     private static final String ROW_COLUMNS = "id, owner, name, dimension, metric, m, ef_construction, ef, last_seq";
 
+    /** A collection's row, as of {@code seq}; the migration writes copied collections the same way. */
+    static void insertCollection(Connection conn, String id, String owner, String name, CollectionSpec spec, long seq)
+            throws SQLException {
+        try (PreparedStatement s = conn.prepareStatement("INSERT INTO vector_collections (" + ROW_COLUMNS + ", created_at)"
+                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            s.setString(1, id);
+            s.setString(2, owner);
+            s.setString(3, name);
+            s.setInt(4, spec.dimension());
+            s.setString(5, spec.metric().wireName());
+            s.setInt(6, spec.m());
+            s.setInt(7, spec.efConstruction());
+            s.setInt(8, spec.ef());
+            s.setLong(9, seq);
+            s.setLong(10, System.currentTimeMillis());
+            s.executeUpdate();
+        }
+    }
+
     private static Row row(ResultSet r) throws SQLException {
         return new Row(r.getString(1), r.getString(2), r.getString(3), new CollectionSpec(r.getInt(4), Metric.parse(r.getString(5)),
                 r.getInt(6), r.getInt(7), r.getInt(8)), r.getLong(9));
@@ -231,19 +250,7 @@ public final class SharedCatalog implements CollectionCatalog {
         String id = UUID.randomUUID().toString();
         try {
             db.transaction(c -> {
-                try (PreparedStatement s = c.prepareStatement("INSERT INTO vector_collections (" + ROW_COLUMNS + ", created_at)"
-                        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)")) {
-                    s.setString(1, id);
-                    s.setString(2, owner);
-                    s.setString(3, name);
-                    s.setInt(4, spec.dimension());
-                    s.setString(5, spec.metric().wireName());
-                    s.setInt(6, spec.m());
-                    s.setInt(7, spec.efConstruction());
-                    s.setInt(8, spec.ef());
-                    s.setLong(9, System.currentTimeMillis());
-                    s.executeUpdate();
-                }
+                insertCollection(c, id, owner, name, spec, 0);
                 notify(c, id, 0);
                 return null;
             });

@@ -114,7 +114,7 @@ public final class StoreMigration {
                 // One write at seq 1 with no log entry: a replica finds no change to apply from 0 and
                 // builds its index from the tables, which is what a copy is.
                 db.transaction(conn -> {
-                    insertCollection(conn, id, owner, name, c.spec(), 1);
+                    SharedCatalog.insertCollection(conn, id, owner, name, c.spec(), 1);
                     try (PreparedStatement p = conn.prepareStatement("INSERT INTO vector_items (collection_id, id, document_id, vector,"
                             + " metadata, text, expires_at, seq) VALUES (?, ?, ?, ?, ?, ?, NULL, 1)")) {
                         int pending = 0;
@@ -209,24 +209,6 @@ public final class StoreMigration {
                 }
             }
         });
-    }
-
-    private static void insertCollection(Connection conn, String id, String owner, String name, CollectionSpec spec, long seq)
-            throws SQLException {
-        try (PreparedStatement s = conn.prepareStatement("INSERT INTO vector_collections (id, owner, name, dimension, metric, m,"
-                + " ef_construction, ef, last_seq, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
-            s.setString(1, id);
-            s.setString(2, owner);
-            s.setString(3, name);
-            s.setInt(4, spec.dimension());
-            s.setString(5, spec.metric().wireName());
-            s.setInt(6, spec.m());
-            s.setInt(7, spec.efConstruction());
-            s.setInt(8, spec.ef());
-            s.setLong(9, seq);
-            s.setLong(10, System.currentTimeMillis());
-            s.executeUpdate();
-        }
     }
 
     private static List<VectorRecord> readTable(Database db, String id, int dimension) {
