@@ -2,12 +2,12 @@ package io.spillway.server.platform.safety;
 
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import io.spillway.server.generation.ForwardingGeneration;
 import io.spillway.server.generation.Generation;
 import io.spillway.server.generation.GenerationEvent;
 import io.spillway.server.generation.GenerationRequest;
 import io.spillway.server.generation.Generator;
 import io.spillway.server.generation.PolicyViolation;
+import io.spillway.server.generation.RewrittenText;
 import io.spillway.server.generation.Start;
 import io.spillway.server.wire.ChatRequest;
 import io.spillway.server.wire.CompletionRequest;
@@ -15,7 +15,6 @@ import io.spillway.server.wire.GenerationBody;
 import io.spillway.server.wire.Message;
 import io.spillway.server.wire.Prompt;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -107,17 +106,13 @@ public final class SafetyStage implements Generator {
      * call's arguments: a card number is redacted wherever it appears); one Screened event just
      * before the end.
      */
-    private final class Screening extends ForwardingGeneration {
-        private final TextFilter filter;
+    private final class Screening extends RewrittenText {
         private final SafetyPolicy policy;
         private final Map<String, Integer> input;
         private final Optional<String> loggablePrompt;
-        /** Per part of the answer ("content 0", "reasoning 0", "call 0 1"), in the order parts appeared. */
-        private final Map<String, StreamRedactor> redactors = new LinkedHashMap<>();
 
         Screening(Generation inner, TextFilter filter, SafetyPolicy policy, Map<String, Integer> input, Optional<String> loggablePrompt) {
-            super(inner);
-            this.filter = filter;
+            super(inner, part -> filter == null ? UNFILTERED : new StreamRedactor(filter));
             this.policy = policy;
             this.input = input;
             this.loggablePrompt = loggablePrompt;
@@ -125,57 +120,32 @@ public final class SafetyStage implements Generator {
 
         @Override
         protected void onEvent(GenerationEvent event, Consumer<GenerationEvent> downstream) {
-            if (filter != null) {
-                switch (event) {
-                    case GenerationEvent.Delta d -> {
-                        downstream.accept(d.withText(redactor("content " + d.choice()).add(d.text())));
-                        return;
-                    }
-                    case GenerationEvent.ReasoningDelta r -> {
-                        downstream.accept(r.withText(redactor("reasoning " + r.choice()).add(r.text())));
-                        return;
-                    }
-                    case GenerationEvent.ToolCallDelta t -> {
-                        downstream.accept(t.withArguments(redactor("call " + t.choice() + " " + t.call()).add(t.arguments())));
-                        return;
-                    }
-                    case GenerationEvent.Finished f -> flush(f.choice(), downstream);
-                    default -> {
-                    }
-                }
-            }
             if (event.terminal()) {
                 List<Finding> output = new ArrayList<>();
-                redactors.values().forEach(r -> output.addAll(r.findings()));
+                for (RewrittenText.Rewriter r : rewriters()) {
+                    if (r instanceof StreamRedactor redactor) {
+                        output.addAll(redactor.findings());
+                    }
+                }
                 count("output", output, policy);
                 downstream.accept(new GenerationEvent.Screened(input, counts(output), loggablePrompt));
             }
-            downstream.accept(event);
-        }
-
-        /** What a choice's parts still hold back, released before its end. */
-        private void flush(int choice, Consumer<GenerationEvent> downstream) {
-            for (Map.Entry<String, StreamRedactor> e : redactors.entrySet()) {
-                String[] part = e.getKey().split(" ");
-                if (Integer.parseInt(part[1]) != choice) {
-                    continue;
-                }
-                String rest = e.getValue().flush();
-                if (rest.isEmpty()) {
-                    continue;
-                }
-                downstream.accept(switch (part[0]) {
-                    case "content" -> new GenerationEvent.Delta(choice, rest, new int[0], List.of());
-                    case "reasoning" -> new GenerationEvent.ReasoningDelta(choice, rest);
-                    default -> new GenerationEvent.ToolCallDelta(choice, Integer.parseInt(part[2]), Optional.empty(), Optional.empty(), rest);
-                });
-            }
-        }
-
-        private StreamRedactor redactor(String part) {
-            return redactors.computeIfAbsent(part, p -> new StreamRedactor(filter));
+            super.onEvent(event, downstream);
         }
     }
+
+    /** The answer as it comes, where no filter runs. */
+    private static final RewrittenText.Rewriter UNFILTERED = new RewrittenText.Rewriter() {
+        @Override
+        public String add(String piece) {
+            return piece;
+        }
+
+        @Override
+        public String flush() {
+            return "";
+        }
+    };
 
     private void count(String direction, List<Finding> found, SafetyPolicy policy) {
         for (Finding f : found) {

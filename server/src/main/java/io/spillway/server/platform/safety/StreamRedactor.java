@@ -1,5 +1,6 @@
 package io.spillway.server.platform.safety;
 
+import io.spillway.server.generation.RewrittenText;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -9,7 +10,7 @@ import java.util.List;
  * so a card number split across chunks is held until it is whole, then replaced. What it holds back is
  * at most the current run of digits, capitals or a word; {@link #flush} releases the rest at the end.
  */
-public final class StreamRedactor {
+public final class StreamRedactor implements RewrittenText.Rewriter {
 
     private final TextFilter filter;
     private final StringBuilder pending = new StringBuilder();
@@ -24,6 +25,7 @@ public final class StreamRedactor {
      * Under a policy that only flags, every piece goes out at once and the findings are taken from
      * the whole text at the end: holding a stream back would cost latency for nothing.
      */
+    @Override
     public String add(String piece) {
         pending.append(piece);
         if (!filter.rewrites()) {
@@ -52,6 +54,7 @@ public final class StreamRedactor {
     }
 
     /** Releases everything held back, redacted (the stream ended). */
+    @Override
     public String flush() {
         if (!filter.rewrites()) {
             findings.addAll(filter.apply(pending.toString()).findings());
