@@ -121,7 +121,8 @@ public final class SpillwayServer implements AutoCloseable {
             LocalGenerator local = new LocalGenerator(served, fingerprint);
             bedrock = bedrockGateway(config);
             Optional<SpillTarget> spillTarget = bedrock.map(g -> new BedrockGenerator(g, config.router().models(), registry));
-            SpillPolicy spill = new SpillPolicy(local, name, engine::estimatedQueueWaitSeconds, config.router(), spillTarget, registry);
+            SpillPolicy spill = new SpillPolicy(local, name, engine::estimatedQueueWaitSeconds, config.router(), spillTarget,
+                    config.safety().detectedPii(), registry);
             platform = PlatformServices.start(config, embeddings, clock);
             CollectionCatalog catalog = cc.store().equals("database") ? platform.sharedCatalog().orElseThrow()
                     : new EmbeddedCatalog(cc.resolvedDataDir(), new StorageOptions(cc.fsync(), cc.snapshotAfterLogBytes()));

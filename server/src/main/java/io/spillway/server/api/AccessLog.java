@@ -9,7 +9,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One structured line per request on the {@code spillway.access} logger (id, method, path, status,
- * route, cache result, tokens, duration: never content), and the HTTP metrics. Paths are reduced to
+ * route and its reasons, cache result, tokens, duration: never content), and the HTTP metrics. Paths are reduced to
  * their route so a collection name or model id never becomes a label.
  */
 final class AccessLog {
@@ -42,8 +42,9 @@ final class AccessLog {
         Outcome.Report o = outcome.report();
         if (LOG.isInfoEnabled() && !route.equals("/metrics") && !route.equals("/health") && !route.equals("/ready")
                 && !route.startsWith("/dashboard")) {
-            LOG.info("id={} {} {} status={} route={} cache={} prompt_tokens={} completion_tokens={} ms={}", ex.requestId(), ex.method(),
-                    route, status, o.route(), o.cache(), o.promptTokens(), o.completionTokens(), Math.round(seconds * 1000));
+            LOG.info("id={} {} {} status={} route={} route_reason={} cache={} prompt_tokens={} completion_tokens={} ms={}", ex.requestId(),
+                    ex.method(), route, status, o.route(), o.routeReasons(), o.cache(), o.promptTokens(), o.completionTokens(),
+                    Math.round(seconds * 1000));
         }
     }
 

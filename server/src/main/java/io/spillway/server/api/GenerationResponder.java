@@ -27,12 +27,14 @@ import java.util.UUID;
 
 /**
  * Turns a generation into its HTTP response: one JSON body, or Server-Sent Events as the events
- * come. The response's headers (x-spillway-route, x-spillway-cache) are written here, once, from
- * the generation's Started event.
+ * come. The response's headers (x-spillway-route, x-spillway-route-reason, x-spillway-cache) are
+ * written here, once, from the generation's Started event.
  */
 final class GenerationResponder {
 
     static final String ROUTE_HEADER = "x-spillway-route";
+    /** Why the route was taken and what became of personal data on the way, comma-separated: "queue_wait,pseudonymized". */
+    static final String ROUTE_REASON_HEADER = "x-spillway-route-reason";
     static final String CACHE_HEADER = "x-spillway-cache";
     private static final String EVENT_STREAM = "text/event-stream; charset=utf-8";
     /**
@@ -208,8 +210,10 @@ final class GenerationResponder {
 
         private void start(GenerationEvent.Started s) {
             boolean chat = body instanceof ChatRequest;
-            outcome.started(s.route().wireName(), s.cache().header());
-            headers = Map.of(ROUTE_HEADER, s.route().wireName(), CACHE_HEADER, s.cache().header());
+            String reasons = String.join(",", s.routeReasons());
+            outcome.started(s.route().wireName(), reasons.isEmpty() ? "-" : reasons, s.cache().header());
+            headers = reasons.isEmpty() ? Map.of(ROUTE_HEADER, s.route().wireName(), CACHE_HEADER, s.cache().header())
+                    : Map.of(ROUTE_HEADER, s.route().wireName(), ROUTE_REASON_HEADER, reasons, CACHE_HEADER, s.cache().header());
             head = new ResponseHead((chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", ""), chat,
                     clock.instant().getEpochSecond(), s.model(), s.systemFingerprint(),
                     chat ? Optional.of(s.route().wireName()) : Optional.empty(), s.sources(),

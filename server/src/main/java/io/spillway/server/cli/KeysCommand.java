@@ -5,6 +5,7 @@ import io.spillway.server.config.ServerConfig;
 import io.spillway.server.platform.keys.ApiKey;
 import io.spillway.server.platform.keys.Database;
 import io.spillway.server.platform.keys.KeyStore;
+import io.spillway.server.generation.PiiOnSpill;
 import io.spillway.server.platform.safety.SafetyAction;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -87,6 +88,10 @@ public final class KeysCommand implements Runnable {
         @Option(names = "--pii", description = "This key's PII action (off, flag, redact, block) instead of the server's.")
         String pii;
 
+        @Option(names = "--pii-on-spill", description = "What of this key's personal data may reach Bedrock when it spills"
+                + " (local-only, pseudonymize, redact, allow) instead of the server's router.pii-on-spill.")
+        String piiOnSpill;
+
         @Option(names = "--log-prompts", description = "Keep this key's prompts (after input redaction) in the audit log.")
         boolean logPrompts;
 
@@ -94,7 +99,8 @@ public final class KeysCommand implements Runnable {
         public Integer call() {
             try (Database d = db.open()) {
                 KeyStore.Created c = new KeyStore(d, Clock.systemUTC()).create(tenant, name, new LinkedHashSet<>(models), localOnly, rpm,
-                        tpm, budget, semanticCache, Optional.ofNullable(pii).map(SafetyAction::parse), logPrompts);
+                        tpm, budget, semanticCache, Optional.ofNullable(pii).map(SafetyAction::parse), logPrompts,
+                        Optional.ofNullable(piiOnSpill).map(PiiOnSpill::parse));
                 System.out.println(c.secret());
                 System.err.println("key " + c.key().id() + " for tenant " + tenant + " created; the key above is not stored and"
                         + " cannot be shown again.");
@@ -116,7 +122,8 @@ public final class KeysCommand implements Runnable {
                 for (ApiKey k : new KeyStore(d, Clock.systemUTC()).list()) {
                     System.out.printf("%-12s  %-16s  %-16s  %-8s  %6d  %9d  %10.2f  %s%n", k.id(), k.tenant(), k.name(),
                             k.revoked() ? "revoked" : "active", k.rpm(), k.tpm(), k.monthlyBudgetUsd(),
-                            (k.allowedModels().isEmpty() ? "*" : String.join(",", new java.util.TreeSet<>(k.allowedModels()))) + (k.localOnly() ? " (local-only)" : ""));
+                            (k.allowedModels().isEmpty() ? "*" : String.join(",", new java.util.TreeSet<>(k.allowedModels()))) + (k.localOnly() ? " (local-only)" : "")
+                            + k.piiOnSpill().map(p -> " (pii-on-spill " + p.id() + ")").orElse(""));
                 }
             }
             return 0;

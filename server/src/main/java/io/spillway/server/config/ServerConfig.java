@@ -3,6 +3,7 @@ package io.spillway.server.config;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.spillway.server.engine.EngineConfig;
+import io.spillway.server.generation.PiiOnSpill;
 import java.time.Duration;
 import java.util.List;
 
@@ -114,10 +115,20 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
         }
     }
 
-    public record Router(@JsonProperty("ttft-target-ms") double ttftTargetMs, boolean spill, List<ModelRoute> models) {
+    public record Router(@JsonProperty("ttft-target-ms") double ttftTargetMs, boolean spill, List<ModelRoute> models,
+                         @JsonProperty("pii-on-spill") String piiOnSpill) {
         public Router {
             models = models == null ? List.of() : List.copyOf(models);
             require(ttftTargetMs > 0, "router.ttft-target-ms must be positive");
+            try {
+                PiiOnSpill.parse(piiOnSpill);
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("router.pii-on-spill: " + e.getMessage());
+            }
+        }
+
+        public PiiOnSpill piiPolicy() {
+            return PiiOnSpill.parse(piiOnSpill);
         }
     }
 
@@ -226,6 +237,11 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
             } catch (IllegalArgumentException e) {
                 throw new ConfigException("safety: " + e.getMessage());
             }
+        }
+
+        /** What the PII filter looks for, on the way in and before a request spills. */
+        public java.util.Set<io.spillway.server.platform.safety.PiiType> detectedPii() {
+            return piiTypes.stream().map(io.spillway.server.platform.safety.PiiType::parse).collect(java.util.stream.Collectors.toSet());
         }
     }
 

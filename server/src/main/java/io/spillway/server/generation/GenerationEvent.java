@@ -25,20 +25,40 @@ public sealed interface GenerationEvent {
      * @param choices           how many choices the answer has
      * @param sources           retrieved passages the prompt was given, when the request asked for retrieval
      * @param tokenOutput       the model has no tokenizer: its answers are token ids
+     * @param routeReasons      why it runs where it does, and what happened to its personal data on the way
+     *                          ("queue_wait", "pseudonymized", ...); empty where nothing decided (a cached answer)
+     * @param sentSha256        for a hosted model, the SHA-256 (hex) of the exact request bytes sent to it
      */
     record Started(Route route, String model, Optional<String> systemFingerprint, CacheOutcome cache, int choices,
-                   Optional<List<Source>> sources, boolean tokenOutput) implements GenerationEvent {
+                   Optional<List<Source>> sources, boolean tokenOutput, List<String> routeReasons, Optional<String> sentSha256)
+            implements GenerationEvent {
 
         public Started {
             sources = sources.map(List::copyOf);
+            routeReasons = List.copyOf(routeReasons);
+        }
+
+        /** Before any route was decided: no reasons, nothing sent. */
+        public Started(Route route, String model, Optional<String> systemFingerprint, CacheOutcome cache, int choices,
+                       Optional<List<Source>> sources, boolean tokenOutput) {
+            this(route, model, systemFingerprint, cache, choices, sources, tokenOutput, List.of(), Optional.empty());
         }
 
         public Started withCache(CacheOutcome outcome) {
-            return new Started(route, model, systemFingerprint, outcome, choices, sources, tokenOutput);
+            return new Started(route, model, systemFingerprint, outcome, choices, sources, tokenOutput, routeReasons, sentSha256);
         }
 
         public Started withSources(List<Source> retrieved) {
-            return new Started(route, model, systemFingerprint, cache, choices, Optional.of(retrieved), tokenOutput);
+            return new Started(route, model, systemFingerprint, cache, choices, Optional.of(retrieved), tokenOutput, routeReasons,
+                    sentSha256);
+        }
+
+        public Started withRouteReasons(List<String> reasons) {
+            return new Started(route, model, systemFingerprint, cache, choices, sources, tokenOutput, reasons, sentSha256);
+        }
+
+        public Started withSentSha256(String hex) {
+            return new Started(route, model, systemFingerprint, cache, choices, sources, tokenOutput, routeReasons, Optional.of(hex));
         }
     }
 

@@ -108,7 +108,7 @@ public final class PlatformServices implements AutoCloseable {
                     : Optional.of(SemanticCache.local(embeddings.get(), c.semanticThreshold(), c.semanticMaxEntries(), ttl, semanticCacheDir(config)));
             ServerConfig.Safety s = config.safety();
             SafetyPolicy policy = new SafetyPolicy(SafetyAction.parse(s.pii()),
-                    s.piiTypes().stream().map(PiiType::parse).collect(Collectors.toSet()), SafetyAction.parse(s.blocklistAction()),
+                    s.detectedPii(), SafetyAction.parse(s.blocklistAction()),
                     SafetyAction.parse(s.classifierAction()), config.audit().logPrompts());
             Optional<ContentClassifier> classifier = classifier(s.classifier());
             ServerConfig.Audit a = config.audit();

@@ -1,7 +1,16 @@
 package io.spillway.server.router;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.URI;
+import java.nio.ByteBuffer;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.HexFormat;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -9,11 +18,16 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.core.interceptor.Context;
+import software.amazon.awssdk.core.interceptor.ExecutionAttribute;
+import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
+import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
 import software.amazon.awssdk.http.nio.netty.NettyNioAsyncHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.bedrockruntime.BedrockRuntimeAsyncClient;
@@ -73,6 +87,12 @@ public final class BedrockGateway implements AutoCloseable {
         void onError(BedrockException e);
     }
 
+    /**
+     * Set on a request's override configuration to learn the SHA-256 (hex) of the exact body bytes
+     * the SDK sends for it (after marshalling, before signing and transmission; a retry sends the same).
+     */
+    public static final ExecutionAttribute<AtomicReference<String>> SENT_SHA256 = new ExecutionAttribute<>("spillway.sent-sha256");
+
     private final BedrockRuntimeAsyncClient client;
     private final Settings settings;
     private final CircuitBreaker breaker;
@@ -88,7 +108,7 @@ public final class BedrockGateway implements AutoCloseable {
                         .connectionTimeout(settings.connectTimeout())
                         .readTimeout(settings.chunkTimeout())
                         .maxConcurrency(256))
-                .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.doNotRetry()));
+                .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.doNotRetry()).addExecutionInterceptor(new SentBodyDigest()));
         settings.endpoint().ifPresent(b::endpointOverride);
         settings.region().filter(r -> !r.isBlank()).map(Region::of).ifPresent(b::region);
         this.client = b.build();
@@ -270,5 +290,60 @@ public final class BedrockGateway implements AutoCloseable {
     @Override
     public void close() {
         client.close();
+    }
+
+    /** Hashes each request's body as the SDK is about to transmit it, for requests that ask ({@link #SENT_SHA256}). */
+    private static final class SentBodyDigest implements ExecutionInterceptor {
+        @Override
+        public void beforeTransmission(Context.BeforeTransmission context, ExecutionAttributes attributes) {
+            AtomicReference<String> sink = attributes.getAttribute(SENT_SHA256);
+            if (sink == null) {
+                return;
+            }
+            MessageDigest sha = sha256();
+            if (context.requestBody().isPresent()) {
+                try (InputStream in = context.requestBody().get().contentStreamProvider().newStream()) {
+                    in.transferTo(new DigestOutputStream(OutputStream.nullOutputStream(), sha));
+                } catch (IOException e) {
+                    throw new UncheckedIOException("could not read the request body to hash it", e);
+                }
+            } else if (context.asyncRequestBody().isPresent()) {
+                // The marshalled body is a replayable buffer: reading it here leaves it whole for the transmission.
+                CompletableFuture<Void> read = new CompletableFuture<>();
+                context.asyncRequestBody().get().subscribe(new org.reactivestreams.Subscriber<ByteBuffer>() {
+                    @Override
+                    public void onSubscribe(org.reactivestreams.Subscription s) {
+                        s.request(Long.MAX_VALUE);
+                    }
+
+                    @Override
+                    public void onNext(ByteBuffer b) {
+                        sha.update(b.duplicate());
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        read.completeExceptionally(t);
+                    }
+
+                    @Override
+                    public void onComplete() {
+                        read.complete(null);
+                    }
+                });
+                read.join();
+            } else {
+                return;
+            }
+            sink.set(HexFormat.of().formatHex(sha.digest()));
+        }
+
+        private static MessageDigest sha256() {
+            try {
+                return MessageDigest.getInstance("SHA-256");
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException("every JDK has SHA-256", e);
+            }
+        }
     }
 }

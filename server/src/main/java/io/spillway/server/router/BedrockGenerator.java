@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
 import software.amazon.awssdk.services.bedrockruntime.model.ContentBlock;
 import software.amazon.awssdk.services.bedrockruntime.model.ConverseRequest;
 import software.amazon.awssdk.services.bedrockruntime.model.ConverseResponse;
@@ -70,9 +71,11 @@ public final class BedrockGenerator implements SpillTarget {
         ConverseTranslation.Translated t = ConverseTranslation.request(chat);
         GenerationEvent.Started started = new GenerationEvent.Started(Route.BEDROCK, chat.model(), Optional.empty(), CacheOutcome.BYPASS,
                 1, Optional.empty(), false);
+        AtomicReference<String> sentSha256 = new AtomicReference<>();
         if (!chat.delivery().stream()) {
             ConverseRequest.Builder converse = ConverseRequest.builder().modelId(modelId).system(t.system()).messages(t.messages())
-                    .inferenceConfig(t.inference());
+                    .inferenceConfig(t.inference())
+                    .overrideConfiguration(o -> o.putExecutionAttribute(BedrockGateway.SENT_SHA256, sentSha256));
             t.tools().ifPresent(converse::toolConfig);
             ConverseResponse r;
             try {
@@ -81,7 +84,7 @@ public final class BedrockGenerator implements SpillTarget {
                 throw failure(e);
             }
             List<GenerationEvent> events = new ArrayList<>();
-            events.add(started);
+            events.add(sent(started, sentSha256));
             StringBuilder text = new StringBuilder();
             int calls = 0;
             for (ContentBlock b : r.output().message().content()) {
@@ -101,9 +104,10 @@ public final class BedrockGenerator implements SpillTarget {
             events.add(new GenerationEvent.Completed(usage(r.usage())));
             return new Start.Accepted(EventChannel.of(events));
         }
-        StreamListener listener = new StreamListener(started, t.jsonResponse(), t.maxCalls(), System.nanoTime());
+        StreamListener listener = new StreamListener(started, sentSha256, t.jsonResponse(), t.maxCalls(), System.nanoTime());
         ConverseStreamRequest.Builder converse = ConverseStreamRequest.builder().modelId(modelId).system(t.system())
-                .messages(t.messages()).inferenceConfig(t.inference());
+                .messages(t.messages()).inferenceConfig(t.inference())
+                .overrideConfiguration(o -> o.putExecutionAttribute(BedrockGateway.SENT_SHA256, sentSha256));
         t.tools().ifPresent(converse::toolConfig);
         CompletableFuture<Void> call = gateway.converseStream(converse.build(), listener);
         call.exceptionally(e -> null);
@@ -113,6 +117,12 @@ public final class BedrockGenerator implements SpillTarget {
             throw failure(listener.failedBeforeStart);
         }
         return new Start.Accepted(listener.channel);
+    }
+
+    /** Started, with the hash of what was sent once the answer shows it was. */
+    private static GenerationEvent.Started sent(GenerationEvent.Started started, AtomicReference<String> sentSha256) {
+        String hex = sentSha256.get();
+        return hex == null ? started : started.withSentSha256(hex);
     }
 
     /**
@@ -152,6 +162,7 @@ public final class BedrockGenerator implements SpillTarget {
     /** ConverseStream's events, on SDK threads, into the generation's channel. */
     private final class StreamListener implements BedrockGateway.StreamListener {
         private final GenerationEvent.Started started;
+        private final AtomicReference<String> sentSha256;
         private final boolean jsonResponse;
         private final int maxCalls;
         private final long calledNanos;
@@ -170,8 +181,10 @@ public final class BedrockGenerator implements SpillTarget {
         private volatile Usage usage = Usage.NONE;
         private boolean firstContent = true;
 
-        StreamListener(GenerationEvent.Started started, boolean jsonResponse, int maxCalls, long calledNanos) {
+        StreamListener(GenerationEvent.Started started, AtomicReference<String> sentSha256, boolean jsonResponse, int maxCalls,
+                       long calledNanos) {
             this.started = started;
+            this.sentSha256 = sentSha256;
             this.jsonResponse = jsonResponse;
             this.maxCalls = maxCalls;
             this.calledNanos = calledNanos;
@@ -183,7 +196,7 @@ public final class BedrockGenerator implements SpillTarget {
 
         @Override
         public void onStart() {
-            channel.publish(started);
+            channel.publish(sent(started, sentSha256));
             startedOrFailed.complete(null);
         }
 

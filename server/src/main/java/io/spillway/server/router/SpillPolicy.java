@@ -6,10 +6,12 @@ import io.spillway.server.generation.ForwardingGeneration;
 import io.spillway.server.generation.Generation;
 import io.spillway.server.generation.GenerationEvent;
 import io.spillway.server.generation.GenerationRequest;
+import io.spillway.server.generation.PiiOnSpill;
 import io.spillway.server.generation.Generator;
 import io.spillway.server.generation.Refusal;
 import io.spillway.server.generation.Route;
 import io.spillway.server.generation.Start;
+import io.spillway.server.platform.safety.PiiType;
 import io.spillway.server.wire.ChatRequest;
 import io.spillway.server.wire.OpenAiException;
 import io.spillway.server.wire.RoutePreference;
@@ -17,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Consumer;
 import java.util.function.DoubleSupplier;
 import org.slf4j.Logger;
@@ -33,6 +36,11 @@ import org.slf4j.LoggerFactory;
  * engine refuses it (queue full, expected wait too long, withdrawn from the queue at its
  * deadline). Legacy completions are served locally only. Each answer's usage is priced from the
  * model's table, for every route.
+ *
+ * <p>What a spilled request carries is the caller's {@link PiiOnSpill} policy's ({@link PrivateSpill}):
+ * under {@code local-only} a conversation holding personal data is served as a local-only one
+ * (and refused, naming the types found, by a model only Bedrock serves). Every answer's Started
+ * says why it runs where it does.
  */
 public final class SpillPolicy implements Generator {
 
@@ -44,14 +52,16 @@ public final class SpillPolicy implements Generator {
     private final ServerConfig.Router config;
     private final Optional<SpillTarget> bedrock;
     private final RouterMetrics metrics;
+    private final PrivateSpill privacy;
 
     /**
      * @param localModel the local model's name (always served locally)
      * @param estimatedQueueWaitSeconds the engine's estimate for a request arriving now
      */
     public SpillPolicy(Generator local, String localModel, DoubleSupplier estimatedQueueWaitSeconds, ServerConfig.Router config,
-                       Optional<SpillTarget> bedrock, PrometheusRegistry registry) {
+                       Optional<SpillTarget> bedrock, Set<PiiType> piiTypes, PrometheusRegistry registry) {
         this.local = local;
+        this.privacy = new PrivateSpill(piiTypes, config.piiPolicy());
         this.estimatedQueueWaitSeconds = estimatedQueueWaitSeconds;
         this.config = config;
         this.metrics = new RouterMetrics(registry);
@@ -93,13 +103,13 @@ public final class SpillPolicy implements Generator {
             boolean canSpill = decision.reason().equals("capacity");
             double budget = localQueueBudgetSeconds(request);
             if (!canSpill) {
-                return local(request, model);
+                return local(request, model, decision.reason());
             }
             if (budget > 0) {
                 Start start = local.start(request.withMaxQueueWait(budget));
                 if (start instanceof Start.Accepted accepted) {
                     metrics.requests.labelValues(Route.LOCAL.wireName()).inc();
-                    return new Start.Accepted(priced(accepted.generation(), model));
+                    return new Start.Accepted(priced(accepted.generation(), model, List.of(decision.reason())));
                 }
                 Refusal refusal = ((Start.Refused) start).refusal();
                 if (!bedrock.get().available()) {
@@ -110,17 +120,21 @@ public final class SpillPolicy implements Generator {
                 decision = new Decision(Route.BEDROCK, "queue_wait");
             }
         }
+        PrivateSpill.Outbound outbound = privacy.outbound(request, privacy.policyOf(request.caller()));
         metrics.spills.labelValues(decision.reason()).inc();
-        Start start = bedrock.orElseThrow().start(request);
+        Start start = bedrock.orElseThrow().start(outbound.request());
         metrics.requests.labelValues(Route.BEDROCK.wireName()).inc();
-        return start instanceof Start.Accepted accepted ? new Start.Accepted(priced(accepted.generation(), model)) : start;
+        List<String> reasons = new java.util.ArrayList<>(List.of(decision.reason()));
+        outbound.reason().ifPresent(reasons::add);
+        return start instanceof Start.Accepted accepted
+                ? new Start.Accepted(priced(outbound.answer().apply(accepted.generation()), model, reasons)) : start;
     }
 
-    private Start local(GenerationRequest request, ServerConfig.ModelRoute model) {
+    private Start local(GenerationRequest request, ServerConfig.ModelRoute model, String reason) {
         Start start = local.start(request);
         if (start instanceof Start.Accepted accepted) {
             metrics.requests.labelValues(Route.LOCAL.wireName()).inc();
-            return new Start.Accepted(priced(accepted.generation(), model));
+            return new Start.Accepted(priced(accepted.generation(), model, List.of(reason)));
         }
         return start;
     }
@@ -142,6 +156,14 @@ public final class SpillPolicy implements Generator {
                 throw OpenAiException.invalid("Model '" + model.name() + "' runs on Amazon Bedrock, which cannot serve this request: "
                         + inexpressible.get().reason(), inexpressible.get().param());
             }
+            if (privacy.policyOf(request.caller()) == PiiOnSpill.LOCAL_ONLY) {
+                Set<String> found = privacy.typesIn(chat);
+                if (!found.isEmpty()) {
+                    throw OpenAiException.invalid("Model '" + model.name() + "' is served only by Amazon Bedrock, and this conversation"
+                            + " holds personal data (" + String.join(", ", found) + ") that this key's pii-on-spill policy keeps"
+                            + " on this server. Use a local model, or remove the data.", "messages", "pii_requires_local");
+                }
+            }
             return new Decision(Route.BEDROCK, "model_not_local");
         }
         if (localOnly) {
@@ -161,6 +183,9 @@ public final class SpillPolicy implements Generator {
         }
         if (!bedrock.get().available()) {
             return new Decision(Route.LOCAL, "bedrock_unavailable");
+        }
+        if (privacy.policyOf(request.caller()) == PiiOnSpill.LOCAL_ONLY && !privacy.typesIn(chat).isEmpty()) {
+            return new Decision(Route.LOCAL, "pii_local_only");
         }
         if (estimatedQueueWaitSeconds.getAsDouble() * 1000 > config.ttftTargetMs()) {
             return new Decision(Route.BEDROCK, "queue_wait");
@@ -196,8 +221,8 @@ public final class SpillPolicy implements Generator {
         return promptTokens / 1000.0 * model.inputPricePer1k() + completionTokens / 1000.0 * model.outputPricePer1k();
     }
 
-    /** The generation with its usage priced, and tokens and cost counted per route. */
-    private Generation priced(Generation generation, ServerConfig.ModelRoute model) {
+    /** The generation with its usage priced, tokens and cost counted per route, and the reasons for its route on its Started. */
+    private Generation priced(Generation generation, ServerConfig.ModelRoute model, List<String> reasons) {
         return new ForwardingGeneration(generation) {
             private Route route = Route.LOCAL;
 
@@ -205,6 +230,7 @@ public final class SpillPolicy implements Generator {
             protected void onEvent(GenerationEvent event, Consumer<GenerationEvent> downstream) {
                 if (event instanceof GenerationEvent.Started s) {
                     route = s.route();
+                    event = s.withRouteReasons(reasons);
                 } else if (event instanceof GenerationEvent.Completed c) {
                     double dollars = cost(model, c.usage().promptTokens(), c.usage().completionTokens());
                     metrics.tokens.labelValues(route.wireName(), "prompt").inc(c.usage().promptTokens());

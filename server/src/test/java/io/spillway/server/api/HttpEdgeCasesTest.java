@@ -136,7 +136,7 @@ class HttpEdgeCasesTest {
         Path dir = Files.createTempDirectory("spillway-keys-log");
         String url = "jdbc:sqlite:" + dir.resolve("spillway.db");
         try (Database db = Database.open(url, "", "")) {
-            new KeyStore(db, Clock.systemUTC()).create("acme", "stored", Set.of(), false, 0, 0, 0, false, Optional.empty(), false);
+            new KeyStore(db, Clock.systemUTC()).create("acme", "stored", Set.of(), false, 0, 0, 0, false, Optional.empty(), false, Optional.empty());
         }
         Logger logger = (Logger) LoggerFactory.getLogger(SpillwayServer.class);
         ListAppender<ILoggingEvent> logs = new ListAppender<>();

@@ -47,7 +47,7 @@ class WireTranscriptTest {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
     private static final Path TRANSCRIPT = Paths.get("src/test/resources/golden/wire-transcript.json");
-    private static final Set<String> HEADERS = Set.of("content-type", "x-spillway-route", "x-spillway-cache", "retry-after",
+    private static final Set<String> HEADERS = Set.of("content-type", "x-spillway-route", "x-spillway-route-reason", "x-spillway-cache", "retry-after",
             "cache-control", "location", "connection", "transfer-encoding");
     private static final Pattern RESPONSE_ID = Pattern.compile("(chatcmpl|cmpl)-[0-9a-f]{32}");
     private static final String M = "\"model\":\"" + DemoModel.NAME + "\"";
@@ -290,8 +290,8 @@ class WireTranscriptTest {
             SpillwayServer keyed = TestServers.start(Map.of("safety.pii", "redact"), router);
             try {
                 String confined = keyed.keys().create("acme", "confined", Set.of(DemoModel.NAME), false, 0, 0, 0, false, Optional.empty(),
-                        false).secret();
-                String redacting = keyed.keys().create("acme", "redacting", Set.of(), false, 0, 0, 0, false, Optional.empty(), false)
+                        false, Optional.empty()).secret();
+                String redacting = keyed.keys().create("acme", "redacting", Set.of(), false, 0, 0, 0, false, Optional.empty(), false, Optional.empty())
                         .secret();
                 fake.reply("Your card 4111 1111 1111 1111 is on file, jane.doe@example.com.", 3);
                 for (Call c : keyedServerCalls(confined, redacting)) {

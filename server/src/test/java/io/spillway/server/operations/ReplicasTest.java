@@ -69,8 +69,8 @@ class ReplicasTest {
         url = TestPostgres.freshDatabase("replicas");
         try (Database db = Database.open(url, "", "")) {
             KeyStore keys = new KeyStore(db, Clock.systemUTC());
-            key = keys.create("acme", "unlimited", Set.of(), false, 0, 0, 0, false, Optional.empty(), false).secret();
-            limited = keys.create("acme", "thirty", Set.of(), false, 30, 0, 0, false, Optional.empty(), false).secret();
+            key = keys.create("acme", "unlimited", Set.of(), false, 0, 0, 0, false, Optional.empty(), false, Optional.empty()).secret();
+            limited = keys.create("acme", "thirty", Set.of(), false, 30, 0, 0, false, Optional.empty(), false, Optional.empty()).secret();
         }
         Path dir = Files.createTempDirectory("spillway-replicas");
         String extra = """

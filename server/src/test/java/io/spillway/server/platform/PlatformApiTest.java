@@ -49,7 +49,7 @@ abstract class PlatformApiTest {
                       input-price-per-1k: 1.0
                       output-price-per-1k: 2.0
                 """.formatted(MODEL));
-        key = server.keys().create("acme", "unlimited", Set.of(), false, 0, 0, 0, false, Optional.empty(), false).secret();
+        key = server.keys().create("acme", "unlimited", Set.of(), false, 0, 0, 0, false, Optional.empty(), false, Optional.empty()).secret();
         return server;
     }
 
@@ -128,7 +128,7 @@ abstract class PlatformApiTest {
     @Test
     void aKeyOverItsTokenLimitGets429AndRecoversAfterTheWindow() throws Exception {
         start(Map.of());
-        KeyStore.Created key = server.keys().create("acme", "limited", Set.of(), false, 0, 30, 0, false, Optional.empty(), false);
+        KeyStore.Created key = server.keys().create("acme", "limited", Set.of(), false, 0, 30, 0, false, Optional.empty(), false, Optional.empty());
         Api api = new Api(server);
         assertEquals(401, api.post("/v1/chat/completions", Api.chat(MODEL, "hi", ""), null).status(), "keys are required once one exists");
         assertEquals(401, api.post("/v1/chat/completions", Api.chat(MODEL, "hi", ""), "sk-spw-000000000000-wrong").status());
@@ -155,7 +155,7 @@ abstract class PlatformApiTest {
     void aSpentBudgetRefusesRequestsAndSurvivesARestart() throws Exception {
         start(Map.of());
         // One request costs (prompt tokens + 2 x 24) / 1000 dollars at these prices: more than the budget.
-        KeyStore.Created key = server.keys().create("acme", "budgeted", Set.of(), false, 0, 0, 0.03, false, Optional.empty(), false);
+        KeyStore.Created key = server.keys().create("acme", "budgeted", Set.of(), false, 0, 0, 0.03, false, Optional.empty(), false, Optional.empty());
         String sampled = Api.chat(MODEL, "hello there", "\"temperature\": 1, \"max_tokens\": 24, \"ignore_eos\": true");
         Api api = new Api(server);
         assertEquals(200, api.post("/v1/chat/completions", sampled, key.secret()).status());
@@ -168,7 +168,7 @@ abstract class PlatformApiTest {
         Api.Reply afterRestart = new Api(server).post("/v1/chat/completions", sampled, key.secret());
         assertEquals(429, afterRestart.status(), "the spend is in the database");
         assertEquals("insufficient_quota", afterRestart.json().path("error").path("code").asText());
-        KeyStore.Created other = server.keys().create("acme", "fresh", Set.of(), false, 0, 0, 0.03, false, Optional.empty(), false);
+        KeyStore.Created other = server.keys().create("acme", "fresh", Set.of(), false, 0, 0, 0.03, false, Optional.empty(), false, Optional.empty());
         assertEquals(200, new Api(server).post("/v1/chat/completions", sampled, other.secret()).status(), "budgets are per key");
     }
 
@@ -176,8 +176,8 @@ abstract class PlatformApiTest {
     void aKeyIsConfinedToItsModelsAndARevokedKeyStopsWorking() throws Exception {
         start(Map.of());
         KeyStore.Created narrow = server.keys().create("acme", "narrow", Set.of("some-other-model"), false, 0, 0, 0, false,
-                Optional.empty(), false);
-        KeyStore.Created broad = server.keys().create("acme", "broad", Set.of(), false, 0, 0, 0, false, Optional.empty(), false);
+                Optional.empty(), false, Optional.empty());
+        KeyStore.Created broad = server.keys().create("acme", "broad", Set.of(), false, 0, 0, 0, false, Optional.empty(), false, Optional.empty());
         Api api = new Api(server);
         Api.Reply denied = api.post("/v1/chat/completions", Api.chat(MODEL, "hi", ""), narrow.secret());
         assertEquals(403, denied.status());

@@ -91,7 +91,7 @@ class SafetyAndAuditTest {
 
     @Test
     void inputPiiIsRedactedBeforeItLeavesAndNoRedactedValueIsLoggedAuditedOrCounted() throws Exception {
-        KeyStore.Created key = server.keys().create("acme", "auditor", Set.of(), false, 0, 0, 0, false, Optional.empty(), true);
+        KeyStore.Created key = server.keys().create("acme", "auditor", Set.of(), false, 0, 0, 0, false, Optional.empty(), true, Optional.empty());
         fake.reply("Noted: card " + CARD + ".", 4);
         Api api = new Api(server);
         String prompt = "My SSN is " + SSN + " and my mail is " + EMAIL + ".";
@@ -144,7 +144,7 @@ class SafetyAndAuditTest {
     @Test
     void aKeyWhosePolicyBlocksPiiIsRefusedWithTheTypesButNotTheValues() throws Exception {
         KeyStore.Created key = server.keys().create("acme", "strict", Set.of(), false, 0, 0, 0, false, Optional.of(SafetyAction.BLOCK),
-                false);
+                false, Optional.empty());
         Api.Reply r = new Api(server).post("/v1/chat/completions", Api.chat("remote", "charge " + CARD + " now", ""), key.secret());
         assertEquals(400, r.status());
         assertEquals("content_policy_violation", r.json().path("error").path("code").asText());

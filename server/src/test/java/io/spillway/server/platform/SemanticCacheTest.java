@@ -55,7 +55,7 @@ class SemanticCacheTest {
                 Api.chat(MODEL, "How can I reset my password?", "\"temperature\": 0.8, \"max_tokens\": 17, \"semantic_cache\": true"), null);
         assertEquals("miss", otherParameters.header("x-spillway-cache"), "every other parameter must match");
 
-        KeyStore.Created optedIn = server.keys().create("acme", "faq-bot", Set.of(), false, 0, 0, 0, true, Optional.empty(), false);
+        KeyStore.Created optedIn = server.keys().create("acme", "faq-bot", Set.of(), false, 0, 0, 0, true, Optional.empty(), false, Optional.empty());
         Api.Reply byKey = api.post("/v1/chat/completions", Api.chat(MODEL, "How do I reset my password?", sampling), optedIn.secret());
         assertEquals("miss", byKey.header("x-spillway-cache"), "the cache is per tenant and key: nothing stored for this key yet");
         Api.Reply byKeyAgain = api.post("/v1/chat/completions", Api.chat(MODEL, "How can I reset my password?", sampling),

@@ -33,8 +33,8 @@ public final class FakeBedrock implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** A request as the fake received it. */
-    public record Received(String modelId, boolean stream, JsonNode body) {
+    /** A request as the fake received it: parsed, and the exact bytes of its body. */
+    public record Received(String modelId, boolean stream, JsonNode body, byte[] raw) {
     }
 
     private final HttpServer server;
@@ -54,6 +54,13 @@ public final class FakeBedrock implements AutoCloseable {
     /** Answers {@code text} instead of echoing, streamed in pieces of {@code pieceChars} characters (0: at spaces). */
     public void reply(String text, int pieceChars) {
         this.reply = text;
+        this.pieceChars = pieceChars;
+        this.toolUses = List.of();
+    }
+
+    /** Echoes ("bedrock: " + the last user message), streamed in pieces of {@code pieceChars} characters (0: at spaces). */
+    public void echo(int pieceChars) {
+        this.reply = null;
         this.pieceChars = pieceChars;
         this.toolUses = List.of();
     }
@@ -111,7 +118,8 @@ public final class FakeBedrock implements AutoCloseable {
             int slash = rest.lastIndexOf('/');
             String modelId = URLDecoder.decode(rest.substring(0, slash), StandardCharsets.UTF_8);
             String op = rest.substring(slash + 1);
-            JsonNode body = JSON.readTree(ex.getRequestBody().readAllBytes());
+            byte[] raw = ex.getRequestBody().readAllBytes();
+            JsonNode body = JSON.readTree(raw);
             int left = failuresLeft.get();
             if (left != 0) {
                 if (left > 0) {
@@ -126,7 +134,7 @@ public final class FakeBedrock implements AutoCloseable {
                 validationError(ex, invalid);
                 return;
             }
-            received.add(new Received(modelId, stream, body));
+            received.add(new Received(modelId, stream, body, raw));
             sleep(latencyMillis);
             List<ToolUse> uses = toolUses;
             String answer = reply != null ? reply : uses.isEmpty() ? "bedrock: " + lastUserText(body) : "";

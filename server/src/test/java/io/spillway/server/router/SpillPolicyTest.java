@@ -5,6 +5,7 @@ import static io.spillway.server.testing.Pipelines.chat;
 import static io.spillway.server.testing.Pipelines.events;
 import static io.spillway.server.testing.Pipelines.request;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,6 +16,7 @@ import io.spillway.server.generation.Caller;
 import io.spillway.server.generation.GenerationEvent;
 import io.spillway.server.generation.GenerationRequest;
 import io.spillway.server.generation.KeyPolicy;
+import io.spillway.server.generation.PiiOnSpill;
 import io.spillway.server.generation.Refusal;
 import io.spillway.server.generation.Route;
 import io.spillway.server.generation.Start;
@@ -41,7 +43,11 @@ class SpillPolicyTest {
         boolean available = true;
 
         Target() {
-            super(r -> new Start.Accepted(answer(Route.BEDROCK, USAGE, "remote answer")));
+            this(r -> new Start.Accepted(answer(Route.BEDROCK, USAGE, "remote answer")));
+        }
+
+        Target(Function<GenerationRequest, Start> answers) {
+            super(answers);
         }
 
         @Override
@@ -55,7 +61,7 @@ class SpillPolicyTest {
         }
     }
 
-    private final Target bedrock = new Target();
+    private Target bedrock = new Target();
     private double estimatedWait = 0;
 
     private SpillPolicy policy(Function<GenerationRequest, Start> local) {
@@ -65,8 +71,9 @@ class SpillPolicyTest {
     private SpillPolicy policy(Pipelines.Scripted local) {
         ServerConfig.Router config = new ServerConfig.Router(1000, true, List.of(
                 new ServerConfig.ModelRoute(BOTH, true, "qwen.qwen3-32b-v1:0", 0.001, 0.002),
-                new ServerConfig.ModelRoute(REMOTE, false, "anthropic.claude", 0.003, 0.015)));
-        return new SpillPolicy(local, "local-model", () -> estimatedWait, config, Optional.of(bedrock), new PrometheusRegistry());
+                new ServerConfig.ModelRoute(REMOTE, false, "anthropic.claude", 0.003, 0.015)), "pseudonymize");
+        return new SpillPolicy(local, "local-model", () -> estimatedWait, config, Optional.of(bedrock),
+                java.util.EnumSet.allOf(io.spillway.server.platform.safety.PiiType.class), new PrometheusRegistry());
     }
 
     private static Start localAnswer(GenerationRequest r) {
@@ -106,7 +113,7 @@ class SpillPolicyTest {
     @Test
     void aLocalOnlyCallerIsNeverSpilledEvenWhenTheEngineRefuses() {
         Caller localOnly = new Caller("k1", "acme", "owner", "", true,
-                new KeyPolicy(Set.of(), true, 0, 0, 0, false, Optional.empty(), false));
+                new KeyPolicy(Set.of(), true, 0, 0, 0, false, Optional.empty(), false, Optional.empty()));
         estimatedWait = 60;
         Start start = policy(r -> new Start.Refused(new Refusal.QueueFull("full", 1)))
                 .start(request(localOnly, chat("{\"model\":\"both\",\"messages\":[{\"role\":\"user\",\"content\":\"secret\"}]}")));
@@ -183,5 +190,81 @@ class SpillPolicyTest {
         e = assertThrows(OpenAiException.class, () -> policy(SpillPolicyTest::localAnswer).start(request(Caller.ANONYMOUS,
                 chat("{\"model\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))));
         assertEquals(404, e.status());
+    }
+    private static final String PRIVATE = "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":"
+            + "\"Write to ann@example.com about card 4111 1111 1111 1111.\"}]}";
+
+    private static Caller withPiiOnSpill(PiiOnSpill policy) {
+        return new Caller("k1", "acme", "owner", "", true,
+                new KeyPolicy(Set.of(), false, 0, 0, 0, false, Optional.empty(), false, Optional.of(policy)));
+    }
+
+    private static List<String> reasonsOf(List<GenerationEvent> events) {
+        return ((GenerationEvent.Started) events.get(0)).routeReasons();
+    }
+
+    @Test
+    void underLocalOnlyAConversationWithPersonalDataStaysLocalWhileOthersSpill() {
+        estimatedWait = 60;
+        Caller caller = withPiiOnSpill(PiiOnSpill.LOCAL_ONLY);
+        Pipelines.Scripted local = new Pipelines.Scripted(SpillPolicyTest::localAnswer);
+        List<GenerationEvent> kept = events(policy(local).start(request(caller, chat(PRIVATE.formatted(BOTH)))));
+        assertEquals(Route.LOCAL, routeOf(kept));
+        assertEquals(List.of("pii_local_only"), reasonsOf(kept));
+        assertEquals(0, local.received.get(0).maxQueueWaitSeconds(), "it waits for the local engine, with no budget to spill on");
+        assertEquals(0, bedrock.received.size());
+
+        List<GenerationEvent> spilled = events(policy(local).start(request(caller, chat(
+                "{\"model\":\"both\",\"messages\":[{\"role\":\"user\",\"content\":\"nothing personal\"}]}"))));
+        assertEquals(Route.BEDROCK, routeOf(spilled));
+        assertEquals(List.of("queue_wait"), reasonsOf(spilled));
+    }
+
+    @Test
+    void underLocalOnlyAnOverloadedEngineRefusesPersonalDataInsteadOfSpillingIt() {
+        estimatedWait = 0;
+        Start start = policy(r -> new Start.Refused(new Refusal.QueueFull("full", 3)))
+                .start(request(withPiiOnSpill(PiiOnSpill.LOCAL_ONLY), chat(PRIVATE.formatted(BOTH))));
+        assertInstanceOf(Start.Refused.class, start, "a 503 with Retry-After, never Bedrock");
+        assertEquals(0, bedrock.received.size());
+    }
+
+    @Test
+    void underLocalOnlyABedrockOnlyModelRefusesPersonalDataNamingOnlyItsTypes() {
+        OpenAiException e = assertThrows(OpenAiException.class, () -> policy(SpillPolicyTest::localAnswer)
+                .start(request(withPiiOnSpill(PiiOnSpill.LOCAL_ONLY), chat(PRIVATE.formatted(REMOTE)))));
+        assertEquals(400, e.status());
+        assertEquals("pii_requires_local", e.code());
+        assertTrue(e.getMessage().contains("credit_card, email"), e.getMessage());
+        assertFalse(e.getMessage().contains("ann@") || e.getMessage().contains("4111"), "never the values: " + e.getMessage());
+        assertEquals(0, bedrock.received.size());
+    }
+
+    @Test
+    void pseudonymizedValuesNeverReachBedrockAndComeBackInTheAnswer() {
+        // The hosted model echoes what it was sent, in pieces that split the placeholders.
+        bedrock = new Target(r -> {
+            String sent = r.chat().orElseThrow().messages().get(0).content();
+            return new Start.Accepted(answer(Route.BEDROCK, USAGE, "Echo: " + sent.substring(0, 20), sent.substring(20, 33),
+                    sent.substring(33)));
+        });
+        List<GenerationEvent> events = events(policy(SpillPolicyTest::localAnswer)
+                .start(request(withPiiOnSpill(PiiOnSpill.PSEUDONYMIZE), chat(PRIVATE.formatted(REMOTE)))));
+        String sent = bedrock.received.get(0).chat().orElseThrow().messages().get(0).content();
+        assertEquals("Write to <EMAIL_1> about card <CARD_1>.", sent);
+        assertEquals("Echo: Write to ann@example.com about card 4111 1111 1111 1111.", Pipelines.text(events, 0));
+        assertEquals(List.of("model_not_local", "pseudonymized"), reasonsOf(events));
+    }
+
+    @Test
+    void redactAndAllowSendWhatTheySay() {
+        policy(SpillPolicyTest::localAnswer).start(request(withPiiOnSpill(PiiOnSpill.REDACT), chat(PRIVATE.formatted(REMOTE))));
+        assertEquals("Write to [REDACTED_EMAIL] about card [REDACTED_CREDIT_CARD].",
+                bedrock.received.get(0).chat().orElseThrow().messages().get(0).content());
+        List<GenerationEvent> allowed = events(policy(SpillPolicyTest::localAnswer)
+                .start(request(withPiiOnSpill(PiiOnSpill.ALLOW), chat(PRIVATE.formatted(REMOTE)))));
+        assertEquals("Write to ann@example.com about card 4111 1111 1111 1111.",
+                bedrock.received.get(1).chat().orElseThrow().messages().get(0).content());
+        assertEquals(List.of("model_not_local", "pii_allowed"), reasonsOf(allowed));
     }
 }

@@ -87,9 +87,10 @@ class ValidationAcrossRoutesTest {
         double[] wait = {0};
         ServerConfig.Router config = new ServerConfig.Router(1000, true, List.of(
                 new ServerConfig.ModelRoute("both", true, "qwen.qwen3-32b-v1:0", 0, 0),
-                new ServerConfig.ModelRoute("remote", false, "anthropic.claude", 0, 0)));
+                new ServerConfig.ModelRoute("remote", false, "anthropic.claude", 0, 0)), "pseudonymize");
         SpillPolicy policy = new SpillPolicy(new Pipelines.Scripted(r -> new Start.Accepted(answer(Route.LOCAL, Usage.NONE, "ok"))),
-                "local-model", () -> wait[0], config, Optional.of(bedrock), new PrometheusRegistry());
+                "local-model", () -> wait[0], config, Optional.of(bedrock),
+                java.util.EnumSet.allOf(io.spillway.server.platform.safety.PiiType.class), new PrometheusRegistry());
 
         String local = outcome(policy, "both", fields);
         wait[0] = 60;

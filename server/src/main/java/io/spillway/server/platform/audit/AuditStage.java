@@ -12,6 +12,7 @@ import io.spillway.server.generation.Start;
 import io.spillway.server.wire.OpenAiException;
 import io.spillway.server.wire.Usage;
 import java.time.Clock;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -20,7 +21,7 @@ import java.util.function.Consumer;
  * One audit record per generation request, however it ends: refused (the status it was refused
  * with), failed, abandoned by its client before the end (499, as nginx counts it), or answered
  * (200, also when the server ended it early, shutting down: the client got a complete stream). The record says who asked, where it
- * ran, whether a cache answered, the tokens, the cost, what the safety filters found (types and
+ * ran and why, the hash of what was sent to Bedrock, whether a cache answered, the tokens, the cost, what the safety filters found (types and
  * counts only) and, when the caller's policy keeps prompts, the prompt after redaction.
  */
 public final class AuditStage implements Generator {
@@ -81,6 +82,8 @@ public final class AuditStage implements Generator {
         private final GenerationRequest request;
         private final long startNanos;
         private String route = "none";
+        private List<String> routeReasons = List.of();
+        private String sentSha256;
         private CacheOutcome cache = CacheOutcome.BYPASS;
         private Map<String, Integer> input = Map.of();
         private Map<String, Integer> output = Map.of();
@@ -98,6 +101,8 @@ public final class AuditStage implements Generator {
             switch (event) {
                 case GenerationEvent.Started s -> {
                     route = s.route().wireName();
+                    routeReasons = s.routeReasons();
+                    sentSha256 = s.sentSha256().orElse(null);
                     cache = s.cache();
                 }
                 case GenerationEvent.ToolCallDelta t -> t.name().ifPresent(name -> toolCalls.merge(name, 1, Integer::sum));
@@ -120,8 +125,9 @@ public final class AuditStage implements Generator {
         private void write(int status, Usage usage, boolean error) {
             double cost = cache.reused() ? 0 : usage.costUsd();
             log.append(new AuditRecord(request.id(), clock.instant().toString(), request.caller().keyId(), request.caller().tenant(),
-                    request.body().endpoint(), request.model(), route, cache.id(), usage.promptTokens(), usage.completionTokens(), cost,
-                    input, output, toolCalls, status, error ? "error" : null, (System.nanoTime() - startNanos) / 1e9, prompt.orElse(null)));
+                    request.body().endpoint(), request.model(), route, routeReasons, cache.id(), usage.promptTokens(), usage.completionTokens(),
+                    cost, input, output, toolCalls, status, error ? "error" : null, (System.nanoTime() - startNanos) / 1e9,
+                    prompt.orElse(null), sentSha256));
             records.inc();
         }
     }

@@ -1,6 +1,7 @@
 package io.spillway.server.platform.keys;
 
 import io.spillway.server.generation.KeyPolicy;
+import io.spillway.server.generation.PiiOnSpill;
 import io.spillway.server.platform.safety.SafetyAction;
 import java.util.Optional;
 import java.util.Set;
@@ -16,9 +17,11 @@ import java.util.Set;
  * @param semanticCache its requests may be answered from the semantic cache unless they opt out
  * @param pii           its PII action, overriding the server's; empty: the server's
  * @param logPrompts    the audit log keeps its prompts (after input redaction)
+ * @param piiOnSpill    what of its personal data may leave the box when it spills; empty: the server's {@code router.pii-on-spill}
  */
 public record ApiKey(String id, String tenant, String name, Set<String> allowedModels, boolean localOnly, int rpm, long tpm,
-                     double monthlyBudgetUsd, boolean semanticCache, Optional<SafetyAction> pii, boolean logPrompts, long createdAt,
+                     double monthlyBudgetUsd, boolean semanticCache, Optional<SafetyAction> pii, boolean logPrompts,
+                     Optional<PiiOnSpill> piiOnSpill, long createdAt,
                      Long revokedAt) {
 
     public ApiKey {
@@ -27,7 +30,8 @@ public record ApiKey(String id, String tenant, String name, Set<String> allowedM
 
     /** What the key may do, as the request path sees it. */
     public KeyPolicy policy() {
-        return new KeyPolicy(allowedModels, localOnly, rpm, tpm, monthlyBudgetUsd, semanticCache, pii.map(SafetyAction::id), logPrompts);
+        return new KeyPolicy(allowedModels, localOnly, rpm, tpm, monthlyBudgetUsd, semanticCache, pii.map(SafetyAction::id), logPrompts,
+                piiOnSpill);
     }
 
     public boolean revoked() {

@@ -104,7 +104,10 @@ public final class Database implements AutoCloseable {
                       window_start BIGINT NOT NULL,
                       requests BIGINT NOT NULL,
                       tokens BIGINT NOT NULL,
-                      admitted BOOLEAN NOT NULL)""")));
+                      admitted BOOLEAN NOT NULL)""")),
+            // Empty: the server's router.pii-on-spill.
+            new Migration(4, "a key's pii-on-spill policy", List.of(
+                    "ALTER TABLE api_keys ADD COLUMN pii_on_spill VARCHAR(16) NOT NULL DEFAULT ''")));
 
     private final HikariDataSource pool;
     private final String url;

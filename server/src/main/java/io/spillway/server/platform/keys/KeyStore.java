@@ -2,6 +2,7 @@ package io.spillway.server.platform.keys;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import io.spillway.server.generation.PiiOnSpill;
 import io.spillway.server.platform.safety.SafetyAction;
 import java.security.SecureRandom;
 import java.sql.PreparedStatement;
@@ -46,7 +47,7 @@ public final class KeyStore {
     }
 
     public Created create(String tenant, String name, Set<String> models, boolean localOnly, int rpm, long tpm, double budgetUsd,
-                          boolean semanticCache, Optional<SafetyAction> pii, boolean logPrompts) {
+                          boolean semanticCache, Optional<SafetyAction> pii, boolean logPrompts, Optional<PiiOnSpill> piiOnSpill) {
         if (tenant == null || tenant.isBlank()) {
             throw new IllegalArgumentException("a key needs a tenant");
         }
@@ -61,11 +62,11 @@ public final class KeyStore {
         String secret = PREFIX + id + "-" + java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(secretBytes);
         long now = clock.millis();
         ApiKey key = new ApiKey(id, tenant, name == null ? "" : name, models, localOnly, rpm, tpm, budgetUsd, semanticCache, pii,
-                logPrompts, now, null);
+                logPrompts, piiOnSpill, now, null);
         db.run(c -> {
             try (PreparedStatement s = c.prepareStatement("INSERT INTO api_keys (id, secret_hash, tenant, name, allowed_models,"
-                    + " local_only, rpm, tpm, monthly_budget_usd, semantic_cache, pii_action, log_prompts, created_at, revoked_at)"
-                    + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)")) {
+                    + " local_only, rpm, tpm, monthly_budget_usd, semantic_cache, pii_action, log_prompts, created_at, revoked_at,"
+                    + " pii_on_spill) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)")) {
                 s.setString(1, id);
                 s.setString(2, Sha256.hex(secret));
                 s.setString(3, tenant);
@@ -79,6 +80,7 @@ public final class KeyStore {
                 s.setString(11, pii.map(SafetyAction::id).orElse(""));
                 s.setBoolean(12, logPrompts);
                 s.setLong(13, now);
+                s.setString(14, piiOnSpill.map(PiiOnSpill::id).orElse(""));
                 s.executeUpdate();
             }
             return null;
@@ -170,12 +172,13 @@ public final class KeyStore {
         String models = r.getString("allowed_models");
         Set<String> allowed = models.isEmpty() ? Set.of() : new LinkedHashSet<>(Arrays.asList(models.split(",")));
         String pii = r.getString("pii_action");
+        String onSpill = r.getString("pii_on_spill");
         long revoked = r.getLong("revoked_at");
         Long revokedAt = r.wasNull() ? null : revoked;
         return new ApiKey(r.getString("id"), r.getString("tenant"), r.getString("name"), allowed, r.getBoolean("local_only"),
                 r.getInt("rpm"), r.getLong("tpm"), r.getDouble("monthly_budget_usd"), r.getBoolean("semantic_cache"),
                 pii.isEmpty() ? Optional.empty() : Optional.of(SafetyAction.parse(pii)), r.getBoolean("log_prompts"),
-                r.getLong("created_at"), revokedAt);
+                onSpill.isEmpty() ? Optional.empty() : Optional.of(PiiOnSpill.parse(onSpill)), r.getLong("created_at"), revokedAt);
     }
 
 }

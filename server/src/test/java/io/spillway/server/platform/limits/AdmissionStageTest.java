@@ -70,7 +70,7 @@ class AdmissionStageTest {
     void aKeyConfinedToOtherModelsGets403AndNothingRuns() {
         Pipelines.Scripted inner = new Pipelines.Scripted(r -> new Start.Accepted(answer(Route.LOCAL, Usage.NONE, "x")));
         OpenAiException e = assertThrows(OpenAiException.class, () -> stage(inner).start(request(key("k1",
-                new KeyPolicy(Set.of("other"), false, 0, 0, 0, false, Optional.empty(), false)), HI)));
+                new KeyPolicy(Set.of("other"), false, 0, 0, 0, false, Optional.empty(), false, Optional.empty())), HI)));
         assertEquals(403, e.status());
         assertEquals("model_not_allowed", e.code());
         assertEquals(0, inner.received.size());
@@ -79,7 +79,7 @@ class AdmissionStageTest {
     @Test
     void requestsOverTheWindowsLimitGet429WithRetryAfter() {
         AdmissionStage stage = stage(answering(Usage.NONE, CacheOutcome.MISS));
-        Caller caller = key("k2", new KeyPolicy(Set.of(), false, 1, 0, 0, false, Optional.empty(), false));
+        Caller caller = key("k2", new KeyPolicy(Set.of(), false, 1, 0, 0, false, Optional.empty(), false, Optional.empty()));
         events(stage.start(request(caller, HI)));
         OpenAiException e = assertThrows(OpenAiException.class, () -> stage.start(request(caller, HI)));
         assertEquals(429, e.status());
@@ -90,7 +90,7 @@ class AdmissionStageTest {
     @Test
     void whatAnAnswerCostsIsChargedBeforeItsEndReachesTheCallerAndASpentBudgetRefuses() {
         AdmissionStage stage = stage(answering(new Usage(100, 50, 0, 0.02), CacheOutcome.MISS));
-        Caller caller = key("k3", new KeyPolicy(Set.of(), false, 0, 0, 0.03, false, Optional.empty(), false));
+        Caller caller = key("k3", new KeyPolicy(Set.of(), false, 0, 0, 0.03, false, Optional.empty(), false, Optional.empty()));
         events(stage.start(request(caller, HI)));
         assertEquals(0.02, ledger.spent("k3").costUsd(), 1e-12);
         events(stage.start(request(caller, HI)));
@@ -101,7 +101,7 @@ class AdmissionStageTest {
 
     @Test
     void aReusedAnswerCostsNothing() {
-        Caller caller = key("k4", new KeyPolicy(Set.of(), false, 0, 0, 1, false, Optional.empty(), false));
+        Caller caller = key("k4", new KeyPolicy(Set.of(), false, 0, 0, 1, false, Optional.empty(), false, Optional.empty()));
         for (CacheOutcome reused : List.of(CacheOutcome.HIT, CacheOutcome.SEMANTIC, CacheOutcome.DEDUP)) {
             events(stage(answering(new Usage(100, 50, 0, 0.5), reused)).start(request(caller, HI)));
         }

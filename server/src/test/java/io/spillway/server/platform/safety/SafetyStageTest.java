@@ -114,7 +114,7 @@ class SafetyStageTest {
 
     @Test
     void aKeysOwnActionOverridesTheServersAndKeepsItsPromptOnlyWhenAsked() {
-        Caller redacting = new Caller("k", "t", "o", "", true, new KeyPolicy(Set.of(), false, 0, 0, 0, false, Optional.of("redact"), true));
+        Caller redacting = new Caller("k", "t", "o", "", true, new KeyPolicy(Set.of(), false, 0, 0, 0, false, Optional.of("redact"), true, Optional.empty()));
         List<GenerationEvent> events = events(stage(SafetyAction.FLAG, false).start(request(redacting, WITH_EMAIL)));
         assertEquals("Card [REDACTED_CREDIT_CARD] is on file.", text(events, 0));
         assertEquals(Optional.of("user: Write to [REDACTED_EMAIL] please\n"), screened(events).loggablePrompt());
