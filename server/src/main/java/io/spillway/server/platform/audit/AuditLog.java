@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The append-only audit trail: JSON lines in {@code audit-YYYY-MM-DD.N.jsonl}, a new file each UTC day
  * and whenever the current one passes its size limit; files are only ever appended to and never
- * rewritten. Request threads enqueue; one writer thread appends in batches and flushes (and, when
+ * rewritten, and every line is linked to the one before it by a hash chain that runs across files
+ * and restarts ({@link AuditChain}). Request threads enqueue; one writer thread appends in batches and flushes (and, when
  * configured, syncs) after each batch, so a request never waits on the disk. {@link #close} drains
  * the queue: nothing accepted is lost on shutdown.
  */
@@ -47,6 +48,8 @@ public final class AuditLog implements AutoCloseable {
     private Path current;
     private LocalDate day;
     private long written;
+    /** The hash the next line follows. */
+    private String head;
 
     public AuditLog(Path dir, long maxFileBytes, boolean fsync, Clock clock) {
         this.dir = dir;
@@ -55,8 +58,9 @@ public final class AuditLog implements AutoCloseable {
         this.clock = clock;
         try {
             OwnerOnly.createDirectories(dir);
+            this.head = AuditChain.head(dir);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create the audit directory " + dir, e);
+            throw new UncheckedIOException("cannot open the audit directory " + dir, e);
         }
         this.writer = Thread.ofPlatform().name("spillway-audit").daemon(true).start(this::run);
     }
@@ -100,10 +104,12 @@ public final class AuditLog implements AutoCloseable {
 
     private void write(AuditRecord r) {
         try {
-            byte[] line = (JSON.writeValueAsString(r) + "\n").getBytes(StandardCharsets.UTF_8);
+            AuditChain.Link link = AuditChain.link(JSON.writeValueAsString(r), head);
+            byte[] line = (link.line() + "\n").getBytes(StandardCharsets.UTF_8);
             roll(line.length);
             out.write(line);
             written += line.length;
+            head = link.hash();
         } catch (IOException e) {
             // The trail must not take the server down, but a gap must be loud.
             LOG.error("audit: could not append request {} to {}", r.requestId(), current, e);
@@ -117,11 +123,17 @@ public final class AuditLog implements AutoCloseable {
         }
         closeFile();
         day = today;
+        // Only the newest file of the day is ever appended to, so that the files' order is the chain's.
         int n = 0;
-        Path candidate;
-        do {
-            candidate = dir.resolve("audit-" + today + "." + n++ + ".jsonl");
-        } while (Files.exists(candidate) && Files.size(candidate) + next > maxFileBytes);
+        for (Path f : AuditChain.files(dir)) {
+            if (AuditChain.day(f).equals(today.toString())) {
+                n = Math.max(n, AuditChain.number(f));
+            }
+        }
+        Path candidate = dir.resolve("audit-" + today + "." + n + ".jsonl");
+        if (Files.exists(candidate) && Files.size(candidate) > 0 && Files.size(candidate) + next > maxFileBytes) {
+            candidate = dir.resolve("audit-" + today + "." + (n + 1) + ".jsonl");
+        }
         current = candidate;
         written = Files.exists(candidate) ? Files.size(candidate) : 0;
         channel = OwnerOnly.open(candidate, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);

@@ -1,0 +1,149 @@
+package io.spillway.server.platform.audit;
+
+import io.spillway.server.platform.keys.Sha256;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * The hash chain that makes the audit trail tamper-evident. Every line ends with
+ * {@code ,"prev_hash":"P","hash":"H"}: {@code P} is the hash of the line before it (the last line
+ * of the previous file for a file's first line; 64 zeros for the first line ever written) and
+ * {@code H} is the SHA-256 of the line's own bytes up to, not including, {@code ,"hash":}. A line
+ * edited in place no longer matches its own hash; a line removed, or two lines swapped, break the
+ * link from the line after them. What the chain cannot show alone is the loss of its newest lines:
+ * {@link Verified#lastHash} is the value to keep elsewhere (a ticket, a timestamping service) to
+ * prove that too.
+ */
+public final class AuditChain {
+
+    /** The hash before the first line ever written. */
+    public static final String GENESIS = "0".repeat(64);
+
+    private static final String PREV = ",\"prev_hash\":\"";
+    private static final String HASH = ",\"hash\":\"";
+    /** {@code ,"hash":"} + 64 hex digits + {@code "}}. */
+    private static final int HASH_SUFFIX = HASH.length() + 64 + 2;
+    /** {@code ,"prev_hash":"} + 64 hex digits + {@code "}. */
+    private static final int PREV_SUFFIX = PREV.length() + 64 + 1;
+    private static final Pattern FILE = Pattern.compile("audit-(\\d{4}-\\d{2}-\\d{2})\\.(\\d+)\\.jsonl");
+
+    private AuditChain() {
+    }
+
+    /** The outcome of checking a directory's trail. */
+    public sealed interface Result {
+    }
+
+    /** Every line is where its chain says. */
+    public record Verified(int files, long lines, String firstPrevHash, String lastHash) implements Result {
+    }
+
+    /** The first line that breaks the chain, and how. */
+    public record Broken(Path file, long line, String why) implements Result {
+    }
+
+    /** {@code record}'s JSON object (one line, ending in '}') closed into a chained line after {@code prevHash}; returns line and hash. */
+    static Link link(String recordJson, String prevHash) {
+        String body = recordJson.substring(0, recordJson.length() - 1) + PREV + prevHash + "\"";
+        String hash = Sha256.hex(body);
+        return new Link(body + HASH + hash + "\"}", hash);
+    }
+
+    /** One chained line (without its newline) and its hash. */
+    record Link(String line, String hash) {
+    }
+
+    /** The trail's files in the order they were written: by day, then by number. */
+    static List<Path> files(Path dir) throws IOException {
+        List<Path> files = new ArrayList<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            s.filter(p -> FILE.matcher(p.getFileName().toString()).matches()).forEach(files::add);
+        }
+        files.sort(Comparator.comparing((Path p) -> day(p)).thenComparingInt(AuditChain::number));
+        return files;
+    }
+
+    static String day(Path file) {
+        Matcher m = FILE.matcher(file.getFileName().toString());
+        return m.matches() ? m.group(1) : "";
+    }
+
+    static int number(Path file) {
+        Matcher m = FILE.matcher(file.getFileName().toString());
+        return m.matches() ? Integer.parseInt(m.group(2)) : -1;
+    }
+
+    /** The hash a line written next must follow: the newest well-formed line's, or {@link #GENESIS}. */
+    static String head(Path dir) throws IOException {
+        List<Path> files = files(dir);
+        for (int i = files.size() - 1; i >= 0; i--) {
+            List<String> lines = Files.readAllLines(files.get(i), StandardCharsets.UTF_8);
+            for (int j = lines.size() - 1; j >= 0; j--) {
+                Optional<String> hash = ownHash(lines.get(j));
+                if (hash.isPresent()) {
+                    return hash.get();
+                }
+            }
+        }
+        return GENESIS;
+    }
+
+    /** Checks the whole trail in {@code dir}, starting from {@code anchor} ({@link #GENESIS} for a trail kept whole). */
+    public static Result verify(Path dir, String anchor) throws IOException {
+        String expected = anchor;
+        long total = 0;
+        List<Path> files = files(dir);
+        String previous = "the start of the trail";
+        for (Path file : files) {
+            try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+                long n = 0;
+                for (String line; (line = in.readLine()) != null; ) {
+                    n++;
+                    Optional<String> hash = ownHash(line);
+                    if (hash.isEmpty()) {
+                        return new Broken(file, n, "it is not a chained audit line (it was cut, joined or rewritten)");
+                    }
+                    String body = line.substring(0, line.length() - HASH_SUFFIX);
+                    if (!Sha256.hex(body).equals(hash.get())) {
+                        return new Broken(file, n, "its content does not match its hash: the line was changed");
+                    }
+                    String prev = body.substring(body.length() - PREV_SUFFIX + PREV.length(), body.length() - 1);
+                    if (!prev.equals(expected)) {
+                        return new Broken(file, n, "it does not follow " + previous + ": a line before it was removed, or lines"
+                                + " were reordered");
+                    }
+                    expected = hash.get();
+                    previous = file.getFileName() + ":" + n;
+                    total++;
+                }
+            }
+        }
+        return new Verified(files.size(), total, anchor, expected);
+    }
+
+    /** The hash a well-formed chained line carries, or empty. */
+    private static Optional<String> ownHash(String line) {
+        if (line.length() < HASH_SUFFIX + PREV_SUFFIX || !line.endsWith("\"}")
+                || !line.startsWith(HASH, line.length() - HASH_SUFFIX)
+                || !line.startsWith(PREV, line.length() - HASH_SUFFIX - PREV_SUFFIX)) {
+            return Optional.empty();
+        }
+        String hash = line.substring(line.length() - 66, line.length() - 2);
+        String prev = line.substring(line.length() - HASH_SUFFIX - 65, line.length() - HASH_SUFFIX - 1);
+        return hex(hash) && hex(prev) ? Optional.of(hash) : Optional.empty();
+    }
+
+    private static boolean hex(String s) {
+        return s.length() == 64 && s.chars().allMatch(c -> (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+    }
+}
