@@ -56,7 +56,13 @@ final class GenerationResponder {
     /** Answers {@code ex} with what {@code start} gave: a refusal's 503, or the generation. */
     void respond(Exchange ex, GenerationBody body, Start start, Outcome outcome) {
         switch (start) {
-            case Start.Refused r -> ApiErrors.respond(ex, encoder, refused(r.refusal()));
+            case Start.Refused r -> {
+                String reasons = String.join(",", r.routeReasons());
+                if (!reasons.isEmpty()) {
+                    outcome.started("-", reasons, "-");
+                }
+                ApiErrors.respond(ex, encoder, refused(r.refusal()), reasons.isEmpty() ? Map.of() : Map.of(ROUTE_REASON_HEADER, reasons));
+            }
             case Start.Accepted a -> {
                 Generation generation = a.generation();
                 ex.onClose(generation::cancel);

@@ -120,6 +120,7 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
         public Router {
             models = models == null ? List.of() : List.copyOf(models);
             require(ttftTargetMs > 0, "router.ttft-target-ms must be positive");
+            require(piiOnSpill != null, "router.pii-on-spill must be local-only, pseudonymize, redact or allow");
             try {
                 PiiOnSpill.parse(piiOnSpill);
             } catch (IllegalArgumentException e) {

@@ -44,8 +44,11 @@ public sealed interface GenerationEvent {
             this(route, model, systemFingerprint, cache, choices, sources, tokenOutput, List.of(), Optional.empty());
         }
 
+        /** As a cache reports it; a reused answer was neither routed nor sent anywhere this time. */
         public Started withCache(CacheOutcome outcome) {
-            return new Started(route, model, systemFingerprint, outcome, choices, sources, tokenOutput, routeReasons, sentSha256);
+            return outcome.reused()
+                    ? new Started(route, model, systemFingerprint, outcome, choices, sources, tokenOutput, List.of(), Optional.empty())
+                    : new Started(route, model, systemFingerprint, outcome, choices, sources, tokenOutput, routeReasons, sentSha256);
         }
 
         public Started withSources(List<Source> retrieved) {

@@ -6,6 +6,15 @@ public sealed interface Start {
     record Accepted(Generation generation) implements Start {
     }
 
-    record Refused(Refusal refusal) implements Start {
+    /** @param routeReasons why the request went where it was refused ("pii_local_only", ...); empty if nothing decided */
+    record Refused(Refusal refusal, java.util.List<String> routeReasons) implements Start {
+
+        public Refused {
+            routeReasons = java.util.List.copyOf(routeReasons);
+        }
+
+        public Refused(Refusal refusal) {
+            this(refusal, java.util.List.of());
+        }
     }
 }

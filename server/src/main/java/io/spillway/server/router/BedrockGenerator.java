@@ -8,6 +8,7 @@ import io.spillway.server.generation.EventChannel;
 import io.spillway.server.generation.GenerationEvent;
 import io.spillway.server.generation.GenerationRequest;
 import io.spillway.server.generation.Route;
+import io.spillway.server.generation.RoutedFailure;
 import io.spillway.server.generation.Start;
 import io.spillway.server.wire.ChatRequest;
 import io.spillway.server.wire.FinishReason;
@@ -81,7 +82,7 @@ public final class BedrockGenerator implements SpillTarget {
             try {
                 r = gateway.converse(converse.build());
             } catch (BedrockGateway.BedrockException e) {
-                throw failure(e);
+                throw new RoutedFailure(failure(e), Route.BEDROCK, List.of(), Optional.ofNullable(sentSha256.get()));
             }
             List<GenerationEvent> events = new ArrayList<>();
             events.add(sent(started, sentSha256));
@@ -114,7 +115,7 @@ public final class BedrockGenerator implements SpillTarget {
         listener.cancelWith(call);
         listener.startedOrFailed.join();
         if (listener.failedBeforeStart != null) {
-            throw failure(listener.failedBeforeStart);
+            throw new RoutedFailure(failure(listener.failedBeforeStart), Route.BEDROCK, List.of(), Optional.ofNullable(sentSha256.get()));
         }
         return new Start.Accepted(listener.channel);
     }

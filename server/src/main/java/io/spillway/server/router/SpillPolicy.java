@@ -10,6 +10,7 @@ import io.spillway.server.generation.PiiOnSpill;
 import io.spillway.server.generation.Generator;
 import io.spillway.server.generation.Refusal;
 import io.spillway.server.generation.Route;
+import io.spillway.server.generation.RoutedFailure;
 import io.spillway.server.generation.Start;
 import io.spillway.server.platform.safety.PiiType;
 import io.spillway.server.wire.ChatRequest;
@@ -113,7 +114,7 @@ public final class SpillPolicy implements Generator {
                 }
                 Refusal refusal = ((Start.Refused) start).refusal();
                 if (!bedrock.get().available()) {
-                    return start;
+                    return new Start.Refused(refusal, List.of("bedrock_unavailable"));
                 }
                 decision = new Decision(Route.BEDROCK, reason(refusal));
             } else {
@@ -122,10 +123,15 @@ public final class SpillPolicy implements Generator {
         }
         PrivateSpill.Outbound outbound = privacy.outbound(request, privacy.policyOf(request.caller()));
         metrics.spills.labelValues(decision.reason()).inc();
-        Start start = bedrock.orElseThrow().start(outbound.request());
-        metrics.requests.labelValues(Route.BEDROCK.wireName()).inc();
         List<String> reasons = new java.util.ArrayList<>(List.of(decision.reason()));
         outbound.reason().ifPresent(reasons::add);
+        Start start;
+        try {
+            start = bedrock.orElseThrow().start(outbound.request());
+        } catch (RoutedFailure e) {
+            throw e.withRouteReasons(reasons);
+        }
+        metrics.requests.labelValues(Route.BEDROCK.wireName()).inc();
         return start instanceof Start.Accepted accepted
                 ? new Start.Accepted(priced(outbound.answer().apply(accepted.generation()), model, reasons)) : start;
     }
@@ -136,7 +142,7 @@ public final class SpillPolicy implements Generator {
             metrics.requests.labelValues(Route.LOCAL.wireName()).inc();
             return new Start.Accepted(priced(accepted.generation(), model, List.of(reason)));
         }
-        return start;
+        return new Start.Refused(((Start.Refused) start).refusal(), List.of(reason));
     }
 
     /** Decides without side effects. */

@@ -15,6 +15,14 @@ public record ChatRequest(String model, List<Message> messages, GenerationOption
         return new ChatRequest(model, replaced, options, tools, template, retrieval, route, delivery);
     }
 
+    public ChatRequest withOptions(GenerationOptions replaced) {
+        return new ChatRequest(model, messages, replaced, tools, template, retrieval, route, delivery);
+    }
+
+    public ChatRequest withTools(ToolUse replaced) {
+        return new ChatRequest(model, messages, options, replaced, template, retrieval, route, delivery);
+    }
+
     @Override
     public String endpoint() {
         return "chat";

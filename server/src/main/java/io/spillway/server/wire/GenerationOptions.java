@@ -35,6 +35,12 @@ public record GenerationOptions(Optional<Integer> maxTokens, int n, Optional<Dou
         logitBias = Map.copyOf(logitBias);
     }
 
+    public GenerationOptions withStopAndFormat(List<String> replacedStop, ResponseFormat replacedFormat) {
+        return new GenerationOptions(maxTokens, n, temperature, topP, topK, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
+                seed, replacedStop, stopTokenIds, logitBias, minTokens, ignoreEos, skipSpecialTokens, logprobs, returnTokenIds,
+                replacedFormat);
+    }
+
     /** Whether the same request always gets the same answer: temperature 0, or a seed. */
     public boolean deterministic() {
         return temperature.filter(t -> t == 0).isPresent() || seed.isPresent();

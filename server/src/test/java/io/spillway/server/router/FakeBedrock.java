@@ -39,6 +39,8 @@ public final class FakeBedrock implements AutoCloseable {
 
     private final HttpServer server;
     public final List<Received> received = new CopyOnWriteArrayList<>();
+    /** The exact body of every request that arrived, including those the fake then failed or refused. */
+    public final List<byte[]> arrived = new CopyOnWriteArrayList<>();
     final AtomicInteger calls = new AtomicInteger();
     private volatile long latencyMillis;
     private volatile int failStatus;
@@ -119,6 +121,7 @@ public final class FakeBedrock implements AutoCloseable {
             String modelId = URLDecoder.decode(rest.substring(0, slash), StandardCharsets.UTF_8);
             String op = rest.substring(slash + 1);
             byte[] raw = ex.getRequestBody().readAllBytes();
+            arrived.add(raw);
             JsonNode body = JSON.readTree(raw);
             int left = failuresLeft.get();
             if (left != 0) {

@@ -11,7 +11,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.spillway.server.demo.DemoModel;
 import io.spillway.server.platform.audit.AuditChain;
-import io.spillway.server.platform.keys.Sha256;
 import io.spillway.server.testing.RawHttp;
 import io.spillway.server.testing.TestServers;
 import java.nio.charset.StandardCharsets;
@@ -24,13 +23,10 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -49,8 +45,8 @@ class PrivateSpillTest extends BedrockServerTest {
             "GB82 WEST 1234 5698 7654 32", "AKIAIOSFODNN7EXAMPLE");
     private static final String FIRST = "My e-mail is ann.lee@example.com and my card is " + CARD_1 + "; my colleague is bob@example.org.";
     private static final String REPLY = "Noted: I will write to ann.lee@example.com.";
-    private static final String LAST = "Call me at +44 20 7946 0958 or ann.lee@example.com; pay from IBAN GB82 WEST 1234 5698 7654 32"
-            + " with card " + CARD_2 + " (not " + CARD_1 + "); my key is AKIAIOSFODNN7EXAMPLE.";
+    private static final String LAST = "Ask bob@example.org, call me at +44 20 7946 0958 or ann.lee@example.com; pay from IBAN"
+            + " GB82 WEST 1234 5698 7654 32 with card " + CARD_2 + " (not " + CARD_1 + "); my key is AKIAIOSFODNN7EXAMPLE";
 
     private Path auditDir;
 
@@ -99,6 +95,34 @@ class PrivateSpillTest extends BedrockServerTest {
         }
     }
 
+    private RawHttp.Response chat(String body, String requestId) throws Exception {
+        try (RawHttp http = new RawHttp(server.port())) {
+            return http.send(RawHttp.request("POST", "/v1/chat/completions", "application/json", body.getBytes(StandardCharsets.UTF_8),
+                    "x-request-id: " + requestId)).read();
+        }
+    }
+
+    /** The audit trail's records, by request id, once the server has stopped (which flushes it). */
+    private Map<String, JsonNode> audited() throws Exception {
+        server.close();
+        server = null;
+        assertInstanceOf(AuditChain.Verified.class, AuditChain.verify(auditDir, AuditChain.GENESIS));
+        Map<String, JsonNode> records = new java.util.HashMap<>();
+        try (var files = Files.list(auditDir)) {
+            for (Path f : files.toList()) {
+                for (String line : Files.readAllLines(f)) {
+                    JsonNode record = JSON.readTree(line);
+                    records.put(record.get("request_id").asText(), record);
+                }
+            }
+        }
+        return records;
+    }
+
+    private static String sha256(byte[] bytes) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    }
+
     /** The answer's content and each tool call's arguments, from a body or from a stream's chunks. */
     private record Answer(String content, List<String> arguments) {
     }
@@ -115,9 +139,13 @@ class PrivateSpillTest extends BedrockServerTest {
         List<StringBuilder> args = new ArrayList<>();
         List<String> data = r.body().lines().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
         assertEquals("[DONE]", data.get(data.size() - 1), r.body());
+        boolean finished = false;
         for (String d : data.subList(0, data.size() - 1)) {
-            JsonNode delta = JSON.readTree(d).at("/choices/0/delta");
-            assertFalse(JSON.readTree(d).has("error"), d);
+            JsonNode chunk = JSON.readTree(d);
+            JsonNode delta = chunk.at("/choices/0/delta");
+            assertFalse(chunk.has("error"), d);
+            assertFalse(finished && (delta.has("content") || delta.has("tool_calls")), "text after the choice ended: " + d);
+            finished |= chunk.at("/choices/0/finish_reason").isTextual();
             content.append(delta.path("content").asText(""));
             for (JsonNode call : delta.path("tool_calls")) {
                 int index = call.get("index").asInt();
@@ -156,15 +184,12 @@ class PrivateSpillTest extends BedrockServerTest {
         assertEquals("model_not_local,pseudonymized", whole.header("x-spillway-route-reason"));
         assertEquals("bedrock: " + LAST, answer(whole, false).content(), "the echo comes back with the values in their places");
 
-        String sent = fake.received.get(0).body().toString();
-        Matcher m = Pattern.compile("<([A-Z_]+)_(\\d+)>").matcher(sent);
-        Set<String> placeholders = new TreeSet<>();
-        while (m.find()) {
-            placeholders.add(m.group());
-        }
-        assertEquals(Set.of("<EMAIL_1>", "<EMAIL_2>", "<CARD_1>", "<CARD_2>", "<PHONE_1>", "<IBAN_1>", "<AWS_KEY_1>"), placeholders,
-                "two e-mails are two placeholders, the one repeated is one: " + sent);
-        assertEquals(3, sent.split("<EMAIL_1>", -1).length - 1, "ann's address, once in each message: " + sent);
+        JsonNode sent = fake.received.get(0).body().get("messages");
+        assertEquals("My e-mail is <EMAIL_1> and my card is <CARD_1>; my colleague is <EMAIL_2>.", sent.at("/0/content/0/text").asText());
+        assertEquals("Noted: I will write to <EMAIL_1>.", sent.at("/1/content/0/text").asText());
+        assertEquals("Ask <EMAIL_2>, call me at <PHONE_1> or <EMAIL_1>; pay from IBAN <IBAN_1> with card <CARD_2> (not <CARD_1>);"
+                + " my key is <AWS_KEY_1>", sent.at("/2/content/0/text").asText(),
+                "one value is one placeholder across the conversation, two values two");
 
         for (int piece : new int[] {1, 2, 3, 4, 5, 7, 11, 0}) {
             fake.echo(piece);
@@ -198,7 +223,7 @@ class PrivateSpillTest extends BedrockServerTest {
 
         Set<String> received = new HashSet<>();
         for (FakeBedrock.Received r : fake.received) {
-            received.add(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(r.raw())));
+            received.add(sha256(r.raw()));
         }
         assertEquals(3, received.size(), "three different bodies (their max_tokens differ)");
         Set<String> audited = new HashSet<>();
@@ -221,7 +246,6 @@ class PrivateSpillTest extends BedrockServerTest {
         assertEquals(received, audited, "the audit's hashes are those of the bytes the fake received");
         assertEquals(1, local);
         assertInstanceOf(AuditChain.Verified.class, AuditChain.verify(auditDir, AuditChain.GENESIS));
-        assertTrue(Sha256.hex("x").length() == 64);
     }
 
     @Test
@@ -237,7 +261,8 @@ class PrivateSpillTest extends BedrockServerTest {
             String content = personal ? "PRIVATE-" + i + " write to person" + i + "@example.com" : "public-" + i;
             String body = "{\"model\":\"" + DemoModel.NAME + "\",\"max_tokens\":24,\"messages\":[{\"role\":\"user\","
                     + "\"content\":\"" + content + "\"}]}";
-            all.add(pool.submit((Callable<RawHttp.Response>) () -> chat(body)));
+            String id = (personal ? "pii-" : "plain-") + i;
+            all.add(pool.submit((Callable<RawHttp.Response>) () -> chat(body, id)));
         }
         int spilled = 0;
         int refused = 0;
@@ -271,5 +296,71 @@ class PrivateSpillTest extends BedrockServerTest {
             assertFalse(remote.body().contains(value), "the error names types, never values: " + remote.body());
         }
         assertTrue(error.get("message").asText().contains("credit_card, email, iban, phone"), remote.body());
+
+        // Only in an earlier call's arguments, given as an object: still found, still kept.
+        RawHttp.Response hidden = chat("""
+                {"model":"claude","messages":[{"role":"user","content":"pay it"},
+                 {"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"pay","arguments":{"iban":"GB82 WEST 1234 5698 7654 32"}}}]},
+                 {"role":"tool","tool_call_id":"c1","content":"done"},{"role":"user","content":"thanks"}],
+                 "tools":[{"type":"function","function":{"name":"pay","parameters":{"type":"object"}}}]}""");
+        assertEquals(400, hidden.status(), hidden.body());
+        assertTrue(hidden.body().contains("pii_requires_local"), hidden.body());
+
+        Map<String, JsonNode> records = audited();
+        int personalRecords = 0;
+        for (Map.Entry<String, JsonNode> r : records.entrySet()) {
+            if (r.getKey().startsWith("pii-")) {
+                personalRecords++;
+                assertEquals(List.of("pii_local_only"), JSON.convertValue(r.getValue().get("route_reasons"), List.class),
+                        "served or refused, the audit says why: " + r.getValue());
+                assertTrue(r.getValue().get("sent_sha256").isNull());
+            }
+        }
+        assertEquals(15, personalRecords);
+    }
+
+    @Test
+    void everyTextConverseReadsIsPseudonymizedEvenEscapedOrInsideStructures() throws Exception {
+        start("pseudonymize", Map.of());
+        RawHttp.Response r = chat("""
+                {"model":"claude","stop":["ann.lee@example.com"],"messages":[
+                 {"role":"system","content":"You serve bob@example.org."},
+                 {"role":"user","content":"Pay and mail."},
+                 {"role":"assistant","tool_calls":[
+                   {"id":"c1","type":"function","function":{"name":"mail","arguments":"{\\"to\\":\\"ann.lee\\u0040example.com\\",\\"card\\":\\"4111\\u002d1111-1111-1111\\"}"}},
+                   {"id":"c2","type":"function","function":{"name":"pay","arguments":{"iban":"GB82 WEST 1234 5698 7654 32"}}}]},
+                 {"role":"tool","tool_call_id":"c1","content":"mailed +44 20 7946 0958"},
+                 {"role":"tool","tool_call_id":"c2","content":"paid"},
+                 {"role":"user","content":"thanks"}],
+                 "tools":[{"type":"function","function":{"name":"mail","description":"Mail the boss at carol@example.com",
+                   "parameters":{"type":"object","properties":{"key":{"type":"string","default":"AKIAIOSFODNN7EXAMPLE"}}}}},
+                  {"type":"function","function":{"name":"pay","parameters":{"type":"object"}}}]}""");
+        assertEquals(200, r.status(), r.body());
+        assertEquals("model_not_local,pseudonymized", r.header("x-spillway-route-reason"));
+        String raw = new String(fake.received.get(0).raw(), StandardCharsets.UTF_8);
+        for (String value : List.of("ann.lee", "bob@", "carol@", "AKIAIOSFODNN7EXAMPLE", "GB82", "7946", "4111", "1111")) {
+            assertFalse(raw.contains(value), value + " reached Bedrock: " + raw);
+        }
+        assertTrue(raw.contains("<EMAIL_1>") && raw.contains("<CARD_1>") && raw.contains("<IBAN_1>"), raw);
+    }
+
+    @Test
+    void aSendBedrockRefusesIsAuditedWithTheHashOfWhatLeftAndACachedAnswerClaimsNoSend() throws Exception {
+        start("pseudonymize", Map.of());
+        fake.failNext(1, 400);
+        RawHttp.Response refused = chat(conversation(false, false), "refused");
+        assertEquals(400, refused.status(), refused.body());
+        String deterministic = conversation(false, false).replace("\"stream\":false", "\"stream\":false,\"temperature\":0");
+        assertEquals("miss", chat(deterministic, "first").header("x-spillway-cache"));
+        RawHttp.Response hit = chat(deterministic, "again");
+        assertEquals("hit", hit.header("x-spillway-cache"));
+        assertEquals(null, hit.header("x-spillway-route-reason"), "a cached answer was not routed");
+
+        Map<String, JsonNode> records = audited();
+        assertEquals(sha256(fake.arrived.get(0)), records.get("refused").get("sent_sha256").asText());
+        assertEquals("bedrock", records.get("refused").get("route").asText());
+        assertEquals(List.of("model_not_local", "pseudonymized"), JSON.convertValue(records.get("refused").get("route_reasons"), List.class));
+        assertEquals(sha256(fake.arrived.get(1)), records.get("first").get("sent_sha256").asText());
+        assertTrue(records.get("again").get("sent_sha256").isNull(), "the hit sent nothing: " + records.get("again"));
     }
 }

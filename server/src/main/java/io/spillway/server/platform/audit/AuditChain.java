@@ -1,12 +1,14 @@
 package io.spillway.server.platform.audit;
 
 import io.spillway.server.platform.keys.Sha256;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.channels.FileChannel;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
@@ -83,19 +85,45 @@ public final class AuditChain {
         return m.matches() ? Integer.parseInt(m.group(2)) : -1;
     }
 
-    /** The hash a line written next must follow: the newest well-formed line's, or {@link #GENESIS}. */
-    static String head(Path dir) throws IOException {
+    /**
+     * Readies {@code dir}'s trail for appending and returns the hash the next line follows: the
+     * newest line's, or {@link #GENESIS}. A newest file that does not end in a newline holds a line
+     * cut short while it was written (the process died mid-write): those bytes were never a
+     * record, and are cut off, loudly, so that the next line starts on a line of its own.
+     *
+     * @return the head, and how many torn bytes were cut (0 almost always)
+     */
+    static Resumed resume(Path dir) throws IOException {
         List<Path> files = files(dir);
-        for (int i = files.size() - 1; i >= 0; i--) {
-            List<String> lines = Files.readAllLines(files.get(i), StandardCharsets.UTF_8);
-            for (int j = lines.size() - 1; j >= 0; j--) {
-                Optional<String> hash = ownHash(lines.get(j));
-                if (hash.isPresent()) {
-                    return hash.get();
+        long cut = 0;
+        if (!files.isEmpty()) {
+            Path newest = files.get(files.size() - 1);
+            byte[] bytes = Files.readAllBytes(newest);
+            int end = bytes.length;
+            while (end > 0 && bytes[end - 1] != '\n') {
+                end--;
+            }
+            if (end < bytes.length) {
+                cut = bytes.length - end;
+                try (FileChannel channel = FileChannel.open(newest, StandardOpenOption.WRITE)) {
+                    channel.truncate(end);
                 }
             }
         }
-        return GENESIS;
+        for (int i = files.size() - 1; i >= 0; i--) {
+            List<byte[]> lines = lines(Files.readAllBytes(files.get(i))).complete();
+            for (int j = lines.size() - 1; j >= 0; j--) {
+                Optional<String> hash = ownHash(lines.get(j));
+                if (hash.isPresent()) {
+                    return new Resumed(hash.get(), cut);
+                }
+            }
+        }
+        return new Resumed(GENESIS, cut);
+    }
+
+    /** Where a reopened trail goes on from, and the bytes of a torn last line that were cut. */
+    record Resumed(String head, long tornBytesCut) {
     }
 
     /** Checks the whole trail in {@code dir}, starting from {@code anchor} ({@link #GENESIS} for a trail kept whole). */
@@ -105,41 +133,61 @@ public final class AuditChain {
         List<Path> files = files(dir);
         String previous = "the start of the trail";
         for (Path file : files) {
-            try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-                long n = 0;
-                for (String line; (line = in.readLine()) != null; ) {
-                    n++;
-                    Optional<String> hash = ownHash(line);
-                    if (hash.isEmpty()) {
-                        return new Broken(file, n, "it is not a chained audit line (it was cut, joined or rewritten)");
-                    }
-                    String body = line.substring(0, line.length() - HASH_SUFFIX);
-                    if (!Sha256.hex(body).equals(hash.get())) {
-                        return new Broken(file, n, "its content does not match its hash: the line was changed");
-                    }
-                    String prev = body.substring(body.length() - PREV_SUFFIX + PREV.length(), body.length() - 1);
-                    if (!prev.equals(expected)) {
-                        return new Broken(file, n, "it does not follow " + previous + ": a line before it was removed, or lines"
-                                + " were reordered");
-                    }
-                    expected = hash.get();
-                    previous = file.getFileName() + ":" + n;
-                    total++;
+            Lines lines = lines(Files.readAllBytes(file));
+            long n = 0;
+            for (byte[] line : lines.complete()) {
+                n++;
+                Optional<String> hash = ownHash(line);
+                if (hash.isEmpty()) {
+                    return new Broken(file, n, "it is not a chained audit line (it was cut, joined or rewritten)");
                 }
+                int body = line.length - HASH_SUFFIX;
+                if (!Sha256.hex(line, 0, body).equals(hash.get())) {
+                    return new Broken(file, n, "its content does not match its hash: the line was changed");
+                }
+                String prev = new String(line, body - 65, 64, StandardCharsets.US_ASCII);
+                if (!prev.equals(expected)) {
+                    return new Broken(file, n, "it does not follow " + previous + ": a line before it was removed, or lines"
+                            + " were reordered");
+                }
+                expected = hash.get();
+                previous = file.getFileName() + ":" + n;
+                total++;
+            }
+            if (lines.torn()) {
+                return new Broken(file, n + 1, "it is incomplete: the file was cut inside it");
             }
         }
         return new Verified(files.size(), total, anchor, expected);
     }
 
+    /** A file's newline-terminated lines, and whether bytes follow the last newline. */
+    private record Lines(List<byte[]> complete, boolean torn) {
+    }
+
+    private static Lines lines(byte[] bytes) {
+        List<byte[]> lines = new ArrayList<>();
+        int start = 0;
+        for (int i = 0; i < bytes.length; i++) {
+            if (bytes[i] == '\n') {
+                lines.add(Arrays.copyOfRange(bytes, start, i));
+                start = i + 1;
+            }
+        }
+        return new Lines(lines, start < bytes.length);
+    }
+
     /** The hash a well-formed chained line carries, or empty. */
-    private static Optional<String> ownHash(String line) {
-        if (line.length() < HASH_SUFFIX + PREV_SUFFIX || !line.endsWith("\"}")
-                || !line.startsWith(HASH, line.length() - HASH_SUFFIX)
-                || !line.startsWith(PREV, line.length() - HASH_SUFFIX - PREV_SUFFIX)) {
+    private static Optional<String> ownHash(byte[] line) {
+        if (line.length < HASH_SUFFIX + PREV_SUFFIX) {
             return Optional.empty();
         }
-        String hash = line.substring(line.length() - 66, line.length() - 2);
-        String prev = line.substring(line.length() - HASH_SUFFIX - 65, line.length() - HASH_SUFFIX - 1);
+        String tail = new String(line, line.length - HASH_SUFFIX - PREV_SUFFIX, HASH_SUFFIX + PREV_SUFFIX, StandardCharsets.US_ASCII);
+        if (!tail.startsWith(PREV) || !tail.startsWith(HASH, PREV_SUFFIX) || !tail.endsWith("\"}")) {
+            return Optional.empty();
+        }
+        String prev = tail.substring(PREV.length(), PREV.length() + 64);
+        String hash = tail.substring(PREV_SUFFIX + HASH.length(), PREV_SUFFIX + HASH.length() + 64);
         return hex(hash) && hex(prev) ? Optional.of(hash) : Optional.empty();
     }
 

@@ -58,7 +58,12 @@ public final class AuditLog implements AutoCloseable {
         this.clock = clock;
         try {
             OwnerOnly.createDirectories(dir);
-            this.head = AuditChain.head(dir);
+            AuditChain.Resumed resumed = AuditChain.resume(dir);
+            if (resumed.tornBytesCut() > 0) {
+                LOG.error("audit: the newest file in {} ended inside a line (the process stopped while writing it); its {} bytes"
+                        + " were cut off so that the trail goes on from the last whole line", dir, resumed.tornBytesCut());
+            }
+            this.head = resumed.head();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the audit directory " + dir, e);
         }
@@ -118,14 +123,20 @@ public final class AuditLog implements AutoCloseable {
 
     private void roll(int next) throws IOException {
         LocalDate today = LocalDate.now(clock.withZone(ZoneOffset.UTC));
-        if (out != null && today.equals(day) && written + next <= maxFileBytes) {
+        if (out != null && !today.isAfter(day) && written + next <= maxFileBytes) {
             return;
         }
         closeFile();
+        // Only the newest file is ever appended to, so that the files' order is the chain's: a clock
+        // stepped back to an earlier day goes on writing under the newest day.
+        List<Path> files = AuditChain.files(dir);
+        if (!files.isEmpty()) {
+            LocalDate newest = LocalDate.parse(AuditChain.day(files.get(files.size() - 1)));
+            today = newest.isAfter(today) ? newest : today;
+        }
         day = today;
-        // Only the newest file of the day is ever appended to, so that the files' order is the chain's.
         int n = 0;
-        for (Path f : AuditChain.files(dir)) {
+        for (Path f : files) {
             if (AuditChain.day(f).equals(today.toString())) {
                 n = Math.max(n, AuditChain.number(f));
             }

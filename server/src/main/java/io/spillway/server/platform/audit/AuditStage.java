@@ -8,6 +8,7 @@ import io.spillway.server.generation.GenerationEvent;
 import io.spillway.server.generation.GenerationRequest;
 import io.spillway.server.generation.Generator;
 import io.spillway.server.generation.PolicyViolation;
+import io.spillway.server.generation.RoutedFailure;
 import io.spillway.server.generation.Start;
 import io.spillway.server.wire.OpenAiException;
 import io.spillway.server.wire.Usage;
@@ -51,6 +52,12 @@ public final class AuditStage implements Generator {
             entry.input = e.findings();
             entry.write(e.status(), true);
             throw e;
+        } catch (RoutedFailure e) {
+            entry.route = e.route().wireName();
+            entry.routeReasons = e.routeReasons();
+            entry.sentSha256 = e.sentSha256().orElse(null);
+            entry.write(e.status(), true);
+            throw e;
         } catch (OpenAiException e) {
             entry.write(e.status(), true);
             throw e;
@@ -58,7 +65,8 @@ public final class AuditStage implements Generator {
             entry.write(500, true);
             throw e;
         }
-        if (start instanceof Start.Refused) {
+        if (start instanceof Start.Refused refused) {
+            entry.routeReasons = refused.routeReasons();
             entry.write(503, true);
             return start;
         }

@@ -13,7 +13,7 @@ import java.util.TreeMap;
  * object, in memory, for the life of one request: it is what puts the values back in the answer.
  *
  * <p>A text that already holds a string shaped like a placeholder ({@code <EMAIL_1>} typed by the
- * user) would be restored to a value it never meant; numbering starts past any such string in the
+ * user) would be restored to a value it never meant; numbering skips every such string in the
  * texts given, so a placeholder this object hands out never collides with one the user wrote.
  */
 public final class Pseudonyms {
@@ -23,23 +23,20 @@ public final class Pseudonyms {
     private final Map<String, String> byPlaceholder = new HashMap<>();
     private final Map<PiiType, Integer> next = new HashMap<>();
     private final Map<String, Integer> found = new TreeMap<>();
+    private final java.util.Set<String> reserved = new java.util.HashSet<>();
 
     public Pseudonyms(PiiDetector detector) {
         this.detector = detector;
     }
 
     /**
-     * Reserves the numbers of every placeholder-shaped string in {@code text}; call it on every text
-     * of a conversation before {@link #replace} so that numbering starts past them.
+     * Reserves every placeholder-shaped string in {@code text}; call it on every text of a
+     * conversation before {@link #replace} so that no placeholder handed out is one of them.
      */
     public void reserve(String text) {
         java.util.regex.Matcher m = PlaceholderRestorer.PLACEHOLDER.matcher(text);
         while (m.find()) {
-            for (PiiType t : PiiType.values()) {
-                if (t.pseudonym().equals(m.group(1))) {
-                    next.merge(t, Integer.parseInt(m.group(2)), Math::max);
-                }
-            }
+            reserved.add(m.group());
         }
     }
 
@@ -62,7 +59,10 @@ public final class Pseudonyms {
 
     private String placeholderOf(PiiType type, String value) {
         return byValue.computeIfAbsent(type.id() + "\u0000" + value, k -> {
-            String placeholder = "<" + type.pseudonym() + "_" + next.merge(type, 1, Integer::sum) + ">";
+            String placeholder;
+            do {
+                placeholder = "<" + type.pseudonym() + "_" + next.merge(type, 1, Integer::sum) + ">";
+            } while (reserved.contains(placeholder));
             byPlaceholder.put(placeholder, value);
             return placeholder;
         });

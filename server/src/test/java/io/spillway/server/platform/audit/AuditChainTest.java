@@ -50,11 +50,12 @@ class AuditChainTest {
     void writeATrailAcrossRotationsDaysAndARestart() throws Exception {
         Clock day1 = Clock.fixed(Instant.parse("2026-11-29T23:00:00Z"), ZoneOffset.UTC);
         Clock day2 = Clock.fixed(Instant.parse("2026-11-30T01:00:00Z"), ZoneOffset.UTC);
-        write(dir, day1, 0, 30);
-        write(dir, day2, 30, 45);
-        write(dir, day2, 45, 60); // a restart: the chain goes on from the last line written
+        write(dir, day1, 0, 80);
+        write(dir, day2, 80, 95);
+        write(dir, day2, 95, 110); // a restart: the chain goes on from the last line written
         files = AuditChain.files(dir);
-        assertTrue(files.size() >= 4, "rotated by size and by day: " + files);
+        assertTrue(files.stream().filter(f -> AuditChain.day(f).equals("2026-11-29")).count() >= 11,
+                "more than ten files in a day, so that their order is by number, not by name: " + files);
         assertTrue(files.get(0).getFileName().toString().startsWith("audit-2026-11-29."), files.toString());
     }
 
@@ -73,7 +74,7 @@ class AuditChainTest {
     @Test
     void anUntouchedTrailVerifies() throws Exception {
         AuditChain.Verified v = assertInstanceOf(AuditChain.Verified.class, AuditChain.verify(dir, AuditChain.GENESIS));
-        assertEquals(60, v.lines());
+        assertEquals(110, v.lines());
         assertEquals(files.size(), v.files());
         List<String> last = lines(files.get(files.size() - 1));
         assertTrue(last.get(last.size() - 1).endsWith(",\"hash\":\"" + v.lastHash() + "\"}"));
@@ -147,13 +148,46 @@ class AuditChainTest {
     }
 
     @Test
+    void archivedOlderFilesVerifyFromTheirAnchor() throws Exception {
+        List<String> first = lines(files.get(0));
+        String last = first.get(first.size() - 1);
+        String anchor = last.substring(last.length() - 66, last.length() - 2);
+        Files.delete(files.get(0));
+        broken();
+        AuditChain.Verified v = assertInstanceOf(AuditChain.Verified.class, AuditChain.verify(dir, anchor));
+        assertEquals(110 - first.size(), v.lines());
+    }
+
+    @Test
+    void aLineTornByACrashIsCutAtTheNextStartAndTheChainGoesOn() throws Exception {
+        Path newest = files.get(files.size() - 1);
+        byte[] torn = "{\"request_id\":\"req-torn\",\"tenant\":\"caf\u00e9".getBytes(StandardCharsets.UTF_8);
+        // Cut inside the two bytes of a character, as a crash may.
+        Files.write(newest, java.util.Arrays.copyOf(torn, torn.length - 1), java.nio.file.StandardOpenOption.APPEND);
+        AuditChain.Broken b = broken();
+        assertEquals(newest, b.file());
+        assertTrue(b.why().contains("incomplete"), b.why());
+
+        write(dir, Clock.fixed(Instant.parse("2026-11-30T02:00:00Z"), ZoneOffset.UTC), 110, 115);
+        AuditChain.Verified v = assertInstanceOf(AuditChain.Verified.class, AuditChain.verify(dir, AuditChain.GENESIS));
+        assertEquals(115, v.lines());
+    }
+
+    @Test
+    void aClockSteppedBackADayKeepsWritingToTheNewestFile() throws Exception {
+        write(dir, Clock.fixed(Instant.parse("2026-11-29T23:59:00Z"), ZoneOffset.UTC), 110, 120);
+        assertEquals(files.get(0).getFileName().toString(), AuditChain.files(dir).get(0).getFileName().toString());
+        assertInstanceOf(AuditChain.Verified.class, AuditChain.verify(dir, AuditChain.GENESIS));
+    }
+
+    @Test
     void theCommandExitsZeroOnAWholeTrailAndOneNamingTheLineOtherwise() throws Exception {
         PrintStream saved = System.out;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
         try {
             assertEquals(0, SpillwayCli.execute("audit", "verify", dir.toString()));
-            assertTrue(out.toString(StandardCharsets.UTF_8).startsWith("ok: 60 lines in " + files.size() + " files"), out.toString());
+            assertTrue(out.toString(StandardCharsets.UTF_8).startsWith("ok: 110 lines in " + files.size() + " files"), out.toString());
             out.reset();
             Path file = files.get(0);
             List<String> lines = lines(file);

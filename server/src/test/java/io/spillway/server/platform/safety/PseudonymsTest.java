@@ -30,12 +30,15 @@ class PseudonymsTest {
     }
 
     @Test
-    void numberingStartsPastPlaceholdersTheUserWrote() {
-        String typed = "My template says <EMAIL_1> and <EMAIL_3>; the real one is zed@example.com";
+    void numberingSkipsPlaceholdersTheUserWrote() {
+        String typed = "My template says <EMAIL_1>, <EMAIL_3> and <EMAIL_999999999>; the real ones are zed@example.com and"
+                + " amy@example.com";
         pseudonyms.reserve(typed);
-        assertEquals("My template says <EMAIL_1> and <EMAIL_3>; the real one is <EMAIL_4>", pseudonyms.replace(typed));
+        assertEquals("My template says <EMAIL_1>, <EMAIL_3> and <EMAIL_999999999>; the real ones are <EMAIL_2> and <EMAIL_4>",
+                pseudonyms.replace(typed));
         PlaceholderRestorer again = new PlaceholderRestorer(pseudonyms.values(), UnaryOperator.identity());
-        assertEquals("<EMAIL_1> stays; zed@example.com comes back", again.add("<EMAIL_1> stays; <EMAIL_4> comes back") + again.flush());
+        assertEquals("<EMAIL_1> stays; zed@example.com and amy@example.com come back",
+                again.add("<EMAIL_1> stays; <EMAIL_2> and <EMAIL_4> come back") + again.flush());
     }
 
     @Test
