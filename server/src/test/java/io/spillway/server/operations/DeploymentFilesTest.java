@@ -93,6 +93,36 @@ class DeploymentFilesTest {
         assertTrue(ins.stream().anyMatch(i -> i.startsWith("COPY --from=build") && i.endsWith(" " + jar)), "the entrypoint's jar is copied: " + jar);
         assertTrue(ins.stream().filter(i -> i.startsWith("FROM ")).count() >= 3, "multi-stage");
         assertTrue(ins.stream().anyMatch(i -> i.contains("UseZGC")), "the JVM flags are set");
+        assertTrue(ins.stream().anyMatch(i -> i.startsWith("ENV ") && i.contains("PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True")),
+                "the CUDA caching allocator grows segments instead of fragmenting the KV cache's neighbourhood");
+    }
+
+    /**
+     * DJL extracts native libraries into its cache on first use, at run time: a cache the runtime
+     * user cannot write fails every tokenizer load. The final stage's cache must be copied owned by
+     * the user the image runs as, created before the copy.
+     */
+    @Test
+    void theRuntimeUserOwnsDjlsCache() throws Exception {
+        List<String> ins = instructions(ROOT.resolve("Dockerfile.cuda"));
+        int last = 0;
+        for (int i = 0; i < ins.size(); i++) {
+            if (ins.get(i).startsWith("FROM ")) {
+                last = i;
+            }
+        }
+        List<String> runtime = ins.subList(last, ins.size());
+        String cache = runtime.stream().filter(i -> i.startsWith("ENV ") && i.contains("DJL_CACHE_DIR="))
+                .map(i -> i.replaceAll("(?s).*DJL_CACHE_DIR=(\\S+).*", "$1")).findFirst().orElseThrow();
+        String user = runtime.stream().filter(i -> i.startsWith("USER ")).reduce((a, b) -> b).orElseThrow().substring(5).strip();
+        List<String> copies = runtime.stream().filter(i -> i.startsWith("COPY ") && i.endsWith(" " + cache)).toList();
+        assertFalse(copies.isEmpty(), "the runtime stage copies DJL's cache to " + cache);
+        for (String copy : copies) {
+            assertTrue(copy.contains("--chown=" + user + ":") || copy.contains("--chown=" + user + " "), "owned by " + user + ": " + copy);
+            int at = runtime.indexOf(copy);
+            assertTrue(runtime.subList(0, at).stream().anyMatch(i -> i.startsWith("RUN ") && i.contains("useradd") && i.contains(user)),
+                    user + " exists before " + copy);
+        }
     }
 
     private static List<JsonNode> manifests() throws Exception {
