@@ -26,6 +26,22 @@ public final class ModelShapes {
         return c;
     }
 
+    /**
+     * Qwen/Qwen3-0.6B: hidden 1024, intermediate 3072, 28 layers, 16 heads, 8 KV heads of 128,
+     * q/k norms, vocab 151,936, tied.
+     */
+    public static ObjectNode qwen3_0_6b() {
+        ObjectNode c = ConfigJson.llama(1024, 3072, 28, 16, 8, 151936, 40960, true);
+        c.putArray("architectures").add("Qwen3ForCausalLM");
+        c.put("model_type", "qwen3");
+        c.put("head_dim", 128);
+        c.put("rope_theta", 1000000.0);
+        c.put("rms_norm_eps", 1e-6);
+        c.put("bos_token_id", 151643);
+        c.put("eos_token_id", 151645);
+        return c;
+    }
+
     /** How to load a random-weight model of this shape in float32 on the CPU. */
     public static ModelLoadOptions options(ObjectNode config) {
         try {

@@ -97,6 +97,22 @@ public final class TorchScriptModule implements AutoCloseable {
         }
     }
 
+    /**
+     * As {@link #forward(Record, NDManager, IValue...)}, for a {@code forward} that returns a list
+     * of tensors.
+     *
+     * @return the tensors, in the script's order, attached to {@code owner}
+     */
+    public NDArray[] forwardList(Record call, NDManager owner, IValue... bound) {
+        try (ScriptArguments arguments = new ScriptArguments()) {
+            List<IValue> values = arguments.components(call);
+            values.addAll(List.of(bound));
+            try (IValue out = forward(values.toArray(IValue[]::new))) {
+                return out.toTensorArray((PtNDManager) owner);
+            }
+        }
+    }
+
     private static byte[] archive(String rootClass, String source) {
         String root = "module/";
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();

@@ -23,6 +23,9 @@ import java.util.Map;
  */
 public final class Sampler {
 
+    /** Candidates a top_p draw without top_k looks at first; it grows the list fourfold until they hold their share. */
+    static final int FIRST_CANDIDATES = 64;
+
     private float[] work = new float[0];
     private double[] weights = new double[0];
     private int[] order = new int[0];
@@ -127,10 +130,11 @@ public final class Sampler {
         if (!truncate) {
             return race(w, vocab, key);
         }
-        // Candidates best first: the top k, or for top_p alone as many as it takes to reach the mass.
+        // Candidates best first: the top k, of whose mass top_p takes its share (vLLM renormalizes
+        // after top_k); or, for top_p alone, as many as it takes to hold its share of the whole mass.
         double total = sum(w, vocab);
         int k = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
-        int m = p.topP() < 1 ? Math.min(k, 64) : k;
+        int m = k < vocab || p.topP() >= 1 ? k : Math.min(k, FIRST_CANDIDATES);
         int count;
         double kept;
         while (true) {
@@ -140,7 +144,7 @@ public final class Sampler {
                 mass += w[order[i]];
             }
             if (p.topP() >= 1 || m >= k || mass >= p.topP() * total) {
-                kept = mass;
+                kept = k < vocab ? mass : total;
                 break;
             }
             m = Math.min(k, m * 4);

@@ -79,7 +79,9 @@ class SamplerTest {
     @Test
     void topPAndTopKAndMinPRestrictTheCandidates() {
         float[] l = new float[V];
-        java.util.Arrays.fill(l, 0);
+        // The tail low enough that token 1 alone holds half the mass (at 0, its 997 tokens would
+        // weigh 997 and token 1 only 0.495 of the whole).
+        java.util.Arrays.fill(l, -5);
         l[1] = 10;
         l[2] = 9.5f;
         l[3] = 9;
@@ -100,6 +102,28 @@ class SamplerTest {
             assertTrue(Set.of(1, 2).contains(tm), "min_p 0.5 keeps tokens within ln 2 of the best: 1 and 2");
         }
         assertEquals(Set.of(1, 2), seenK, "top_k 2 samples both of the two best");
+    }
+
+    /**
+     * top_p alone takes its share of the whole mass, not of the candidates first looked at: 64
+     * equal tokens hold 0.95 of it, so top_p 0.9 keeps 61 of them (a share of the 64's mass would
+     * have kept 58).
+     */
+    @Test
+    void topPIsAShareOfTheWholeMass() {
+        float[] l = new float[V];
+        for (int i = 0; i < V; i++) {
+            l[i] = (float) (i < 64 ? Math.log(0.95 / 64) : Math.log(0.05 / (V - 64)));
+        }
+        SampleState s = state(SamplingParams.builder().topP(0.9).build(), 8);
+        java.util.Set<Integer> seen = new java.util.TreeSet<>();
+        for (int i = 0; i < 3000; i++) {
+            int t = sampler.sample(l, 0, V, s).token();
+            s.accept(t);
+            seen.add(t);
+        }
+        assertEquals(61, seen.size(), seen.toString());
+        assertEquals(60, (int) ((java.util.TreeSet<Integer>) seen).last());
     }
 
     @Test

@@ -6,9 +6,9 @@ import io.spillway.models.ModelLoadOptions;
 import io.spillway.models.checkpoint.ModelConfig;
 import io.spillway.models.kv.KvCacheManager;
 import io.spillway.models.kv.KvCacheSpec;
+import io.spillway.models.sampling.Draw;
 import io.spillway.models.sampling.Sample;
 import io.spillway.models.sampling.SampleState;
-import io.spillway.models.sampling.Sampler;
 import io.spillway.models.sampling.SamplingParams;
 import io.spillway.models.tokenizer.IncrementalDetokenizer;
 import io.spillway.models.tokenizer.StopStrings;
@@ -54,7 +54,6 @@ public final class Engine implements AutoCloseable {
     private final KvCacheManager kv;
     private final Scheduler scheduler;
     private final ModelRunner runner;
-    private final Sampler sampler = new Sampler();
     private final EngineMetrics metrics;
 
     private final ConcurrentLinkedQueue<RequestState> inbound = new ConcurrentLinkedQueue<>();
@@ -451,20 +450,27 @@ public final class Engine implements AutoCloseable {
             resolveStall();
             return;
         }
-        boolean fullLogits = false;
         int prefillTokens = 0;
+        List<Drawing> drawing = new ArrayList<>();
+        List<Draw> draws = new ArrayList<>();
+        int row = 0;
         for (Scheduler.Scheduled s : batch) {
             Sequence seq = s.sequence();
-            if (seq.computed + s.tokens() == seq.length() && needsFullLogits(seq)) {
-                fullLogits = true;
-            }
             if (s.tokens() > 1) {
                 prefillTokens += s.tokens();
             }
+            if (seq.computed + s.tokens() != seq.length()) {
+                continue;
+            }
+            // Every chunk that ends its sequence has a logits row, drawn from or not.
+            int logitsRow = row++;
+            if (!seq.finished()) {
+                drawing.add(Drawing.of(seq, logitsRow, draws, Engine::seedFor));
+            }
         }
-        ModelRunner.StepOutput out;
+        List<Sample> samples;
         try {
-            out = runner.execute(batch, fullLogits);
+            samples = runner.execute(batch, draws);
         } catch (RuntimeException e) {
             LOG.error("forward pass failed for {} sequences", batch.size(), e);
             for (Scheduler.Scheduled s : batch) {
@@ -472,7 +478,7 @@ public final class Engine implements AutoCloseable {
             }
             return;
         }
-        int row = 0;
+        int next = 0;
         int generated = 0;
         for (Scheduler.Scheduled s : batch) {
             Sequence seq = s.sequence();
@@ -487,7 +493,11 @@ public final class Engine implements AutoCloseable {
             seq.computed += s.tokens();
             kv.commitFullBlocks(seq.blocks, seq.tokens(), seq.computed);
             if (seq.computed == seq.length()) {
-                generated += sampleAndEmit(seq, out, row++);
+                Drawing d = drawing.get(next++);
+                if (d.sequence() != seq) {
+                    throw new IllegalStateException("draws out of step with the batch at sequence " + seq.request.id());
+                }
+                generated += sampleAndEmit(d, samples);
             }
         }
         double seconds = (System.nanoTime() - start) / 1e9;
@@ -536,40 +546,60 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    private boolean needsFullLogits(Sequence seq) {
-        SamplingParams p = seq.sampling.params();
-        return !p.greedy() || p.logprobs() != null || !p.logitBias().isEmpty() || p.repetitionPenalty() != 1 || seq.sampling.constrained()
-                || p.presencePenalty() != 0 || p.frequencyPenalty() != 0 || seq.sampling.generated() < p.minTokens()
-                || seq.request.forkPending;
+    /**
+     * What one sequence draws this step: its own token, and when it is the first sample of an
+     * n &gt; 1 request whose prompt just finished, its siblings' first tokens, from the same logits
+     * row. The siblings' sampling states are forked before the step (nothing in the step changes
+     * the parent's), so that their draws go to the device with the others.
+     *
+     * @param children  the siblings' sampling states, sample index 1 onwards (empty unless forking)
+     * @param firstDraw the index of the first of this sequence's draws (children first, then its own)
+     */
+    private record Drawing(Sequence sequence, List<SampleState> children, int firstDraw) {
+
+        static Drawing of(Sequence seq, int row, List<Draw> draws, java.util.function.ToLongBiFunction<EngineRequest, Integer> seeds) {
+            RequestState r = seq.request;
+            List<SampleState> children = new ArrayList<>();
+            if (r.forkPending && seq.index == 0) {
+                for (int i = 1; i < r.request.params().n(); i++) {
+                    children.add(seq.sampling.fork(seeds.applyAsLong(r.request, i)));
+                }
+            }
+            int first = draws.size();
+            for (SampleState child : children) {
+                draws.add(new Draw(row, child));
+            }
+            draws.add(new Draw(row, seq.sampling));
+            return new Drawing(seq, children, first);
+        }
     }
 
-    /** Samples the next token of {@code seq} (and forks its siblings first when n &gt; 1); returns tokens generated. */
-    private int sampleAndEmit(Sequence seq, ModelRunner.StepOutput out, int row) {
+    /** Emits the next token of {@code d}'s sequence (and forks its siblings first when n &gt; 1); returns tokens generated. */
+    private int sampleAndEmit(Drawing d, List<Sample> samples) {
+        Sequence seq = d.sequence();
         RequestState r = seq.request;
         int produced = 0;
-        if (r.forkPending && seq.index == 0) {
+        if (!d.children().isEmpty()) {
             r.forkPending = false;
-            for (int i = 1; i < r.request.params().n(); i++) {
+            for (int i = 1; i <= d.children().size(); i++) {
                 // Children share the prompt's full blocks and recompute only its partial last block.
                 io.spillway.models.kv.SequenceBlocks blocks = kv.fork(seq.blocks, seq.computed);
-                Sequence child = newSequence(r, i, seq.tokens(), seq.length(), seq.sampling.fork(seedFor(r.request, i)), blocks);
+                Sequence child = newSequence(r, i, seq.tokens(), seq.length(), d.children().get(i - 1), blocks);
                 child.computed = blocks.size() * kv.blockSize();
                 r.sequences.add(child);
-                produced += accept(child, sample(child, out, row));
+                produced += accept(child, samples.get(d.firstDraw() + i - 1));
                 if (!child.finished()) {
                     scheduler.addWaitingFirst(child);
                 }
             }
         }
-        produced += accept(seq, sample(seq, out, row));
+        produced += accept(seq, samples.get(d.firstDraw() + d.children().size()));
         return produced;
     }
 
-    private Sample sample(Sequence seq, ModelRunner.StepOutput out, int row) {
-        if (out.hasLogits()) {
-            return sampler.sample(out.logits(), row * out.vocab(), out.vocab(), seq.sampling);
-        }
-        return new Sample((int) out.argmax()[row], Float.NaN, List.of());
+    /** Bytes the steps so far copied from the model's device to the host (ids and requested logprobs). */
+    long hostCopyBytes() {
+        return runner.hostCopyBytes();
     }
 
     /** Appends a sampled token, checks stop conditions and publishes the delta. Returns 1. */

@@ -9,45 +9,54 @@ import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.kv.PagedKvCache;
+import io.spillway.models.runtime.HostCopies;
+import io.spillway.models.sampling.DeviceSampler;
+import io.spillway.models.sampling.Draw;
+import io.spillway.models.sampling.Sample;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Runs one scheduled batch through the model: builds the flat forward batch from the sequences'
- * token chunks and block tables, runs the forward pass in a scope of its own, and brings back only
- * what sampling needs (every logit row, or just the argmax when every row is greedy and plain).
+ * token chunks and block tables, runs the forward pass in a scope of its own, and draws the step's
+ * tokens on the device while the logits are still there ({@link DeviceSampler}): what comes back to
+ * the host is a token id per draw and the log-probabilities asked for, never the logits.
  *
- * <p>Owns the KV cache tensors. Everything a step allocates is closed before it returns.
+ * <p>Owns the KV cache tensors and the compiled sampler. Everything a step allocates is closed
+ * before it returns.
  */
 final class ModelRunner implements AutoCloseable {
-
-    /** What a step produced for the rows that need a new token, in batch order. */
-    record StepOutput(float[] logits, long[] argmax, int vocab) {
-        boolean hasLogits() {
-            return logits != null;
-        }
-    }
 
     private final DecoderModel model;
     private final NDManager owner;
     private final PagedKvCache cache;
     private final AttentionBackend attention;
+    private final HostCopies copies = new HostCopies();
+    private final DeviceSampler sampler;
 
     ModelRunner(DecoderModel model, KvCacheSpec spec) {
         this.model = model;
         this.owner = model.manager().newSubManager();
         this.cache = PagedKvCache.allocate(spec, model.target().device(), owner);
         this.attention = new GatherAttention(cache, model.config());
+        this.sampler = new DeviceSampler(owner, model.target().device(), copies);
     }
 
     KvCacheSpec spec() {
         return cache.spec();
     }
 
+    /** Bytes copied from the device to the host by every step so far. */
+    long hostCopyBytes() {
+        return copies.bytes();
+    }
+
     /**
-     * @param fullLogits whether any sampled row needs its logits (else only argmax ids come back)
+     * @param draws the tokens to draw, each from the logits row of a sequence whose chunk ends it
+     *              (rows in batch order)
+     * @return one sample per draw, in order
      */
-    StepOutput execute(List<Scheduler.Scheduled> batch, boolean fullLogits) {
+    List<Sample> execute(List<Scheduler.Scheduled> batch, List<Draw> draws) {
         List<SequenceChunk> chunks = new ArrayList<>(batch.size());
         for (Scheduler.Scheduled s : batch) {
             Sequence seq = s.sequence();
@@ -56,16 +65,13 @@ final class ModelRunner implements AutoCloseable {
         }
         try (NDManager step = model.manager().newSubManager()) {
             NDArray logits = model.forward(ForwardBatch.of(chunks, cache.spec().blockSize()), attention, step);
-            int vocab = (int) logits.getShape().get(1);
-            if (logits.getShape().get(0) == 0) {
-                return new StepOutput(new float[0], new long[0], vocab);
-            }
-            return fullLogits ? new StepOutput(logits.toFloatArray(), null, vocab) : new StepOutput(null, logits.argMax(1).toLongArray(), vocab);
+            return sampler.sample(logits, draws, step);
         }
     }
 
     @Override
     public void close() {
+        sampler.close();
         owner.close();
     }
 }

@@ -213,6 +213,41 @@ class EngineTest {
         }
     }
 
+    /**
+     * The logits stay on the model's device: every step brings back 8 bytes per drawn token, plus
+     * 4 for its logprob and 12 per top logprob when asked, and nothing else, whatever the mix of
+     * greedy, sampled, penalised, biased, forked and logprob requests batched together.
+     */
+    @Test
+    void stepsCopyOnlyTokenIdsAndRequestedLogprobsToTheHost() throws Exception {
+        try (Engine engine = start(config())) {
+            Random random = new Random(5);
+            List<CompletableFuture<RequestStream.CompletedRequest>> runs = new ArrayList<>();
+            List<SamplingParams> params = new ArrayList<>();
+            for (int i = 0; i < 12; i++) {
+                SamplingParams.Builder b = SamplingParams.builder().maxTokens(5 + random.nextInt(20)).ignoreEos(true);
+                switch (i % 4) {
+                    case 0 -> b.temperature(0);
+                    case 1 -> b.temperature(0.8).topP(0.9).repetitionPenalty(1.2).frequencyPenalty(0.5).presencePenalty(0.3).logprobs(3);
+                    case 2 -> b.temperature(1.0).topK(20).logitBias(java.util.Map.of(5, 2f)).minTokens(3).n(2).logprobs(0);
+                    default -> b.temperature(0.7).minP(0.1).seed(9L).logprobs(SamplingParams.MAX_LOGPROBS);
+                }
+                params.add(b.build());
+                runs.add(engine.submit(new EngineRequest("bytes" + i, random.ints(1 + random.nextInt(40), 1, 512).toArray(),
+                        params.get(i), "")).collect());
+            }
+            long expected = 0;
+            for (int i = 0; i < runs.size(); i++) {
+                RequestStream.CompletedRequest done = runs.get(i).get(60, TimeUnit.SECONDS);
+                Integer logprobs = params.get(i).logprobs();
+                long perToken = 8 + (logprobs == null ? 0 : 4 + 12L * logprobs);
+                expected += perToken * done.usage().completionTokens();
+            }
+            assertTrue(expected > 0);
+            assertEquals(expected, engine.hostCopyBytes(), "device-to-host bytes of every step");
+        }
+    }
+
     /** How a request ended: its last delta's finish reason and its token count, against its limit. */
     private record Ending(String id, FinishReason reason, int completionTokens, int maxTokens) {
     }

@@ -1,0 +1,28 @@
+package io.spillway.models.sampling;
+
+/**
+ * The sizes of a {@link SamplePlan}'s sections, in the order the plan tensor holds them, and the
+ * few numbers the sampler script needs to know before it looks at a tensor. Passed to the script as
+ * a tuple of these components (checked at load by {@link SamplerScript}).
+ *
+ * @param samples           draws, the rows of the per-sample table
+ * @param greedy            draws that take the argmax
+ * @param raced             draws raced over the whole vocabulary (no top_k, no top_p)
+ * @param truncated         draws raced among top_k / top_p candidates
+ * @param logprobSamples    draws that asked for log-probabilities
+ * @param topLogprobs       top log-probabilities asked for, summed over those draws
+ * @param mostTopLogprobs   the most any one draw asked for
+ * @param biases            logit bias entries
+ * @param masks             tokens masked by min_tokens
+ * @param repetitions       tokens the repetition penalty scales
+ * @param penalties         tokens frequency/presence penalties lower
+ * @param grammarSamples    draws constrained by a grammar (each brings a bitmask of the vocabulary)
+ * @param firstCandidates   how many candidates the truncated draws start with
+ * @param largestCandidates how many they may grow to
+ * @param inPlace           1 when draw i reads logits row i for every i: the script edits the
+ *                          logits themselves instead of a gathered copy
+ */
+public record PlanLayout(int samples, int greedy, int raced, int truncated, int logprobSamples, int topLogprobs,
+                         int mostTopLogprobs, int biases, int masks, int repetitions, int penalties, int grammarSamples,
+                         int firstCandidates, int largestCandidates, int inPlace) {
+}

@@ -1,0 +1,255 @@
+package io.spillway.models.sampling;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import io.spillway.models.grammar.CompiledGrammar;
+import io.spillway.models.grammar.Grammar;
+import io.spillway.models.grammar.Vocabulary;
+import io.spillway.models.runtime.HostCopies;
+import io.spillway.models.runtime.TorchRuntime;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The device sampler against Java's {@link Sampler}, the reference: the same tokens for the same
+ * logits, seeds and parameters, over many random draws of every kind, in batches; and what crosses
+ * back to the host, counted where it is copied.
+ */
+class DeviceSamplerTest {
+
+    private static final Set<Integer> END = Set.of(2, 7);
+    /** 256 byte tokens and an end token, in rows wider than the vocabulary (as models' are). */
+    private static final int GRAMMAR_VOCAB = 300;
+    private static final int GRAMMAR_EOS = 256;
+
+    private static NDManager manager;
+    private static HostCopies copies;
+    private static DeviceSampler device;
+    private static CompiledGrammar grammar;
+
+    @BeforeAll
+    static void compile() {
+        TorchRuntime.engine();
+        manager = NDManager.newBaseManager(Device.cpu());
+        copies = new HostCopies();
+        device = new DeviceSampler(manager, Device.cpu(), copies);
+        List<byte[]> tokens = new ArrayList<>();
+        for (int b = 0; b < 256; b++) {
+            tokens.add(new byte[] {(byte) b});
+        }
+        tokens.add("</s>".getBytes(StandardCharsets.UTF_8));
+        Vocabulary bytes = Vocabulary.of(tokens, Set.of(GRAMMAR_EOS), GRAMMAR_VOCAB, Set.of(GRAMMAR_EOS));
+        grammar = CompiledGrammar.compile(Grammar.oneOf(Grammar.literal("yes"), Grammar.literal("no"), Grammar.literal("maybe so")), bytes);
+    }
+
+    @AfterAll
+    static void close() {
+        device.close();
+        manager.close();
+    }
+
+    @Test
+    void sameTokensAsTheJavaSamplerOverManyRandomDraws() {
+        Random random = new Random(20261130);
+        int draws = 0;
+        int sampled = 0;
+        for (int trial = 0; trial < 120; trial++) {
+            boolean grammarTrial = trial % 4 == 3;
+            int vocab = grammarTrial ? GRAMMAR_VOCAB : trial % 2 == 0 ? 4099 : 1024;
+            int rows = 1 + random.nextInt(16);
+            float[] logits = logits(random, rows, vocab, trial % 3 == 0);
+            List<Draw> batch = new ArrayList<>();
+            for (int r = 0; r < rows; r++) {
+                // Now and then two draws from one row, as the samples of an n > 1 request fork.
+                int fromRow = random.nextInt(6) == 0 && r > 0 ? random.nextInt(r) : r;
+                batch.add(new Draw(fromRow, randomState(random, vocab, grammarTrial)));
+            }
+            List<Sample> got = sampleOnDevice(logits, rows, vocab, batch);
+            Sampler reference = new Sampler();
+            for (int i = 0; i < batch.size(); i++) {
+                Draw d = batch.get(i);
+                Sample want = reference.sample(logits, d.row() * vocab, vocab, d.state());
+                String where = "trial " + trial + ", draw " + i + ", " + d.state().params();
+                assertSame(want, got.get(i), where);
+                draws++;
+                sampled += d.state().params().greedy() ? 0 : 1;
+            }
+        }
+        assertTrue(draws > 800 && sampled > 500, draws + " draws, " + sampled + " sampled");
+    }
+
+    /** Long top_p nuclei (flat logits) make the candidate list grow several times: still Java's tokens. */
+    @Test
+    void growingTopPCandidatesGiveJavasTokens() {
+        Random random = new Random(5);
+        int vocab = 20000;
+        int rows = 6;
+        float[] logits = new float[rows * vocab];
+        for (int i = 0; i < logits.length; i++) {
+            logits[i] = (float) (random.nextGaussian() * 0.7);
+        }
+        for (int step = 0; step < 10; step++) {
+            List<Draw> batch = new ArrayList<>();
+            for (int r = 0; r < rows; r++) {
+                SamplingParams p = SamplingParams.builder().temperature(0.6 + 0.2 * r).topP(0.5 + 0.09 * r)
+                        .topK(r == 5 ? 3000 : -1).maxTokens(100).build();
+                SampleState s = new SampleState(p, 1000L * step + r, END, new int[0]);
+                for (int g = 0; g < step; g++) {
+                    s.accept(random.nextInt(vocab));
+                }
+                batch.add(new Draw(r, s));
+            }
+            List<Sample> got = sampleOnDevice(logits, rows, vocab, batch);
+            Sampler reference = new Sampler();
+            for (int i = 0; i < rows; i++) {
+                assertSame(reference.sample(logits, i * vocab, vocab, batch.get(i).state()), got.get(i), "step " + step + " row " + i);
+            }
+        }
+    }
+
+    /** A seeded draw gives the same token alone and in a batch of 16 beside other requests, and in any row. */
+    @Test
+    void aSeededDrawIsTheSameAloneAndInABatchOfSixteen() {
+        Random random = new Random(11);
+        int vocab = 4099;
+        for (int trial = 0; trial < 30; trial++) {
+            float[] row = logits(random, 1, vocab, false);
+            SampleState mine = randomState(random, vocab, false);
+            long alone = sampleOnDevice(row, 1, vocab, List.of(new Draw(0, mine))).getFirst().token();
+            float[] batchLogits = logits(random, 16, vocab, false);
+            int at = random.nextInt(16);
+            System.arraycopy(row, 0, batchLogits, at * vocab, vocab);
+            List<Draw> batch = new ArrayList<>();
+            for (int r = 0; r < 16; r++) {
+                batch.add(new Draw(r, r == at ? mine : randomState(random, vocab, false)));
+            }
+            assertEquals(alone, sampleOnDevice(batchLogits, 16, vocab, batch).get(at).token(), "trial " + trial + ", " + mine.params());
+        }
+    }
+
+    /** Only a token id per draw and the log-probabilities asked for come back: 8 bytes, plus 4 + 12 per top logprob. */
+    @Test
+    void bytesBackToTheHostAreTheIdsAndTheRequestedLogprobs() {
+        Random random = new Random(3);
+        int vocab = 151936;
+        int rows = 16;
+        float[] logits = logits(random, rows, vocab, false);
+        List<Draw> batch = new ArrayList<>();
+        long expected = 0;
+        for (int r = 0; r < rows; r++) {
+            Integer logprobs = r % 4 == 0 ? null : r % 4 == 1 ? Integer.valueOf(0) : Integer.valueOf(r % 7 + 1);
+            SamplingParams p = SamplingParams.builder().temperature(r % 2 == 0 ? 0 : 0.8).topP(0.9).repetitionPenalty(1.1)
+                    .frequencyPenalty(0.5).presencePenalty(0.5).logprobs(logprobs).build();
+            batch.add(new Draw(r, new SampleState(p, r, END, random.ints(64, 0, vocab).toArray())));
+            expected += 8 + (logprobs == null ? 0 : 4 + 12L * logprobs);
+        }
+        long before = copies.bytes();
+        List<Sample> got = sampleOnDevice(logits, rows, vocab, batch);
+        assertEquals(expected, copies.bytes() - before, "device-to-host bytes of one step");
+        assertEquals(rows, got.size());
+        before = copies.bytes();
+        List<Draw> greedy = new ArrayList<>();
+        for (int r = 0; r < rows; r++) {
+            greedy.add(new Draw(r, new SampleState(SamplingParams.builder().temperature(0).build(), r, END, new int[0])));
+        }
+        sampleOnDevice(logits, rows, vocab, greedy);
+        assertEquals(8L * rows, copies.bytes() - before, "greedy rows bring back their ids only");
+    }
+
+    private static List<Sample> sampleOnDevice(float[] logits, int rows, int vocab, List<Draw> draws) {
+        try (NDManager step = manager.newSubManager()) {
+            NDArray l = step.create(logits, new Shape(rows, vocab));
+            return device.sample(l, draws, step);
+        }
+    }
+
+    private static void assertSame(Sample want, Sample got, String where) {
+        assertEquals(want.token(), got.token(), where);
+        if (Float.isNaN(want.logprob())) {
+            assertTrue(Float.isNaN(got.logprob()), where);
+        } else {
+            assertEquals(want.logprob(), got.logprob(), 1e-5, where);
+        }
+        assertEquals(want.top().size(), got.top().size(), where);
+        for (int i = 0; i < want.top().size(); i++) {
+            assertEquals(want.top().get(i).token(), got.top().get(i).token(), where + ", top " + i);
+            assertEquals(want.top().get(i).logprob(), got.top().get(i).logprob(), 1e-5, where + ", top " + i);
+        }
+    }
+
+    /** Gaussian rows with a few strong candidates; {@code ties}: on a coarse grid, so that many logits are equal. */
+    private static float[] logits(Random random, int rows, int vocab, boolean ties) {
+        float[] l = new float[rows * vocab];
+        double sigma = 0.5 + random.nextDouble() * 3;
+        for (int i = 0; i < l.length; i++) {
+            double v = random.nextGaussian() * sigma;
+            l[i] = ties ? (float) (Math.round(v * 2) / 2.0) : (float) v;
+        }
+        for (int r = 0; r < rows; r++) {
+            for (int j = random.nextInt(4); j > 0; j--) {
+                l[r * vocab + random.nextInt(vocab)] += 4 + random.nextInt(6);
+            }
+        }
+        return l;
+    }
+
+    private static SampleState randomState(Random random, int vocab, boolean constrained) {
+        SamplingParams.Builder p = SamplingParams.builder().maxTokens(1000);
+        switch (random.nextInt(6)) {
+            case 0 -> p.temperature(0);
+            case 1 -> p.temperature(0.2 + random.nextDouble() * 1.5);
+            case 2 -> p.temperature(0.2 + random.nextDouble() * 1.5).topK(1 + random.nextInt(80));
+            case 3 -> p.temperature(0.2 + random.nextDouble() * 1.5).topP(0.05 + random.nextDouble() * 0.95);
+            case 4 -> p.temperature(0.5 + random.nextDouble()).topK(random.nextInt(3) == 0 ? 1 + random.nextInt(vocab + 10) : 40)
+                    .topP(0.3 + random.nextDouble() * 0.7).minP(random.nextDouble() * 0.3);
+            default -> p.temperature(0.3 + random.nextDouble()).minP(random.nextDouble() * 0.5);
+        }
+        if (random.nextInt(3) == 0) {
+            p.repetitionPenalty(0.5 + random.nextDouble() * 1.5);
+        }
+        if (random.nextInt(3) == 0) {
+            p.frequencyPenalty(random.nextDouble() * 4 - 2).presencePenalty(random.nextDouble() * 4 - 2);
+        }
+        if (random.nextInt(4) == 0) {
+            Map<Integer, Float> bias = new HashMap<>();
+            for (int i = random.nextInt(5); i >= 0; i--) {
+                bias.put(random.nextInt(vocab + 20) - 10, (float) (random.nextDouble() * 200 - 100));
+            }
+            p.logitBias(bias);
+        }
+        if (random.nextInt(4) == 0) {
+            p.minTokens(random.nextInt(20)).stopTokenIds(Set.of(random.nextInt(vocab), 3)).ignoreEos(random.nextBoolean());
+        }
+        if (random.nextInt(3) == 0) {
+            p.logprobs(random.nextInt(SamplingParams.MAX_LOGPROBS + 1));
+        }
+        SampleState s = new SampleState(p.build(), random.nextLong(), constrained ? Set.of(GRAMMAR_EOS) : END,
+                random.ints(random.nextInt(40), 0, vocab).toArray());
+        if (constrained) {
+            s.constrain(grammar.matcher());
+            // A prefix of one of the documents, so that the mask changes from draw to draw.
+            String prefix = List.of("", "y", "ye", "yes", "n", "no", "may", "maybe ").get(random.nextInt(8));
+            for (char c : prefix.toCharArray()) {
+                s.accept(c);
+            }
+        } else {
+            for (int i = random.nextInt(30); i > 0; i--) {
+                s.accept(random.nextInt(8) == 0 ? 3 : random.nextInt(vocab));
+            }
+        }
+        return s;
+    }
+}
