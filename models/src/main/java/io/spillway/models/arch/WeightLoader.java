@@ -211,7 +211,8 @@ final class WeightLoader {
 
     private WeightSummary summary(Int8Weights packed) {
         String dtype = target.dtype().toString().toLowerCase(java.util.Locale.ROOT);
-        String floatKernel = layout == ProjectionLayout.ROW_BLOCKS && threads > 1 ? "row-block bmm" : "linear";
+        // By layout, not thread count, so that the name is the same on every machine (one thread runs one block).
+        String floatKernel = layout == ProjectionLayout.ROW_BLOCKS ? "row-block bmm" : "linear";
         if (!quantization.layers()) {
             return new WeightSummary(dtype, keptBytes, floatKernel);
         }
