@@ -49,6 +49,10 @@ public class DecodeStepBenchmark {
     @Param({"128"})
     int context;
 
+    /** {@code none} (float32) or {@code int8} ({@link io.spillway.models.arch.Quantization}); weight bytes differ, and so the floor. */
+    @Param({"none"})
+    String quantization;
+
     private LoadedModel loaded;
     private NDManager owner;
     private GatherAttention attention;
@@ -57,7 +61,8 @@ public class DecodeStepBenchmark {
 
     @Setup(Level.Trial)
     public void load() {
-        loaded = ModelShapes.load(ModelShapes.smolLm2_135m());
+        loaded = io.spillway.models.LoadedModel.load(ModelShapes.options(ModelShapes.smolLm2_135m())
+                .withQuantization(io.spillway.models.arch.Quantization.parse(quantization)));
         DecoderModel model = loaded.model();
         int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
         int blocksPerSequence = (context + 1 + blockSize - 1) / blockSize;

@@ -56,7 +56,8 @@ public final class LoadedModel implements AutoCloseable {
         try (TensorSource source = options.format() == LoadFormat.DUMMY
                 ? new DummyWeights(config, options.dummySeed())
                 : SafetensorsCheckpoint.open(dir)) {
-            DecoderModel model = DecoderModel.load(source, config, options.target(), options.projectionLayout(), maxLength);
+            DecoderModel model = DecoderModel.load(source, config, options.target(), options.projectionLayout(), options.quantization(),
+                    maxLength);
             return new LoadedModel(dir.toAbsolutePath().normalize().getFileName().toString(), dir, config, generation,
                     tokenizerConfig, tokenizer, model, options.format());
         } catch (RuntimeException e) {

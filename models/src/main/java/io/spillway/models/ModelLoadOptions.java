@@ -1,6 +1,7 @@
 package io.spillway.models;
 
 import io.spillway.models.arch.ProjectionLayout;
+import io.spillway.models.arch.Quantization;
 import io.spillway.models.runtime.ComputeTarget;
 import java.nio.file.Path;
 
@@ -12,15 +13,16 @@ import java.nio.file.Path;
  * @param target           device and dtype
  * @param maxModelLength   longest context to serve, or 0 for the model's max_position_embeddings
  * @param dummySeed        seed of random weights (format DUMMY)
- * @param projectionLayout how projection weights are laid out: the target's unless a test asks
+ * @param projectionLayout how float projection weights are laid out: the target's unless a test asks
  *                         for the other (to run a GPU's branch of the decoder on the CPU)
+ * @param quantization     which weights are quantized as they load ({@link Quantization#NONE} by default)
  */
 public record ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget target, int maxModelLength, long dummySeed,
-                               ProjectionLayout projectionLayout) {
+                               ProjectionLayout projectionLayout, Quantization quantization) {
 
-    /** With the target's projection layout. */
+    /** With the target's projection layout, unquantized. */
     public ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget target, int maxModelLength, long dummySeed) {
-        this(directory, format, target, maxModelLength, dummySeed, ProjectionLayout.forTarget(target));
+        this(directory, format, target, maxModelLength, dummySeed, ProjectionLayout.forTarget(target), Quantization.NONE);
     }
 
     public static ModelLoadOptions of(Path directory, ComputeTarget target) {
@@ -28,10 +30,14 @@ public record ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget 
     }
 
     public ModelLoadOptions withFormat(LoadFormat f) {
-        return new ModelLoadOptions(directory, f, target, maxModelLength, dummySeed, projectionLayout);
+        return new ModelLoadOptions(directory, f, target, maxModelLength, dummySeed, projectionLayout, quantization);
     }
 
     public ModelLoadOptions withProjectionLayout(ProjectionLayout layout) {
-        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, layout);
+        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, layout, quantization);
+    }
+
+    public ModelLoadOptions withQuantization(Quantization q) {
+        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, projectionLayout, q);
     }
 }

@@ -79,7 +79,8 @@ public final class SpillwayServer implements AutoCloseable {
         }
         ComputeTarget target = ComputeTarget.resolve(m.device(), m.dtype());
         LoadFormat format = demo ? LoadFormat.DUMMY : LoadFormat.parse(m.loadFormat());
-        ModelLoadOptions options = new ModelLoadOptions(dir, format, target, m.maxModelLength(), m.seed());
+        ModelLoadOptions options = new ModelLoadOptions(dir, format, target, m.maxModelLength(), m.seed())
+                .withQuantization(m.weightQuantization());
         // A Hub model is served under its id (org/name), as vLLM does; a directory under its name.
         java.util.Optional<io.spillway.models.hub.HubModel> hubId = demo || Files.isDirectory(Paths.get(m.path()))
                 ? java.util.Optional.empty() : io.spillway.models.hub.HubModel.parse(m.path());
@@ -108,9 +109,10 @@ public final class SpillwayServer implements AutoCloseable {
             throw e;
         }
         try {
-            LOG.info("model: {} from {} ({}{}) on {}, max-model-len {}, loaded in {} ms", name, demo ? "the built-in demo" : dir,
+            LOG.info("model: {} from {} ({}{}) on {}, {}, max-model-len {}, loaded in {} ms", name, demo ? "the built-in demo" : dir,
                     format == LoadFormat.DUMMY ? "random weights" : "safetensors",
-                    demo ? "; a demo: its output is noise" : "", target, engine.maxModelLength(), (System.nanoTime() - loadStart) / 1_000_000);
+                    demo ? "; a demo: its output is noise" : "", target, engine.model().model().weightSummary().describe(),
+                    engine.maxModelLength(), (System.nanoTime() - loadStart) / 1_000_000);
             if (engine.model().tokenizer().isEmpty()) {
                 LOG.info("model: {} has no tokenizer.json: it serves prompts given as token ids", name);
             }

@@ -11,10 +11,13 @@ import java.util.List;
  * load and checked here, against each other, so that a loader mistake fails with a message naming
  * the tensor instead of as a shape error deep inside libtorch at the first step.
  *
- * @param embedding {@code [vocab, hidden]}
- * @param layers    per layer, its weights
- * @param finalNorm the final RMSNorm's weight, {@code [hidden]}
- * @param lmHead    the LM head in its {@link Projection} layout, {@code vocab} output rows
+ * @param embedding       {@code [vocab, hidden]}, in the model's dtype or int8
+ * @param embeddingScales an int8 embedding's row scales {@code [vocab]} in the model's dtype, else empty
+ * @param layers          per layer, its weights
+ * @param finalNorm       the final RMSNorm's weight, {@code [hidden]}; its dtype is the model's
+ * @param lmHead          the LM head in its {@link Projection} layout, {@code vocab} output rows, or
+ *                        empty when it is int8
+ * @param packed          the int8 projections: none, four per layer, or four per layer and the LM head
  * @param cosTable  RoPE's cosines {@code [positions, headDim]}
  * @param sinTable  RoPE's sines with rotate-half's sign folded in, {@code [positions, headDim]}
  * @param eps       RMSNorm's epsilon, float32 {@code [1]}
@@ -22,8 +25,8 @@ import java.util.List;
  * @param kvHeads   key/value heads (a divisor of {@code heads})
  * @param headDim   size of one head
  */
-public record DecoderConstants(NDArray embedding, List<LayerWeights> layers, NDArray finalNorm, NDArray lmHead,
-                               NDArray cosTable, NDArray sinTable, NDArray eps, int heads, int kvHeads, int headDim) {
+public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<LayerWeights> layers, NDArray finalNorm,
+                               NDArray lmHead, Int8Weights packed, NDArray cosTable, NDArray sinTable, NDArray eps, int heads, int kvHeads, int headDim) {
 
     public DecoderConstants {
         layers = List.copyOf(layers);
@@ -31,12 +34,28 @@ public record DecoderConstants(NDArray embedding, List<LayerWeights> layers, NDA
             throw new IllegalArgumentException(layers.size() + " layers, " + heads + " heads, " + kvHeads + " kv heads, head size "
                     + headDim + ": a decoder needs layers, and kv heads that divide the heads");
         }
-        DataType dtype = embedding.getDataType();
+        DataType dtype = finalNorm.getDataType();
         long vocab = embedding.getShape().get(0);
         long hidden = embedding.getShape().get(1);
         require("final norm", finalNorm, dtype, new Shape(hidden));
+        if (embedding.getDataType() == DataType.INT8) {
+            require("embedding scales", embeddingScales, dtype, new Shape(vocab));
+        } else {
+            require("embedding", embedding, dtype, null);
+            requireOptional("embedding scales", embeddingScales, dtype, 0);
+        }
+        int n = layers.size();
+        if (packed.size() != 0 && packed.size() != 4 * n && packed.size() != 4 * n + 1) {
+            throw new IllegalArgumentException(packed.size() + " packed int8 projections: a model of " + n
+                    + " layers has none, " + 4 * n + " (its layers) or " + (4 * n + 1) + " (and its LM head)");
+        }
         require("LM head", lmHead, dtype, null);
-        requireProjection("LM head", lmHead, vocab, hidden);
+        if (packed.size() == 4 * n + 1) {
+            requireEmpty("LM head", lmHead);
+            requirePacked("LM head", packed, 4 * n, vocab, hidden);
+        } else {
+            requireProjection("LM head", lmHead, vocab, hidden);
+        }
         require("RoPE cosines", cosTable, dtype, null);
         require("RoPE sines", sinTable, dtype, cosTable.getShape());
         if (cosTable.getShape().dimension() != 2 || cosTable.getShape().get(1) != headDim) {
@@ -44,21 +63,34 @@ public record DecoderConstants(NDArray embedding, List<LayerWeights> layers, NDA
         }
         require("epsilon", eps, DataType.FLOAT32, new Shape(1));
         for (int i = 0; i < layers.size(); i++) {
-            requireLayer(i, layers.get(i), dtype, hidden, heads, kvHeads, headDim);
+            requireLayer(i, layers.get(i), dtype, hidden, heads, kvHeads, headDim, packed.size() == 0 ? null : packed);
         }
     }
 
     /** Static: a compact constructor runs before the fields it validates are assigned. */
-    private static void requireLayer(int i, LayerWeights w, DataType dtype, long hidden, int heads, int kvHeads, int headDim) {
+    private static void requireLayer(int i, LayerWeights w, DataType dtype, long hidden, int heads, int kvHeads, int headDim,
+                                     Int8Weights packed) {
         String layer = "layer " + i + "'s ";
         long qkvRows = (long) (heads + 2 * kvHeads) * headDim;
-        requireProjection(layer + "qkv weight", w.qkv(), qkvRows, hidden);
-        requireProjection(layer + "o weight", w.output(), hidden, (long) heads * headDim);
-        long gateUpRows = rows(w.gateUp());
-        requireProjection(layer + "gate-up weight", w.gateUp(), gateUpRows, hidden);
-        requireProjection(layer + "down weight", w.down(), hidden, gateUpRows / 2);
         for (NDArray weight : List.of(w.qkv(), w.output(), w.gateUp(), w.down())) {
             require(layer + "weights", weight, dtype, null);
+        }
+        long gateUpRows;
+        if (packed != null) {
+            for (NDArray weight : List.of(w.qkv(), w.qkvBias(), w.output(), w.outputBias(), w.gateUp(), w.gateUpBias(), w.down(), w.downBias())) {
+                requireEmpty(layer + "int8 projections' weights and biases", weight);
+            }
+            gateUpRows = packed.shape(4 * i + 2).get(0);
+            requirePacked(layer + "qkv weight", packed, 4 * i, qkvRows, hidden);
+            requirePacked(layer + "o weight", packed, 4 * i + 1, hidden, (long) heads * headDim);
+            requirePacked(layer + "gate-up weight", packed, 4 * i + 2, gateUpRows, hidden);
+            requirePacked(layer + "down weight", packed, 4 * i + 3, hidden, gateUpRows / 2);
+        } else {
+            gateUpRows = rows(w.gateUp());
+            requireProjection(layer + "qkv weight", w.qkv(), qkvRows, hidden);
+            requireProjection(layer + "o weight", w.output(), hidden, (long) heads * headDim);
+            requireProjection(layer + "gate-up weight", w.gateUp(), gateUpRows, hidden);
+            requireProjection(layer + "down weight", w.down(), hidden, gateUpRows / 2);
         }
         requireOptional(layer + "qkv bias", w.qkvBias(), dtype, qkvRows);
         requireOptional(layer + "q/k norm", w.qkNorm(), dtype, (long) (heads + kvHeads) * headDim);
@@ -72,6 +104,19 @@ public record DecoderConstants(NDArray embedding, List<LayerWeights> layers, NDA
         Shape s = weight.getShape();
         if (s.dimension() < 2 || s.dimension() > 3 || rows(weight) != out || s.get(s.dimension() - 1) != in) {
             throw new IllegalArgumentException(what + " is " + s + ": it should map " + in + " inputs to " + out + " outputs");
+        }
+    }
+
+    private static void requirePacked(String what, Int8Weights packed, int index, long out, long in) {
+        if (!packed.shape(index).equals(new Shape(out, in))) {
+            throw new IllegalArgumentException(what + " (packed int8 entry " + index + ") is " + packed.shape(index)
+                    + ": it should map " + in + " inputs to " + out + " outputs");
+        }
+    }
+
+    private static void requireEmpty(String what, NDArray array) {
+        if (array.size() != 0) {
+            throw new IllegalArgumentException(what + " should be empty: the packed int8 entry holds it, not " + array.getShape());
         }
     }
 

@@ -41,6 +41,7 @@ public final class DecoderModel implements AutoCloseable {
     private final ModelConfig config;
     private final ComputeTarget target;
     private final ProjectionLayout layout;
+    private final WeightSummary summary;
     private final NDManager weights;
     private final int maxModelLength;
     private final HostStaging staging;
@@ -53,10 +54,11 @@ public final class DecoderModel implements AutoCloseable {
     private final IValue model;
 
     DecoderModel(ModelConfig config, ComputeTarget target, ProjectionLayout layout, NDManager weights, DecoderConstants constants,
-                 int maxModelLength) {
+                 WeightSummary summary, int maxModelLength) {
         this.config = config;
         this.target = target;
         this.layout = layout;
+        this.summary = summary;
         this.weights = weights;
         this.maxModelLength = maxModelLength;
         this.staging = new HostStaging(target.device(), 1 << 20);
@@ -80,13 +82,16 @@ public final class DecoderModel implements AutoCloseable {
      *                       max_position_embeddings unless the config's RoPE scaling extends it
      */
     public static DecoderModel load(TensorSource source, ModelConfig config, ComputeTarget target, int maxModelLength) {
-        return load(source, config, target, ProjectionLayout.forTarget(target), maxModelLength);
+        return load(source, config, target, ProjectionLayout.forTarget(target), Quantization.NONE, maxModelLength);
     }
 
-    /** As {@link #load(TensorSource, ModelConfig, ComputeTarget, int)}, with the projection weights in {@code layout}. */
+    /**
+     * As {@link #load(TensorSource, ModelConfig, ComputeTarget, int)}, with the float projection weights in
+     * {@code layout} and the weights {@code quantization} names quantized as they load.
+     */
     public static DecoderModel load(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout,
-                                    int maxModelLength) {
-        return new WeightLoader(source, config, target, layout).load(maxModelLength);
+                                    Quantization quantization, int maxModelLength) {
+        return new WeightLoader(source, config, target, layout, quantization).load(maxModelLength);
     }
 
     public ModelConfig config() {
@@ -100,6 +105,11 @@ public final class DecoderModel implements AutoCloseable {
     /** How the projection weights are laid out, and so which branch of the script's {@code project} runs. */
     public ProjectionLayout projectionLayout() {
         return layout;
+    }
+
+    /** The weights' format, bytes and kernel. */
+    public WeightSummary weightSummary() {
+        return summary;
     }
 
     /** The weights and shapes every step passes, as the script takes them. */
@@ -140,6 +150,7 @@ public final class DecoderModel implements AutoCloseable {
     public void close() {
         bound.close();
         script.close();
+        constants.packed().close();
         weights.close();
     }
 }

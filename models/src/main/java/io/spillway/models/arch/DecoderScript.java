@@ -25,7 +25,11 @@ public final class DecoderScript {
         /** {@code project} alone: {@link ProjectCall}. */
         PROJECTOR("Projector"),
         /** {@code attend} over every layer: {@link AttentionCall}. */
-        ATTENTION("Attention");
+        ATTENTION("Attention"),
+        /** Packs int8 projections at load: {@link Int8Weights.Int8PackCall}. */
+        INT8_PACKER("Int8Packer"),
+        /** The int8 branch of {@code layer_project} alone: {@link Int8ProjectCall}. */
+        INT8_PROJECTOR("Int8Projector");
 
         final String className;
 
@@ -36,6 +40,10 @@ public final class DecoderScript {
 
     /** {@code Projector.forward}: y = x W^T + b, W in a {@link Projection} layout, b empty when absent. */
     public record ProjectCall(NDArray x, NDArray weight, NDArray bias) {
+    }
+
+    /** {@code Int8Projector.forward}: y = x W^T + b with W and b the packed entry {@code index}. */
+    public record Int8ProjectCall(NDArray x, Int8Weights packed, int index) {
     }
 
     /** {@code Attention.forward}: q {@code [tokens, heads, headDim]}, stepKv {@code [tokens, 2 * kvHeads * headDim]}. */
@@ -70,6 +78,8 @@ public final class DecoderScript {
         script.requireForward(Root.DECODER.className, DecoderCall.parameters(), "Java's DecoderCall and DecoderConstants");
         script.requireForward(Root.PROJECTOR.className, ScriptTypes.parameters(ProjectCall.class), "Java's ProjectCall");
         script.requireForward(Root.ATTENTION.className, ScriptTypes.parameters(AttentionCall.class), "Java's AttentionCall");
+        script.requireForward(Root.INT8_PROJECTOR.className, ScriptTypes.parameters(Int8ProjectCall.class), "Java's Int8ProjectCall");
+        script.requireForward(Root.INT8_PACKER.className, ScriptTypes.parameters(Int8Weights.Int8PackCall.class), "Java's Int8PackCall");
         script.requireEnum(LogitRows.class);
     }
 }

@@ -8,7 +8,8 @@ import ai.djl.ndarray.NDArray;
  * from one fused projection, gate and up from another: fewer, larger matmuls per step. The RMSNorm
  * weights in front of each are folded into the projections' columns ({@code W diag(w)}), so the
  * norms themselves run unweighted. Each weight is in its {@link Projection}'s applied layout; a
- * weight the model does not have is an empty tensor (DJL cannot pass None).
+ * weight the model does not have is an empty tensor (DJL cannot pass None), and so is an int8
+ * projection's weight and bias: both are packed in the model's {@link Int8Weights}.
  *
  * @param qkv        fused q, k, v projection to {@code (heads + 2 kvHeads) * headDim}, the softmax
  *                   scale folded into its query rows

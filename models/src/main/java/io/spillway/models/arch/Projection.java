@@ -45,6 +45,20 @@ public final class Projection {
         this.applied = parts == 1 ? weight : weight.reshape(parts, out / parts, s.get(1));
     }
 
+    /**
+     * A projection whose weight and bias are packed in the model's {@link Int8Weights}: the script
+     * takes {@code none} for both and applies the packed entry.
+     */
+    static Projection packed(NDArray none) {
+        return new Projection(none);
+    }
+
+    private Projection(NDArray applied) {
+        this.weight = null;
+        this.bias = null;
+        this.applied = applied;
+    }
+
     /** The largest number of parts, at most {@code threads}, that divides {@code out}. */
     static int partsFor(long out, int threads) {
         for (int p = Math.max(1, threads); p > 1; p--) {
@@ -55,7 +69,7 @@ public final class Projection {
         return 1;
     }
 
-    /** The checkpoint's {@code [out, in]} matrix (a tied LM head's rows are the token embeddings). */
+    /** The checkpoint's {@code [out, in]} matrix (a tied LM head's rows are the token embeddings); null when packed. */
     NDArray weight() {
         return weight;
     }
@@ -65,7 +79,7 @@ public final class Projection {
         return applied;
     }
 
-    /** {@code [out]}, or null. */
+    /** {@code [out]}, or null (none, or packed). */
     NDArray bias() {
         return bias;
     }

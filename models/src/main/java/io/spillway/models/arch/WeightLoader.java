@@ -26,6 +26,10 @@ import java.util.Set;
  * dtype, so it costs no precision. Projection weights are laid out as the {@link ProjectionLayout}
  * says; the result is checked as a whole by {@link DecoderConstants}.
  *
+ * <p>int8 ({@link Quantization}): each projection is quantized from its folded float32 weight in
+ * the layer's scratch scope, on the CPU, and packed ({@link Int8Weights}); the float and int8
+ * arrays go with the scope, so only the packed copy stays. fbgemm's kernel runs on the CPU only.
+ *
  * <p>Memory: tensors are read as views of the memory-mapped file inside a scratch scope that is
  * closed after each layer, so peak usage is the model plus one layer. A kept weight never aliases
  * the read-only mapping: when no conversion or computation produced a new array, it is copied.
@@ -36,29 +40,37 @@ final class WeightLoader {
     private final ModelConfig config;
     private final ComputeTarget target;
     private final ProjectionLayout layout;
+    private final Quantization quantization;
     /** Row blocks per projection weight: libtorch's intra-op threads for ROW_BLOCKS, one for LINEAR. */
     private final int threads;
     private final Set<NDArray> fileViews = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** Bytes of the arrays kept in the model so far, for its {@link WeightSummary}. */
+    private long keptBytes;
 
-    WeightLoader(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout) {
+    WeightLoader(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout, Quantization quantization) {
+        if (quantization.layers() && (target.isGpu() || target.dtype() != DataType.FLOAT32)) {
+            throw new IllegalArgumentException("int8 quantization runs on the CPU in float32 (fbgemm's kernel), not on "
+                    + target.device() + " in " + target.dtype());
+        }
         this.source = source;
         this.config = config;
         this.target = target;
         this.layout = layout;
+        this.quantization = quantization;
         this.threads = layout == ProjectionLayout.ROW_BLOCKS ? TorchRuntime.intraOpThreads() : 1;
     }
 
     DecoderModel load(int maxModelLength) {
         NDManager model = NDManager.newBaseManager(target.device(), "PyTorch");
-        try {
-            return build(model, maxModelLength);
+        try (Int8Weights.Packer packer = new Int8Weights.Packer(model)) {
+            return build(model, packer, maxModelLength);
         } catch (RuntimeException e) {
             model.close();
             throw e;
         }
     }
 
-    private DecoderModel build(NDManager model, int maxModelLength) {
+    private DecoderModel build(NDManager model, Int8Weights.Packer packer, int maxModelLength) {
         ModelConfig c = config;
         long hidden = c.hiddenSize();
         boolean tied = c.tieWordEmbeddings() || !source.contains("lm_head.weight");
@@ -66,19 +78,32 @@ final class WeightLoader {
             throw new CheckpointException("tensor lm_head.weight is missing from " + source.describe()
                     + " and config.json does not set tie_word_embeddings");
         }
-        Projection lmHead;
-        Projection embedding;
+        // The script's stand-in for a weight the model does not have.
+        NDArray none = model.zeros(new Shape(0), target.dtype());
+        int levels = quantization.layers() ? Int8Quantizer.levelsForThisCpu() : 0;
         NDArray finalNorm;
+        NDArray embedding;
+        NDArray embeddingScales = none;
+        NDArray lmHeadWeight = none;
         try (NDManager scratch = scratch(model)) {
             // One matrix serves both ends of a tied model; the embedding reads its rows.
-            lmHead = projection(model, read(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), hidden, scratch), null);
-            embedding = tied ? lmHead : projection(model, read("model.embed_tokens.weight", c.vocabSize(), hidden, scratch), null);
+            NDArray head = read(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), hidden, scratch);
+            NDArray table = tied ? head : read("model.embed_tokens.weight", c.vocabSize(), hidden, scratch);
+            Projection lmHead = quantization.lmHead() ? null : projection(model, head, null);
+            if (lmHead != null) {
+                lmHeadWeight = lmHead.applied();
+            }
+            if (quantization.embeddings()) {
+                Int8Quantizer.Int8Matrix q = Int8Quantizer.quantize(table, levels);
+                embedding = keepInt8(q.values(), model);
+                embeddingScales = keep(q.scales(), model);
+            } else {
+                embedding = tied && lmHead != null ? lmHead.weight() : keep(table, model);
+            }
             finalNorm = keep(read("model.norm.weight", hidden, scratch), model);
         }
 
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
-        // The script's stand-in for a weight the model does not have.
-        NDArray none = model.zeros(new Shape(0), target.dtype());
         List<LayerWeights> layers = new ArrayList<>(c.numLayers());
         for (int i = 0; i < c.numLayers(); i++) {
             String p = "model.layers." + i + ".";
@@ -98,8 +123,8 @@ final class WeightLoader {
                     qkvWeight = scaleLeadingRows(qkvWeight, c.qSize(), scale, scratch);
                     qkvBias = qkvBias == null ? null : scaleLeadingRows(qkvBias, c.qSize(), scale, scratch);
                 }
-                Projection qkv = projection(model, qkvWeight, qkvBias);
-                Projection o = projection(model, read(a + "o_proj.weight", hidden, c.qSize(), scratch),
+                Projection qkv = projection(model, packer, levels, none, qkvWeight, qkvBias);
+                Projection o = projection(model, packer, levels, none, read(a + "o_proj.weight", hidden, c.qSize(), scratch),
                         c.outputBias() ? read(a + "o_proj.bias", hidden, scratch) : null);
                 NDArray gateUpWeight = foldColumns(
                         concat(scratch, read(m + "gate_proj.weight", c.intermediateSize(), hidden, scratch),
@@ -107,18 +132,31 @@ final class WeightLoader {
                         read(p + "post_attention_layernorm.weight", hidden, scratch));
                 NDArray gateUpBias = c.mlpBias() ? concat(scratch, read(m + "gate_proj.bias", c.intermediateSize(), scratch),
                         read(m + "up_proj.bias", c.intermediateSize(), scratch)) : null;
-                Projection gateUp = projection(model, gateUpWeight, gateUpBias);
-                Projection down = projection(model, read(m + "down_proj.weight", hidden, c.intermediateSize(), scratch),
+                Projection gateUp = projection(model, packer, levels, none, gateUpWeight, gateUpBias);
+                Projection down = projection(model, packer, levels, none, read(m + "down_proj.weight", hidden, c.intermediateSize(), scratch),
                         c.mlpBias() ? read(m + "down_proj.bias", hidden, scratch) : null);
                 layers.add(LayerWeights.of(qkv, qkNorm, o, gateUp, down, none));
             }
         }
-        RotaryEmbedding rope = new RotaryEmbedding(c.headDim(), c.ropeTheta(), c.ropeScaling(), maxModelLength,
-                target.dtype(), target.device(), model);
-        NDArray eps = model.create(new float[] {(float) c.rmsNormEps()});
-        DecoderConstants constants = new DecoderConstants(embedding.weight(), layers, finalNorm, lmHead.applied(), rope.cos(),
-                rope.signedSin(), eps, c.numHeads(), c.numKvHeads(), c.headDim());
-        return new DecoderModel(c, target, layout, model, constants, maxModelLength);
+        // An int8 LM head is packed after the layers, its place in the script's list: read again
+        // rather than held in float32 through the whole load.
+        if (quantization.lmHead()) {
+            try (NDManager scratch = scratch(model)) {
+                packer.add(read(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), hidden, scratch), null, levels);
+            }
+        }
+        Int8Weights packed = packer.finish();
+        try {
+            RotaryEmbedding rope = new RotaryEmbedding(c.headDim(), c.ropeTheta(), c.ropeScaling(), maxModelLength,
+                    target.dtype(), target.device(), model);
+            NDArray eps = model.create(new float[] {(float) c.rmsNormEps()});
+            DecoderConstants constants = new DecoderConstants(embedding, embeddingScales, layers, finalNorm, lmHeadWeight, packed,
+                    rope.cos(), rope.signedSin(), eps, c.numHeads(), c.numKvHeads(), c.headDim());
+            return new DecoderModel(c, target, layout, model, constants, summary(packed), maxModelLength);
+        } catch (RuntimeException e) {
+            packed.close();
+            throw e;
+        }
     }
 
     private NDManager scratch(NDManager model) {
@@ -171,9 +209,39 @@ final class WeightLoader {
         return keep(NDArrays.concat(new NDList(qRows, kRows), 0), model);
     }
 
+    private WeightSummary summary(Int8Weights packed) {
+        String dtype = target.dtype().toString().toLowerCase(java.util.Locale.ROOT);
+        // By layout, not thread count, so that the name is the same on every machine (one thread runs one block).
+        String floatKernel = layout == ProjectionLayout.ROW_BLOCKS ? "row-block bmm" : "linear";
+        if (!quantization.layers()) {
+            return new WeightSummary(dtype, keptBytes, floatKernel);
+        }
+        String format = "int8 (per-channel symmetric, " + Int8Quantizer.levelsForThisCpu() + " levels; LM head "
+                + (quantization.lmHead() ? "int8" : dtype) + ", embeddings " + (quantization.embeddings() ? "int8" : dtype) + ")";
+        String kernel = Int8Weights.KERNEL + (quantization.lmHead() ? "" : "; LM head " + floatKernel);
+        return new WeightSummary(format, keptBytes + packed.bytes(), kernel);
+    }
+
+    /** A layer's projection: packed as int8 when the layers are quantized, else kept in the layout. */
+    private Projection projection(NDManager model, Int8Weights.Packer packer, int levels, NDArray none, NDArray weight, NDArray bias) {
+        if (!quantization.layers()) {
+            return projection(model, weight, bias);
+        }
+        packer.add(weight, bias, levels);
+        return Projection.packed(none);
+    }
+
     private Projection projection(NDManager model, NDArray weight, NDArray bias) {
         long rows = weight.getShape().get(0);
         return new Projection(keep(weight, model), bias == null ? null : keep(bias, model), Projection.partsFor(rows, threads));
+    }
+
+    /** Moves an int8 array, quantized in scratch, into the model on the target device, as it is. */
+    private NDArray keepInt8(NDArray array, NDManager model) {
+        NDArray moved = array.toDevice(target.device(), false);
+        moved.attach(model);
+        keptBytes += moved.size();
+        return moved;
     }
 
     /**
@@ -187,6 +255,7 @@ final class WeightLoader {
             converted = array.duplicate();
         }
         converted.attach(model);
+        keptBytes += converted.size() * converted.getDataType().getNumOfBytes();
         return converted;
     }
 }

@@ -44,8 +44,11 @@ public final class ScriptArguments implements AutoCloseable {
         return values;
     }
 
-    /** {@code value} as a native argument, owned by this object. */
+    /** {@code value} as a native argument, owned by this object unless it is a borrowed {@link NativeScriptValue}. */
     public IValue value(Object value) {
+        if (value instanceof NativeScriptValue borrowed) {
+            return borrowed.value();
+        }
         IValue converted = switch (value) {
             case NDArray array -> IValue.from((PtNDArray) array);
             case Integer i -> IValue.from(i.longValue());

@@ -18,7 +18,8 @@ import java.util.stream.Collectors;
  *
  * <p>{@code NDArray} is {@code Tensor}; {@code int} and {@code long} are {@code int}; {@code long[]}
  * is {@code List[int]}; an enum is {@code int} (its ordinal); a record is a {@code Tuple} of its
- * components; {@code List<X>} is {@code List[X]}.
+ * components; {@code List<X>} is {@code List[X]}; a {@link NativeScriptValue} is its class's
+ * {@link ScriptType}.
  */
 public final class ScriptTypes {
 
@@ -53,6 +54,9 @@ public final class ScriptTypes {
             }
             if (c == long[].class) {
                 return "List[int]";
+            }
+            if (NativeScriptValue.class.isAssignableFrom(c) && c.getAnnotation(ScriptType.class) != null) {
+                return c.getAnnotation(ScriptType.class).value();
             }
             if (c.isRecord()) {
                 return Arrays.stream(c.getRecordComponents()).map(r -> of(r.getGenericType()))

@@ -43,7 +43,7 @@ class DecoderScriptContractTest {
         String eight = LAYER_TUPLE.replace("Tensor, Tensor]", "Tensor]");
         String message = refused(mutated(LAYER_TUPLE, eight));
         assertTrue(message.contains("Decoder.forward and Java's DecoderCall and DecoderConstants disagree at parameter 6"), message);
-        assertTrue(message.contains("model: Tuple[Tensor, List[" + eight), message);
+        assertTrue(message.contains("model: Tuple[Tensor, Tensor, List[" + eight), message);
     }
 
     @Test

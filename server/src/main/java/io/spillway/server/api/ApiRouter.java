@@ -240,7 +240,8 @@ public final class ApiRouter implements Router {
     }
 
     private ModelCard localCard() {
-        return new ModelCard(model.name(), model.created(), model.ownedBy(), OptionalInt.of(model.maxModelLength()));
+        return new ModelCard(model.name(), model.created(), model.ownedBy(), OptionalInt.of(model.maxModelLength()),
+                Optional.of(model.weights()));
     }
 
     private ModelCard routedCard(ServerConfig.ModelRoute r) {

@@ -2,6 +2,7 @@ package io.spillway.server.cli;
 
 import io.spillway.models.LoadFormat;
 import io.spillway.models.ModelLoadOptions;
+import io.spillway.models.arch.Quantization;
 import io.spillway.models.runtime.ComputeTarget;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -21,10 +22,15 @@ public final class ModelOptions {
     @Option(names = "--max-model-len", defaultValue = "0", description = "Longest context served; 0 means the model's max_position_embeddings.")
     int maxModelLength;
 
+    @Option(names = "--quantization", defaultValue = "none", description = "none or int8 (CPU, float32): layer projections and LM head as "
+            + "per-channel int8 on load; int8,lm-head=float or int8,embeddings=int8 change what else is. Default: ${DEFAULT-VALUE}.")
+    String quantization;
+
     @Option(names = "--seed", defaultValue = "0", description = "Seed of dummy weights. Default: ${DEFAULT-VALUE}.")
     long seed;
 
     public ModelLoadOptions toLoadOptions(Path directory) {
-        return new ModelLoadOptions(directory, LoadFormat.parse(loadFormat), ComputeTarget.resolve(device, dtype), maxModelLength, seed);
+        return new ModelLoadOptions(directory, LoadFormat.parse(loadFormat), ComputeTarget.resolve(device, dtype), maxModelLength, seed)
+                .withQuantization(Quantization.parse(quantization));
     }
 }

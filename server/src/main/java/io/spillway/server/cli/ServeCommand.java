@@ -30,6 +30,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--load-format", description = "auto or dummy (random weights from the directory's config.json).")
     String loadFormat;
 
+    @Option(names = "--quantization", description = "none or int8 (CPU, float32; int8,lm-head=float and int8,embeddings=int8 too): weights quantized on load.")
+    String quantization;
+
     @Option(names = "--device", description = "auto, cpu, cuda, cuda:N.")
     String device;
 
@@ -83,6 +86,7 @@ public final class ServeCommand implements Callable<Integer> {
         set(loader, "model.served-name", "--served-model-name", servedName);
         set(loader, "model.load-format", "--load-format", loadFormat);
         set(loader, "model.device", "--device", device);
+        set(loader, "model.quantization", "--quantization", quantization);
         set(loader, "model.dtype", "--dtype", dtype);
         set(loader, "model.max-model-len", "--max-model-len", maxModelLength);
         set(loader, "model.chat-template", "--chat-template", chatTemplate);

@@ -2,6 +2,7 @@ package io.spillway.server.config;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.spillway.models.arch.Quantization;
 import io.spillway.server.engine.EngineConfig;
 import io.spillway.server.generation.PiiOnSpill;
 import java.time.Duration;
@@ -35,12 +36,21 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
     }
 
     public record Model(String path, @JsonProperty("served-name") String servedName, @JsonProperty("load-format") String loadFormat,
-                        String device, String dtype, @JsonProperty("max-model-len") int maxModelLength, long seed,
+                        String device, String dtype, @JsonProperty("max-model-len") int maxModelLength, long seed, String quantization,
                         @JsonProperty("chat-template") String chatTemplate,
                         @JsonProperty("tool-call-parser") String toolCallParser) {
         public Model {
             require(List.of("auto", "hermes", "llama3_json", "mistral").contains(toolCallParser),
                     "model.tool-call-parser must be auto, hermes, llama3_json or mistral");
+            try {
+                Quantization.parse(quantization);
+            } catch (IllegalArgumentException | NullPointerException e) {
+                throw new ConfigException("model." + (e.getMessage() == null ? "quantization must be none or int8" : e.getMessage()));
+            }
+        }
+
+        public Quantization weightQuantization() {
+            return Quantization.parse(quantization);
         }
 
         public boolean demo() {

@@ -1,12 +1,14 @@
 package io.spillway.server.local;
 
 import io.spillway.models.LoadedModel;
+import io.spillway.models.arch.WeightSummary;
 import io.spillway.models.template.ChatTemplate;
 import io.spillway.models.template.TemplateException;
 import io.spillway.models.tokenizer.TextTokenizer;
 import io.spillway.models.tokenizer.TokenizerConfig;
 import io.spillway.server.engine.Engine;
 import io.spillway.server.output.ToolCallFormat;
+import io.spillway.server.wire.ModelCard;
 import io.spillway.server.wire.OpenAiException;
 import java.time.Clock;
 import java.util.HashMap;
@@ -94,6 +96,12 @@ public final class ServedModel {
 
     public Engine engine() {
         return engine;
+    }
+
+    /** Format, bytes and kernel of the weights, as {@code /v1/models} shows them. */
+    public ModelCard.Weights weights() {
+        WeightSummary s = engine.model().model().weightSummary();
+        return new ModelCard.Weights(s.format(), s.bytes(), s.kernel());
     }
 
     public int maxModelLength() {

@@ -119,6 +119,11 @@ public final class OpenAiEncoder {
         if (m.maxModelLength().isPresent()) {
             g.writeNumberField("max_model_len", m.maxModelLength().getAsInt());
         }
+        if (m.weights().isPresent()) {
+            g.writeStringField("weight_format", m.weights().get().format());
+            g.writeNumberField("weight_bytes", m.weights().get().bytes());
+            g.writeStringField("kernel", m.weights().get().kernel());
+        }
         g.writeEndObject();
     }
 

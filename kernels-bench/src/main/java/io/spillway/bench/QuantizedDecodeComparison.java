@@ -1,0 +1,157 @@
+package io.spillway.bench;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.spillway.models.LoadedModel;
+import io.spillway.models.arch.DecoderModel;
+import io.spillway.models.arch.Quantization;
+import io.spillway.models.attention.GatherAttention;
+import io.spillway.models.batch.ForwardBatch;
+import io.spillway.models.batch.SequenceChunk;
+import io.spillway.models.kv.KvCacheSpec;
+import io.spillway.models.kv.PagedKvCache;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * float32 against int8 on the SmolLM2-135M shape (random weights), alternating within one run so
+ * that a shared machine's load falls on both alike: a decode step at batch 1 and 16 (context 128)
+ * and a 512-token prefill chunk, plus the same run's read bandwidth (a 1 GiB sum, as
+ * {@link MemoryBandwidthBenchmark}). Prints per variant the median step time with its min and
+ * max over rounds, tokens/s, bytes of weights and the step's ratio to its bandwidth floor
+ * (weight bytes / bandwidth). JMH runs parameters one after the other, so this is a main.
+ *
+ * <pre>java -cp kernels-bench/target/benchmarks.jar io.spillway.bench.QuantizedDecodeComparison [rounds] [seconds per cell]</pre>
+ */
+public final class QuantizedDecodeComparison {
+
+    private QuantizedDecodeComparison() {
+    }
+
+    private record Workload(String name, int tokens, ForwardBatch batch, GatherAttention attention) {
+    }
+
+    public static void main(String[] args) {
+        int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
+        double seconds = args.length > 1 ? Double.parseDouble(args[1]) : 2;
+        List<String> variants = List.of("none", "int8");
+        List<LoadedModel> models = new ArrayList<>();
+        List<List<Workload>> workloads = new ArrayList<>();
+        List<NDManager> owners = new ArrayList<>();
+        for (String v : variants) {
+            LoadedModel m = LoadedModel.load(ModelShapes.options(ModelShapes.smolLm2_135m()).withQuantization(Quantization.parse(v)));
+            models.add(m);
+            NDManager owner = m.model().manager().newSubManager();
+            owners.add(owner);
+            workloads.add(List.of(decode(m.model(), 1, 128, owner), decode(m.model(), 16, 128, owner), prefill(m.model(), 512, owner)));
+            System.out.println(v + ": " + m.model().weightSummary().describe() + ", resident " + ModelShapes.residentMiB() + " MiB");
+        }
+        List<Double> bandwidth = new ArrayList<>();
+        double[][][] ms = new double[variants.size()][3][rounds];
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray data = m.ones(new Shape(MemoryBandwidthBenchmark.BYTES / 4), DataType.FLOAT32);
+            for (int r = 0; r < rounds; r++) {
+                bandwidth.add(MemoryBandwidthBenchmark.BYTES / 1e9 / (time(() -> {
+                    try (NDManager s = m.newSubManager()) {
+                        NDArray sum = data.sum();
+                        sum.attach(s);
+                        sum.getFloat();
+                    }
+                }, seconds) / 1000));
+                for (int w = 0; w < 3; w++) {
+                    for (int v = 0; v < variants.size(); v++) {
+                        DecoderModel model = models.get(v).model();
+                        Workload work = workloads.get(v).get(w);
+                        ms[v][w][r] = time(() -> {
+                            try (NDManager step = model.manager().newSubManager()) {
+                                model.forward(work.batch(), work.attention(), step).argMax(1).toLongArray();
+                            }
+                        }, seconds);
+                    }
+                }
+            }
+        }
+        double gbps = median(bandwidth.stream().mapToDouble(d -> d).toArray());
+        System.out.printf("read bandwidth: median %.1f GB/s [%s]%n", gbps, spread(bandwidth.stream().mapToDouble(d -> d).toArray()));
+        for (int w = 0; w < 3; w++) {
+            for (int v = 0; v < variants.size(); v++) {
+                Workload work = workloads.get(v).get(w);
+                double med = median(ms[v][w]);
+                long bytes = models.get(v).model().weightSummary().bytes();
+                double floorMs = bytes / (gbps * 1e9) * 1000;
+                System.out.printf("%-14s %-5s median %8.2f ms/step [min %.2f max %.2f], %8.1f tokens/s, weights %.1f MB, floor %.2f ms, %.1fx floor%n",
+                        work.name(), variants.get(v), med, Arrays.stream(ms[v][w]).min().orElseThrow(), Arrays.stream(ms[v][w]).max().orElseThrow(),
+                        work.tokens() / med * 1000, bytes / 1e6, floorMs, med / floorMs);
+            }
+        }
+        owners.forEach(NDManager::close);
+        models.forEach(LoadedModel::close);
+    }
+
+    /** Mean ms per call over {@code seconds}, after one untimed call. */
+    private static double time(Runnable call, double seconds) {
+        call.run();
+        int n = 0;
+        long start = System.nanoTime();
+        do {
+            call.run();
+            n++;
+        } while (System.nanoTime() - start < seconds * 1e9);
+        return (System.nanoTime() - start) / 1e6 / n;
+    }
+
+    private static Workload decode(DecoderModel model, int batch, int context, NDManager owner) {
+        int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
+        int perSequence = (context + 1 + blockSize - 1) / blockSize;
+        GatherAttention attention = attention(model, batch * perSequence + 1, owner);
+        Random random = new Random(42);
+        List<SequenceChunk> prefill = new ArrayList<>();
+        List<SequenceChunk> step = new ArrayList<>();
+        for (int s = 0; s < batch; s++) {
+            int[] table = table(1 + s * perSequence, perSequence);
+            prefill.add(new SequenceChunk(random.ints(context, 0, model.config().vocabSize()).toArray(), 0, table, false));
+            step.add(SequenceChunk.decode(random.nextInt(model.config().vocabSize()), context, table));
+        }
+        try (NDManager m = model.manager().newSubManager()) {
+            model.forward(ForwardBatch.of(prefill, blockSize), attention, m);
+        }
+        return new Workload("decode b=" + batch, batch, ForwardBatch.of(step, blockSize), attention);
+    }
+
+    private static Workload prefill(DecoderModel model, int tokens, NDManager owner) {
+        int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
+        int blocks = (tokens + blockSize - 1) / blockSize;
+        GatherAttention attention = attention(model, blocks + 1, owner);
+        int[] ids = new Random(7).ints(tokens, 0, model.config().vocabSize()).toArray();
+        return new Workload("prefill " + tokens, tokens, ForwardBatch.of(List.of(new SequenceChunk(ids, 0, table(1, blocks), true)), blockSize),
+                attention);
+    }
+
+    private static GatherAttention attention(DecoderModel model, int blocks, NDManager owner) {
+        PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), KvCacheSpec.DEFAULT_BLOCK_SIZE, model.target().dtype(), blocks),
+                model.target().device(), owner);
+        return new GatherAttention(cache, model.config());
+    }
+
+    private static int[] table(int first, int n) {
+        int[] t = new int[n];
+        for (int i = 0; i < n; i++) {
+            t[i] = first + i;
+        }
+        return t;
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    private static String spread(double[] v) {
+        return String.format("min %.1f max %.1f", Arrays.stream(v).min().orElseThrow(), Arrays.stream(v).max().orElseThrow());
+    }
+}

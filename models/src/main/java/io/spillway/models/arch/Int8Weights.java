@@ -1,0 +1,140 @@
+package io.spillway.models.arch;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.IValue;
+import io.spillway.models.runtime.NativeScriptValue;
+import io.spillway.models.runtime.ScriptArguments;
+import io.spillway.models.runtime.ScriptType;
+import io.spillway.models.runtime.TorchScriptModule;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A model's int8 projections, packed for fbgemm's dynamic quantized linear: the decoder script's
+ * {@code packed} list (four per layer, qkv, o, gate-up, down, then the LM head's when it is int8),
+ * empty in a float model. Each entry holds its int8 weight in fbgemm's blocked layout, its
+ * per-channel scales and its bias; nothing else keeps a copy of them.
+ *
+ * <p>Why this kernel (SmolLM2-135M shapes, 2 threads, all projections of a step, medians of 5
+ * alternating rounds; see the commit that introduced it for the exact figures): at 1, 4, 16, 64 and
+ * 512 rows fbgemm's {@code quantized::linear_dynamic} took a third to a sixth of the float32 row
+ * blocks' time. libtorch's weight-only {@code _weight_int8pack_mm} with float32 activations was
+ * 6x slower than float32 at one row (it has no vectorized float32 path on this CPU) and 25x at 16;
+ * with bfloat16 activations it was close to fbgemm at one row but 4x slower at 64 rows and 3x
+ * slower than float32 at 512. The price of fbgemm's kernel: it quantizes each call's input to
+ * uint8 with one scale for all its rows, so a row's error depends on the range of the rows
+ * batched with it.
+ *
+ * <p>The native list is this object's; {@link #close} releases it (the model does).
+ */
+@ScriptType("List[__torch__.torch.classes.quantized.LinearPackedParamsBase]")
+public final class Int8Weights implements NativeScriptValue, AutoCloseable {
+
+    /** What the load summary and {@code /v1/models} name as the kernel of int8 projections. */
+    public static final String KERNEL = "fbgemm quantized::linear_dynamic";
+
+    /** {@code Int8Packer.forward}: per projection int8 values {@code [out, in]}, float32 scales {@code [out]}, bias or empty. */
+    public record Int8PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> biases) {
+    }
+
+    private final IValue list;
+    private final List<Shape> shapes;
+    private final long bytes;
+
+    private Int8Weights(IValue list, List<Shape> shapes, long bytes) {
+        this.list = list;
+        this.shapes = List.copyOf(shapes);
+        this.bytes = bytes;
+    }
+
+    @Override
+    public IValue value() {
+        return list;
+    }
+
+    /** Entries, in the script's order. */
+    public int size() {
+        return shapes.size();
+    }
+
+    /** Entry {@code i}'s weight shape, {@code [out, in]}. */
+    public Shape shape(int i) {
+        return shapes.get(i);
+    }
+
+    /** int8 values, float32 scales and biases of every entry. */
+    public long bytes() {
+        return bytes;
+    }
+
+    @Override
+    public void close() {
+        list.close();
+    }
+
+    /**
+     * Packs projections one at a time, so that each one's float and int8 arrays can be freed as soon
+     * as it is packed. Holds the compiled packer until {@link #finish} or {@link #close}.
+     */
+    static final class Packer implements AutoCloseable {
+
+        private final TorchScriptModule script;
+        private final NDManager none;
+        private final List<IValue> entries = new ArrayList<>();
+        private final List<Shape> shapes = new ArrayList<>();
+        private long bytes;
+
+        Packer(NDManager manager) {
+            this.script = DecoderScript.compile(manager, DecoderScript.Root.INT8_PACKER);
+            this.none = manager.newSubManager();
+        }
+
+        /** Appends {@code weight} (float, {@code [out, in]}) quantized to {@code levels}; {@code bias} {@code [out]} or null. */
+        void add(NDArray weight, NDArray bias, int levels) {
+            Int8Quantizer.Int8Matrix q = Int8Quantizer.quantize(weight, levels);
+            NDArray b = bias == null ? none.zeros(new Shape(0)) : bias;
+            IValue[] packed = call(List.of(q.values()), List.of(q.scales()), List.of(b));
+            entries.add(packed[0]);
+            Shape s = q.values().getShape();
+            shapes.add(s);
+            bytes += s.size() + 4 * s.get(0) * (bias == null ? 1 : 2);
+            q.values().close();
+            q.scales().close();
+        }
+
+        private IValue[] call(List<NDArray> values, List<NDArray> scales, List<NDArray> biases) {
+            try (ScriptArguments arguments = new ScriptArguments();
+                 IValue out = script.forward(arguments.components(new Int8PackCall(values, scales, biases)).toArray(IValue[]::new))) {
+                return out.toIValueArray();
+            }
+        }
+
+        /** The packed list; the packer is closed. */
+        Int8Weights finish() {
+            try {
+                IValue list;
+                if (entries.isEmpty()) {
+                    // A float model's typed empty list, which only a script can make.
+                    try (ScriptArguments arguments = new ScriptArguments()) {
+                        list = script.forward(arguments.components(new Int8PackCall(List.of(), List.of(), List.of())).toArray(IValue[]::new));
+                    }
+                } else {
+                    list = IValue.listFrom(entries.toArray(IValue[]::new));
+                }
+                return new Int8Weights(list, shapes, bytes);
+            } finally {
+                close();
+            }
+        }
+
+        @Override
+        public void close() {
+            entries.forEach(IValue::close);
+            entries.clear();
+            script.close();
+            none.close();
+        }
+    }
+}

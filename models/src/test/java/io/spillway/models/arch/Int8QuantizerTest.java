@@ -1,0 +1,126 @@
+package io.spillway.models.arch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.spillway.models.LoadFormat;
+import io.spillway.models.LoadedModel;
+import io.spillway.models.ModelLoadOptions;
+import io.spillway.models.checkpoint.ConfigJson;
+import io.spillway.models.runtime.ComputeTarget;
+import io.spillway.models.runtime.TorchRuntime;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class Int8QuantizerTest {
+
+    /** max over elements of |dequantized - w| / (scale of its row / 2): at most 1 for a correct round trip. */
+    private static float worstErrorInHalfScales(NDArray w, NDArray values, NDArray scales) {
+        NDArray back = values.toType(DataType.FLOAT32, false).mul(scales.reshape(-1, 1));
+        return back.sub(w).abs().div(scales.reshape(-1, 1).div(2)).max().getFloat();
+    }
+
+    @Test
+    void everyWeightComesBackWithinHalfItsRowsScaleAndABrokenScaleIsCaught() {
+        TorchRuntime.engine();
+        try (NDManager m = NDManager.newBaseManager()) {
+            // Rows of very different ranges, one of zeros: each needs its own scale.
+            NDArray w = m.randomNormal(new Shape(64, 96)).mul(m.create(new float[64]).add(1).cumSum().reshape(-1, 1).mul(0.01f));
+            w = w.concat(m.zeros(new Shape(1, 96)), 0);
+            Int8Quantizer.Int8Matrix q = Int8Quantizer.quantize(w, 127);
+            assertEquals(DataType.INT8, q.values().getDataType());
+            assertEquals(new Shape(65), q.scales().getShape());
+            assertTrue(q.values().toType(DataType.INT32, false).abs().max().getInt() <= 127);
+            float worst = worstErrorInHalfScales(w, q.values(), q.scales());
+            assertTrue(worst <= 1.0001f, "round trip error is " + worst + " half-scales");
+            assertEquals(0f, q.dequantize().get(64).abs().max().getFloat(), "a row of zeros stays zeros");
+
+            // Each row's scale moved to its neighbour: the bound must catch it.
+            NDArray shifted = q.scales().get("1:").concat(q.scales().get(":1"));
+            assertTrue(worstErrorInHalfScales(w, q.values(), shifted) > 1.5f, "a scale off by one channel went unnoticed");
+
+            Int8Quantizer.Int8Matrix seven = Int8Quantizer.quantize(w, 63);
+            assertTrue(seven.values().toType(DataType.INT32, false).abs().max().getInt() <= 63);
+            assertTrue(worstErrorInHalfScales(w, seven.values(), seven.scales()) <= 1.0001f);
+        }
+    }
+
+    @Test
+    void vnniIsReadFromTheFlagsLine() {
+        assertTrue(Int8Quantizer.hasVnni("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_vnni avx512_bf16\n"));
+        assertFalse(Int8Quantizer.hasVnni("flags\t\t: fpu avx2 avx_vnni avx512f\n"));
+        assertFalse(Int8Quantizer.hasVnni("model name : avx512_vnni\nflags : avx2\n"));
+    }
+
+    @Test
+    void quantizationParsesItsChoicesAndRefusesOthers() {
+        assertEquals(Quantization.NONE, Quantization.parse("none"));
+        assertEquals(Quantization.INT8, Quantization.parse("INT8"));
+        assertEquals(new Quantization(true, false, true), Quantization.parse("int8, lm-head=float, embeddings=int8"));
+        assertEquals("int8,lm-head=float,embeddings=int8", new Quantization(true, false, true).toString());
+        assertThrows(IllegalArgumentException.class, () -> Quantization.parse("int4"));
+        assertThrows(IllegalArgumentException.class, () -> Quantization.parse("int8,head=float"));
+        assertThrows(IllegalArgumentException.class, () -> Quantization.parse("int8,lm-head=bf16"));
+    }
+
+    /**
+     * The kernel at the level the loader picks for this CPU does not saturate: every input at its
+     * quantized maximum (255) against every weight at the top level is where 16-bit pair sums overflow.
+     */
+    @Test
+    void theLevelChosenForThisCpuDoesNotSaturateFbgemm() {
+        TorchRuntime.engine();
+        int levels = Int8Quantizer.levelsForThisCpu();
+        try (NDManager m = NDManager.newBaseManager();
+             Int8Weights.Packer packer = new Int8Weights.Packer(m)) {
+            packer.add(m.ones(new Shape(8, 576)), null, levels);
+            try (Int8Weights packed = packer.finish();
+                 var script = DecoderScript.compile(m, DecoderScript.Root.INT8_PROJECTOR);
+                 NDManager step = m.newSubManager()) {
+                assertEquals(1, packed.size());
+                assertEquals(new Shape(8, 576), packed.shape(0));
+                assertEquals(8 * 576 + 4 * 8, packed.bytes());
+                float[] y = script.forward(new DecoderScript.Int8ProjectCall(m.ones(new Shape(1, 576)), packed, 0), step).toFloatArray();
+                for (float v : y) {
+                    // Exact but for the float32 rounding of the scales; a saturated sum would give about half.
+                    assertEquals(576f, v, 0.5f, "levels " + levels + " on this CPU");
+                }
+            }
+        }
+    }
+
+    @Test
+    void theLoadSummaryNamesInt8ItsBytesAndKernel(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("config.json"), ConfigJson.llama(64, 128, 2, 4, 2, 256, 128, true).toString());
+        ModelLoadOptions options = ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()).withFormat(LoadFormat.DUMMY);
+        long floatBytes;
+        try (LoadedModel f = LoadedModel.load(options)) {
+            WeightSummary s = f.model().weightSummary();
+            assertEquals("float32", s.format());
+            floatBytes = s.bytes();
+            // embedding/LM head (tied) 256x64, per layer qkv 128x64, o 64x64, gate-up 256x64, down 64x128 (the layers' norms
+            // are folded into them), final norm
+            long params = 256L * 64 + 2 * (128L * 64 + 64 * 64 + 256 * 64 + 64 * 128) + 64;
+            assertEquals(4 * params, floatBytes);
+        }
+        try (LoadedModel q = LoadedModel.load(options.withQuantization(Quantization.INT8))) {
+            WeightSummary s = q.model().weightSummary();
+            assertTrue(s.format().startsWith("int8"), s.format());
+            assertTrue(s.kernel().contains("fbgemm"), s.kernel());
+            // Packed layers and head (1 byte a weight, 4 per scale), float embedding and final norm.
+            long layers = 2 * (128L * 64 + 64 * 64 + 256 * 64 + 64 * 128 + 4 * (128 + 64 + 256 + 64));
+            long head = 256L * 64 + 4 * 256;
+            long floats = 4 * (256L * 64 + 64);
+            assertEquals(layers + head + floats, s.bytes(), s.describe());
+            assertTrue(s.bytes() < floatBytes / 2, s.describe());
+        }
+    }
+}
