@@ -173,7 +173,7 @@ class GracefulShutdownIT {
                 assertEquals("data: [DONE]", lines.stream().filter(l -> !l.isBlank()).reduce((a, b) -> b).orElse(""));
                 assertTrue(lines.stream().anyMatch(l -> l.contains("\"finish_reason\":\"")), "every choice is closed");
             }
-            assertTrue(briefLines.stream().anyMatch(l -> l.contains("\"finish_reason\":\"length\"")), "the short one finished normally");
+            assertTrue(briefLines.stream().anyMatch(l -> l.contains("\"finish_reason\":\"length\"")), "the short one finished normally: " + briefLines);
             assertTrue(first.log().toString().contains("shutdown: complete"), first.log().toString());
         } finally {
             first.process().destroyForcibly();
