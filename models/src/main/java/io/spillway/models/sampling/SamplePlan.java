@@ -77,7 +77,8 @@ record SamplePlan(long[] data, int length, PlanLayout layout, int[] topCounts) {
             }
             if (p.logprobs() != null) {
                 logprobs.add(s);
-                topCounts.add(p.logprobs());
+                // As the reference does: a vocabulary smaller than the request has only so many alternatives.
+                topCounts.add(Math.min(p.logprobs(), vocab));
             }
             long base = (long) s * vocab;
             for (Map.Entry<Integer, Float> bias : p.logitBias().entrySet()) {

@@ -59,7 +59,11 @@ class Int8Stories260KTest {
     void int8StaysWithinItsMeasuredDistanceOfFloat32() {
         Score base = score(float32.model());
         assertEquals(base.tokens(), base.argmaxAgree(), "float32 must reproduce its own reference under teacher forcing");
-        for (var choice : List.of(Map.entry("int8", 0.05), Map.entry("int8,lm-head=float", 0.05), Map.entry("int8,embeddings=int8", 0.11))) {
+        // Without AVX-512 VNNI the weights get 63 levels instead of 127 (Int8Quantizer.levelsForThisCpu), which measured
+        // +8.5 % on stories260K: each CPU kind is held to what it reaches.
+        double widen = Int8Quantizer.levelsForThisCpu() == 127 ? 1 : 2;
+        for (var choice : List.of(Map.entry("int8", 0.05 * widen), Map.entry("int8,lm-head=float", 0.05 * widen),
+                Map.entry("int8,embeddings=int8", 0.11 * widen))) {
             try (LoadedModel int8 = LoadedModel.load(ModelLoadOptions.of(ref.directory(), ComputeTarget.cpuFloat32())
                     .withQuantization(Quantization.parse(choice.getKey())))) {
                 Score q = score(int8.model());
@@ -70,6 +74,9 @@ class Int8Stories260KTest {
                         100 * change, q.argmaxAgree(), q.tokens(), greedy, q.tokens(), int8.model().weightSummary().describe());
                 assertTrue(change <= choice.getValue(), choice.getKey() + ": NLL per token " + q.nll() + " against float32's " + base.nll()
                         + ", more than " + 100 * choice.getValue() + " % worse");
+                assertTrue(int8.model().weightSummary().describe().contains("int8"), "the model runs int8 weights: "
+                        + int8.model().weightSummary().describe());
+                assertTrue(change > 0.001, choice.getKey() + ": int8 weights cannot score like float32's (" + change + "): were they applied?");
             }
         }
     }

@@ -169,6 +169,24 @@ class DeviceSamplerTest {
         assertEquals(8L * rows, copies.bytes() - before, "greedy rows bring back their ids only");
     }
 
+    /** A vocabulary smaller than the logprobs asked for: every token is an alternative, as in the reference. */
+    @Test
+    void moreLogprobsThanTheVocabularyHasGiveEveryToken() {
+        Random random = new Random(17);
+        int vocab = 9;
+        float[] logits = logits(random, 2, vocab, false);
+        List<Draw> batch = List.of(
+                new Draw(0, new SampleState(SamplingParams.builder().temperature(0).logprobs(20).build(), 1, END, new int[0])),
+                new Draw(1, new SampleState(SamplingParams.builder().temperature(0.7).topP(0.8).logprobs(12).build(), 2, END, new int[0])));
+        List<Sample> got = sampleOnDevice(logits, 2, vocab, batch);
+        Sampler reference = new Sampler();
+        for (int i = 0; i < 2; i++) {
+            Sample want = reference.sample(logits, i * vocab, vocab, batch.get(i).state());
+            assertEquals(vocab, want.top().size());
+            assertSame(want, got.get(i), "row " + i);
+        }
+    }
+
     private static List<Sample> sampleOnDevice(float[] logits, int rows, int vocab, List<Draw> draws) {
         try (NDManager step = manager.newSubManager()) {
             NDArray l = step.create(logits, new Shape(rows, vocab));
