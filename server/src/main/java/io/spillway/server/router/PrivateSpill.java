@@ -14,6 +14,7 @@ import io.spillway.server.generation.PiiOnSpill;
 import io.spillway.server.generation.RewrittenText;
 import io.spillway.server.platform.safety.PiiDetector;
 import io.spillway.server.platform.safety.PiiType;
+import io.spillway.server.platform.safety.TextFilter;
 import io.spillway.server.platform.safety.PlaceholderRestorer;
 import io.spillway.server.platform.safety.Pseudonyms;
 import io.spillway.server.wire.ChatRequest;
@@ -92,13 +93,7 @@ final class PrivateSpill {
     }
 
     private String redact(String text) {
-        StringBuilder out = new StringBuilder(text.length());
-        int at = 0;
-        for (var f : detector.find(text)) {
-            out.append(text, at, f.start()).append(PiiType.parse(f.type()).placeholder());
-            at = f.end();
-        }
-        return out.append(text, at, text.length()).toString();
+        return TextFilter.redact(text, detector.find(text));
     }
 
     /** The answer with each placeholder of the conversation turned back into its value, in every part. */

@@ -87,7 +87,8 @@ public final class TextFilter {
         return new Result(redact.isEmpty() ? text : redact(text, redact), List.copyOf(found), blocked);
     }
 
-    private static String redact(String text, List<Finding> findings) {
+    /** {@code text} with each finding replaced by its type's marker ({@code [REDACTED_EMAIL]}, ...); where two overlap, the first and longer wins. */
+    public static String redact(String text, List<Finding> findings) {
         List<Finding> sorted = new ArrayList<>(findings);
         sorted.sort(Comparator.comparingInt(Finding::start).thenComparing(f -> -(f.end() - f.start())));
         StringBuilder out = new StringBuilder(text.length());
