@@ -96,34 +96,40 @@ public final class AuditChain {
     static Resumed resume(Path dir) throws IOException {
         List<Path> files = files(dir);
         long cut = 0;
-        if (!files.isEmpty()) {
-            Path newest = files.get(files.size() - 1);
-            byte[] bytes = Files.readAllBytes(newest);
-            int end = bytes.length;
-            while (end > 0 && bytes[end - 1] != '\n') {
-                end--;
-            }
-            if (end < bytes.length) {
+        boolean unchainedTail = false;
+        for (int i = files.size() - 1; i >= 0; i--) {
+            byte[] bytes = Files.readAllBytes(files.get(i));
+            Lines lines = lines(bytes);
+            if (i == files.size() - 1 && lines.torn()) {
+                int end = bytes.length;
+                while (end > 0 && bytes[end - 1] != '\n') {
+                    end--;
+                }
                 cut = bytes.length - end;
-                try (FileChannel channel = FileChannel.open(newest, StandardOpenOption.WRITE)) {
+                try (FileChannel channel = FileChannel.open(files.get(i), StandardOpenOption.WRITE)) {
                     channel.truncate(end);
                 }
             }
-        }
-        for (int i = files.size() - 1; i >= 0; i--) {
-            List<byte[]> lines = lines(Files.readAllBytes(files.get(i))).complete();
-            for (int j = lines.size() - 1; j >= 0; j--) {
-                Optional<String> hash = ownHash(lines.get(j));
+            List<byte[]> complete = lines.complete();
+            if (i == files.size() - 1 && !complete.isEmpty()) {
+                unchainedTail = ownHash(complete.get(complete.size() - 1)).isEmpty();
+            }
+            for (int j = complete.size() - 1; j >= 0; j--) {
+                Optional<String> hash = ownHash(complete.get(j));
                 if (hash.isPresent()) {
-                    return new Resumed(hash.get(), cut);
+                    return new Resumed(hash.get(), cut, unchainedTail);
                 }
             }
         }
-        return new Resumed(GENESIS, cut);
+        return new Resumed(GENESIS, cut, unchainedTail);
     }
 
-    /** Where a reopened trail goes on from, and the bytes of a torn last line that were cut. */
-    record Resumed(String head, long tornBytesCut) {
+    /**
+     * Where a reopened trail goes on from, the bytes of a torn last line that were cut, and whether
+     * the newest file ends in lines without a chain (written before the trail was chained): chained
+     * lines then start a file of their own.
+     */
+    record Resumed(String head, long tornBytesCut, boolean unchainedTail) {
     }
 
     /** Checks the whole trail in {@code dir}, starting from {@code anchor} ({@link #GENESIS} for a trail kept whole). */
@@ -139,7 +145,8 @@ public final class AuditChain {
                 n++;
                 Optional<String> hash = ownHash(line);
                 if (hash.isEmpty()) {
-                    return new Broken(file, n, "it is not a chained audit line (it was cut, joined or rewritten)");
+                    return new Broken(file, n, "it is not a chained audit line (it was cut, joined or rewritten, or written"
+                            + " before the trail was chained: such files are kept aside, not verified)");
                 }
                 int body = line.length - HASH_SUFFIX;
                 if (!Sha256.hex(line, 0, body).equals(hash.get())) {

@@ -50,6 +50,8 @@ public final class AuditLog implements AutoCloseable {
     private long written;
     /** The hash the next line follows. */
     private String head;
+    /** The newest file holds lines from before the chain: the first chained line opens a new file. */
+    private boolean startNewFile;
 
     public AuditLog(Path dir, long maxFileBytes, boolean fsync, Clock clock) {
         this.dir = dir;
@@ -64,6 +66,7 @@ public final class AuditLog implements AutoCloseable {
                         + " were cut off so that the trail goes on from the last whole line", dir, resumed.tornBytesCut());
             }
             this.head = resumed.head();
+            this.startNewFile = resumed.unchainedTail();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the audit directory " + dir, e);
         }
@@ -142,9 +145,10 @@ public final class AuditLog implements AutoCloseable {
             }
         }
         Path candidate = dir.resolve("audit-" + today + "." + n + ".jsonl");
-        if (Files.exists(candidate) && Files.size(candidate) > 0 && Files.size(candidate) + next > maxFileBytes) {
+        if (Files.exists(candidate) && Files.size(candidate) > 0 && (startNewFile || Files.size(candidate) + next > maxFileBytes)) {
             candidate = dir.resolve("audit-" + today + "." + (n + 1) + ".jsonl");
         }
+        startNewFile = false;
         current = candidate;
         written = Files.exists(candidate) ? Files.size(candidate) : 0;
         channel = OwnerOnly.open(candidate, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);

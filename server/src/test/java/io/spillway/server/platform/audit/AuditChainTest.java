@@ -181,6 +181,22 @@ class AuditChainTest {
     }
 
     @Test
+    void aTrailFromBeforeTheChainGetsChainedLinesInAFileOfItsOwn(@TempDir Path legacy) throws Exception {
+        Path old = legacy.resolve("audit-2026-11-30.0.jsonl");
+        Files.writeString(old, "{\"request_id\":\"before\",\"status\":200}\n");
+        write(legacy, Clock.fixed(Instant.parse("2026-11-30T12:00:00Z"), ZoneOffset.UTC), 0, 3);
+        List<Path> written = AuditChain.files(legacy);
+        assertEquals(List.of("audit-2026-11-30.0.jsonl", "audit-2026-11-30.1.jsonl"),
+                written.stream().map(p -> p.getFileName().toString()).toList());
+        assertEquals(1, lines(old).size(), "the old file is left as it was");
+        AuditChain.Broken b = assertInstanceOf(AuditChain.Broken.class, AuditChain.verify(legacy, AuditChain.GENESIS));
+        assertTrue(b.why().contains("before the trail was chained"), b.why());
+        Files.move(old, legacy.resolve("unchained-" + old.getFileName()));
+        AuditChain.Verified v = assertInstanceOf(AuditChain.Verified.class, AuditChain.verify(legacy, AuditChain.GENESIS));
+        assertEquals(3, v.lines());
+    }
+
+    @Test
     void theCommandExitsZeroOnAWholeTrailAndOneNamingTheLineOtherwise() throws Exception {
         PrintStream saved = System.out;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
