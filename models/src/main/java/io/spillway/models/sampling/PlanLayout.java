@@ -22,10 +22,11 @@ package io.spillway.models.sampling;
  * @param largestCandidates how many they may grow to
  * @param raceCandidates    how many of a nucleus draw's best race scores are checked against its
  *                          nucleus before it falls back to growing a candidate list
+ * @param raceRows          rows the script races at once
  * @param inPlace           1 when draw i reads logits row i for every i: the script edits the
  *                          logits themselves instead of a gathered copy
  */
 public record PlanLayout(int samples, int greedy, int raced, int truncated, int nucleus, int logprobSamples, int topLogprobs,
                          int mostTopLogprobs, int biases, int masks, int repetitions, int penalties, int grammarSamples,
-                         int firstCandidates, int largestCandidates, int raceCandidates, int inPlace) {
+                         int firstCandidates, int largestCandidates, int raceCandidates, int raceRows, int inPlace) {
 }

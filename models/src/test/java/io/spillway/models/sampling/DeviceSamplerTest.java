@@ -208,6 +208,29 @@ class DeviceSamplerTest {
         assertTrue(outsideNucleus > 40, outsideNucleus + " draws whose race favourite was outside the nucleus");
     }
 
+    /** At Qwen3's vocabulary the races go four rows at a time: every block, and a last short one, gives Java's tokens. */
+    @Test
+    void racesInBlocksOfRowsGiveJavasTokensAtAFullVocabulary() {
+        Random random = new Random(23);
+        int vocab = 151936;
+        int rows = 14;
+        assertTrue(Math.max(1, SamplePlan.RACE_BLOCK / vocab) < 7, "more than two blocks of either kind");
+        float[] logits = logits(random, rows, vocab, false);
+        List<Draw> batch = new ArrayList<>();
+        for (int r = 0; r < rows; r++) {
+            SamplingParams.Builder p = SamplingParams.builder().temperature(0.6 + 0.1 * r).presencePenalty(0.5).repetitionPenalty(1.1);
+            if (r % 2 == 1) {
+                p.topP(0.3 + 0.05 * r);
+            }
+            batch.add(new Draw(r, new SampleState(p.build(), random.nextLong(), END, random.ints(64, 0, vocab).toArray())));
+        }
+        List<Sample> got = sampleOnDevice(logits, rows, vocab, batch);
+        Sampler reference = new Sampler();
+        for (int r = 0; r < rows; r++) {
+            assertSame(reference.sample(logits, r * vocab, vocab, batch.get(r).state()), got.get(r), "row " + r);
+        }
+    }
+
     /** A seeded draw gives the same token alone and in a batch of 16 beside other requests, and in any row. */
     @Test
     void aSeededDrawIsTheSameAloneAndInABatchOfSixteen() {
