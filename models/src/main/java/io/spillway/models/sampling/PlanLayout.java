@@ -8,7 +8,8 @@ package io.spillway.models.sampling;
  * @param samples           draws, the rows of the per-sample table
  * @param greedy            draws that take the argmax
  * @param raced             draws raced over the whole vocabulary (no top_k, no top_p)
- * @param truncated         draws raced among top_k / top_p candidates
+ * @param truncated         draws with a top_k, raced among its candidates (and top_p's share of them)
+ * @param nucleus           draws with top_p and no top_k, raced over the vocabulary and checked against the nucleus
  * @param logprobSamples    draws that asked for log-probabilities
  * @param topLogprobs       top log-probabilities asked for, summed over those draws
  * @param mostTopLogprobs   the most any one draw asked for
@@ -19,10 +20,13 @@ package io.spillway.models.sampling;
  * @param grammarSamples    draws constrained by a grammar (each brings a bitmask of the vocabulary)
  * @param firstCandidates   how many candidates the truncated draws start with
  * @param largestCandidates how many they may grow to
+ * @param raceCandidates    how many of a nucleus draw's best race scores are checked against its
+ *                          nucleus before it falls back to growing a candidate list
+ * @param raceRows          rows the script races at once
  * @param inPlace           1 when draw i reads logits row i for every i: the script edits the
  *                          logits themselves instead of a gathered copy
  */
-public record PlanLayout(int samples, int greedy, int raced, int truncated, int logprobSamples, int topLogprobs,
+public record PlanLayout(int samples, int greedy, int raced, int truncated, int nucleus, int logprobSamples, int topLogprobs,
                          int mostTopLogprobs, int biases, int masks, int repetitions, int penalties, int grammarSamples,
-                         int firstCandidates, int largestCandidates, int inPlace) {
+                         int firstCandidates, int largestCandidates, int raceCandidates, int raceRows, int inPlace) {
 }

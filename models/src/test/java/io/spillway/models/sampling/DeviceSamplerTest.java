@@ -120,6 +120,117 @@ class DeviceSamplerTest {
         }
     }
 
+    /**
+     * top_p without top_k races the whole vocabulary and checks its best candidates against the
+     * nucleus. Flat rows (most of the vocabulary in the nucleus, the race's favourite often outside
+     * it); a nucleus of one token among 4,096 equal ones, which none of the checked candidates is
+     * in, so the row falls back to the growing list; and ties across the cut, where Java's order
+     * (lower id first) and its rule (keep the token whose mass crosses top_p, not the next) decide
+     * which of equal tokens are in: with weights 1 and 0 the masses are whole numbers, exact in any
+     * summation order, and top_p 0.25 of 2,000 puts the cut exactly after the 500th.
+     */
+    @Test
+    void nucleusRacesGiveJavasTokensOnFlatRowsTinyNucleiAndTiesAtTheCut() {
+        Random random = new Random(17);
+        int vocab = 4096;
+        int rows = 16;
+        int outsideNucleus = 0;
+        for (int trial = 0; trial < 12; trial++) {
+            float[] logits = new float[rows * vocab];
+            int kind = trial % 3;
+            for (int r = 0; r < rows; r++) {
+                for (int i = 0; i < vocab; i++) {
+                    logits[r * vocab + i] = switch (kind) {
+                        case 0 -> (float) (random.nextGaussian() * 0.3);
+                        case 1 -> 0f;
+                        // 2,000 equal tokens at random ids; the rest weigh exactly 0 (exp(-1000 / T) underflows).
+                        default -> -1000f;
+                    };
+                }
+                if (kind == 2) {
+                    for (int placed = 0; placed < 2000; ) {
+                        int i = r * vocab + random.nextInt(vocab);
+                        if (logits[i] != 0f) {
+                            logits[i] = 0f;
+                            placed++;
+                        }
+                    }
+                }
+            }
+            List<Draw> batch = new ArrayList<>();
+            List<SampleState> unrestricted = new ArrayList<>();
+            for (int r = 0; r < rows; r++) {
+                double topP = switch (kind) {
+                    case 0 -> List.of(0.3, 0.5, 0.9, 0.99, 0.001).get(r % 5);
+                    case 1 -> 1.0 / vocab;
+                    default -> 0.25;
+                };
+                SamplingParams.Builder p = SamplingParams.builder().temperature(0.5 + random.nextDouble()).topP(topP).maxTokens(100);
+                if (kind == 0 && r % 4 == 3) {
+                    p.minP(0.5).presencePenalty(1).repetitionPenalty(1.3);
+                }
+                SamplingParams params = p.build();
+                long seed = random.nextLong();
+                int[] prompt = random.ints(20, 0, vocab).toArray();
+                SampleState s = new SampleState(params, seed, END, prompt);
+                // The same draw without top_p: where its token differs, the nucleus check decided.
+                SampleState whole = new SampleState(SamplingParams.builder().temperature(params.temperature()).minP(params.minP())
+                        .presencePenalty(params.presencePenalty()).repetitionPenalty(params.repetitionPenalty()).maxTokens(100).build(),
+                        seed, END, prompt);
+                for (int g = random.nextInt(5); g > 0; g--) {
+                    int t = random.nextInt(vocab);
+                    s.accept(t);
+                    whole.accept(t);
+                }
+                batch.add(new Draw(r, s));
+                unrestricted.add(whole);
+            }
+            List<Sample> got = sampleOnDevice(logits, rows, vocab, batch);
+            Sampler reference = new Sampler();
+            for (int r = 0; r < rows; r++) {
+                SampleState state = batch.get(r).state();
+                int want = reference.sample(logits, r * vocab, vocab, state).token();
+                assertEquals(want, got.get(r).token(), "trial " + trial + " row " + r + ", " + state.params());
+                if (kind == 1) {
+                    assertEquals(0, want, "a nucleus of one among equal tokens is the lowest id");
+                }
+                if (kind == 2) {
+                    // The 500th of the row's equal tokens is the last in the nucleus.
+                    int rank = 0;
+                    for (int i = 0; i < want; i++) {
+                        rank += logits[r * vocab + i] == 0f ? 1 : 0;
+                    }
+                    assertTrue(logits[r * vocab + want] == 0f && rank < 500, "trial " + trial + " row " + r + ": rank " + rank);
+                }
+                outsideNucleus += reference.sample(logits, r * vocab, vocab, unrestricted.get(r)).token() != want ? 1 : 0;
+            }
+        }
+        assertTrue(outsideNucleus > 40, outsideNucleus + " draws whose race favourite was outside the nucleus");
+    }
+
+    /** At Qwen3's vocabulary the races go four rows at a time: every block, and a last short one, gives Java's tokens. */
+    @Test
+    void racesInBlocksOfRowsGiveJavasTokensAtAFullVocabulary() {
+        Random random = new Random(23);
+        int vocab = 151936;
+        int rows = 14;
+        assertTrue(Math.max(1, SamplePlan.RACE_BLOCK / vocab) < 7, "more than two blocks of either kind");
+        float[] logits = logits(random, rows, vocab, false);
+        List<Draw> batch = new ArrayList<>();
+        for (int r = 0; r < rows; r++) {
+            SamplingParams.Builder p = SamplingParams.builder().temperature(0.6 + 0.1 * r).presencePenalty(0.5).repetitionPenalty(1.1);
+            if (r % 2 == 1) {
+                p.topP(0.3 + 0.05 * r);
+            }
+            batch.add(new Draw(r, new SampleState(p.build(), random.nextLong(), END, random.ints(64, 0, vocab).toArray())));
+        }
+        List<Sample> got = sampleOnDevice(logits, rows, vocab, batch);
+        Sampler reference = new Sampler();
+        for (int r = 0; r < rows; r++) {
+            assertSame(reference.sample(logits, r * vocab, vocab, batch.get(r).state()), got.get(r), "row " + r);
+        }
+    }
+
     /** A seeded draw gives the same token alone and in a batch of 16 beside other requests, and in any row. */
     @Test
     void aSeededDrawIsTheSameAloneAndInABatchOfSixteen() {
