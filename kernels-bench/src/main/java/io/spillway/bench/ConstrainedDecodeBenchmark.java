@@ -3,6 +3,7 @@ package io.spillway.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.spillway.models.DummyShapes;
 import io.spillway.models.grammar.CompiledGrammar;
 import io.spillway.models.grammar.Grammar;
 import io.spillway.models.grammar.Vocabulary;
@@ -80,7 +81,7 @@ public class ConstrainedDecodeBenchmark {
 
     @Setup(Level.Trial)
     public void start() throws IOException {
-        engine = Engine.start(ModelShapes.options(ModelShapes.smolLm2_135m()), EngineConfig.defaults(false), new PrometheusRegistry());
+        engine = Engine.start(ModelShapes.options(DummyShapes.smolLm2_135m()), EngineConfig.defaults(false), new PrometheusRegistry());
         if (mode.equals("constrained")) {
             Path tokenizer = Path.of(tokenizerDir).resolve("tokenizer.json");
             if (!Files.isRegularFile(tokenizer)) {

@@ -1,16 +1,9 @@
 package io.spillway.bench;
 
-import ai.djl.ndarray.NDManager;
+import io.spillway.models.DummyShapes;
 import io.spillway.models.LoadedModel;
-import io.spillway.models.arch.DecoderModel;
-import io.spillway.models.attention.GatherAttention;
-import io.spillway.models.batch.ForwardBatch;
-import io.spillway.models.batch.SequenceChunk;
-import io.spillway.models.kv.KvCacheSpec;
-import io.spillway.models.kv.PagedKvCache;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Random;
+import io.spillway.models.arch.Quantization;
+import io.spillway.models.generate.DecodeStepRig;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -49,52 +42,24 @@ public class DecodeStepBenchmark {
     @Param({"128"})
     int context;
 
-    /** {@code none} (float32) or {@code int8} ({@link io.spillway.models.arch.Quantization}); weight bytes differ, and so the floor. */
+    /** {@code none} (float32) or {@code int8} ({@link Quantization}); weight bytes differ, and so the floor. */
     @Param({"none"})
     String quantization;
 
     private LoadedModel loaded;
-    private NDManager owner;
-    private GatherAttention attention;
-    private ForwardBatch decode;
+    private DecodeStepRig rig;
     private long steps;
 
     @Setup(Level.Trial)
     public void load() {
-        loaded = io.spillway.models.LoadedModel.load(ModelShapes.options(ModelShapes.smolLm2_135m())
-                .withQuantization(io.spillway.models.arch.Quantization.parse(quantization)));
-        DecoderModel model = loaded.model();
-        int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
-        int blocksPerSequence = (context + 1 + blockSize - 1) / blockSize;
-        owner = model.manager().newSubManager();
-        PagedKvCache cache = PagedKvCache.allocate(
-                KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), batch * blocksPerSequence + 1),
-                model.target().device(), owner);
-        attention = new GatherAttention(cache, model.config());
-        Random random = new Random(42);
-        List<SequenceChunk> prefill = new ArrayList<>();
-        List<SequenceChunk> step = new ArrayList<>();
-        for (int s = 0; s < batch; s++) {
-            int[] table = new int[blocksPerSequence];
-            for (int b = 0; b < table.length; b++) {
-                table[b] = 1 + s * blocksPerSequence + b;
-            }
-            prefill.add(new SequenceChunk(random.ints(context, 0, model.config().vocabSize()).toArray(), 0, table, false));
-            step.add(SequenceChunk.decode(random.nextInt(model.config().vocabSize()), context, table));
-        }
-        try (NDManager m = model.manager().newSubManager()) {
-            model.forward(ForwardBatch.of(prefill, blockSize), attention, m);
-        }
-        // The same decode every time: the step rewrites position `context`, so the context stays fixed.
-        decode = ForwardBatch.of(step, blockSize);
+        loaded = LoadedModel.load(ModelShapes.options(DummyShapes.smolLm2_135m()).withQuantization(Quantization.parse(quantization)));
+        rig = new DecodeStepRig(loaded.model(), batch, context, 42);
     }
 
     @Benchmark
     public long[] decodeStep() {
         steps++;
-        try (NDManager step = loaded.model().manager().newSubManager()) {
-            return loaded.model().forward(decode, attention, step).argMax(1).toLongArray();
-        }
+        return rig.step();
     }
 
     @TearDown(Level.Iteration)
@@ -108,7 +73,7 @@ public class DecodeStepBenchmark {
 
     @TearDown(Level.Trial)
     public void close() {
-        owner.close();
+        rig.close();
         loaded.close();
     }
 }

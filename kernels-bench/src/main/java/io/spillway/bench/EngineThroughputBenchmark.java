@@ -1,6 +1,7 @@
 package io.spillway.bench;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.spillway.models.DummyShapes;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.sampling.SamplingParams;
 import io.spillway.server.engine.Engine;
@@ -57,7 +58,7 @@ public class EngineThroughputBenchmark {
 
     @Setup(Level.Trial)
     public void start() {
-        engine = Engine.start(ModelShapes.options(ModelShapes.smolLm2_135m()), EngineConfig.defaults(false), new PrometheusRegistry());
+        engine = Engine.start(ModelShapes.options(DummyShapes.smolLm2_135m()), EngineConfig.defaults(false), new PrometheusRegistry());
         model = engine.model();
     }
 

@@ -1,6 +1,7 @@
 package io.spillway.bench;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.spillway.models.DummyShapes;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.sampling.SamplingParams;
 import io.spillway.server.engine.Engine;
@@ -50,7 +51,7 @@ public class PrefixCacheBenchmark {
 
     @Setup(Level.Trial)
     public void start() throws Exception {
-        engine = Engine.start(ModelShapes.options(ModelShapes.smolLm2_135m()), EngineConfig.defaults(false), new PrometheusRegistry());
+        engine = Engine.start(ModelShapes.options(DummyShapes.smolLm2_135m()), EngineConfig.defaults(false), new PrometheusRegistry());
         model = engine.model();
         sharedPrefix = random.ints(PREFIX, 3, model.config().vocabSize()).toArray();
         // The "finished one": computes the prefix once; its full blocks stay in the cache.

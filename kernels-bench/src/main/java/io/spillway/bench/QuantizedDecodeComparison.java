@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.spillway.models.DummyShapes;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.arch.DecoderModel;
 import io.spillway.models.arch.Quantization;
@@ -43,7 +44,7 @@ public final class QuantizedDecodeComparison {
         List<List<Workload>> workloads = new ArrayList<>();
         List<NDManager> owners = new ArrayList<>();
         for (String v : variants) {
-            LoadedModel m = LoadedModel.load(ModelShapes.options(ModelShapes.smolLm2_135m()).withQuantization(Quantization.parse(v)));
+            LoadedModel m = LoadedModel.load(ModelShapes.options(DummyShapes.smolLm2_135m()).withQuantization(Quantization.parse(v)));
             models.add(m);
             NDManager owner = m.model().manager().newSubManager();
             owners.add(owner);

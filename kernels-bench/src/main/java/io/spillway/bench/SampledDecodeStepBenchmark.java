@@ -2,6 +2,7 @@ package io.spillway.bench;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import io.spillway.models.DummyShapes;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.arch.DecoderModel;
 import io.spillway.models.attention.GatherAttention;
@@ -69,7 +70,7 @@ public class SampledDecodeStepBenchmark {
 
     @Setup(Level.Trial)
     public void load() {
-        loaded = ModelShapes.load(ModelShapes.qwen3_0_6b());
+        loaded = ModelShapes.load(DummyShapes.qwen3_0_6b());
         DecoderModel model = loaded.model();
         int vocab = model.config().vocabSize();
         int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;

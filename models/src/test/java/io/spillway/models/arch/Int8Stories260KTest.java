@@ -3,16 +3,10 @@ package io.spillway.models.arch;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
-import io.spillway.models.attention.GatherAttention;
-import io.spillway.models.batch.ForwardBatch;
-import io.spillway.models.batch.SequenceChunk;
 import io.spillway.models.generate.GreedyGenerator;
-import io.spillway.models.kv.KvCacheSpec;
-import io.spillway.models.kv.PagedKvCache;
+import io.spillway.models.generate.TeacherForcing;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.testing.StoriesReference;
 import java.util.List;
@@ -86,29 +80,12 @@ class Int8Stories260KTest {
         int tokens = 0;
         int agree = 0;
         for (int c = 0; c < ref.prompts().size(); c++) {
-            int[] prompt = ref.prompts().get(c);
             int[] continuation = ref.expected().get(c);
-            try (NDManager owner = model.manager().newSubManager()) {
-                int blockSize = 16;
-                int blocks = (prompt.length + continuation.length) / blockSize + 2;
-                PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), blocks + 1),
-                        model.target().device(), owner);
-                GatherAttention attention = new GatherAttention(cache, model.config());
-                int[] table = new int[blocks];
-                for (int b = 0; b < blocks; b++) {
-                    table[b] = b + 1;
-                }
-                SequenceChunk chunk = new SequenceChunk(prompt, 0, table, true);
-                for (int t = 0; t < continuation.length; t++) {
-                    try (NDManager step = model.manager().newSubManager()) {
-                        NDArray logits = model.forward(ForwardBatch.of(List.of(chunk), blockSize), attention, step);
-                        float[] row = logits.toFloatArray();
-                        nll += negativeLogLikelihood(row, continuation[t]);
-                        agree += argmax(row) == continuation[t] ? 1 : 0;
-                        tokens++;
-                    }
-                    chunk = SequenceChunk.decode(continuation[t], prompt.length + t, table);
-                }
+            float[][] rows = TeacherForcing.logits(model, ref.prompts().get(c), continuation);
+            for (int t = 0; t < continuation.length; t++) {
+                nll += negativeLogLikelihood(rows[t], continuation[t]);
+                agree += argmax(rows[t]) == continuation[t] ? 1 : 0;
+                tokens++;
             }
         }
         return new Score(nll / tokens, tokens, agree);

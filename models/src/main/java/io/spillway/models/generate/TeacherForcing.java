@@ -1,0 +1,50 @@
+package io.spillway.models.generate;
+
+import ai.djl.ndarray.NDManager;
+import io.spillway.models.arch.DecoderModel;
+import io.spillway.models.attention.GatherAttention;
+import io.spillway.models.batch.ForwardBatch;
+import io.spillway.models.batch.SequenceChunk;
+import io.spillway.models.kv.KvCacheSpec;
+import io.spillway.models.kv.PagedKvCache;
+import java.util.List;
+
+/**
+ * The logits a model gives for each token of a known continuation, read token by token (teacher
+ * forcing): row {@code t} is the distribution that predicts {@code continuation[t]}, after the
+ * prompt and {@code continuation[0..t)}. Two models (two devices, two dtypes, two weight formats)
+ * compared this way see the same inputs at every position, so one early difference in a pick does
+ * not make every later row incomparable.
+ */
+public final class TeacherForcing {
+
+    private TeacherForcing() {
+    }
+
+    /** float32 logits, {@code [continuation.length][vocab]}; the prompt is prefilled as one chunk. */
+    public static float[][] logits(DecoderModel model, int[] prompt, int[] continuation) {
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("the prompt is empty");
+        }
+        float[][] rows = new float[continuation.length][];
+        try (NDManager owner = model.manager().newSubManager()) {
+            int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
+            int blocks = (prompt.length + continuation.length + blockSize - 1) / blockSize;
+            PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), blocks + 1),
+                    model.target().device(), owner);
+            GatherAttention attention = new GatherAttention(cache, model.config());
+            int[] table = new int[blocks];
+            for (int b = 0; b < blocks; b++) {
+                table[b] = b + 1;
+            }
+            SequenceChunk chunk = new SequenceChunk(prompt, 0, table, true);
+            for (int t = 0; t < continuation.length; t++) {
+                try (NDManager step = model.manager().newSubManager()) {
+                    rows[t] = model.forward(ForwardBatch.of(List.of(chunk), blockSize), attention, step).toFloatArray();
+                }
+                chunk = SequenceChunk.decode(continuation[t], prompt.length + t, table);
+            }
+        }
+        return rows;
+    }
+}
