@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = SpillwayVersion.class,
         description = "Self-hosted LLM inference server with an OpenAI-compatible API.",
-        subcommands = {ServeCommand.class, GenerateCommand.class, KeysCommand.class, CollectionsCommand.class, BenchCommand.class, AuditCommand.class,
+        subcommands = {ServeCommand.class, GenerateCommand.class, KeysCommand.class, CollectionsCommand.class, BenchCommand.class, AuditCommand.class, AcceptanceCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SpillwayCli implements Runnable {
 

@@ -2,6 +2,7 @@ package io.spillway.server.operations;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -64,7 +65,7 @@ class DeploymentFilesTest {
         Path dockerfile = ROOT.resolve("Dockerfile.cuda");
         List<String> ins = instructions(dockerfile);
         List<String> ignored = Files.readAllLines(ROOT.resolve(".dockerignore")).stream()
-                .map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("#") && !l.startsWith("!")).toList();
+                .map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("#")).toList();
         int copies = 0;
         for (String i : ins) {
             String[] words = i.split("\\s+");
@@ -75,11 +76,16 @@ class DeploymentFilesTest {
                 for (int w = 1; w < words.length - 1; w++) {
                     Path source = ROOT.resolve(words[w]);
                     assertTrue(Files.exists(source), "COPY source " + words[w] + " does not exist");
-                    for (String pattern : ignored) {
-                        String p = pattern.replace("**/", "").replaceAll("/$", "");
-                        assertFalse(words[w].equals(p) || words[w].startsWith(p + "/") || words[w].contains("/" + p + "/"),
-                                words[w] + " is excluded by .dockerignore (" + pattern + ")");
+                    // As Docker reads it: the last line that matches decides, and a "!" line takes a path back in.
+                    String decidedBy = null;
+                    for (String line : ignored) {
+                        boolean exception = line.startsWith("!");
+                        String p = line.substring(exception ? 1 : 0).replace("**/", "").replaceAll("/$", "");
+                        if (words[w].equals(p) || words[w].startsWith(p + "/") || words[w].contains("/" + p + "/")) {
+                            decidedBy = exception ? null : line;
+                        }
                     }
+                    assertNull(decidedBy, words[w] + " is excluded by .dockerignore (" + decidedBy + ")");
                     copies++;
                 }
             }
@@ -95,6 +101,10 @@ class DeploymentFilesTest {
         assertTrue(ins.stream().anyMatch(i -> i.contains("UseZGC")), "the JVM flags are set");
         assertTrue(ins.stream().anyMatch(i -> i.startsWith("ENV ") && i.contains("PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True")),
                 "the CUDA caching allocator grows segments instead of fragmenting the KV cache's neighbourhood");
+        assertTrue(ins.stream().anyMatch(i -> i.equals("COPY deploy/gpu-acceptance /opt/spillway/gpu-acceptance")),
+                "the image carries the acceptance script");
+        assertTrue(ins.stream().anyMatch(i -> i.startsWith("ENV ") && i.contains("SPILLWAY_JAR=" + jar)),
+                "the acceptance script runs the entrypoint's jar: " + jar);
     }
 
     /**
