@@ -6,7 +6,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.spillway.models.arch.DecoderScript;
-import io.spillway.models.attention.GatherAttention;
+import io.spillway.models.attention.AttentionBackend;
+import io.spillway.models.attention.AttentionChoice;
 import io.spillway.models.attention.StepAttention;
 import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
@@ -37,7 +38,7 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * A decode step's attention over every layer of the model (30 for SmolLM2-135M, 16 for
- * Llama-3.2-1B), float32 on the CPU: the paged path the engine runs (GatherAttention plans the
+ * Llama-3.2-1B), float32 on the CPU: the paged path the engine runs ({@code backend}: GatherAttention, the CPU's, plans the
  * step's index tensors once, then the decoder script's {@code attend}, per layer: write this step's
  * K and V into their cache slots, gather each sequence's context through its block table, scores,
  * softmax, weighted values), in one script call, against the same math over K and V already laid out
@@ -46,7 +47,8 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <p>What the figure means: per layer both read {@code batch * context * 2 * kvHeads * headDim * 4}
  * bytes of KV; times the layers, over the memory bandwidth, is the floor. The paged path's gap to
- * the contiguous one is the price of paging (the gather copies the context once more).
+ * the contiguous one is the price of paging (the gather copies the context once more). The
+ * block-table backends (the GPU's plan) gather whole blocks and mask from positions on the device.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -66,11 +68,15 @@ public class AttentionBenchmark {
     @Param({"1", "16"})
     int batch;
 
+    /** {@code gather}, {@code blocks-matmul} or {@code blocks-sdpa} ({@link AttentionChoice}). */
+    @Param({"gather", "blocks-sdpa"})
+    String backend;
+
     @Param({"512", "2048"})
     int context;
 
     private NDManager manager;
-    private GatherAttention attention;
+    private AttentionBackend attention;
     private ForwardBatch decode;
     private HostStaging staging;
     private NDArray q;
@@ -96,7 +102,7 @@ public class AttentionBenchmark {
         int blocksPerSequence = (context + 1 + blockSize - 1) / blockSize;
         PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(config, blockSize, DataType.FLOAT32, batch * blocksPerSequence + 1),
                 manager.getDevice(), manager);
-        attention = new GatherAttention(cache, config);
+        attention = AttentionChoice.parse(backend).create(cache, config);
         staging = new HostStaging(manager.getDevice(), 1 << 20);
         List<SequenceChunk> step = new ArrayList<>();
         for (int s = 0; s < batch; s++) {
@@ -121,7 +127,7 @@ public class AttentionBenchmark {
             StepAttention plan = attention.begin(decode, step, staging);
             // Each layer of this one-layer cache stands for one of the model's: same shapes, same work.
             StepAttention everyLayer = new StepAttention(Collections.nCopies(layers, plan.caches().getFirst()), plan.writeSlots(),
-                    plan.groups(), new long[layers]);
+                    plan.groups(), new long[layers], plan.windows());
             return script.forward(new DecoderScript.AttentionCall(q, stepKv, everyLayer, heads, kvHeads, HEAD_DIM), step).getFloat(0, 0);
         }
     }

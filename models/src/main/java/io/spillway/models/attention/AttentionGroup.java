@@ -10,20 +10,35 @@ import java.util.List;
  * in this order; every tensor belongs to the step.
  *
  * @param contextSlots  int64 {@code [sequences * contextLength]}: the cache slot of each sequence's
- *                      every context position (past a shorter sequence's end, slot 0: the null block)
+ *                      every context position (past a shorter sequence's end, slot 0: the null
+ *                      block) in {@link Mode#GATHERED_SLOTS}, else empty
  * @param queryRows     int64 {@code [sequences * queries]}: the batch row that feeds each padded
  *                      query, or empty when the group's queries are dense (no padding)
  * @param validRows     int64 {@code [rows]}: which padded query rows are real, or empty when dense
  * @param masks         per distinct sliding window of the model, an additive mask that broadcasts
- *                      over the scores, or empty where none is needed
+ *                      over the scores, or empty where none is needed (always, in the block modes)
+ * @param blockPlan     int64 {@code [sequences, 3 + blocks]} in the block modes (context length,
+ *                      first query position, query length, then the block table), else empty
+ * @param mode          how the script's {@code attend} reads the context
+ * @param blockSize     tokens per cache block
  * @param sequences     sequences in the group
  * @param queries       queries per sequence, padded to the longest
  * @param contextLength context per sequence, padded to the longest
  * @param firstRow      the batch row of the group's first token
  * @param rows          batch rows the group spans
  */
-public record AttentionGroup(NDArray contextSlots, NDArray queryRows, NDArray validRows, List<NDArray> masks,
-                             int sequences, int queries, int contextLength, int firstRow, int rows) {
+public record AttentionGroup(NDArray contextSlots, NDArray queryRows, NDArray validRows, List<NDArray> masks, NDArray blockPlan,
+                             Mode mode, int blockSize, int sequences, int queries, int contextLength, int firstRow, int rows) {
+
+    /** How a group's context is read; the script sees the ordinal. */
+    public enum Mode {
+        /** Every context slot listed from the host, masks built there ({@link GatherAttention}). */
+        GATHERED_SLOTS,
+        /** Whole blocks gathered through the block tables, masks from positions, two matmuls ({@link BlockTableAttention}). */
+        BLOCKS_MATMUL,
+        /** As {@link #BLOCKS_MATMUL}, through {@code scaled_dot_product_attention}. */
+        BLOCKS_SDPA
+    }
 
     public AttentionGroup {
         masks = List.copyOf(masks);
@@ -32,7 +47,13 @@ public record AttentionGroup(NDArray contextSlots, NDArray queryRows, NDArray va
                     + contextLength + ", rows " + firstRow + "+" + rows + ": every count must be positive and the rows at most"
                     + " sequences * queries");
         }
-        requireIndex("context slots", contextSlots, (long) sequences * contextLength, false);
+        boolean slots = mode == Mode.GATHERED_SLOTS;
+        requireIndex("context slots", contextSlots, slots ? (long) sequences * contextLength : 0, false);
+        if (blockSize < 1) {
+            throw new IllegalArgumentException("attention group with block size " + blockSize);
+        }
+        long blocks = (contextLength + (long) blockSize - 1) / blockSize;
+        requireIndex("block plan", blockPlan, slots ? 0 : sequences * (3 + blocks), false);
         boolean dense = rows == sequences * queries;
         requireIndex("query rows", queryRows, (long) sequences * queries, dense);
         requireIndex("valid rows", validRows, rows, dense);
@@ -42,7 +63,7 @@ public record AttentionGroup(NDArray contextSlots, NDArray queryRows, NDArray va
         long scores = (long) sequences * queries * contextLength;
         for (int w = 0; w < masks.size(); w++) {
             long size = masks.get(w).size();
-            if (size != 0 && size != scores) {
+            if (size != 0 && (size != scores || !slots)) {
                 throw new IllegalArgumentException("mask " + w + " of an attention group has " + size + " entries, not "
                         + scores + " (sequences * queries * context) or 0");
             }

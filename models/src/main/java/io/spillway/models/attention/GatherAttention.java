@@ -63,7 +63,7 @@ public final class GatherAttention implements AttentionBackend {
         for (ForwardBatch.Group group : batch.groups()) {
             groups.add(plan(batch, group, step, staging, none));
         }
-        return new StepAttention(layerCaches, slots, groups, layerWindowIndex);
+        return new StepAttention(layerCaches, slots, groups, layerWindowIndex, Arrays.stream(distinctWindows).asLongStream().toArray());
     }
 
     /** One group's index tensors and masks, built once per step and shared by every layer; {@code none} where one is not needed. */
@@ -84,32 +84,14 @@ public final class GatherAttention implements AttentionBackend {
         }
         NDArray contextSlots = staging.longs(step, context, context.length, new Shape(context.length));
 
-        NDArray queryRows = none;
-        NDArray validRows = none;
-        if (!group.denseQueries()) {
-            long[] rows = new long[b * q];
-            long[] valid = new long[group.rows()];
-            int v = 0;
-            for (int i = 0; i < b; i++) {
-                int seq = group.sequences()[i];
-                int first = batch.firstRow(seq);
-                int len = batch.sequences().get(seq).queryLength();
-                for (int t = 0; t < q; t++) {
-                    rows[i * q + t] = first + Math.min(t, len - 1);
-                    if (t < len) {
-                        valid[v++] = (long) i * q + t;
-                    }
-                }
-            }
-            queryRows = staging.longs(step, rows, rows.length, new Shape(rows.length));
-            validRows = staging.longs(step, valid, valid.length, new Shape(valid.length));
-        }
+        PaddedQueries queries = PaddedQueries.of(batch, group, step, staging, none);
         List<NDArray> masks = new ArrayList<>(distinctWindows.length);
         for (int window : distinctWindows) {
             boolean needed = ragged || q > 1 || (window > 0 && l > window);
             masks.add(needed ? mask(batch, group, window, step, staging) : none);
         }
-        return new AttentionGroup(contextSlots, queryRows, validRows, masks, b, q, l, group.firstRow(), group.rows());
+        return new AttentionGroup(contextSlots, queries.queryRows(), queries.validRows(), masks, none, AttentionGroup.Mode.GATHERED_SLOTS, batch.blockSize(), b, q, l,
+                group.firstRow(), group.rows());
     }
 
     /** 0 where a query may see a key, -inf elsewhere: causal, within the window, within the sequence. */

@@ -16,13 +16,16 @@ import java.util.List;
  * @param groups       the batch's rows in order, as groups of sequences with the same query shape
  * @param layerWindows per layer, which of each group's masks (the index of its sliding window
  *                     among the model's distinct ones)
+ * @param windows      the model's distinct sliding windows, in tokens (0: the whole context), in
+ *                     the order of each group's masks
  */
-public record StepAttention(List<NDArray> caches, NDArray writeSlots, List<AttentionGroup> groups, long[] layerWindows) {
+public record StepAttention(List<NDArray> caches, NDArray writeSlots, List<AttentionGroup> groups, long[] layerWindows, long[] windows) {
 
     public StepAttention {
         caches = List.copyOf(caches);
         groups = List.copyOf(groups);
         layerWindows = layerWindows.clone();
+        windows = windows.clone();
         if (caches.isEmpty() || groups.isEmpty()) {
             throw new IllegalArgumentException("attention over " + caches.size() + " layer caches in " + groups.size()
                     + " groups: it needs at least one of each");
@@ -35,14 +38,14 @@ public record StepAttention(List<NDArray> caches, NDArray writeSlots, List<Atten
                     + writeSlots.getShape());
         }
         // The script concatenates the groups' outputs: together they must be the batch's rows, in order.
-        int windows = groups.getFirst().masks().size();
         long row = 0;
         for (AttentionGroup g : groups) {
             if (g.firstRow() != row) {
                 throw new IllegalArgumentException("attention group starts at row " + g.firstRow() + " where the previous ended at " + row);
             }
-            if (g.masks().size() != windows) {
-                throw new IllegalArgumentException("attention groups with " + windows + " and " + g.masks().size() + " masks");
+            if (g.masks().size() != windows.length) {
+                throw new IllegalArgumentException("an attention group with " + g.masks().size() + " masks for " + windows.length
+                        + " distinct windows");
             }
             row += g.rows();
         }
@@ -50,8 +53,8 @@ public record StepAttention(List<NDArray> caches, NDArray writeSlots, List<Atten
             throw new IllegalArgumentException("attention groups span " + row + " rows, the batch has " + writeSlots.size());
         }
         for (int layer = 0; layer < layerWindows.length; layer++) {
-            if (layerWindows[layer] < 0 || layerWindows[layer] >= windows) {
-                throw new IllegalArgumentException("layer " + layer + " reads mask " + layerWindows[layer] + " of " + windows);
+            if (layerWindows[layer] < 0 || layerWindows[layer] >= windows.length) {
+                throw new IllegalArgumentException("layer " + layer + " reads window " + layerWindows[layer] + " of " + windows.length);
             }
         }
     }

@@ -2,7 +2,8 @@ package io.spillway.models.generate;
 
 import ai.djl.ndarray.NDManager;
 import io.spillway.models.arch.DecoderModel;
-import io.spillway.models.attention.GatherAttention;
+import io.spillway.models.attention.AttentionBackend;
+import io.spillway.models.attention.AttentionChoice;
 import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
 import io.spillway.models.kv.KvCacheSpec;
@@ -23,7 +24,7 @@ public final class DecodeStepRig implements AutoCloseable {
 
     private final DecoderModel model;
     private final NDManager owner;
-    private final GatherAttention attention;
+    private final AttentionBackend attention;
     private final ForwardBatch decode;
 
     public DecodeStepRig(DecoderModel model, int batch, int context, long seed) {
@@ -35,7 +36,7 @@ public final class DecodeStepRig implements AutoCloseable {
             PagedKvCache cache = PagedKvCache.allocate(
                     KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), batch * blocksPerSequence + 1),
                     model.target().device(), owner);
-            this.attention = new GatherAttention(cache, model.config());
+            this.attention = AttentionChoice.forTarget(model.target()).create(cache, model.config());
             Random random = new Random(seed);
             int vocab = model.config().vocabSize();
             List<SequenceChunk> prefill = new ArrayList<>();

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.spillway.models.arch.DecoderModel;
 import io.spillway.models.attention.AttentionBackend;
-import io.spillway.models.attention.GatherAttention;
+import io.spillway.models.attention.AttentionChoice;
 import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
 import io.spillway.models.kv.KvCacheManager;
@@ -28,15 +28,19 @@ public final class GreedyGenerator implements AutoCloseable {
     private final AttentionBackend attention;
     private final NDManager constants;
 
-    /** A generator with its own KV cache sized for {@code maxTokensPerSequence * maxSequences}. */
+    /** A generator with its own KV cache sized for {@code maxTokensPerSequence * maxSequences}, attending as the target's default. */
     public GreedyGenerator(DecoderModel model, int maxSequences, int maxTokensPerSequence) {
+        this(model, maxSequences, maxTokensPerSequence, AttentionChoice.forTarget(model.target()));
+    }
+
+    public GreedyGenerator(DecoderModel model, int maxSequences, int maxTokensPerSequence, AttentionChoice attentionChoice) {
         this.model = model;
         int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
         int blocks = maxSequences * ((maxTokensPerSequence + blockSize - 1) / blockSize) + 1;
         KvCacheSpec spec = KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), blocks);
         this.constants = model.manager().newSubManager();
         this.cache = PagedKvCache.allocate(spec, model.target().device(), constants);
-        this.attention = new GatherAttention(cache, model.config());
+        this.attention = attentionChoice.create(cache, model.config());
     }
 
     /**

@@ -2,7 +2,8 @@ package io.spillway.models.generate;
 
 import ai.djl.ndarray.NDManager;
 import io.spillway.models.arch.DecoderModel;
-import io.spillway.models.attention.GatherAttention;
+import io.spillway.models.attention.AttentionBackend;
+import io.spillway.models.attention.AttentionChoice;
 import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
 import io.spillway.models.kv.KvCacheSpec;
@@ -32,7 +33,7 @@ public final class TeacherForcing {
             int blocks = (prompt.length + continuation.length + blockSize - 1) / blockSize;
             PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), blocks + 1),
                     model.target().device(), owner);
-            GatherAttention attention = new GatherAttention(cache, model.config());
+            AttentionBackend attention = AttentionChoice.forTarget(model.target()).create(cache, model.config());
             int[] table = new int[blocks];
             for (int b = 0; b < blocks; b++) {
                 table[b] = b + 1;

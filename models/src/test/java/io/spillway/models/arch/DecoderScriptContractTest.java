@@ -22,7 +22,7 @@ class DecoderScriptContractTest {
 
     private static final String SCRIPT = DecoderScript.source();
     private static final String LAYER_TUPLE = "Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]";
-    private static final String GROUP_TUPLE = "Tuple[Tensor, Tensor, Tensor, List[Tensor], int, int, int, int, int]";
+    private static final String GROUP_TUPLE = "Tuple[Tensor, Tensor, Tensor, List[Tensor], Tensor, int, int, int, int, int, int, int]";
 
     @Test
     void theShippedScriptAgreesWithJava() {
@@ -48,7 +48,7 @@ class DecoderScriptContractTest {
 
     @Test
     void aScriptWhoseAttentionGroupsCarryOneNumberFewerIsRefused() {
-        String fewer = GROUP_TUPLE.replace("int, int, int, int, int", "int, int, int, int");
+        String fewer = GROUP_TUPLE.replace("int, int, int, int, int, int, int", "int, int, int, int, int, int");
         String message = refused(mutated(GROUP_TUPLE, fewer));
         assertTrue(message.contains("disagree at parameter 5"), message);
         assertTrue(message.contains("attention: Tuple[List[Tensor], Tensor, List[" + fewer), message);

@@ -7,7 +7,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
-import io.spillway.models.attention.GatherAttention;
+import io.spillway.models.attention.AttentionBackend;
+import io.spillway.models.attention.AttentionChoice;
 import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
 import io.spillway.models.checkpoint.TensorDType;
@@ -69,7 +70,7 @@ class ReferenceParityTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("variantsInEachLayout")
     void logitsMatchTheFloat64Reference(String name, TinyCheckpoint checkpoint, ProjectionLayout layout) throws Exception {
-        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, ComputeTarget.cpuFloat32(), layout);
+        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, ComputeTarget.cpuFloat32(), layout, AttentionChoice.GATHER);
         System.out.printf("parity %-35s float32 max |logit diff| %.3g%n", name, worst);
         assertTrue(worst < TOLERANCE, name + ": max |logit - reference| = " + worst);
     }
@@ -83,12 +84,39 @@ class ReferenceParityTest {
     @MethodSource("variantsInEachLayout")
     void float16StaysCloseToTheReference(String name, TinyCheckpoint checkpoint, ProjectionLayout layout) throws Exception {
         ComputeTarget half = new ComputeTarget(ai.djl.Device.cpu(), ai.djl.ndarray.types.DataType.FLOAT16);
-        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, half, layout);
+        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, half, layout, AttentionChoice.GATHER);
         System.out.printf("parity %-35s float16 max |logit diff| %.3g%n", name, worst);
         assertTrue(worst < 0.05, name + " in float16: max |logit - reference| = " + worst);
     }
 
-    private static double maxLogitError(Path dir, String name, ComputeTarget target, ProjectionLayout layout) throws Exception {
+    static Stream<Arguments> variantsWithBlockTables() {
+        return variants().flatMap(v -> Stream.of(AttentionChoice.BLOCKS_MATMUL, AttentionChoice.BLOCKS_SDPA)
+                .map(choice -> Arguments.of(v.get()[0] + "-" + choice.name().toLowerCase(java.util.Locale.ROOT), v.get()[1], choice)));
+    }
+
+    /**
+     * The block-table plan (masks from positions on the device, whole blocks gathered, and SDPA with
+     * grouped-query heads) on the same ragged, chunked, windowed batches as the gather path, held to
+     * the same float64 reference; SDPA in float16 with the GPU's projection layout is the CUDA
+     * path's whole configuration, in libtorch's CPU kernels.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("variantsWithBlockTables")
+    void blockTableAttentionMatchesTheReference(String name, TinyCheckpoint checkpoint, AttentionChoice choice) throws Exception {
+        Path dir = checkpoint.writeTo(temp.resolve(name));
+        double worst = maxLogitError(dir, name, ComputeTarget.cpuFloat32(), ProjectionLayout.ROW_BLOCKS, choice);
+        System.out.printf("parity %-35s float32 max |logit diff| %.3g%n", name, worst);
+        assertTrue(worst < TOLERANCE, name + ": max |logit - reference| = " + worst);
+        if (choice == AttentionChoice.BLOCKS_SDPA) {
+            ComputeTarget half = new ComputeTarget(ai.djl.Device.cpu(), ai.djl.ndarray.types.DataType.FLOAT16);
+            double halfWorst = maxLogitError(dir, name, half, ProjectionLayout.LINEAR, choice);
+            System.out.printf("parity %-35s float16 linear max |logit diff| %.3g%n", name, halfWorst);
+            assertTrue(halfWorst < 0.05, name + " in float16: max |logit - reference| = " + halfWorst);
+        }
+    }
+
+    private static double maxLogitError(Path dir, String name, ComputeTarget target, ProjectionLayout layout, AttentionChoice choice)
+            throws Exception {
         ReferenceTransformer reference = new ReferenceTransformer(dir);
         Random random = new Random(name.hashCode());
         int[] a = randomTokens(random, 15, 96);
@@ -103,7 +131,7 @@ class ReferenceParityTest {
             int blockSize = 4;
             KvCacheSpec spec = KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), 32);
             PagedKvCache cache = PagedKvCache.allocate(spec, model.target().device(), owner);
-            GatherAttention attention = new GatherAttention(cache, model.config());
+            AttentionBackend attention = choice.create(cache, model.config());
             KvCacheManager blocks = new KvCacheManager(spec.numBlocks(), blockSize, false);
             // Interleave allocations so each sequence's blocks are scattered through the cache.
             SequenceBlocks seqA = blocks.newSequence("");

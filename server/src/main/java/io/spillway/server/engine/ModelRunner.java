@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.spillway.models.arch.DecoderModel;
 import io.spillway.models.attention.AttentionBackend;
-import io.spillway.models.attention.GatherAttention;
+import io.spillway.models.attention.AttentionChoice;
 import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
 import io.spillway.models.kv.KvCacheSpec;
@@ -38,7 +38,7 @@ final class ModelRunner implements AutoCloseable {
         this.model = model;
         this.owner = model.manager().newSubManager();
         this.cache = PagedKvCache.allocate(spec, model.target().device(), owner);
-        this.attention = new GatherAttention(cache, model.config());
+        this.attention = AttentionChoice.forTarget(model.target()).create(cache, model.config());
         this.sampler = new DeviceSampler(owner, model.target().device(), copies);
     }
 

@@ -1,0 +1,173 @@
+package io.spillway.models.attention;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import io.spillway.models.LoadedModel;
+import io.spillway.models.ModelLoadOptions;
+import io.spillway.models.arch.DecoderModel;
+import io.spillway.models.batch.ForwardBatch;
+import io.spillway.models.batch.SequenceChunk;
+import io.spillway.models.generate.GreedyGenerator;
+import io.spillway.models.kv.KvCacheSpec;
+import io.spillway.models.kv.PagedKvCache;
+import io.spillway.models.runtime.ComputeTarget;
+import io.spillway.models.runtime.HostStaging;
+import io.spillway.models.testing.StoriesReference;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The block-table plan on a real trained model: stories260K's reference ids exactly, batched and
+ * ragged; a prefix hit, where a sequence's first blocks were written by another; and a step whose
+ * padded score count passes 2³¹, planned in bytes that follow its blocks. ReferenceParityTest holds
+ * the same path to a float64 reference on chunked, windowed and grouped-query batches.
+ */
+class BlockTableAttentionTest {
+
+    private static StoriesReference ref;
+    private static LoadedModel stories;
+
+    @BeforeAll
+    static void load() {
+        ref = StoriesReference.load();
+        stories = LoadedModel.load(ModelLoadOptions.of(ref.directory(), ComputeTarget.cpuFloat32()));
+    }
+
+    @AfterAll
+    static void close() {
+        stories.close();
+    }
+
+    @ParameterizedTest
+    @EnumSource(AttentionChoice.class)
+    void storiesReferenceIdsComeBackExactlyBatchedAndRagged(AttentionChoice choice) {
+        List<int[]> prompts = ref.prompts();
+        try (GreedyGenerator generator = new GreedyGenerator(stories.model(), prompts.size(), 256, choice)) {
+            int longest = ref.expected().stream().mapToInt(e -> e.length).max().orElseThrow();
+            List<int[]> out = generator.generate(prompts, longest, Set.of());
+            for (int c = 0; c < prompts.size(); c++) {
+                int[] expected = ref.expected().get(c);
+                assertArrayEquals(expected, Arrays.copyOf(out.get(c), expected.length), choice + ", case " + c);
+            }
+        }
+    }
+
+    /**
+     * B starts with A's first two blocks (a cached prefix) and prefills only its own tail: its logits
+     * must be those of a cold prefill of the whole text, in every backend, and the backends must agree.
+     */
+    @Test
+    void aPrefixHitReadsTheBlocksAnotherSequenceWrote() {
+        DecoderModel model = stories.model();
+        int blockSize = 16;
+        int[] text = new int[40];
+        int[] source = concat(ref.prompts().get(0), ref.expected().get(0), ref.expected().get(1));
+        System.arraycopy(source, 0, text, 0, text.length);
+        float[][] byChoice = new float[AttentionChoice.values().length][];
+        for (AttentionChoice choice : AttentionChoice.values()) {
+            try (NDManager owner = model.manager().newSubManager()) {
+                PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), 16),
+                        model.target().device(), owner);
+                AttentionBackend attention = choice.create(cache, model.config());
+                int[] tableA = {3, 7, 5};
+                int[] tableB = {3, 7, 11};
+                int[] tableCold = {2, 9, 13};
+                forward(model, attention, List.of(new SequenceChunk(Arrays.copyOf(text, 36), 0, tableA, true)), blockSize);
+                float[] hit = forward(model, attention, List.of(new SequenceChunk(Arrays.copyOfRange(text, 32, 40), 32, tableB, true)),
+                        blockSize);
+                float[] cold = forward(model, attention, List.of(new SequenceChunk(text, 0, tableCold, true)), blockSize);
+                assertTrue(maxDiff(hit, cold) < 1e-4, choice + ": a prefix hit's logits differ from a cold prefill's by " + maxDiff(hit, cold));
+                byChoice[choice.ordinal()] = hit;
+            }
+        }
+        for (AttentionChoice choice : AttentionChoice.values()) {
+            double d = maxDiff(byChoice[0], byChoice[choice.ordinal()]);
+            assertTrue(d < 1e-4, choice + " against gather: " + d);
+        }
+    }
+
+    /**
+     * Four 8,192-token chunks at position 70,000: b·q·l is 2.6e12 padded scores, past any int. The
+     * block plan is four rows of 3 + 4,888 longs and the per-token arrays are the step's own rows;
+     * the gather plan would need a host mask of b·q·l floats, which cannot even be indexed.
+     */
+    @Test
+    void aStepPastTwoToThe31ScoresIsPlannedInBytesThatFollowItsBlocks() {
+        int blockSize = 16;
+        int queries = 8192;
+        int start = 70_000;
+        int context = start + queries;
+        int blocks = (context + blockSize - 1) / blockSize;
+        long scores = 4L * queries * context;
+        assertTrue(scores > (1L << 31));
+        DecoderModel model = stories.model();
+        try (NDManager owner = model.manager().newSubManager()) {
+            int cacheBlocks = 64;
+            PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), cacheBlocks),
+                    model.target().device(), owner);
+            List<SequenceChunk> chunks = new ArrayList<>();
+            for (int s = 0; s < 4; s++) {
+                int[] table = new int[blocks];
+                for (int k = 0; k < blocks; k++) {
+                    table[k] = 1 + (s * 7 + k) % (cacheBlocks - 1);
+                }
+                chunks.add(new SequenceChunk(new int[queries], start, table, true));
+            }
+            ForwardBatch batch = ForwardBatch.of(chunks, blockSize);
+            HostStaging staging = new HostStaging(model.target().device(), 1 << 20);
+            StepAttention step = new BlockTableAttention(cache, model.config(), BlockTableAttention.Kernel.SDPA).begin(batch, owner, staging);
+            assertEquals(1, step.groups().size());
+            AttentionGroup group = step.groups().getFirst();
+            assertEquals(4L * (BlockTableAttention.HEADER + blocks), group.blockPlan().size());
+            assertEquals(0, group.contextSlots().size());
+            assertTrue(group.masks().stream().allMatch(m -> m.size() == 0), "no host mask");
+            long[] plan = group.blockPlan().toLongArray();
+            assertEquals(context, plan[0]);
+            assertEquals(start, plan[1]);
+            assertEquals(queries, plan[2]);
+            assertEquals(1 + (3 * 7 + blocks - 1) % (cacheBlocks - 1), plan[3 * (BlockTableAttention.HEADER + blocks) + BlockTableAttention.HEADER
+                    + blocks - 1]);
+            // Planned bytes: the plan (blocks) plus what any plan needs per step row (write slots); none per context token.
+            long planned = 8 * (group.blockPlan().size() + step.writeSlots().size());
+            assertEquals(8L * (4 * (BlockTableAttention.HEADER + blocks) + 4 * queries), planned);
+            assertThrows(RuntimeException.class, () -> new GatherAttention(cache, model.config()).begin(batch, owner, staging),
+                    "the gather plan indexes b·q·l mask entries with an int");
+        }
+    }
+
+    private static float[] forward(DecoderModel model, AttentionBackend attention, List<SequenceChunk> chunks, int blockSize) {
+        try (NDManager step = model.manager().newSubManager()) {
+            return model.forward(ForwardBatch.of(chunks, blockSize), attention, step).toFloatArray();
+        }
+    }
+
+    private static double maxDiff(float[] a, float[] b) {
+        assertEquals(a.length, b.length);
+        double worst = 0;
+        for (int i = 0; i < a.length; i++) {
+            worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        }
+        return worst;
+    }
+
+    private static int[] concat(int[]... parts) {
+        int[] out = new int[Arrays.stream(parts).mapToInt(p -> p.length).sum()];
+        int at = 0;
+        for (int[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
+    }
+}
