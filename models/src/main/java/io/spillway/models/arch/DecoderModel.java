@@ -61,7 +61,7 @@ public final class DecoderModel implements AutoCloseable {
         this.summary = summary;
         this.weights = weights;
         this.maxModelLength = maxModelLength;
-        this.staging = new HostStaging(target.device(), 1 << 20);
+        this.staging = HostStaging.batched(target.device(), 1 << 20);
         this.noRows = weights.zeros(new Shape(0), DataType.INT64);
         this.constants = constants;
         this.bound = new ScriptArguments();
@@ -143,7 +143,13 @@ public final class DecoderModel implements AutoCloseable {
         staging.reset();
         StepAttention plan = attention.begin(batch, step, staging);
         DecoderCall call = DecoderCall.of(batch, plan, config.vocabSize(), config.numLayers(), noRows, staging, step);
+        staging.flush(step);
         return script.forward(call, step, model);
+    }
+
+    /** Host-to-device copies of step inputs so far: one per forward pass whose attention plan is all int64 (the block-table plan). */
+    public long stepTransfers() {
+        return staging.transfers();
     }
 
     @Override

@@ -146,6 +146,39 @@ class BlockTableAttentionTest {
         }
     }
 
+    /**
+     * A step's inputs reach the device in one copy when its plan is the block-table one: ids,
+     * positions, logit rows, write slots, plans and padded query rows are views of one uploaded
+     * tensor. A ragged prefill planned by the gather path adds its host-built masks, one copy each.
+     */
+    @Test
+    void aBlockTableStepUploadsItsInputsInOneTransfer() {
+        DecoderModel model = stories.model();
+        int blockSize = 16;
+        try (NDManager owner = model.manager().newSubManager()) {
+            PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), 16),
+                    model.target().device(), owner);
+            List<SequenceChunk> ragged = List.of(
+                    new SequenceChunk(Arrays.copyOf(ref.prompts().get(0), 1), 0, new int[] {1, 2}, true),
+                    new SequenceChunk(new int[] {1, 5, 9, 14, 20}, 0, new int[] {3}, true),
+                    new SequenceChunk(new int[] {1, 7, 3}, 0, new int[] {4}, false),
+                    new SequenceChunk(new int[] {33}, 20, new int[] {5, 6}, true));
+            for (AttentionChoice choice : AttentionChoice.values()) {
+                AttentionBackend attention = choice.create(cache, model.config());
+                for (int step = 0; step < 3; step++) {
+                    long before = model.stepTransfers();
+                    forward(model, attention, ragged, blockSize);
+                    long transfers = model.stepTransfers() - before;
+                    if (choice == AttentionChoice.GATHER) {
+                        assertTrue(transfers > 1, "the gather plan's masks are copies of their own: " + transfers);
+                    } else {
+                        assertEquals(1, transfers, choice + ": host-to-device copies in one forward pass");
+                    }
+                }
+            }
+        }
+    }
+
     private static float[] forward(DecoderModel model, AttentionBackend attention, List<SequenceChunk> chunks, int blockSize) {
         try (NDManager step = model.manager().newSubManager()) {
             return model.forward(ForwardBatch.of(chunks, blockSize), attention, step).toFloatArray();
