@@ -72,7 +72,7 @@ public final class BlockTableAttention implements AttentionBackend {
         NDArray none = staging.longs(step, new long[0], 0, new Shape(0));
         List<NDArray> noMasks = Collections.nCopies(distinctWindows.length, none);
         List<AttentionGroup> groups = new ArrayList<>(batch.groups().size());
-        for (ForwardBatch.Group group : batch.groups()) {
+        for (ForwardBatch.Group group : unpadded(batch)) {
             long[] plan = plan(batch, group, blocksInCache);
             int b = group.size();
             NDArray planArray = staging.longs(step, plan, plan.length, new Shape(b, plan.length / b));
@@ -81,6 +81,26 @@ public final class BlockTableAttention implements AttentionBackend {
                     b, group.maxQuery(), group.maxContext(), group.firstRow(), group.rows()));
         }
         return new StepAttention(layerCaches, slots, groups, layerWindowIndex, distinctWindows);
+    }
+
+    /**
+     * The batch's groups with each prefill chunk on its own: decodes share one query shape, but
+     * padding chunks of different lengths to the longest (and their contexts to the longest) costs
+     * what the fused kernels save. A chunk's rows are contiguous, so the groups still tile the batch.
+     */
+    static List<ForwardBatch.Group> unpadded(ForwardBatch batch) {
+        List<ForwardBatch.Group> groups = new ArrayList<>();
+        for (ForwardBatch.Group group : batch.groups()) {
+            if (group.maxQuery() == 1 || group.size() == 1) {
+                groups.add(group);
+                continue;
+            }
+            for (int seq : group.sequences()) {
+                SequenceChunk s = batch.sequences().get(seq);
+                groups.add(new ForwardBatch.Group(new int[] {seq}, batch.firstRow(seq), s.queryLength(), s.queryLength(), s.contextLength()));
+            }
+        }
+        return groups;
     }
 
     /** The group's plan rows, {@code [sequences, 3 + blocks]} flat; blocks past a sequence's own are 0, the null block. */

@@ -125,21 +125,25 @@ class BlockTableAttentionTest {
                 chunks.add(new SequenceChunk(new int[queries], start, table, true));
             }
             ForwardBatch batch = ForwardBatch.of(chunks, blockSize);
-            HostStaging staging = new HostStaging(model.target().device(), 1 << 20);
+            HostStaging staging = HostStaging.batched(model.target().device(), 1 << 20);
             StepAttention step = new BlockTableAttention(cache, model.config(), BlockTableAttention.Kernel.SDPA).begin(batch, owner, staging);
-            assertEquals(1, step.groups().size());
-            AttentionGroup group = step.groups().getFirst();
-            assertEquals(4L * (BlockTableAttention.HEADER + blocks), group.blockPlan().size());
-            assertEquals(0, group.contextSlots().size());
-            assertTrue(group.masks().stream().allMatch(m -> m.size() == 0), "no host mask");
-            long[] plan = group.blockPlan().toLongArray();
+            assertEquals(4, step.groups().size(), "one unpadded group per prefill chunk");
+            long planLongs = 0;
+            for (int g = 0; g < 4; g++) {
+                AttentionGroup group = step.groups().get(g);
+                assertEquals(BlockTableAttention.HEADER + blocks, group.blockPlan().size());
+                assertEquals(0, group.contextSlots().size());
+                assertTrue(group.masks().stream().allMatch(m -> m.size() == 0), "no host mask");
+                planLongs += group.blockPlan().size();
+            }
+            staging.flush(owner);
+            long[] plan = step.groups().get(3).blockPlan().toLongArray();
             assertEquals(context, plan[0]);
             assertEquals(start, plan[1]);
             assertEquals(queries, plan[2]);
-            assertEquals(1 + (3 * 7 + blocks - 1) % (cacheBlocks - 1), plan[3 * (BlockTableAttention.HEADER + blocks) + BlockTableAttention.HEADER
-                    + blocks - 1]);
-            // Planned bytes: the plan (blocks) plus what any plan needs per step row (write slots); none per context token.
-            long planned = 8 * (group.blockPlan().size() + step.writeSlots().size());
+            assertEquals(1 + (3 * 7 + blocks - 1) % (cacheBlocks - 1), plan[BlockTableAttention.HEADER + blocks - 1]);
+            // Planned bytes: the plans (blocks) plus what any plan needs per step row (write slots); none per context token.
+            long planned = 8 * (planLongs + step.writeSlots().size());
             assertEquals(8L * (4 * (BlockTableAttention.HEADER + blocks) + 4 * queries), planned);
             assertThrows(RuntimeException.class, () -> new GatherAttention(cache, model.config()).begin(batch, owner, staging),
                     "the gather plan indexes b·q·l mask entries with an int");
@@ -176,6 +180,27 @@ class BlockTableAttentionTest {
                     }
                 }
             }
+        }
+    }
+
+    /** Prefill chunks of different lengths are attended each on its own, unpadded; decodes stay one group. */
+    @Test
+    void eachPrefillChunkIsItsOwnGroupWithoutPadding() {
+        DecoderModel model = stories.model();
+        try (NDManager owner = model.manager().newSubManager()) {
+            PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), 16, model.target().dtype(), 16),
+                    model.target().device(), owner);
+            ForwardBatch batch = ForwardBatch.of(List.of(
+                    SequenceChunk.decode(5, 3, new int[] {1}),
+                    new SequenceChunk(new int[] {1, 5, 9, 14, 20}, 0, new int[] {3}, true),
+                    SequenceChunk.decode(7, 30, new int[] {4, 6}),
+                    new SequenceChunk(new int[] {1, 7}, 17, new int[] {8, 9}, false)), 16);
+            StepAttention step = new BlockTableAttention(cache, model.config(), BlockTableAttention.Kernel.SDPA)
+                    .begin(batch, owner, HostStaging.batched(model.target().device(), 4096));
+            assertEquals(List.of(2, 1, 1), step.groups().stream().map(AttentionGroup::sequences).toList());
+            assertEquals(List.of(1, 5, 2), step.groups().stream().map(AttentionGroup::queries).toList());
+            assertEquals(List.of(0, 2, 7), step.groups().stream().map(AttentionGroup::firstRow).toList());
+            assertTrue(step.groups().stream().allMatch(g -> g.queryRows().size() == 0 && g.validRows().size() == 0), "no padded queries");
         }
     }
 
