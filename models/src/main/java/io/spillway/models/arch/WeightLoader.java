@@ -247,10 +247,12 @@ final class WeightLoader {
     /**
      * Converts to the target dtype and device and moves the result into the model. {@code toType}
      * and {@code toDevice} return their input when there is nothing to convert; if that input is a
-     * view of the file, it is copied so the model never points into the mapping.
+     * view of the file, it is copied so the model never points into the mapping. The cast comes
+     * first, on the host: a float32 copy made on a GPU would stay in CUDA's caching allocator after
+     * the cast, memory the KV cache is then sized without.
      */
     private NDArray keep(NDArray array, NDManager model) {
-        NDArray converted = array.toDevice(target.device(), false).toType(target.dtype(), false);
+        NDArray converted = array.toType(target.dtype(), false).toDevice(target.device(), false);
         if (converted == array && fileViews.contains(array)) {
             converted = array.duplicate();
         }
