@@ -1,6 +1,7 @@
 package io.spillway.models.sampling;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
@@ -295,6 +296,46 @@ class DeviceSamplerTest {
             Sample want = reference.sample(logits, i * vocab, vocab, batch.get(i).state());
             assertEquals(vocab, want.top().size());
             assertSame(want, got.get(i), "row " + i);
+        }
+    }
+
+    /**
+     * A row with NaN or an infinity is reported (token NOT_FINITE), not drawn from, whatever the
+     * sampling; its neighbours are drawn as usual, and the -inf that a logit bias or a stop-token
+     * mask writes on purpose is not mistaken for one.
+     */
+    @Test
+    void aRowWithNanOrInfinityIsReportedNotSampled() {
+        Random random = new Random(11);
+        int vocab = 500;
+        int rows = 6;
+        float[] logits = logits(random, rows, vocab, false);
+        logits[1 * vocab + 17] = Float.NaN;
+        logits[3 * vocab + 400] = Float.POSITIVE_INFINITY;
+        logits[4 * vocab + 3] = Float.NEGATIVE_INFINITY;
+        List<Draw> batch = new ArrayList<>();
+        for (int r = 0; r < rows; r++) {
+            SamplingParams.Builder p = SamplingParams.builder().maxTokens(100).logitBias(Map.of(5, -100f));
+            if (r % 2 == 0) {
+                p.temperature(0.8).topP(0.9);
+            } else {
+                p.temperature(0);
+            }
+            if (r == 2) {
+                p.logprobs(3);
+            }
+            batch.add(new Draw(r, new SampleState(p.build(), r, END, new int[0])));
+        }
+        List<Sample> got = sampleOnDevice(logits, rows, vocab, batch);
+        Sampler reference = new Sampler();
+        for (int r = 0; r < rows; r++) {
+            if (r == 1 || r == 3 || r == 4) {
+                assertEquals(Sample.NOT_FINITE, got.get(r).token(), "row " + r);
+                assertFalse(got.get(r).finite());
+            } else {
+                assertSame(reference.sample(logits, r * vocab, vocab, batch.get(r).state()), got.get(r), "row " + r);
+                assertTrue(got.get(r).finite());
+            }
         }
     }
 

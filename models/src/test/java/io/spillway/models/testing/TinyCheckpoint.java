@@ -28,6 +28,7 @@ public final class TinyCheckpoint {
     private int shards = 1;
     private long seed = 7;
     private double scale = 0.15;
+    private double normCenter = 1;
 
     private TinyCheckpoint(ObjectNode config) {
         this.config = config;
@@ -65,6 +66,15 @@ public final class TinyCheckpoint {
         return this;
     }
 
+    /**
+     * Norm weights around {@code center} instead of 1: every projection's input grows by that
+     * factor, so a large one makes activations that fit float32 overflow float16 (max 65,504).
+     */
+    public TinyCheckpoint normCenter(double center) {
+        this.normCenter = center;
+        return this;
+    }
+
     public TinyCheckpoint seed(long s) {
         this.seed = s;
         return this;
@@ -93,7 +103,7 @@ public final class TinyCheckpoint {
             float[] values = new float[n];
             boolean norm = name.endsWith("norm.weight");
             for (int i = 0; i < n; i++) {
-                values[i] = norm ? (float) (1 + 0.2 * (2 * random.nextDouble() - 1)) : (float) (scale * random.nextGaussian());
+                values[i] = norm ? (float) (normCenter * (1 + 0.2 * (2 * random.nextDouble() - 1))) : (float) (scale * random.nextGaussian());
             }
             int shard = k++ % shards;
             writers.get(shard).add(name, dtype, shape, values);

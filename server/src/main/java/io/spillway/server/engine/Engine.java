@@ -605,6 +605,18 @@ public final class Engine implements AutoCloseable {
     /** Appends a sampled token, checks stop conditions and publishes the delta. Returns 1. */
     private int accept(Sequence seq, Sample sample) {
         RequestState r = seq.request;
+        if (seq.finished()) {
+            // A sibling's non-finite row (the same logits) already ended the request.
+            return 0;
+        }
+        if (!sample.finite()) {
+            LOG.error("request {}: the model's logits held NaN or an infinity at position {} ({}); ending it", r.id(),
+                    seq.length(), runner.target());
+            finishRequest(r, FinishReason.ERROR, "the model produced non-finite logits (NaN or infinity) at this position, so no"
+                    + " token was sampled; on " + runner.target() + " this is usually an activation overflowing its range"
+                    + " (serve with --dtype float32 to check)");
+            return 0;
+        }
         SamplingParams p = seq.sampling.params();
         int token = sample.token();
         seq.append(token);

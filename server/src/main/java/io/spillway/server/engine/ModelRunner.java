@@ -9,6 +9,7 @@ import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.kv.PagedKvCache;
+import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.runtime.HostCopies;
 import io.spillway.models.sampling.DeviceSampler;
 import io.spillway.models.sampling.Draw;
@@ -44,6 +45,10 @@ final class ModelRunner implements AutoCloseable {
 
     KvCacheSpec spec() {
         return cache.spec();
+    }
+
+    ComputeTarget target() {
+        return model.target();
     }
 
     /** Bytes copied from the device to the host by every step so far. */

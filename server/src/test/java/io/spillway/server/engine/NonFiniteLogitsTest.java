@@ -1,0 +1,55 @@
+package io.spillway.server.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.spillway.models.ModelLoadOptions;
+import io.spillway.models.runtime.ComputeTarget;
+import io.spillway.models.sampling.SamplingParams;
+import io.spillway.models.testing.TinyCheckpoint;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A checkpoint whose activations fit float32 but overflow float16 (norm weights near 3,000: the MLP's
+ * gate times up passes 65,504): in float16 its request ends with an error naming the cause instead
+ * of a token drawn from NaN, and the engine goes on serving; in float32 the same weights answer.
+ */
+class NonFiniteLogitsTest {
+
+    @TempDir
+    Path temp;
+
+    @Test
+    void float16OverflowEndsTheRequestWithAnErrorAndFloat32Answers() throws Exception {
+        Path dir = TinyCheckpoint.llama().normCenter(3000).writeTo(temp.resolve("overflowing"));
+        SamplingParams p = SamplingParams.builder().temperature(0.7).maxTokens(8).ignoreEos(true).build();
+        int[] prompt = {1, 17, 40, 5, 63};
+
+        ComputeTarget half = new ComputeTarget(Device.cpu(), DataType.FLOAT16);
+        try (Engine engine = Engine.start(ModelLoadOptions.of(dir, half), EngineConfig.defaults(false).withKvCacheBytes(8L << 20),
+                new PrometheusRegistry())) {
+            for (int i = 0; i < 2; i++) {
+                RequestStream.CompletedRequest done = engine.submit(new EngineRequest("half" + i, prompt, p, "")).collect()
+                        .get(60, TimeUnit.SECONDS);
+                assertNotNull(done.error(), "float16 request " + i + " was sampled from non-finite logits");
+                assertTrue(done.error().contains("non-finite logits"), done.error());
+                assertEquals(FinishReason.ERROR, done.choices().get(0).finishReason());
+                assertEquals(0, done.choices().get(0).tokenIds().length, "no token came from the overflowing row");
+            }
+        }
+        try (Engine engine = Engine.start(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()),
+                EngineConfig.defaults(false).withKvCacheBytes(8L << 20), new PrometheusRegistry())) {
+            RequestStream.CompletedRequest done = engine.submit(new EngineRequest("full", prompt, p, "")).collect().get(60, TimeUnit.SECONDS);
+            assertNull(done.error());
+            assertEquals(8, done.choices().get(0).tokenIds().length);
+        }
+    }
+}
