@@ -17,6 +17,21 @@ sealed interface StepFailure {
     /** libtorch's text (the first message in the cause chain that decided the kind). */
     String message();
 
+    /** The message's first line: libtorch appends advice on CUDA_LAUNCH_BLOCKING and the like. */
+    default String summary() {
+        int end = message().indexOf('\n');
+        return (end < 0 ? message() : message().substring(0, end)).strip();
+    }
+
+    /** The metric label. */
+    default String kind() {
+        return switch (this) {
+            case OutOfMemory o -> "out_of_memory";
+            case DeviceLost d -> "device_lost";
+            case Other o -> "other";
+        };
+    }
+
     /** The allocator could not satisfy a request: smaller work may fit. */
     record OutOfMemory(String message) implements StepFailure {
     }
