@@ -98,7 +98,8 @@ public final class Engine implements AutoCloseable {
         this.maxModelLength = model.model().maxModelLength();
         this.vocabSize = model.config().vocabSize();
         this.kv = new KvCacheManager(spec.numBlocks(), spec.blockSize(), config.prefixCaching());
-        this.scheduler = new Scheduler(config, kv);
+        this.scheduler = new Scheduler(config, kv,
+                StepTransient.of(model.config(), model.model().target().dtype().getNumOfBytes()));
         this.runner = new ModelRunner(model.model(), spec);
         this.batches = around.apply(runner);
         this.stats = snapshot();
@@ -161,7 +162,7 @@ public final class Engine implements AutoCloseable {
 
     /**
      * On a CPU the configured bytes. On a GPU, the configured fraction of its memory, less what the
-     * weights already use and room for one step's activations.
+     * weights already use, room for one step's activations and attention's transient budget.
      */
     private static long kvBudgetBytes(LoadedModel model, EngineConfig config) {
         if (!model.model().target().isGpu()) {
@@ -171,10 +172,11 @@ public final class Engine implements AutoCloseable {
         ModelConfig c = model.config();
         long activations = (long) config.maxNumBatchedTokens() * (4L * c.hiddenSize() + 2L * c.intermediateSize() + c.vocabSize())
                 * model.model().target().dtype().getNumOfBytes() * 2;
-        long budget = (long) (memory.getMax() * config.gpuMemoryUtilization()) - memory.getCommitted() - activations;
+        long budget = (long) (memory.getMax() * config.gpuMemoryUtilization()) - memory.getCommitted() - activations
+                - config.transientBudgetBytes();
         if (budget <= 0) {
             throw new IllegalStateException("no GPU memory left for the KV cache: " + (memory.getCommitted() >> 20) + " of "
-                    + (memory.getMax() >> 20) + " MiB in use; raise gpu-memory-utilization or use a smaller model");
+                    + (memory.getMax() >> 20) + " MiB in use; raise gpu-memory-utilization, lower transient-budget-bytes or use a smaller model");
         }
         return budget;
     }
