@@ -494,13 +494,9 @@ public final class Engine implements AutoCloseable {
             resolveStall();
             return;
         }
-        int prefillTokens = 0;
-        for (Scheduler.Scheduled s : batch) {
-            if (s.tokens() > 1) {
-                prefillTokens += s.tokens();
-            }
-        }
-        int generated = run(batch);
+        Ran ran = run(batch);
+        int prefillTokens = ran.prefilled();
+        int generated = ran.generated();
         double seconds = (System.nanoTime() - start) / 1e9;
         steps++;
         metrics.stepDuration.observe(seconds);
@@ -514,7 +510,19 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * Runs part of the step's batch and takes its tokens; returns tokens generated. A part that
+     * What parts of a step computed: tokens generated, and tokens fed in chunks of more than one
+     * (prefill and recompute, for the prefill rate), counting only passes that succeeded.
+     */
+    private record Ran(int generated, int prefilled) {
+        static final Ran NOTHING = new Ran(0, 0);
+
+        Ran plus(Ran other) {
+            return new Ran(generated + other.generated, prefilled + other.prefilled);
+        }
+    }
+
+    /**
+     * Runs part of the step's batch and takes its tokens. A part that
      * runs out of device memory is run again in halves, a lone sequence with half its chunk,
      * until only a single token that cannot fit is left to fail. Retrying is exact: nothing of a
      * sequence moves until its part succeeded (its {@code computed}, its sampling state), and a
@@ -522,11 +530,11 @@ public final class Engine implements AutoCloseable {
      * with the same values, before any query reads them; they are never registered in the prefix
      * cache, which takes only computed blocks.
      */
-    private int run(List<Scheduler.Scheduled> part) {
+    private Ran run(List<Scheduler.Scheduled> part) {
         // A request failed by an earlier part of this step may have samples in this one.
         List<Scheduler.Scheduled> live = part.stream().filter(s -> !s.sequence().finished()).toList();
         if (live.isEmpty()) {
-            return 0;
+            return Ran.NOTHING;
         }
         List<Drawing> drawing = new ArrayList<>();
         List<Draw> draws = new ArrayList<>();
@@ -547,7 +555,7 @@ public final class Engine implements AutoCloseable {
         return commit(live, drawing, samples);
     }
 
-    private int recover(List<Scheduler.Scheduled> part, StepFailure failure, RuntimeException e) {
+    private Ran recover(List<Scheduler.Scheduled> part, StepFailure failure, RuntimeException e) {
         metrics.stepFailures.labelValues(failure.kind()).inc();
         Scheduler.Scheduled first = part.get(0);
         return switch (failure) {
@@ -555,7 +563,7 @@ public final class Engine implements AutoCloseable {
                 LOG.warn("a forward pass of {} sequences ran out of device memory; running it again in halves: {}", part.size(),
                         oom.summary());
                 int half = part.size() / 2;
-                yield run(part.subList(0, half)) + run(part.subList(half, part.size()));
+                yield run(part.subList(0, half)).plus(run(part.subList(half, part.size())));
             }
             case StepFailure.OutOfMemory oom when first.tokens() > 1 -> {
                 LOG.warn("a forward pass of {} tokens of request {} ran out of device memory; running {} of them: {}", first.tokens(),
@@ -570,30 +578,34 @@ public final class Engine implements AutoCloseable {
                 finishRequest(seq.request, FinishReason.ERROR, "the forward pass ran out of device memory for this sequence alone, "
                         + "one token at " + (seq.computed + 1) + " tokens of context (" + oom.summary() + "); a shorter prompt or"
                         + " output may fit, or a server with more free device memory");
-                yield 0;
+                yield Ran.NOTHING;
             }
             case StepFailure.DeviceLost lost -> {
                 loseDevice(lost, e);
-                yield 0;
+                yield Ran.NOTHING;
             }
             case StepFailure.Other other -> {
                 LOG.error("forward pass failed for {} sequences", part.size(), e);
                 for (Scheduler.Scheduled s : part) {
                     finishRequest(s.sequence().request, FinishReason.ERROR, "the forward pass failed: " + other.message());
                 }
-                yield 0;
+                yield Ran.NOTHING;
             }
         };
     }
 
-    /** Advances the part's sequences past the tokens it computed and takes their samples; returns tokens generated. */
-    private int commit(List<Scheduler.Scheduled> part, List<Drawing> drawing, List<Sample> samples) {
+    /** Advances the part's sequences past the tokens it computed and takes their samples. */
+    private Ran commit(List<Scheduler.Scheduled> part, List<Drawing> drawing, List<Sample> samples) {
         int next = 0;
         int generated = 0;
+        int prefilled = 0;
         for (Scheduler.Scheduled s : part) {
             Sequence seq = s.sequence();
             if (seq.finished()) {
                 continue;
+            }
+            if (s.tokens() > 1) {
+                prefilled += s.tokens();
             }
             int promptPart = Math.max(0, Math.min(seq.promptLength - seq.computed, s.tokens()));
             if (promptPart > 0) {
@@ -610,7 +622,7 @@ public final class Engine implements AutoCloseable {
                 generated += sampleAndEmit(d, samples);
             }
         }
-        return generated;
+        return new Ran(generated, prefilled);
     }
 
     /**
