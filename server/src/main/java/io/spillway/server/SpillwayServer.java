@@ -33,6 +33,7 @@ import java.util.Optional;
 import io.spillway.server.config.ConfigException;
 import io.spillway.server.config.ServerConfig;
 import io.spillway.server.demo.DemoModel;
+import io.spillway.server.engine.BatchRunner;
 import io.spillway.server.engine.Engine;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -71,6 +72,15 @@ public final class SpillwayServer implements AutoCloseable {
     }
 
     public static SpillwayServer start(ServerConfig config, Clock clock) throws InterruptedException {
+        return start(config, clock, java.util.function.UnaryOperator.identity());
+    }
+
+    /**
+     * As {@link #start(ServerConfig, Clock)}, with the engine's every batch run through {@code around}
+     * applied to its model runner: how the tests make a CPU fail as a GPU does.
+     */
+    public static SpillwayServer start(ServerConfig config, Clock clock, java.util.function.UnaryOperator<BatchRunner> around)
+            throws InterruptedException {
         ServerConfig.Model m = config.model();
         boolean demo = m.demo();
         Path dir = demo ? DemoModel.write() : locate(m.path(), config.hub());
@@ -103,7 +113,7 @@ public final class SpillwayServer implements AutoCloseable {
         PlatformServices platform = null;
         Engine engine;
         try {
-            engine = Engine.start(options, config.engine().toEngineConfig(target.isGpu()), registry);
+            engine = Engine.start(options, config.engine().toEngineConfig(target.isGpu()), registry, around);
         } catch (RuntimeException e) {
             embeddings.ifPresent(EmbeddingService::close);
             throw e;
@@ -131,7 +141,7 @@ public final class SpillwayServer implements AutoCloseable {
             collections = new Collections(catalog, embeddings, cc.chunkTokens(), cc.chunkOverlapTokens(), Duration.ofMillis(cc.minSeqWaitMs()));
             Generator pipeline = platform.around(new RetrievalStage(new StructuredOutputCheck(spill), collections, local), registry);
             ApiRouter router = new ApiRouter(new ApiRouter.Parts(served, spill.models(), pipeline, config.server().apiKeys(),
-                    Optional.of(platform.keys()), embeddings, new CollectionsApi(collections), registry, engine::running,
+                    Optional.of(platform.keys()), embeddings, new CollectionsApi(collections), registry, engine::health,
                     Version.current(), clock));
             ServerConfig.Server s = config.server();
             HttpServer http = HttpServer.start(new HttpServer.Settings(s.host(), s.port(), s.maxBodyBytes(),

@@ -6,6 +6,7 @@ import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.spillway.models.tokenizer.TextTokenizer;
 import io.spillway.server.config.ServerConfig;
+import io.spillway.server.engine.EngineHealth;
 import io.spillway.server.generation.Caller;
 import io.spillway.server.generation.GenerationRequest;
 import io.spillway.server.generation.Generator;
@@ -35,7 +36,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import java.util.function.Function;
 
 /**
@@ -55,7 +56,7 @@ public final class ApiRouter implements Router {
     public record Parts(ServedModel model, List<ServerConfig.ModelRoute> routedModels, Generator generator,
                         List<String> staticKeys, Optional<io.spillway.server.platform.keys.KeyStore> keyStore,
                         Optional<io.spillway.server.embeddings.EmbeddingService> embeddings, CollectionsApi collections,
-                        PrometheusRegistry registry, BooleanSupplier ready, String version, java.time.Clock clock) {
+                        PrometheusRegistry registry, Supplier<EngineHealth> health, String version, java.time.Clock clock) {
     }
 
     private final ServedModel model;
@@ -65,7 +66,7 @@ public final class ApiRouter implements Router {
     private final Optional<EmbeddingsEndpoint> embeddings;
     private final CollectionsApi collections;
     private final PrometheusRegistry registry;
-    private final BooleanSupplier ready;
+    private final Supplier<EngineHealth> health;
     private final String version;
     private final OpenAiEncoder encoder = new OpenAiEncoder();
     private final ApiErrors errors = new ApiErrors(encoder);
@@ -81,7 +82,7 @@ public final class ApiRouter implements Router {
         this.embeddings = parts.embeddings().map(e -> new EmbeddingsEndpoint(e, encoder));
         this.collections = parts.collections();
         this.registry = parts.registry();
-        this.ready = parts.ready();
+        this.health = parts.health();
         this.version = parts.version();
         this.responder = new GenerationResponder(encoder, parts.clock());
         this.accessLog = new AccessLog(registry);
@@ -146,12 +147,22 @@ public final class ApiRouter implements Router {
         switch (joined) {
             case "/health" -> {
                 requireMethod(method, "GET");
-                ex.respond(200, JSON_TYPE, encoder.status("ok"), Map.of());
+                // Liveness: fails only when this process cannot serve again, so that it is restarted.
+                if (health.get() instanceof EngineHealth.DeviceLost lost) {
+                    ex.respond(503, JSON_TYPE, encoder.status(lost.status(), lost.reason()), Map.of());
+                } else {
+                    ex.respond(200, JSON_TYPE, encoder.status("ok"), Map.of());
+                }
             }
             case "/ready" -> {
                 requireMethod(method, "GET");
-                boolean isReady = ready.getAsBoolean();
-                ex.respond(isReady ? 200 : 503, JSON_TYPE, encoder.status(isReady ? "ready" : "starting"), Map.of());
+                switch (health.get()) {
+                    case EngineHealth.Serving s -> ex.respond(200, JSON_TYPE, encoder.status(s.status()), Map.of());
+                    case EngineHealth.Stopping s -> ex.respond(503, JSON_TYPE, encoder.status(s.status(), "the server is shutting down"),
+                            Map.of());
+                    case EngineHealth.DeviceLost lost -> ex.respond(503, JSON_TYPE, encoder.status(lost.status(),
+                            "the model's device failed and cannot recover: " + lost.reason()), Map.of());
+                }
             }
             case "/version" -> {
                 requireMethod(method, "GET");

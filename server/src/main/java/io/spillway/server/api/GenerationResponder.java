@@ -82,6 +82,8 @@ final class GenerationResponder {
                     + w.detail() + ".", null, "queue_wait", w.retryAfterSeconds());
             case Refusal.DeadlinePassed d -> new OpenAiException(503, "server_error", "The local queue did not start this request within"
                     + " its wait limit.", null, "queue_deadline", d.retryAfterSeconds());
+            case Refusal.Unavailable u -> new OpenAiException(503, "server_error", "The local model cannot serve: " + u.detail() + ".",
+                    null, "engine_unavailable", u.retryAfterSeconds());
         };
     }
 

@@ -66,14 +66,16 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
                          @JsonProperty("max-waiting-requests") int maxWaitingRequests,
                          @JsonProperty("max-waiting-tokens") long maxWaitingTokens,
                          @JsonProperty("request-timeout-seconds") double requestTimeoutSeconds,
-                         @JsonProperty("cpu-threads") int cpuThreads) {
+                         @JsonProperty("cpu-threads") int cpuThreads,
+                         @JsonProperty("transient-budget-bytes") long transientBudgetBytes) {
 
         /** The engine's limits; token budgets of 0 resolve per device. */
         public EngineConfig toEngineConfig(boolean gpu) {
             int batched = maxNumBatchedTokens > 0 ? maxNumBatchedTokens : EngineConfig.defaults(gpu).maxNumBatchedTokens();
             int chunk = maxPrefillChunk > 0 ? maxPrefillChunk : batched;
             return new EngineConfig(maxNumSeqs, batched, chunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                    maxWaitingRequests, maxWaitingTokens, Duration.ofMillis((long) (requestTimeoutSeconds * 1000)), cpuThreads);
+                    maxWaitingRequests, maxWaitingTokens, Duration.ofMillis((long) (requestTimeoutSeconds * 1000)), cpuThreads,
+                    transientBudgetBytes);
         }
     }
 

@@ -23,6 +23,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,6 +55,8 @@ public final class Engine implements AutoCloseable {
     private final KvCacheManager kv;
     private final Scheduler scheduler;
     private final ModelRunner runner;
+    /** The runner, or what a caller put around it (fault injection in tests). */
+    private final BatchRunner batches;
     private final EngineMetrics metrics;
 
     private final ConcurrentLinkedQueue<RequestState> inbound = new ConcurrentLinkedQueue<>();
@@ -72,6 +75,8 @@ public final class Engine implements AutoCloseable {
     private Thread thread;
     private volatile boolean running = true;
     private volatile EngineStats stats;
+    /** Set once by the engine thread when the device is lost; never cleared (the process must restart). */
+    private volatile EngineHealth.DeviceLost deviceLost;
     private long steps;
     private long preemptionsReported;
     private long promptTokensDone;
@@ -84,7 +89,8 @@ public final class Engine implements AutoCloseable {
     private volatile double predictionErrorP99;
     private double generationTokensPerSecond;
 
-    private Engine(LoadedModel model, EngineConfig config, KvCacheSpec spec, PrometheusRegistry registry) {
+    private Engine(LoadedModel model, EngineConfig config, KvCacheSpec spec, PrometheusRegistry registry,
+                   UnaryOperator<BatchRunner> around) {
         this.model = model;
         this.config = config;
         this.tokenizer = model.tokenizer().orElse(null);
@@ -92,8 +98,10 @@ public final class Engine implements AutoCloseable {
         this.maxModelLength = model.model().maxModelLength();
         this.vocabSize = model.config().vocabSize();
         this.kv = new KvCacheManager(spec.numBlocks(), spec.blockSize(), config.prefixCaching());
-        this.scheduler = new Scheduler(config, kv);
+        this.scheduler = new Scheduler(config, kv,
+                StepTransient.of(model.config(), model.model().target().dtype().getNumOfBytes()));
         this.runner = new ModelRunner(model.model(), spec);
+        this.batches = around.apply(runner);
         this.stats = snapshot();
         this.metrics = new EngineMetrics(registry, () -> stats);
     }
@@ -103,6 +111,16 @@ public final class Engine implements AutoCloseable {
      * serves. Returns once the engine is ready; a load failure is rethrown here.
      */
     public static Engine start(ModelLoadOptions options, EngineConfig config, PrometheusRegistry registry) {
+        return start(options, config, registry, UnaryOperator.identity());
+    }
+
+    /**
+     * As {@link #start(ModelLoadOptions, EngineConfig, PrometheusRegistry)}, with every batch run
+     * through {@code around} applied to the model runner: the seam where tests make a step fail
+     * as it would on a GPU.
+     */
+    public static Engine start(ModelLoadOptions options, EngineConfig config, PrometheusRegistry registry,
+                               UnaryOperator<BatchRunner> around) {
         java.util.concurrent.CompletableFuture<Engine> ready = new java.util.concurrent.CompletableFuture<>();
         Thread thread = new Thread(() -> {
             Engine engine;
@@ -115,7 +133,7 @@ public final class Engine implements AutoCloseable {
                 try {
                     KvCacheSpec spec = KvCacheSpec.forBudget(model.config(), config.blockSize(), model.model().target().dtype(),
                             kvBudgetBytes(model, config));
-                    engine = new Engine(model, config, spec, registry);
+                    engine = new Engine(model, config, spec, registry, around);
                     engine.thread = Thread.currentThread();
                     LOG.info("engine: {} KV blocks of {} tokens ({} MiB, {} tokens), max {} sequences, {} tokens per step, prefix caching {}",
                             spec.usableBlocks(), spec.blockSize(), spec.totalBytes() >> 20, (long) spec.usableBlocks() * spec.blockSize(),
@@ -144,7 +162,7 @@ public final class Engine implements AutoCloseable {
 
     /**
      * On a CPU the configured bytes. On a GPU, the configured fraction of its memory, less what the
-     * weights already use and room for one step's activations.
+     * weights already use, room for one step's activations and attention's transient budget.
      */
     private static long kvBudgetBytes(LoadedModel model, EngineConfig config) {
         if (!model.model().target().isGpu()) {
@@ -154,10 +172,11 @@ public final class Engine implements AutoCloseable {
         ModelConfig c = model.config();
         long activations = (long) config.maxNumBatchedTokens() * (4L * c.hiddenSize() + 2L * c.intermediateSize() + c.vocabSize())
                 * model.model().target().dtype().getNumOfBytes() * 2;
-        long budget = (long) (memory.getMax() * config.gpuMemoryUtilization()) - memory.getCommitted() - activations;
+        long budget = (long) (memory.getMax() * config.gpuMemoryUtilization()) - memory.getCommitted() - activations
+                - config.transientBudgetBytes();
         if (budget <= 0) {
             throw new IllegalStateException("no GPU memory left for the KV cache: " + (memory.getCommitted() >> 20) + " of "
-                    + (memory.getMax() >> 20) + " MiB in use; raise gpu-memory-utilization or use a smaller model");
+                    + (memory.getMax() >> 20) + " MiB in use; raise gpu-memory-utilization, lower transient-budget-bytes or use a smaller model");
         }
         return budget;
     }
@@ -181,6 +200,15 @@ public final class Engine implements AutoCloseable {
     /** Whether the engine thread is serving (false once {@link #close} began). */
     public boolean running() {
         return running && thread.isAlive();
+    }
+
+    /** Whether the engine can generate now, for the probes. */
+    public EngineHealth health() {
+        EngineHealth.DeviceLost lost = deviceLost;
+        if (lost != null) {
+            return lost;
+        }
+        return running() ? new EngineHealth.Serving() : new EngineHealth.Stopping();
     }
 
     /** The latest snapshot (refreshed every step). */
@@ -249,10 +277,15 @@ public final class Engine implements AutoCloseable {
      * Queues a request. Never blocks: over the admission bounds it fails at once.
      *
      * @throws EngineOverloadedException when the waiting queue is full
+     * @throws EngineUnavailableException when the device was lost: this process cannot generate again
      * @throws IllegalArgumentException  when the request can never run (too long, bad token ids,
      *                                   a duplicate id)
      */
     public RequestStream submit(EngineRequest request) {
+        EngineHealth.DeviceLost lost = deviceLost;
+        if (lost != null) {
+            throw new EngineUnavailableException(unusable(lost));
+        }
         if (!running) {
             throw new EngineOverloadedException("the engine is shutting down", 1);
         }
@@ -340,6 +373,12 @@ public final class Engine implements AutoCloseable {
         while (running) {
             try {
                 intake();
+                if (deviceLost != null) {
+                    // Requests that passed submit's check as the device was lost.
+                    failEverything(deviceLost);
+                    LockSupport.parkNanos(this, IDLE_PARK_NANOS);
+                    continue;
+                }
                 processAborts();
                 processHolds();
                 expireDeadlines();
@@ -350,6 +389,11 @@ public final class Engine implements AutoCloseable {
                 }
                 step();
             } catch (RuntimeException | Error e) {
+                // CUDA reports errors asynchronously: a lost device may surface outside the forward pass.
+                if (StepFailure.of(e) instanceof StepFailure.DeviceLost lost) {
+                    loseDevice(lost, e);
+                    continue;
+                }
                 // The engine must outlive any one request: fail what was running and carry on.
                 LOG.error("engine step failed; failing the running requests", e);
                 failRunning(e);
@@ -450,40 +494,118 @@ public final class Engine implements AutoCloseable {
             resolveStall();
             return;
         }
-        int prefillTokens = 0;
+        Ran ran = run(batch);
+        int prefillTokens = ran.prefilled();
+        int generated = ran.generated();
+        double seconds = (System.nanoTime() - start) / 1e9;
+        steps++;
+        metrics.stepDuration.observe(seconds);
+        stepSeconds = stepSeconds == 0 ? seconds : EWMA * seconds + (1 - EWMA) * stepSeconds;
+        if (prefillTokens > 0) {
+            double rate = prefillTokens / seconds;
+            prefillTokensPerSecond = prefillTokensPerSecond == 0 ? rate : EWMA * rate + (1 - EWMA) * prefillTokensPerSecond;
+        }
+        generationTokensPerSecond = EWMA * (generated / seconds) + (1 - EWMA) * generationTokensPerSecond;
+        stats = snapshot();
+    }
+
+    /**
+     * What parts of a step computed: tokens generated, and tokens fed in chunks of more than one
+     * (prefill and recompute, for the prefill rate), counting only passes that succeeded.
+     */
+    private record Ran(int generated, int prefilled) {
+        static final Ran NOTHING = new Ran(0, 0);
+
+        Ran plus(Ran other) {
+            return new Ran(generated + other.generated, prefilled + other.prefilled);
+        }
+    }
+
+    /**
+     * Runs part of the step's batch and takes its tokens. A part that
+     * runs out of device memory is run again in halves, a lone sequence with half its chunk,
+     * until only a single token that cannot fit is left to fail. Retrying is exact: nothing of a
+     * sequence moves until its part succeeded (its {@code computed}, its sampling state), and a
+     * failed attempt's KV writes land only in the slots of the positions the retry writes again,
+     * with the same values, before any query reads them; they are never registered in the prefix
+     * cache, which takes only computed blocks.
+     */
+    private Ran run(List<Scheduler.Scheduled> part) {
+        // A request failed by an earlier part of this step may have samples in this one.
+        List<Scheduler.Scheduled> live = part.stream().filter(s -> !s.sequence().finished()).toList();
+        if (live.isEmpty()) {
+            return Ran.NOTHING;
+        }
         List<Drawing> drawing = new ArrayList<>();
         List<Draw> draws = new ArrayList<>();
         int row = 0;
-        for (Scheduler.Scheduled s : batch) {
+        for (Scheduler.Scheduled s : live) {
             Sequence seq = s.sequence();
-            if (s.tokens() > 1) {
-                prefillTokens += s.tokens();
-            }
-            if (seq.computed + s.tokens() != seq.length()) {
-                continue;
-            }
-            // Every chunk that ends its sequence has a logits row, drawn from or not.
-            int logitsRow = row++;
-            if (!seq.finished()) {
-                drawing.add(Drawing.of(seq, logitsRow, draws, Engine::seedFor));
+            if (seq.computed + s.tokens() == seq.length()) {
+                // Every chunk that ends its sequence has a logits row.
+                drawing.add(Drawing.of(seq, row++, draws, Engine::seedFor));
             }
         }
         List<Sample> samples;
         try {
-            samples = runner.execute(batch, draws);
+            samples = batches.execute(new StepBatch(live, draws));
         } catch (RuntimeException e) {
-            LOG.error("forward pass failed for {} sequences", batch.size(), e);
-            for (Scheduler.Scheduled s : batch) {
-                finishRequest(s.sequence().request, FinishReason.ERROR, "the forward pass failed: " + e.getMessage());
-            }
-            return;
+            return recover(live, StepFailure.of(e), e);
         }
+        return commit(live, drawing, samples);
+    }
+
+    private Ran recover(List<Scheduler.Scheduled> part, StepFailure failure, RuntimeException e) {
+        metrics.stepFailures.labelValues(failure.kind()).inc();
+        Scheduler.Scheduled first = part.get(0);
+        return switch (failure) {
+            case StepFailure.OutOfMemory oom when part.size() > 1 -> {
+                LOG.warn("a forward pass of {} sequences ran out of device memory; running it again in halves: {}", part.size(),
+                        oom.summary());
+                int half = part.size() / 2;
+                yield run(part.subList(0, half)).plus(run(part.subList(half, part.size())));
+            }
+            case StepFailure.OutOfMemory oom when first.tokens() > 1 -> {
+                LOG.warn("a forward pass of {} tokens of request {} ran out of device memory; running {} of them: {}", first.tokens(),
+                        first.sequence().request.id(), first.tokens() / 2, oom.summary());
+                // The rest of the chunk is scheduled next step, as any unfinished prompt is.
+                yield run(List.of(new Scheduler.Scheduled(first.sequence(), first.tokens() / 2)));
+            }
+            case StepFailure.OutOfMemory oom -> {
+                Sequence seq = first.sequence();
+                LOG.warn("request {} cannot fit in device memory alone at {} tokens of context: {}", seq.request.id(), seq.computed + 1,
+                        oom.summary());
+                finishRequest(seq.request, FinishReason.ERROR, "the forward pass ran out of device memory for this sequence alone, "
+                        + "one token at " + (seq.computed + 1) + " tokens of context (" + oom.summary() + "); a shorter prompt or"
+                        + " output may fit, or a server with more free device memory");
+                yield Ran.NOTHING;
+            }
+            case StepFailure.DeviceLost lost -> {
+                loseDevice(lost, e);
+                yield Ran.NOTHING;
+            }
+            case StepFailure.Other other -> {
+                LOG.error("forward pass failed for {} sequences", part.size(), e);
+                for (Scheduler.Scheduled s : part) {
+                    finishRequest(s.sequence().request, FinishReason.ERROR, "the forward pass failed: " + other.message());
+                }
+                yield Ran.NOTHING;
+            }
+        };
+    }
+
+    /** Advances the part's sequences past the tokens it computed and takes their samples. */
+    private Ran commit(List<Scheduler.Scheduled> part, List<Drawing> drawing, List<Sample> samples) {
         int next = 0;
         int generated = 0;
-        for (Scheduler.Scheduled s : batch) {
+        int prefilled = 0;
+        for (Scheduler.Scheduled s : part) {
             Sequence seq = s.sequence();
             if (seq.finished()) {
                 continue;
+            }
+            if (s.tokens() > 1) {
+                prefilled += s.tokens();
             }
             int promptPart = Math.max(0, Math.min(seq.promptLength - seq.computed, s.tokens()));
             if (promptPart > 0) {
@@ -500,16 +622,34 @@ public final class Engine implements AutoCloseable {
                 generated += sampleAndEmit(d, samples);
             }
         }
-        double seconds = (System.nanoTime() - start) / 1e9;
-        steps++;
-        metrics.stepDuration.observe(seconds);
-        stepSeconds = stepSeconds == 0 ? seconds : EWMA * seconds + (1 - EWMA) * stepSeconds;
-        if (prefillTokens > 0) {
-            double rate = prefillTokens / seconds;
-            prefillTokensPerSecond = prefillTokensPerSecond == 0 ? rate : EWMA * rate + (1 - EWMA) * prefillTokensPerSecond;
+        return new Ran(generated, prefilled);
+    }
+
+    /**
+     * The device cannot run anything again (a sticky CUDA error): every request in flight fails,
+     * new ones are refused, and {@link #health()} says why until the process is replaced.
+     */
+    private void loseDevice(StepFailure.DeviceLost lost, Throwable e) {
+        if (deviceLost == null) {
+            LOG.error("the model's device failed and cannot recover: failing every request and refusing new ones until this"
+                    + " process is restarted", e);
+            deviceLost = new EngineHealth.DeviceLost(lost.summary(), java.time.Instant.now());
         }
-        generationTokensPerSecond = EWMA * (generated / seconds) + (1 - EWMA) * generationTokensPerSecond;
+        failEverything(deviceLost);
+    }
+
+    private void failEverything(EngineHealth.DeviceLost lost) {
+        intake();
+        String error = unusable(lost);
+        for (RequestState r : List.copyOf(inFlight.values())) {
+            finishRequest(r, FinishReason.ERROR, error);
+        }
         stats = snapshot();
+    }
+
+    private static String unusable(EngineHealth.DeviceLost lost) {
+        return "the model's device failed and cannot recover (" + lost.reason() + "); this server can no longer generate until it"
+                + " is restarted";
     }
 
     /** Requests whose first sample just left the waiting queue no longer count against admission. */

@@ -19,17 +19,23 @@ import java.time.Duration;
  * @param requestTimeout       a request still running after this is ended (zero: no limit)
  * @param cpuThreads           threads of the forward pass on a CPU (0: libtorch's setting, all cores by
  *                             default); fewer leaves cores to the HTTP side and the embedding model
+ * @param transientBudgetBytes attention's transient bytes one forward pass may need ({@link StepTransient}):
+ *                             the scheduler keeps each batch under it (a sequence over it alone runs
+ *                             alone), and on a GPU it is kept out of the KV cache
  */
 public record EngineConfig(int maxNumSeqs, int maxNumBatchedTokens, int maxPrefillChunk, int blockSize, long kvCacheBytes,
                            double gpuMemoryUtilization, boolean prefixCaching, int maxWaitingRequests, long maxWaitingTokens,
-                           Duration requestTimeout, int cpuThreads) {
+                           Duration requestTimeout, int cpuThreads, long transientBudgetBytes) {
 
-    /** With all cores for the forward pass on a CPU. */
+    /** The transient budget of {@link #defaults}: see spillway-defaults.yaml for why this much. */
+    public static final long DEFAULT_TRANSIENT_BUDGET_BYTES = 1L << 30;
+
+    /** With all cores for the forward pass on a CPU and the default transient budget. */
     public EngineConfig(int maxNumSeqs, int maxNumBatchedTokens, int maxPrefillChunk, int blockSize, long kvCacheBytes,
                         double gpuMemoryUtilization, boolean prefixCaching, int maxWaitingRequests, long maxWaitingTokens,
                         Duration requestTimeout) {
         this(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout, 0);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, 0, DEFAULT_TRANSIENT_BUDGET_BYTES);
     }
 
     public EngineConfig {
@@ -43,6 +49,7 @@ public record EngineConfig(int maxNumSeqs, int maxNumBatchedTokens, int maxPrefi
         require(maxWaitingTokens >= 0, "max-waiting-tokens must be >= 0");
         require(!requestTimeout.isNegative(), "request-timeout must not be negative");
         require(cpuThreads >= 0, "cpu-threads must not be negative");
+        require(transientBudgetBytes > 0, "transient-budget-bytes must be positive");
     }
 
     private static void require(boolean ok, String message) {
@@ -62,31 +69,36 @@ public record EngineConfig(int maxNumSeqs, int maxNumBatchedTokens, int maxPrefi
 
     public EngineConfig withMaxNumSeqs(int v) {
         return new EngineConfig(v, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, transientBudgetBytes);
     }
 
     public EngineConfig withMaxNumBatchedTokens(int v) {
         return new EngineConfig(maxNumSeqs, v, Math.min(maxPrefillChunk, v), blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, transientBudgetBytes);
     }
 
     public EngineConfig withMaxPrefillChunk(int v) {
         return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, v, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, transientBudgetBytes);
     }
 
     public EngineConfig withKvCacheBytes(long v) {
         return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, v, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, transientBudgetBytes);
     }
 
     public EngineConfig withAdmission(int requests, long tokens) {
         return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                requests, tokens, requestTimeout, cpuThreads);
+                requests, tokens, requestTimeout, cpuThreads, transientBudgetBytes);
     }
 
     public EngineConfig withRequestTimeout(Duration v) {
         return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, v);
+                maxWaitingRequests, maxWaitingTokens, v, cpuThreads, transientBudgetBytes);
+    }
+
+    public EngineConfig withTransientBudgetBytes(long v) {
+        return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, v);
     }
 }

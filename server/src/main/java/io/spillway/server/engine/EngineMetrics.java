@@ -23,6 +23,7 @@ final class EngineMetrics {
     final Counter prefixQueries;
     final Counter prefixHits;
     final Counter finished;
+    final Counter stepFailures;
     final Histogram timeToFirstToken;
     final Histogram interTokenLatency;
     final Histogram e2eLatency;
@@ -56,6 +57,9 @@ final class EngineMetrics {
         prefixHits = Counter.builder().name("spillway_prefix_cache_hits_tokens").help("Prompt tokens found in the prefix cache.").register(registry);
         finished = Counter.builder().name("spillway_engine_requests_finished").help("Finished samples by reason.")
                 .labelNames("reason").register(registry);
+        stepFailures = Counter.builder().name("spillway_engine_step_failures")
+                .help("Forward passes that failed, by kind: out_of_memory (retried smaller), device_lost, other.")
+                .labelNames("kind").register(registry);
         timeToFirstToken = Histogram.builder().name("spillway_request_time_to_first_token_seconds")
                 .help("Time from arrival to the first generated token.").classicUpperBounds(TTFT_BUCKETS).register(registry);
         interTokenLatency = Histogram.builder().name("spillway_request_inter_token_latency_seconds")

@@ -12,7 +12,6 @@ import io.spillway.models.kv.PagedKvCache;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.runtime.HostCopies;
 import io.spillway.models.sampling.DeviceSampler;
-import io.spillway.models.sampling.Draw;
 import io.spillway.models.sampling.Sample;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,7 +25,7 @@ import java.util.List;
  * <p>Owns the KV cache tensors and the compiled sampler. Everything a step allocates is closed
  * before it returns.
  */
-final class ModelRunner implements AutoCloseable {
+final class ModelRunner implements BatchRunner, AutoCloseable {
 
     private final DecoderModel model;
     private final NDManager owner;
@@ -57,20 +56,21 @@ final class ModelRunner implements AutoCloseable {
     }
 
     /**
-     * @param draws the tokens to draw, each from the logits row of a sequence whose chunk ends it
-     *              (rows in batch order)
-     * @return one sample per draw, in order
+     * Draws come from the logits rows of the sequences whose chunk ends them, rows in batch
+     * order. Whatever the pass allocated is released before this returns, thrown or not: a step
+     * retried after an out-of-memory finds the memory the failed attempt held free again.
      */
-    List<Sample> execute(List<Scheduler.Scheduled> batch, List<Draw> draws) {
-        List<SequenceChunk> chunks = new ArrayList<>(batch.size());
-        for (Scheduler.Scheduled s : batch) {
+    @Override
+    public List<Sample> execute(StepBatch batch) {
+        List<SequenceChunk> chunks = new ArrayList<>(batch.sequences());
+        for (Scheduler.Scheduled s : batch.scheduled()) {
             Sequence seq = s.sequence();
             boolean last = seq.computed + s.tokens() == seq.length();
             chunks.add(new SequenceChunk(seq.slice(seq.computed, s.tokens()), seq.computed, seq.blocks.table(), last));
         }
         try (NDManager step = model.manager().newSubManager()) {
             NDArray logits = model.forward(ForwardBatch.of(chunks, cache.spec().blockSize()), attention, step);
-            return sampler.sample(logits, draws, step);
+            return sampler.sample(logits, batch.draws(), step);
         }
     }
 

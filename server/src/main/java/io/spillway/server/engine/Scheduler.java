@@ -14,6 +14,12 @@ import java.util.List;
  * admitted sequence is preempted: its blocks are freed and it waits at the head of the queue to be
  * recomputed (cheaply, when the prefix cache still holds its blocks).
  *
+ * <p>Every batch also stays under the transient budget ({@link BatchTransient}): a sequence whose
+ * chunk would take attention's transient bytes over it joins with a shorter chunk, or waits for
+ * a lighter step. A sequence over the budget alone is scheduled alone, as it would be without a
+ * budget: refusing it could strand a conversation that grew past the budget, and a pass that does
+ * run out of memory is retried smaller by the engine.
+ *
  * <p>Not thread-safe: the engine thread owns it.
  */
 final class Scheduler {
@@ -24,14 +30,16 @@ final class Scheduler {
 
     private final EngineConfig config;
     private final KvCacheManager kv;
+    private final BatchTransient transients;
     private final Deque<Sequence> waiting = new ArrayDeque<>();
     private final List<Sequence> running = new ArrayList<>();
     private long preemptions;
     private long waitingPromptTokens;
 
-    Scheduler(EngineConfig config, KvCacheManager kv) {
+    Scheduler(EngineConfig config, KvCacheManager kv, StepTransient transientCost) {
         this.config = config;
         this.kv = kv;
+        this.transients = new BatchTransient(transientCost, config.transientBudgetBytes());
     }
 
     void addWaiting(Sequence s) {
@@ -51,12 +59,17 @@ final class Scheduler {
         List<Scheduled> batch = new ArrayList<>();
         int budget = config.maxNumBatchedTokens();
         boolean preempted = false;
+        transients.clear();
         for (int i = 0; i < running.size() && budget > 0; i++) {
             Sequence s = running.get(i);
             if (s.request.held) {
                 continue;
             }
-            int n = Math.min(Math.min(s.uncomputed(), budget), s.prefilling() ? config.maxPrefillChunk() : Integer.MAX_VALUE);
+            int n = withinTransientBudget(s, Math.min(Math.min(s.uncomputed(), budget),
+                    s.prefilling() ? config.maxPrefillChunk() : Integer.MAX_VALUE), batch);
+            if (n == 0) {
+                continue;
+            }
             boolean placed = true;
             while (!kv.ensureCapacity(s.blocks, s.computed + n)) {
                 Sequence victim = running.get(running.size() - 1);
@@ -71,6 +84,7 @@ final class Scheduler {
                 break;
             }
             batch.add(new Scheduled(s, n));
+            transients.add(s.computed, n);
             budget -= n;
         }
         // After a preemption nothing new is admitted: the preempted sequence is first in line.
@@ -88,10 +102,10 @@ final class Scheduler {
                     s.request.cachedPromptTokens = Math.min(s.computed, s.promptLength);
                 }
             }
-            int n = Math.min(Math.min(s.uncomputed(), budget), config.maxPrefillChunk());
-            boolean fits = kv.ensureCapacity(s.blocks, s.computed + n);
+            int n = withinTransientBudget(s, Math.min(Math.min(s.uncomputed(), budget), config.maxPrefillChunk()), batch);
+            boolean fits = n > 0 && kv.ensureCapacity(s.blocks, s.computed + n);
             // A held request must not keep others out: it gives its blocks back and recomputes later.
-            for (Sequence held = lastHeldRunning(); !fits && held != null; held = lastHeldRunning()) {
+            for (Sequence held = lastHeldRunning(); n > 0 && !fits && held != null; held = lastHeldRunning()) {
                 preempt(held);
                 fits = kv.ensureCapacity(s.blocks, s.computed + n);
             }
@@ -108,9 +122,16 @@ final class Scheduler {
             s.status = Sequence.Status.RUNNING;
             running.add(s);
             batch.add(new Scheduled(s, n));
+            transients.add(s.computed, n);
             budget -= n;
         }
         return batch;
+    }
+
+    /** The most of {@code wanted} tokens of {@code s} the transient budget lets join the batch: 0 for none, all of them alone. */
+    private int withinTransientBudget(Sequence s, int wanted, List<Scheduled> batch) {
+        int n = transients.fit(s.computed, wanted);
+        return n == 0 && batch.isEmpty() ? wanted : n;
     }
 
     private Sequence lastHeldRunning() {

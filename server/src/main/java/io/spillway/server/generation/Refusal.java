@@ -23,4 +23,8 @@ public sealed interface Refusal {
     /** The request waited in the queue, unstarted, until its wait limit passed, and was withdrawn. */
     record DeadlinePassed(String detail, double retryAfterSeconds) implements Refusal {
     }
+
+    /** The generator cannot serve at all until it is restarted (its device failed): another replica can. */
+    record Unavailable(String detail, double retryAfterSeconds) implements Refusal {
+    }
 }

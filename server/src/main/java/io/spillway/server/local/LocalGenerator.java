@@ -6,6 +6,7 @@ import io.spillway.models.sampling.InvalidSamplingParameterException;
 import io.spillway.models.sampling.SamplingParams;
 import io.spillway.models.tokenizer.TextTokenizer;
 import io.spillway.server.engine.EngineOverloadedException;
+import io.spillway.server.engine.EngineUnavailableException;
 import io.spillway.server.engine.EngineRequest;
 import io.spillway.server.engine.FinishReason;
 import io.spillway.server.engine.PromptTooLongException;
@@ -83,6 +84,10 @@ public final class LocalGenerator implements Generator, PromptMeter {
             streams.forEach(RequestStream::cancel);
             return new Start.Refused(e.queueWaitExceeded() ? new Refusal.WaitTooLong(e.getMessage(), e.retryAfterSeconds())
                     : new Refusal.QueueFull(e.getMessage(), e.retryAfterSeconds()));
+        } catch (EngineUnavailableException e) {
+            streams.forEach(RequestStream::cancel);
+            // Waiting does not mend a lost device; a client retrying reaches another replica.
+            return new Start.Refused(new Refusal.Unavailable(e.getMessage(), 1));
         } catch (PromptTooLongException e) {
             streams.forEach(RequestStream::cancel);
             throw contextExceeded(e.maxModelLength(), e.promptTokens(), 0, chat);

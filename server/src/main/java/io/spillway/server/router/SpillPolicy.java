@@ -205,6 +205,7 @@ public final class SpillPolicy implements Generator {
             case Refusal.QueueFull q -> "overloaded";
             case Refusal.WaitTooLong w -> "queue_wait";
             case Refusal.DeadlinePassed d -> "queue_deadline";
+            case Refusal.Unavailable u -> "local_unavailable";
         };
     }
 

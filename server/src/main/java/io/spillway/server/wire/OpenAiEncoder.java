@@ -84,6 +84,16 @@ public final class OpenAiEncoder {
         });
     }
 
+    /** A probe's answer with why it is not the good one. */
+    public byte[] status(String status, String reason) {
+        return json(g -> {
+            g.writeStartObject();
+            g.writeStringField("status", status);
+            g.writeStringField("reason", reason);
+            g.writeEndObject();
+        });
+    }
+
     public byte[] version(String version, String model) {
         return json(g -> {
             g.writeStartObject();

@@ -2,8 +2,10 @@ package io.spillway.server.testing;
 
 import io.spillway.server.SpillwayServer;
 import io.spillway.server.config.ConfigLoader;
+import io.spillway.server.engine.BatchRunner;
 import java.time.Clock;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /** Real servers on loopback for tests: the demo model on an ephemeral port, small KV cache. */
 public final class TestServers {
@@ -18,6 +20,12 @@ public final class TestServers {
 
     /** As {@link #start(Map)}, with a YAML configuration file's content applied first (for lists such as router.models). */
     public static SpillwayServer start(Map<String, String> overrides, String yaml) throws InterruptedException {
+        return start(overrides, yaml, UnaryOperator.identity());
+    }
+
+    /** As {@link #start(Map, String)}, the engine's batches run through {@code around} (a {@link FaultyDevice}). */
+    public static SpillwayServer start(Map<String, String> overrides, String yaml, UnaryOperator<BatchRunner> around)
+            throws InterruptedException {
         ConfigLoader loader = ConfigLoader.defaults();
         if (yaml != null) {
             try {
@@ -39,7 +47,7 @@ public final class TestServers {
                 .set("database.url", "jdbc:sqlite:" + freshDataDir().resolve("spillway.db"), "test")
                 .set("audit.dir", freshDataDir().resolve("audit").toString(), "test");
         overrides.forEach((k, v) -> loader.set(k, v, "test"));
-        return SpillwayServer.start(loader.build(), Clock.systemUTC());
+        return SpillwayServer.start(loader.build(), Clock.systemUTC(), around);
     }
 
     private static java.nio.file.Path freshDataDir() {
