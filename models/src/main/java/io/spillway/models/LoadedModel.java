@@ -1,6 +1,7 @@
 package io.spillway.models;
 
 import io.spillway.models.arch.DecoderModel;
+import io.spillway.models.attention.AttentionChoice;
 import io.spillway.models.checkpoint.CheckpointException;
 import io.spillway.models.checkpoint.DummyWeights;
 import io.spillway.models.checkpoint.GenerationConfig;
@@ -30,9 +31,11 @@ public final class LoadedModel implements AutoCloseable {
     private final TextTokenizer tokenizer;
     private final DecoderModel model;
     private final LoadFormat format;
+    private final AttentionChoice attention;
 
     private LoadedModel(String name, Path directory, ModelConfig config, GenerationConfig generation,
-                        TokenizerConfig tokenizerConfig, TextTokenizer tokenizer, DecoderModel model, LoadFormat format) {
+                        TokenizerConfig tokenizerConfig, TextTokenizer tokenizer, DecoderModel model, LoadFormat format,
+                        AttentionChoice attention) {
         this.name = name;
         this.directory = directory;
         this.config = config;
@@ -41,6 +44,7 @@ public final class LoadedModel implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.model = model;
         this.format = format;
+        this.attention = attention;
     }
 
     public static LoadedModel load(ModelLoadOptions options) {
@@ -59,7 +63,7 @@ public final class LoadedModel implements AutoCloseable {
             DecoderModel model = DecoderModel.load(source, config, options.target(), options.projectionLayout(), options.quantization(),
                     maxLength);
             return new LoadedModel(dir.toAbsolutePath().normalize().getFileName().toString(), dir, config, generation,
-                    tokenizerConfig, tokenizer, model, options.format());
+                    tokenizerConfig, tokenizer, model, options.format(), options.attention());
         } catch (RuntimeException e) {
             if (tokenizer != null) {
                 tokenizer.close();
@@ -92,6 +96,11 @@ public final class LoadedModel implements AutoCloseable {
     /** Empty for a model without tokenizer.json: it works on token ids only. */
     public Optional<TextTokenizer> tokenizer() {
         return Optional.ofNullable(tokenizer);
+    }
+
+    /** How the serving engine is to read this model's paged KV cache. */
+    public AttentionChoice attention() {
+        return attention;
     }
 
     public DecoderModel model() {

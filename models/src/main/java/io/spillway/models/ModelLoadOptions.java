@@ -1,6 +1,7 @@
 package io.spillway.models;
 
 import io.spillway.models.arch.ProjectionLayout;
+import io.spillway.models.attention.AttentionChoice;
 import io.spillway.models.arch.Quantization;
 import io.spillway.models.runtime.ComputeTarget;
 import java.nio.file.Path;
@@ -16,13 +17,16 @@ import java.nio.file.Path;
  * @param projectionLayout how float projection weights are laid out: the target's unless a test asks
  *                         for the other (to run a GPU's branch of the decoder on the CPU)
  * @param quantization     which weights are quantized as they load ({@link Quantization#NONE} by default)
+ * @param attention        how the serving engine reads the paged KV cache: the target's unless the
+ *                         configuration or a test asks for another
  */
 public record ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget target, int maxModelLength, long dummySeed,
-                               ProjectionLayout projectionLayout, Quantization quantization) {
+                               ProjectionLayout projectionLayout, Quantization quantization, AttentionChoice attention) {
 
-    /** With the target's projection layout, unquantized. */
+    /** With the target's projection layout and attention, unquantized. */
     public ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget target, int maxModelLength, long dummySeed) {
-        this(directory, format, target, maxModelLength, dummySeed, ProjectionLayout.forTarget(target), Quantization.NONE);
+        this(directory, format, target, maxModelLength, dummySeed, ProjectionLayout.forTarget(target), Quantization.NONE,
+                AttentionChoice.forTarget(target));
     }
 
     public static ModelLoadOptions of(Path directory, ComputeTarget target) {
@@ -30,14 +34,20 @@ public record ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget 
     }
 
     public ModelLoadOptions withFormat(LoadFormat f) {
-        return new ModelLoadOptions(directory, f, target, maxModelLength, dummySeed, projectionLayout, quantization);
+        return new ModelLoadOptions(directory, f, target, maxModelLength, dummySeed, projectionLayout, quantization, attention);
     }
 
     public ModelLoadOptions withProjectionLayout(ProjectionLayout layout) {
-        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, layout, quantization);
+        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, layout, quantization, attention);
     }
 
     public ModelLoadOptions withQuantization(Quantization q) {
-        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, projectionLayout, q);
+        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, projectionLayout, q, attention);
+    }
+
+    /** {@code choice}, or the target's when null ({@code auto}). */
+    public ModelLoadOptions withAttention(AttentionChoice choice) {
+        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, projectionLayout, quantization,
+                choice == null ? AttentionChoice.forTarget(target) : choice);
     }
 }

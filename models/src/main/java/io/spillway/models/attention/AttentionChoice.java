@@ -22,6 +22,11 @@ public enum AttentionChoice {
         };
     }
 
+    /** The name {@link #parse} reads: gather, blocks-matmul, blocks-sdpa. */
+    public String configName() {
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
     /** SDPA on a GPU, where its fused kernels read the context once; the gather path on the CPU. */
     public static AttentionChoice forTarget(ComputeTarget target) {
         return target.isGpu() ? BLOCKS_SDPA : GATHER;
@@ -35,7 +40,7 @@ public enum AttentionChoice {
             case "gather" -> GATHER;
             case "blocks-matmul" -> BLOCKS_MATMUL;
             case "blocks-sdpa" -> BLOCKS_SDPA;
-            default -> throw new IllegalArgumentException("attention backend must be auto, gather, blocks-matmul or blocks-sdpa, not '" + text + "'");
+            default -> throw new IllegalArgumentException("attention must be auto, gather, blocks-matmul or blocks-sdpa, not '" + text + "'");
         };
     }
 }

@@ -33,6 +33,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--quantization", description = "none or int8 (CPU, float32; int8,lm-head=float and int8,embeddings=int8 too): weights quantized on load.")
     String quantization;
 
+    @Option(names = "--attention", description = "auto, gather, blocks-matmul or blocks-sdpa: how the engine reads the KV cache.")
+    String attention;
+
     @Option(names = "--device", description = "auto, cpu, cuda, cuda:N.")
     String device;
 
@@ -87,6 +90,7 @@ public final class ServeCommand implements Callable<Integer> {
         set(loader, "model.load-format", "--load-format", loadFormat);
         set(loader, "model.device", "--device", device);
         set(loader, "model.quantization", "--quantization", quantization);
+        set(loader, "model.attention", "--attention", attention);
         set(loader, "model.dtype", "--dtype", dtype);
         set(loader, "model.max-model-len", "--max-model-len", maxModelLength);
         set(loader, "model.chat-template", "--chat-template", chatTemplate);

@@ -3,6 +3,7 @@ package io.spillway.server.config;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.spillway.models.arch.Quantization;
+import io.spillway.models.attention.AttentionChoice;
 import io.spillway.server.engine.EngineConfig;
 import io.spillway.server.generation.PiiOnSpill;
 import java.time.Duration;
@@ -38,7 +39,7 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
     public record Model(String path, @JsonProperty("served-name") String servedName, @JsonProperty("load-format") String loadFormat,
                         String device, String dtype, @JsonProperty("max-model-len") int maxModelLength, long seed, String quantization,
                         @JsonProperty("chat-template") String chatTemplate,
-                        @JsonProperty("tool-call-parser") String toolCallParser) {
+                        @JsonProperty("tool-call-parser") String toolCallParser, String attention) {
         public Model {
             require(List.of("auto", "hermes", "llama3_json", "mistral").contains(toolCallParser),
                     "model.tool-call-parser must be auto, hermes, llama3_json or mistral");
@@ -47,6 +48,17 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
             } catch (IllegalArgumentException | NullPointerException e) {
                 throw new ConfigException("model." + (e.getMessage() == null ? "quantization must be none or int8" : e.getMessage()));
             }
+            try {
+                AttentionChoice.parse(attention);
+            } catch (IllegalArgumentException | NullPointerException e) {
+                throw new ConfigException("model." + (e.getMessage() == null ? "attention must be auto, gather, blocks-matmul or blocks-sdpa"
+                        : e.getMessage()));
+            }
+        }
+
+        /** The configured backend, or null for the target's ({@code auto}). */
+        public AttentionChoice attentionChoice() {
+            return AttentionChoice.parse(attention);
         }
 
         public Quantization weightQuantization() {

@@ -100,7 +100,7 @@ public final class Engine implements AutoCloseable {
         this.kv = new KvCacheManager(spec.numBlocks(), spec.blockSize(), config.prefixCaching());
         this.scheduler = new Scheduler(config, kv,
                 StepTransient.of(model.config(), model.model().target().dtype().getNumOfBytes()));
-        this.runner = new ModelRunner(model.model(), spec);
+        this.runner = new ModelRunner(model.model(), spec, model.attention());
         this.batches = around.apply(runner);
         this.stats = snapshot();
         this.metrics = new EngineMetrics(registry, () -> stats);
@@ -135,9 +135,10 @@ public final class Engine implements AutoCloseable {
                             kvBudgetBytes(model, config));
                     engine = new Engine(model, config, spec, registry, around);
                     engine.thread = Thread.currentThread();
-                    LOG.info("engine: {} KV blocks of {} tokens ({} MiB, {} tokens), max {} sequences, {} tokens per step, prefix caching {}",
-                            spec.usableBlocks(), spec.blockSize(), spec.totalBytes() >> 20, (long) spec.usableBlocks() * spec.blockSize(),
-                            config.maxNumSeqs(), config.maxNumBatchedTokens(), config.prefixCaching() ? "on" : "off");
+                    LOG.info("engine: {} KV blocks of {} tokens ({} MiB, {} tokens), max {} sequences, {} tokens per step, prefix caching {},"
+                                    + " attention {}", spec.usableBlocks(), spec.blockSize(), spec.totalBytes() >> 20,
+                            (long) spec.usableBlocks() * spec.blockSize(), config.maxNumSeqs(), config.maxNumBatchedTokens(),
+                            config.prefixCaching() ? "on" : "off", model.attention().configName());
                 } catch (RuntimeException | Error e) {
                     model.close();
                     throw e;

@@ -34,11 +34,11 @@ final class ModelRunner implements BatchRunner, AutoCloseable {
     private final HostCopies copies = new HostCopies();
     private final DeviceSampler sampler;
 
-    ModelRunner(DecoderModel model, KvCacheSpec spec) {
+    ModelRunner(DecoderModel model, KvCacheSpec spec, AttentionChoice attentionChoice) {
         this.model = model;
         this.owner = model.manager().newSubManager();
         this.cache = PagedKvCache.allocate(spec, model.target().device(), owner);
-        this.attention = AttentionChoice.forTarget(model.target()).create(cache, model.config());
+        this.attention = attentionChoice.create(cache, model.config());
         this.sampler = new DeviceSampler(owner, model.target().device(), copies);
     }
 

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.spillway.models.ModelLoadOptions;
+import io.spillway.models.attention.AttentionChoice;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.sampling.SamplingParams;
@@ -24,6 +25,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The engine against stories260K's reference ids: whatever the batch around a request, however its
@@ -133,6 +136,19 @@ class EngineTest {
     void referencePromptsPrefilledInChunksOfThreeTokens() throws Exception {
         try (Engine engine = start(config().withMaxPrefillChunk(3))) {
             assertReference(submitReferences(engine), "with 3-token prefill chunks");
+        }
+    }
+
+    /**
+     * model.attention picks the engine's backend: the GPU's (block tables, SDPA) and its matmul twin
+     * serve the reference too, among noise, chunked and prefix-cached, on the CPU.
+     */
+    @ParameterizedTest
+    @EnumSource(value = AttentionChoice.class, names = {"BLOCKS_SDPA", "BLOCKS_MATMUL"})
+    void theBlockTableBackendsServeTheReference(AttentionChoice choice) throws Exception {
+        try (Engine engine = Engine.start(options.withAttention(choice), config().withMaxPrefillChunk(5), new PrometheusRegistry())) {
+            assertReference(submitReferences(engine), "with " + choice.configName() + " attention, first run");
+            assertReference(submitReferences(engine), "with " + choice.configName() + " attention, from the prefix cache");
         }
     }
 
