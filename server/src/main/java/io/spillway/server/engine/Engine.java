@@ -720,6 +720,12 @@ public final class Engine implements AutoCloseable {
         Sequence seq = d.sequence();
         RequestState r = seq.request;
         int produced = 0;
+        Sample own = samples.get(d.firstDraw() + d.children().size());
+        if (!own.finite()) {
+            // Every draw of this drawing comes from the same row: no sibling is forked from it.
+            r.forkPending = false;
+            return accept(seq, own);
+        }
         if (!d.children().isEmpty()) {
             r.forkPending = false;
             for (int i = 1; i <= d.children().size(); i++) {
@@ -734,7 +740,7 @@ public final class Engine implements AutoCloseable {
                 }
             }
         }
-        produced += accept(seq, samples.get(d.firstDraw() + d.children().size()));
+        produced += accept(seq, own);
         return produced;
     }
 
@@ -743,7 +749,7 @@ public final class Engine implements AutoCloseable {
         return runner.hostCopyBytes();
     }
 
-    /** Appends a sampled token, checks stop conditions and publishes the delta. Returns 1. */
+    /** Appends a sampled token, checks stop conditions and publishes the delta; returns 1, or 0 for a row that was not finite. */
     private int accept(Sequence seq, Sample sample) {
         RequestState r = seq.request;
         if (seq.finished()) {
@@ -823,6 +829,12 @@ public final class Engine implements AutoCloseable {
     /** Ends every unfinished sample of a request with {@code reason} and completes its stream. */
     private void finishRequest(RequestState r, FinishReason reason, String error) {
         if (!inFlight.containsKey(r.id())) {
+            // Already ended: a sequence of it still open (forked after the end) must not run on.
+            for (Sequence s : r.sequences) {
+                if (!s.finished()) {
+                    scheduler.remove(s);
+                }
+            }
             return;
         }
         r.forkPending = false;

@@ -36,6 +36,18 @@ class NonFiniteLogitsTest {
         ComputeTarget half = new ComputeTarget(Device.cpu(), DataType.FLOAT16);
         try (Engine engine = Engine.start(ModelLoadOptions.of(dir, half), EngineConfig.defaults(false).withKvCacheBytes(8L << 20),
                 new PrometheusRegistry())) {
+            // n = 3: the siblings are forked from the same non-finite row; none may outlive the request.
+            SamplingParams three = SamplingParams.builder().temperature(0.7).maxTokens(8).ignoreEos(true).n(3).build();
+            RequestStream.CompletedRequest forked = engine.submit(new EngineRequest("half-n3", prompt, three, "")).collect()
+                    .get(60, TimeUnit.SECONDS);
+            assertNotNull(forked.error());
+            assertTrue(forked.error().contains("non-finite logits"), forked.error());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while ((engine.stats().running() > 0 || engine.stats().kvBlocksUsed() > 0) && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(0, engine.stats().running(), "a forked sibling kept running after its request ended");
+            assertEquals(0, engine.stats().kvBlocksUsed(), "a forked sibling kept KV blocks after its request ended");
             for (int i = 0; i < 2; i++) {
                 RequestStream.CompletedRequest done = engine.submit(new EngineRequest("half" + i, prompt, p, "")).collect()
                         .get(60, TimeUnit.SECONDS);
