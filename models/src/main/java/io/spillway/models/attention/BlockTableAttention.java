@@ -19,12 +19,14 @@ import java.util.stream.IntStream;
  * reads: per sequence its context length, first query position, query length and block table, one
  * int64 row of {@code 3 + blocks}. The script gathers whole blocks and computes the causal,
  * sliding-window and length mask from those positions on the device, so what the host builds and
- * copies grows with blocks, not with context tokens, and nothing is sized {@code b·q·l}.
+ * copies grows with blocks, not with context tokens, and no host array is sized {@code b·q·l} (the
+ * device still builds a boolean mask of that size per layer; computing it once per step is left).
  *
- * <p>{@link Kernel#SDPA} attends with {@code scaled_dot_product_attention}, the CUDA path: its
- * flash and memory-efficient kernels never materialise the scores. {@link Kernel#MATMUL} is the
- * same plan with two batched matmuls; on the CPU {@link GatherAttention} measured faster and stays
- * the default there. The three agree (AttentionBackendsTest).
+ * <p>{@link Kernel#SDPA} attends with {@code scaled_dot_product_attention}, the CUDA path, whose
+ * memory-efficient kernel takes the mask without materialising the scores. {@link Kernel#MATMUL}
+ * is the same plan with two batched matmuls; on the CPU {@link GatherAttention} measured faster and
+ * stays the default there. ReferenceParityTest holds all three to a float64 reference, and
+ * BlockTableAttentionTest to stories260K's ids.
  */
 public final class BlockTableAttention implements AttentionBackend {
 

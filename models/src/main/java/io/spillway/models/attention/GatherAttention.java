@@ -71,7 +71,7 @@ public final class GatherAttention implements AttentionBackend {
         int b = group.size();
         int q = group.maxQuery();
         int l = group.maxContext();
-        long[] context = new long[b * l];
+        long[] context = new long[planSize("context slots", (long) b * l)];
         boolean ragged = false;
         for (int i = 0; i < b; i++) {
             SequenceChunk s = batch.sequences().get(group.sequences()[i]);
@@ -94,12 +94,21 @@ public final class GatherAttention implements AttentionBackend {
                 group.firstRow(), group.rows());
     }
 
+    /** A host array's length, or a clear error past what a Java array holds (the block-table plan has no such arrays). */
+    private static int planSize(String what, long size) {
+        if (size > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("the gather plan of this step needs " + size + " " + what + ", more than a host array holds;"
+                    + " serve with model.attention blocks-matmul (or a smaller engine.max-prefill-chunk)");
+        }
+        return (int) size;
+    }
+
     /** 0 where a query may see a key, -inf elsewhere: causal, within the window, within the sequence. */
     private NDArray mask(ForwardBatch batch, ForwardBatch.Group group, int window, NDManager step, HostStaging staging) {
         int b = group.size();
         int q = group.maxQuery();
         int l = group.maxContext();
-        float[] mask = new float[b * q * l];
+        float[] mask = new float[planSize("mask entries", (long) b * q * l)];
         Arrays.fill(mask, Float.NEGATIVE_INFINITY);
         for (int i = 0; i < b; i++) {
             SequenceChunk s = batch.sequences().get(group.sequences()[i]);

@@ -32,9 +32,10 @@ public final class HostStaging {
 
     private final Device device;
     private final boolean batched;
-    private ByteBuffer arena;
-    private int used;
-    private int highWater;
+    /** int64 arrays; in batched mode, what {@link #flush} copies. */
+    private final Arena words;
+    /** float32 arrays (the gather plan's masks), kept apart so that the flush never copies them. */
+    private final Arena floats;
     /** In batched mode, this step's device tensor of int64 words that staged arrays view; null until the first. */
     private NDArray deviceWords;
     private int pendingWords;
@@ -48,7 +49,8 @@ public final class HostStaging {
     private HostStaging(Device device, int initialBytes, boolean batched) {
         this.device = device;
         this.batched = batched;
-        this.arena = allocate(Math.max(initialBytes, 4096));
+        this.words = new Arena(initialBytes);
+        this.floats = new Arena(4096);
     }
 
     /** int64 arrays staged for one transfer per step, at {@link #flush}. */
@@ -58,32 +60,34 @@ public final class HostStaging {
 
     /** Starts a new step; every array staged before this call must already be closed. */
     public void reset() {
-        if (highWater > arena.capacity()) {
-            // The previous step outgrew the arena into overflow buffers: grow once, to fit it next time.
-            arena = allocate(highWater + highWater / 2);
-        }
-        used = 0;
-        highWater = 0;
+        words.reset();
+        floats.reset();
         deviceWords = null;
         pendingWords = 0;
     }
 
     /** An int64 tensor holding {@code values[0..count)}; in batched mode, filled only at {@link #flush}. */
     public NDArray longs(NDManager manager, long[] values, int count, Shape shape) {
-        boolean inArena = fits(count * 8L);
-        int offset = used;
-        ByteBuffer region = region(count * 8L);
+        int offset = words.used;
+        ByteBuffer region = words.region(count * 8L);
         region.asLongBuffer().put(values, 0, count);
-        if (!batched || !inArena) {
+        if (!batched || words.used == offset && count > 0) {
             // Not batched, or an overflow buffer outside the arena (reset() grows the arena for the next step).
             return place(manager, region, shape, DataType.INT64);
         }
         if (deviceWords == null) {
-            deviceWords = manager.create(new Shape(arena.capacity() / 8), DataType.INT64, device);
+            deviceWords = manager.create(new Shape(words.capacity() / 8), DataType.INT64, device);
         }
         int word = offset / 8;
         pendingWords = Math.max(pendingWords, word + count);
         return deviceWords.get(new NDIndex("{}:{}", word, word + count)).reshape(shape);
+    }
+
+    /** A float32 tensor holding {@code values[0..count)}, placed on the device at once. */
+    public NDArray floats(NDManager manager, float[] values, int count, Shape shape) {
+        ByteBuffer region = floats.region(count * 4L);
+        region.asFloatBuffer().put(values, 0, count);
+        return place(manager, region, shape, DataType.FLOAT32);
     }
 
     /**
@@ -95,7 +99,7 @@ public final class HostStaging {
             return;
         }
         try (NDManager temp = manager.newSubManager(Device.cpu())) {
-            NDArray host = temp.create(arena.slice(0, pendingWords * 8).order(ByteOrder.nativeOrder()), new Shape(pendingWords), DataType.INT64);
+            NDArray host = temp.create(words.slice(pendingWords * 8), new Shape(pendingWords), DataType.INT64);
             deviceWords.set(new NDIndex("{}:{}", 0, pendingWords), host);
         }
         transfers++;
@@ -105,13 +109,6 @@ public final class HostStaging {
     /** Host-to-device copies made so far (on the CPU, the copies that stand for them). */
     public long transfers() {
         return transfers;
-    }
-
-    /** A float32 tensor holding {@code values[0..count)}. */
-    public NDArray floats(NDManager manager, float[] values, int count, Shape shape) {
-        ByteBuffer region = region(count * 4L);
-        region.asFloatBuffer().put(values, 0, count);
-        return place(manager, region, shape, DataType.FLOAT32);
     }
 
     private NDArray place(NDManager manager, ByteBuffer region, Shape shape, DataType type) {
@@ -130,28 +127,47 @@ public final class HostStaging {
         }
     }
 
-    private static int aligned(long bytes) {
-        return Math.toIntExact((bytes + ALIGN - 1) / ALIGN * ALIGN);
-    }
-
-    private boolean fits(long bytes) {
-        return used + aligned(bytes) <= arena.capacity();
-    }
-
-    private ByteBuffer region(long bytes) {
-        int exact = Math.toIntExact(bytes);
-        int size = aligned(bytes);
-        highWater += size;
-        if (!fits(bytes)) {
-            // Rare: this step needs more than the arena. Use a one-off buffer; reset() grows the arena.
-            return allocate(exact);
-        }
-        ByteBuffer region = arena.slice(used, exact).order(ByteOrder.nativeOrder());
-        used += size;
-        return region;
-    }
-
     private static ByteBuffer allocate(int bytes) {
         return ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+    }
+
+    /** One reused direct buffer, handed out in aligned regions; a step that outgrows it gets one-off buffers and a bigger one next step. */
+    private static final class Arena {
+        private ByteBuffer buffer;
+        private int used;
+        private int highWater;
+
+        Arena(int initialBytes) {
+            this.buffer = allocate(Math.max(initialBytes, 4096));
+        }
+
+        int capacity() {
+            return buffer.capacity();
+        }
+
+        void reset() {
+            if (highWater > buffer.capacity()) {
+                buffer = allocate(highWater + highWater / 2);
+            }
+            used = 0;
+            highWater = 0;
+        }
+
+        /** {@code bytes} of the arena (advancing {@link #used}), or a one-off buffer when they do not fit (leaving it). */
+        ByteBuffer region(long bytes) {
+            int exact = Math.toIntExact(bytes);
+            int size = Math.toIntExact((bytes + ALIGN - 1) / ALIGN * ALIGN);
+            highWater += size;
+            if (used + size > buffer.capacity()) {
+                return allocate(exact);
+            }
+            ByteBuffer region = buffer.slice(used, exact).order(ByteOrder.nativeOrder());
+            used += size;
+            return region;
+        }
+
+        ByteBuffer slice(int bytes) {
+            return buffer.slice(0, bytes).order(ByteOrder.nativeOrder());
+        }
     }
 }

@@ -133,7 +133,7 @@ class BlockTableAttentionTest {
     }
 
     /**
-     * Four 8,192-token chunks at position 70,000: b·q·l is 2.6e12 padded scores, past any int. The
+     * Four 8,192-token chunks at position 70,000: b·q·l is 2.56e9 padded scores, past any int. The
      * block plan is four rows of 3 + 4,888 longs and the per-token arrays are the step's own rows;
      * the gather plan would need a host mask of b·q·l floats, which cannot even be indexed.
      */
@@ -180,8 +180,9 @@ class BlockTableAttentionTest {
             // Planned bytes: the plans (blocks) plus what any plan needs per step row (write slots); none per context token.
             long planned = 8 * (planLongs + step.writeSlots().size());
             assertEquals(8L * (4 * (BlockTableAttention.HEADER + blocks) + 4 * queries), planned);
-            assertThrows(RuntimeException.class, () -> new GatherAttention(cache, model.config()).begin(batch, owner, staging),
-                    "the gather plan indexes b·q·l mask entries with an int");
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> new GatherAttention(cache, model.config()).begin(batch, owner, staging));
+            assertTrue(refused.getMessage().contains("2562195456 mask entries, more than a host array holds"), refused.getMessage());
         }
     }
 
