@@ -27,7 +27,12 @@ public final class DecodeStepRig implements AutoCloseable {
     private final AttentionBackend attention;
     private final ForwardBatch decode;
 
+    /** Attending as the target's default. */
     public DecodeStepRig(DecoderModel model, int batch, int context, long seed) {
+        this(model, batch, context, seed, AttentionChoice.forTarget(model.target()));
+    }
+
+    public DecodeStepRig(DecoderModel model, int batch, int context, long seed, AttentionChoice attentionChoice) {
         this.model = model;
         int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
         int blocksPerSequence = (context + 1 + blockSize - 1) / blockSize;
@@ -36,7 +41,7 @@ public final class DecodeStepRig implements AutoCloseable {
             PagedKvCache cache = PagedKvCache.allocate(
                     KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), batch * blocksPerSequence + 1),
                     model.target().device(), owner);
-            this.attention = AttentionChoice.forTarget(model.target()).create(cache, model.config());
+            this.attention = attentionChoice.create(cache, model.config());
             Random random = new Random(seed);
             int vocab = model.config().vocabSize();
             List<SequenceChunk> prefill = new ArrayList<>();

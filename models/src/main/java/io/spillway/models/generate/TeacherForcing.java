@@ -22,8 +22,13 @@ public final class TeacherForcing {
     private TeacherForcing() {
     }
 
-    /** float32 logits, {@code [continuation.length][vocab]}; the prompt is prefilled as one chunk. */
+    /** float32 logits, {@code [continuation.length][vocab]}, attending as the target's default; the prompt is prefilled as one chunk. */
     public static float[][] logits(DecoderModel model, int[] prompt, int[] continuation) {
+        return logits(model, prompt, continuation, AttentionChoice.forTarget(model.target()));
+    }
+
+    /** As {@link #logits(DecoderModel, int[], int[])}, attending through {@code attentionChoice}. */
+    public static float[][] logits(DecoderModel model, int[] prompt, int[] continuation, AttentionChoice attentionChoice) {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("the prompt is empty");
         }
@@ -33,7 +38,7 @@ public final class TeacherForcing {
             int blocks = (prompt.length + continuation.length + blockSize - 1) / blockSize;
             PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), blocks + 1),
                     model.target().device(), owner);
-            AttentionBackend attention = AttentionChoice.forTarget(model.target()).create(cache, model.config());
+            AttentionBackend attention = attentionChoice.create(cache, model.config());
             int[] table = new int[blocks];
             for (int b = 0; b < blocks; b++) {
                 table[b] = b + 1;
