@@ -125,7 +125,8 @@ public final class DeviceAcceptance {
         }
         double bandwidth = bandwidthGBps(plan.bandwidthBytes());
         out.printf(Locale.ROOT, "     %s read bandwidth: %.1f GB/s (summing %d MiB)%n", target.device(), bandwidth, plan.bandwidthBytes() >> 20);
-        try (LoadedModel model = LoadedModel.load(gpuPath(DummyShapes.options(plan.shape(), target)))) {
+        // Timed as this device serves: its own defaults (on a GPU, the same path as the parity checks).
+        try (LoadedModel model = LoadedModel.load(DummyShapes.options(plan.shape(), target))) {
             out.println("     " + plan.shapeName() + " weights: " + model.model().weightSummary().describe());
             for (int batch : plan.batches()) {
                 out.println(time(model, plan, batch, bandwidth).line());
