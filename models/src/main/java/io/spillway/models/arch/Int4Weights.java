@@ -1,0 +1,166 @@
+package io.spillway.models.arch;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.IValue;
+import io.spillway.models.runtime.ComputeTarget;
+import io.spillway.models.runtime.NativeScriptValue;
+import io.spillway.models.runtime.ScriptArguments;
+import io.spillway.models.runtime.ScriptType;
+import io.spillway.models.runtime.TorchScriptModule;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * An int4 checkpoint's layer projections packed for libtorch's int4 weight-only kernel: the decoder
+ * script's {@code int4} list, four per layer (qkv, o, gate-up, down) like {@link Int8Weights}, each
+ * a pair of the packed weight and its scales and zeros {@code [groups, out, 2]}; an empty pair
+ * where a projection was dequantized to a float weight instead ({@link Int4Fit}). Empty in every
+ * other model. The entries live only on the native side: on a GPU the scales are bfloat16, which
+ * DJL cannot hold.
+ *
+ * <p>The native list is this object's; {@link #close} releases it (the model does).
+ */
+@ScriptType("List[Tuple[Tensor, Tensor]]")
+public final class Int4Weights implements NativeScriptValue, AutoCloseable {
+
+    /** What the load summary and {@code /v1/models} name as the kernel, by device. */
+    static String kernel(ComputeTarget target) {
+        return target.isGpu() ? "aten _weight_int4pack_mm" : "aten _weight_int4pack_mm_for_cpu";
+    }
+
+    /** {@code Int4Packer.forward}: per projection int32 values {@code [out, in]}, scales and zero points {@code [groups, out]}. */
+    public record Int4PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> zeros) {
+    }
+
+    private final IValue list;
+    /** Per entry its {@code [out, in]}, or null where the projection was dequantized. */
+    private final List<Shape> shapes;
+    private final long bytes;
+
+    private Int4Weights(IValue list, List<Shape> shapes, long bytes) {
+        this.list = list;
+        this.shapes = shapes;
+        this.bytes = bytes;
+    }
+
+    @Override
+    public IValue value() {
+        return list;
+    }
+
+    /** Entries, in the script's order. */
+    public int size() {
+        return shapes.size();
+    }
+
+    /** Whether entry {@code i} runs on the kernel (else its projection is a float weight). */
+    public boolean packed(int i) {
+        return shapes.get(i) != null;
+    }
+
+    /** Entry {@code i}'s weight shape {@code [out, in]}; only for a {@link #packed} one. */
+    public Shape shape(int i) {
+        return shapes.get(i);
+    }
+
+    /** Entries the kernel applies. */
+    public int packedCount() {
+        return (int) shapes.stream().filter(s -> s != null).count();
+    }
+
+    /** Bytes of the packed values (half a byte each) and their scales and zeros. */
+    public long bytes() {
+        return bytes;
+    }
+
+    @Override
+    public void close() {
+        list.close();
+    }
+
+    /**
+     * Packs projections one at a time on the target device, so that each one's unpacked arrays can
+     * be freed as soon as it is packed. Holds the compiled packer until {@link #finish} or {@link #close}.
+     */
+    static final class Packer implements AutoCloseable {
+
+        private final TorchScriptModule script;
+        private final ComputeTarget target;
+        private final NDManager none;
+        private final List<IValue> entries = new ArrayList<>();
+        private final List<Shape> shapes = new ArrayList<>();
+        private long bytes;
+
+        Packer(NDManager manager, ComputeTarget target) {
+            this.script = DecoderScript.compile(manager, DecoderScript.Root.INT4_PACKER);
+            this.target = target;
+            this.none = manager.newSubManager();
+        }
+
+        /** Appends {@code m}, whose group size the kernel takes ({@link Int4Fit.Packed}). */
+        void add(Int4Matrix m) {
+            try (NDManager moved = none.newSubManager()) {
+                NDArray values = onTarget(m.values(), DataType.INT32, moved);
+                NDArray scales = onTarget(m.scales(), target.dtype(), moved);
+                NDArray zeros = onTarget(m.zeros(), target.dtype(), moved);
+                entries.add(call(values, scales, zeros));
+            }
+            shapes.add(m.values().getShape());
+            // The GPU's scales are bfloat16 whatever the model's dtype.
+            long scaleBytes = target.isGpu() ? 2 : target.dtype().getNumOfBytes();
+            bytes += m.values().getShape().size() / 2 + m.scales().getShape().size() * 2 * scaleBytes;
+        }
+
+        /** Appends the empty pair of a projection that was dequantized instead. */
+        void addDequantized() {
+            NDArray empty = none.zeros(new Shape(0), DataType.INT32);
+            entries.add(call(empty, empty, empty));
+            shapes.add(null);
+        }
+
+        private NDArray onTarget(NDArray array, DataType dtype, NDManager moved) {
+            NDArray converted = array.toDevice(target.device(), false).toType(dtype, false);
+            if (converted != array) {
+                converted.attach(moved);
+            }
+            return converted;
+        }
+
+        private IValue call(NDArray values, NDArray scales, NDArray zeros) {
+            try (ScriptArguments arguments = new ScriptArguments();
+                 IValue out = script.forward(arguments.components(new Int4PackCall(List.of(values), List.of(scales), List.of(zeros)))
+                         .toArray(IValue[]::new))) {
+                return out.toIValueArray()[0];
+            }
+        }
+
+        /** The packed list; the packer is closed. */
+        Int4Weights finish() {
+            try {
+                IValue list;
+                if (entries.isEmpty()) {
+                    // A typed empty list, which only a script can make.
+                    try (ScriptArguments arguments = new ScriptArguments()) {
+                        list = script.forward(arguments.components(new Int4PackCall(List.of(), List.of(), List.of())).toArray(IValue[]::new));
+                    }
+                } else {
+                    list = IValue.listFrom(entries.toArray(IValue[]::new));
+                }
+                return new Int4Weights(list, new ArrayList<>(shapes), bytes);
+            } finally {
+                close();
+            }
+        }
+
+        @Override
+        public void close() {
+            entries.forEach(IValue::close);
+            entries.clear();
+            script.close();
+            none.close();
+        }
+    }
+}
