@@ -7,9 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.IValue;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.runtime.NativeScriptValue;
-import io.spillway.models.runtime.ScriptArguments;
 import io.spillway.models.runtime.ScriptType;
-import io.spillway.models.runtime.TorchScriptModule;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -87,15 +85,14 @@ public final class Int4Weights implements NativeScriptValue, AutoCloseable {
      */
     static final class Packer implements AutoCloseable {
 
-        private final TorchScriptModule script;
+        private final PackedListBuilder list;
         private final ComputeTarget target;
         private final NDManager none;
-        private final List<IValue> entries = new ArrayList<>();
         private final List<Shape> shapes = new ArrayList<>();
         private long bytes;
 
         Packer(NDManager manager, ComputeTarget target) {
-            this.script = DecoderScript.compile(manager, DecoderScript.Root.INT4_PACKER);
+            this.list = new PackedListBuilder(manager, DecoderScript.Root.INT4_PACKER);
             this.target = target;
             this.none = manager.newSubManager();
         }
@@ -103,10 +100,8 @@ public final class Int4Weights implements NativeScriptValue, AutoCloseable {
         /** Appends {@code m}, whose group size the kernel takes ({@link Int4Fit.Packed}). */
         void add(Int4Matrix m) {
             try (NDManager moved = none.newSubManager()) {
-                NDArray values = onTarget(m.values(), DataType.INT32, moved);
-                NDArray scales = onTarget(m.scales(), target.dtype(), moved);
-                NDArray zeros = onTarget(m.zeros(), target.dtype(), moved);
-                entries.add(call(values, scales, zeros));
+                list.add(new Int4PackCall(List.of(onTarget(m.values(), DataType.INT32, moved)),
+                        List.of(onTarget(m.scales(), target.dtype(), moved)), List.of(onTarget(m.zeros(), target.dtype(), moved))));
             }
             shapes.add(m.values().getShape());
             // The GPU's scales are bfloat16 whatever the model's dtype.
@@ -117,10 +112,11 @@ public final class Int4Weights implements NativeScriptValue, AutoCloseable {
         /** Appends the empty pair of a projection that was dequantized instead. */
         void addDequantized() {
             NDArray empty = none.zeros(new Shape(0), DataType.INT32);
-            entries.add(call(empty, empty, empty));
+            list.add(new Int4PackCall(List.of(empty), List.of(empty), List.of(empty)));
             shapes.add(null);
         }
 
+        /** {@code array} on the target device in {@code dtype}; a converted copy is freed with {@code moved}. */
         private NDArray onTarget(NDArray array, DataType dtype, NDManager moved) {
             NDArray converted = array.toDevice(target.device(), false).toType(dtype, false);
             if (converted != array) {
@@ -129,27 +125,10 @@ public final class Int4Weights implements NativeScriptValue, AutoCloseable {
             return converted;
         }
 
-        private IValue call(NDArray values, NDArray scales, NDArray zeros) {
-            try (ScriptArguments arguments = new ScriptArguments();
-                 IValue out = script.forward(arguments.components(new Int4PackCall(List.of(values), List.of(scales), List.of(zeros)))
-                         .toArray(IValue[]::new))) {
-                return out.toIValueArray()[0];
-            }
-        }
-
-        /** The packed list; the packer is closed. */
+        /** The packed list (empty in a float model); the packer is closed. */
         Int4Weights finish() {
             try {
-                IValue list;
-                if (entries.isEmpty()) {
-                    // A typed empty list, which only a script can make.
-                    try (ScriptArguments arguments = new ScriptArguments()) {
-                        list = script.forward(arguments.components(new Int4PackCall(List.of(), List.of(), List.of())).toArray(IValue[]::new));
-                    }
-                } else {
-                    list = IValue.listFrom(entries.toArray(IValue[]::new));
-                }
-                return new Int4Weights(list, new ArrayList<>(shapes), bytes);
+                return new Int4Weights(list.finish(new Int4PackCall(List.of(), List.of(), List.of())), new ArrayList<>(shapes), bytes);
             } finally {
                 close();
             }
@@ -157,9 +136,7 @@ public final class Int4Weights implements NativeScriptValue, AutoCloseable {
 
         @Override
         public void close() {
-            entries.forEach(IValue::close);
-            entries.clear();
-            script.close();
+            list.close();
             none.close();
         }
     }
