@@ -49,7 +49,10 @@ public class DecodeStepBenchmark {
     @Param({"128"})
     int context;
 
-    /** {@code none} (float32) or {@code int8} ({@link io.spillway.models.arch.Quantization}); weight bytes differ, and so the floor. */
+    /**
+     * {@code none} (float32), {@code int8} ({@link io.spillway.models.arch.Quantization}), or {@code awq-int4} (a random AWQ
+     * checkpoint, {@link ModelShapes#smolLm2_135m(String)}); weight bytes differ, and so the floor.
+     */
     @Param({"none"})
     String quantization;
 
@@ -61,8 +64,7 @@ public class DecodeStepBenchmark {
 
     @Setup(Level.Trial)
     public void load() {
-        loaded = io.spillway.models.LoadedModel.load(ModelShapes.options(ModelShapes.smolLm2_135m())
-                .withQuantization(io.spillway.models.arch.Quantization.parse(quantization)));
+        loaded = io.spillway.models.LoadedModel.load(ModelShapes.smolLm2_135m(quantization));
         DecoderModel model = loaded.model();
         int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
         int blocksPerSequence = (context + 1 + blockSize - 1) / blockSize;

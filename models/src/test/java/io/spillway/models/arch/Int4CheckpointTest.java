@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spillway.models.LoadFormat;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
 import io.spillway.models.attention.GatherAttention;
@@ -161,6 +162,27 @@ class Int4CheckpointTest {
         long groups = 2 * (256 + 128 + 512 + 128 * 2);
         long expectedSaving = projections * 4 - (projections / 2 + groups * 2 * 4) - 2 * 2 * 128 * 4;
         assertEquals(expectedSaving, floatBytes - int4Bytes, "float32 " + floatBytes + " bytes, int4 " + int4Bytes);
+    }
+
+    /** --load-format dummy with an int4 config: random packed weights of sane size, on the kernel (what the benchmarks run). */
+    @Test
+    void randomWeightsOfAnInt4ConfigRunOnTheKernel() throws Exception {
+        ObjectNode config = kernelSized().config().deepCopy();
+        config.putObject("quantization_config").put("quant_method", "gptq").put("bits", 4).put("group_size", 64);
+        Path dir = Files.createDirectories(temp.resolve("dummy"));
+        Files.writeString(dir.resolve("config.json"), JSON.writeValueAsString(config));
+        try (LoadedModel model = LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()).withFormat(LoadFormat.DUMMY))) {
+            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head row-block bmm", model.model().weightSummary().kernel());
+            double largest = 0;
+            for (float[] row : logits(model.model())) {
+                for (float v : row) {
+                    assertTrue(Float.isFinite(v));
+                    largest = Math.max(largest, Math.abs(v));
+                }
+            }
+            // Weights of float-like scale keep the logits of order one, as DummyWeights's float ones do.
+            assertTrue(largest > 0.1 && largest < 50, "largest |logit| " + largest);
+        }
     }
 
     @Test
