@@ -16,8 +16,8 @@ import java.util.List;
  * script's {@code int4} list, four per layer (qkv, o, gate-up, down) like {@link Int8Weights}, each
  * a pair of the packed weight and its scales and zeros {@code [groups, out, 2]}; an empty pair
  * where a projection was dequantized to a float weight instead ({@link Int4Fit}). Empty in every
- * other model. The entries live only on the native side: on a GPU the scales are bfloat16, which
- * DJL cannot hold.
+ * other model. The entries live only on the native side: their scales are bfloat16 (the kernels'
+ * activation dtype, see {@code int4_project}), which DJL cannot hold.
  *
  * <p>The native list is this object's; {@link #close} releases it (the model does).
  */
@@ -104,9 +104,8 @@ public final class Int4Weights implements NativeScriptValue, AutoCloseable {
                         List.of(onTarget(m.scales(), target.dtype(), moved)), List.of(onTarget(m.zeros(), target.dtype(), moved))));
             }
             shapes.add(m.values().getShape());
-            // The GPU's scales are bfloat16 whatever the model's dtype.
-            long scaleBytes = target.isGpu() ? 2 : target.dtype().getNumOfBytes();
-            bytes += m.values().getShape().size() / 2 + m.scales().getShape().size() * 2 * scaleBytes;
+            // Scales and zeros are bfloat16 whatever the model's dtype.
+            bytes += m.values().getShape().size() / 2 + m.scales().getShape().size() * 2 * 2;
         }
 
         /** Appends the empty pair of a projection that was dequantized instead. */

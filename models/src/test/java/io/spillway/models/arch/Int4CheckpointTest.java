@@ -15,6 +15,9 @@ import io.spillway.models.attention.GatherAttention;
 import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
 import io.spillway.models.checkpoint.CheckpointException;
+import io.spillway.models.checkpoint.ModelConfig;
+import io.spillway.models.checkpoint.QuantizationConfig;
+import io.spillway.models.checkpoint.SafetensorsCheckpoint;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.kv.PagedKvCache;
 import io.spillway.models.runtime.ComputeTarget;
@@ -39,17 +42,19 @@ import org.junit.jupiter.params.provider.MethodSource;
  * the very weights they stand for (the writer's dequantized checkpoint), over a prefill and
  * decode steps, on the CPU.
  *
- * <p>Tolerance {@value #TOLERANCE} on logits of magnitude ~1: both sides multiply by the same
- * weights in float32; they differ only in rounding (the kernel dequantizes as
- * {@code (q - 8) * s + (8 - z) * s}, the norms are applied rather than folded, sums run in another
- * order), measured at about 1e-6 here. A wrong unpacking (a nibble order, a zero offset, a
- * transposed word) changes whole channels, and the float model's own quantization error (what an
- * int4 model that ignored its zero points or scales would show) is 10-100 times the tolerance:
- * both are asserted to be caught.
+ * <p>Tolerance {@value #TOLERANCE} on logits of magnitude up to ~10: the int4 kernel takes and
+ * returns bfloat16 activations (see {@code int4_project}), rounding each projection's input and
+ * output to 8 bits of mantissa (0.2 % relative) where the float model keeps float32; measured
+ * 0.06-0.10 here. That cannot tell a small layout error from rounding, so the layouts themselves
+ * are held exactly: the unpacked and dequantized weights must equal the writer's bit for bit
+ * ({@link #unpackedWeightsAreExactlyTheWritersDequantizedOnes}). What the logits test catches is the
+ * kernel's side (its packing, its scale and zero form, the norms left unfolded, the attention
+ * scale in the scales): any of those wrong moves logits by the order of the quantization error
+ * itself, which is asserted to be over 5 times the tolerance, and a scrambled channel order over 10.
  */
 class Int4CheckpointTest {
 
-    private static final double TOLERANCE = 1e-4;
+    private static final double TOLERANCE = 0.25;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
@@ -92,8 +97,34 @@ class Int4CheckpointTest {
         System.out.printf("int4 %-34s max |logit - dequantized float| %.3g; the original float model is %.3g away%n", name, error,
                 quantizationError);
         assertTrue(error < TOLERANCE, name + ": max |int4 logit - dequantized float logit| = " + error);
-        assertTrue(quantizationError > 10 * TOLERANCE, name + ": int4 logits as close to the unquantized model's as to the"
+        assertTrue(quantizationError > 5 * TOLERANCE, name + ": int4 logits as close to the unquantized model's as to the"
                 + " dequantized one's (" + quantizationError + "): the comparison could not tell a wrong weight");
+    }
+
+    /** Every layout detail (AWQ's nibble order, GPTQ's input packing and zero-minus-one) read back to the writer's exact weights. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(Format.class)
+    void unpackedWeightsAreExactlyTheWritersDequantizedOnes(Format format) throws Exception {
+        Path original = kernelSized().writeTo(temp.resolve("float"));
+        Int4CheckpointWriter.Written written = new Int4CheckpointWriter(format, 32).write(original, temp.resolve("q"), temp.resolve("dq"));
+        ModelConfig config = ModelConfig.load(written.int4().resolve("config.json"));
+        try (NDManager manager = NDManager.newBaseManager();
+             SafetensorsCheckpoint int4 = SafetensorsCheckpoint.open(written.int4());
+             SafetensorsCheckpoint dequantized = SafetensorsCheckpoint.open(written.dequantized());
+             Int4Reader reader = new Int4Reader(int4, (QuantizationConfig.Int4) config.quantization(), manager)) {
+            for (var e : TinyCheckpoint.tensorShapes(config).entrySet()) {
+                if (!e.getKey().endsWith("_proj.weight")) {
+                    continue;
+                }
+                String prefix = e.getKey().substring(0, e.getKey().length() - ".weight".length());
+                long[] shape = e.getValue();
+                try (NDManager scratch = manager.newSubManager()) {
+                    float[] read = reader.read(prefix, shape[0], shape[1], scratch).dequantize().toFloatArray();
+                    float[] expected = dequantized.read(e.getKey(), shape, scratch).toFloatArray();
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(expected, read, 0f, prefix);
+                }
+            }
+        }
     }
 
     @Test
@@ -104,7 +135,7 @@ class Int4CheckpointTest {
                 .write(original, temp.resolve("wrong"), temp.resolve("wrong-dequantized"));
         double error = maxDiff(logitsOf(wrong.int4()), logitsOf(wrong.dequantized()));
         System.out.printf("int4 AWQ words in the wrong order: max |logit diff| %.3g%n", error);
-        assertTrue(error > 1000 * TOLERANCE, "a scrambled channel order went unnoticed: " + error);
+        assertTrue(error > 10 * TOLERANCE, "a scrambled channel order went unnoticed: " + error);
     }
 
     /** Group 16 is below the kernel's smallest: every projection is dequantized at load, and the summary says so. */
@@ -157,10 +188,10 @@ class Int4CheckpointTest {
             floatBytes = model.model().weightSummary().bytes();
         }
         // Per layer: 128 x 256 (qkv) + 128 x 128 (o) + 128 x 512 (gate-up) + 256 x 128 (down) = 147,456 weights in 2 layers;
-        // float32 4 bytes each, int4 half a byte plus a float32 scale and zero per 128 and the two norms kept.
+        // float32 4 bytes each, int4 half a byte plus a bfloat16 scale and zero per 128, and the two norms kept.
         long projections = 2 * 147_456L;
         long groups = 2 * (256 + 128 + 512 + 128 * 2);
-        long expectedSaving = projections * 4 - (projections / 2 + groups * 2 * 4) - 2 * 2 * 128 * 4;
+        long expectedSaving = projections * 4 - (projections / 2 + groups * 2 * 2) - 2 * 2 * 128 * 4;
         assertEquals(expectedSaving, floatBytes - int4Bytes, "float32 " + floatBytes + " bytes, int4 " + int4Bytes);
     }
 
