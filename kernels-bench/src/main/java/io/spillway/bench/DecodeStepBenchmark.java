@@ -1,6 +1,5 @@
 package io.spillway.bench;
 
-import io.spillway.models.DummyShapes;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.arch.Quantization;
 import io.spillway.models.generate.DecodeStepRig;
@@ -42,7 +41,10 @@ public class DecodeStepBenchmark {
     @Param({"128"})
     int context;
 
-    /** {@code none} (float32) or {@code int8} ({@link Quantization}); weight bytes differ, and so the floor. */
+    /**
+     * {@code none} (float32), {@code int8} ({@link Quantization}), or {@code awq-int4} (a random AWQ
+     * checkpoint, {@link ModelShapes#smolLm2_135m(String)}); weight bytes differ, and so the floor.
+     */
     @Param({"none"})
     String quantization;
 
@@ -52,7 +54,7 @@ public class DecodeStepBenchmark {
 
     @Setup(Level.Trial)
     public void load() {
-        loaded = LoadedModel.load(ModelShapes.options(DummyShapes.smolLm2_135m()).withQuantization(Quantization.parse(quantization)));
+        loaded = LoadedModel.load(ModelShapes.smolLm2_135m(quantization));
         rig = new DecodeStepRig(loaded.model(), batch, context, 42);
     }
 

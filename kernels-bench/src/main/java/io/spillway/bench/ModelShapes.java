@@ -15,6 +15,35 @@ public final class ModelShapes {
     private ModelShapes() {
     }
 
+    /**
+     * {@code config} as an int4 checkpoint of {@code method} ({@code awq} or {@code gptq}) in groups of
+     * {@code groupSize}: random weights in that layout (see {@code DummyWeights}).
+     */
+    public static ObjectNode int4(ObjectNode config, String method, int groupSize) {
+        ObjectNode c = config.deepCopy();
+        ObjectNode q = c.putObject("quantization_config");
+        q.put("quant_method", method);
+        q.put("bits", 4);
+        q.put("group_size", groupSize);
+        q.put("version", "gemm");
+        q.put("zero_point", true);
+        q.put("desc_act", false);
+        return c;
+    }
+
+    /**
+     * The SmolLM2-135M shape in one of the weight formats the benchmarks compare: a
+     * {@link io.spillway.models.arch.Quantization} value ({@code none}, {@code int8}, ...) applied on
+     * load, or {@code awq-int4} / {@code gptq-int4}, random int4 checkpoints in groups of 64 (576, its
+     * width, is not a multiple of 128).
+     */
+    public static ModelLoadOptions smolLm2_135m(String weights) {
+        if (weights.endsWith("-int4")) {
+            return options(int4(DummyShapes.smolLm2_135m(), weights.substring(0, weights.length() - "-int4".length()), 64));
+        }
+        return options(DummyShapes.smolLm2_135m()).withQuantization(io.spillway.models.arch.Quantization.parse(weights));
+    }
+
     /** How to load a random-weight model of this shape in float32 on the CPU. */
     public static ModelLoadOptions options(ObjectNode config) {
         return DummyShapes.options(config, ComputeTarget.cpuFloat32());

@@ -4,10 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import io.spillway.models.DummyShapes;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.arch.DecoderModel;
-import io.spillway.models.arch.Quantization;
 import io.spillway.models.attention.GatherAttention;
 import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
@@ -19,14 +17,16 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * float32 against int8 on the SmolLM2-135M shape (random weights), alternating within one run so
+ * float32 against int8 and int4 on the SmolLM2-135M shape (random weights), alternating within one run so
  * that a shared machine's load falls on both alike: a decode step at batch 1 and 16 (context 128)
  * and a 512-token prefill chunk, plus the same run's read bandwidth (a 1 GiB sum, as
  * {@link MemoryBandwidthBenchmark}). Prints per variant the median step time with its min and
  * max over rounds, tokens/s, bytes of weights and the step's ratio to its bandwidth floor
  * (weight bytes / bandwidth). JMH runs parameters one after the other, so this is a main.
  *
- * <pre>java -cp kernels-bench/target/benchmarks.jar io.spillway.bench.QuantizedDecodeComparison [rounds] [seconds per cell]</pre>
+ * <pre>java -cp kernels-bench/target/benchmarks.jar io.spillway.bench.QuantizedDecodeComparison [rounds] [seconds per cell] [formats]</pre>
+ *
+ * <p>formats: comma-separated, as {@link ModelShapes#smolLm2_135m(String)} takes them; default {@code none,int8,awq-int4}.
  */
 public final class QuantizedDecodeComparison {
 
@@ -39,12 +39,12 @@ public final class QuantizedDecodeComparison {
     public static void main(String[] args) {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
         double seconds = args.length > 1 ? Double.parseDouble(args[1]) : 2;
-        List<String> variants = List.of("none", "int8");
+        List<String> variants = List.of((args.length > 2 ? args[2] : "none,int8,awq-int4").split(","));
         List<LoadedModel> models = new ArrayList<>();
         List<List<Workload>> workloads = new ArrayList<>();
         List<NDManager> owners = new ArrayList<>();
         for (String v : variants) {
-            LoadedModel m = LoadedModel.load(ModelShapes.options(DummyShapes.smolLm2_135m()).withQuantization(Quantization.parse(v)));
+            LoadedModel m = LoadedModel.load(ModelShapes.smolLm2_135m(v));
             models.add(m);
             NDManager owner = m.model().manager().newSubManager();
             owners.add(owner);
@@ -84,7 +84,7 @@ public final class QuantizedDecodeComparison {
                 double med = median(ms[v][w]);
                 long bytes = models.get(v).model().weightSummary().bytes();
                 double floorMs = bytes / (gbps * 1e9) * 1000;
-                System.out.printf("%-14s %-5s median %8.2f ms/step [min %.2f max %.2f], %8.1f tokens/s, weights %.1f MB, floor %.2f ms, %.1fx floor%n",
+                System.out.printf("%-14s %-9s median %8.2f ms/step [min %.2f max %.2f], %8.1f tokens/s, weights %.1f MB, floor %.2f ms, %.1fx floor%n",
                         work.name(), variants.get(v), med, Arrays.stream(ms[v][w]).min().orElseThrow(), Arrays.stream(ms[v][w]).max().orElseThrow(),
                         work.tokens() / med * 1000, bytes / 1e6, floorMs, med / floorMs);
             }

@@ -48,9 +48,11 @@ public class SchedulerPlanningBenchmark {
     @Setup(Level.Iteration)
     public void fill() {
         random = new Random(3);
-        EngineConfig config = new EngineConfig(256, 2048, 2048, 16, 1L << 30, 0.9, true, 100_000, 100_000_000, java.time.Duration.ZERO, 0);
+        EngineConfig config = new EngineConfig(256, 2048, 2048, 16, 1L << 30, 0.9, true, 100_000, 100_000_000, java.time.Duration.ZERO, 0,
+                EngineConfig.DEFAULT_TRANSIENT_BUDGET_BYTES);
         kv = new KvCacheManager(256 * 32 + 2048, 16, true);
-        scheduler = new Scheduler(config, kv);
+        scheduler = new Scheduler(config, kv,
+                StepTransient.of(io.spillway.models.checkpoint.ModelConfig.parse(io.spillway.models.DummyShapes.smolLm2_135m()), 4));
         for (int i = 0; i < 256 + waiting; i++) {
             scheduler.addWaiting(newSequence(kv));
         }

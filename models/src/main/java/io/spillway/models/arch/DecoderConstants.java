@@ -18,6 +18,7 @@ import java.util.List;
  * @param lmHead          the LM head in its {@link Projection} layout, {@code vocab} output rows, or
  *                        empty when it is int8
  * @param packed          the int8 projections: none, four per layer, or four per layer and the LM head
+ * @param int4            an int4 checkpoint's layer projections, four per layer, or none
  * @param cosTable  RoPE's cosines {@code [positions, headDim]}
  * @param sinTable  RoPE's sines with rotate-half's sign folded in, {@code [positions, headDim]}
  * @param eps       RMSNorm's epsilon, float32 {@code [1]}
@@ -26,7 +27,7 @@ import java.util.List;
  * @param headDim   size of one head
  */
 public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<LayerWeights> layers, NDArray finalNorm,
-                               NDArray lmHead, Int8Weights packed, NDArray cosTable, NDArray sinTable, NDArray eps, int heads, int kvHeads, int headDim) {
+                               NDArray lmHead, Int8Weights packed, Int4Weights int4, NDArray cosTable, NDArray sinTable, NDArray eps, int heads, int kvHeads, int headDim) {
 
     public DecoderConstants {
         layers = List.copyOf(layers);
@@ -49,6 +50,10 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
             throw new IllegalArgumentException(packed.size() + " packed int8 projections: a model of " + n
                     + " layers has none, " + 4 * n + " (its layers) or " + (4 * n + 1) + " (and its LM head)");
         }
+        if (int4.size() != 0 && (int4.size() != 4 * n || packed.size() != 0)) {
+            throw new IllegalArgumentException(int4.size() + " int4 projections beside " + packed.size() + " int8 ones: a model of " + n
+                    + " layers has none or " + 4 * n + ", and no int8 ones with them");
+        }
         require("LM head", lmHead, dtype, null);
         if (packed.size() == 4 * n + 1) {
             requireEmpty("LM head", lmHead);
@@ -63,13 +68,14 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
         }
         require("epsilon", eps, DataType.FLOAT32, new Shape(1));
         for (int i = 0; i < layers.size(); i++) {
-            requireLayer(i, layers.get(i), dtype, hidden, heads, kvHeads, headDim, packed.size() == 0 ? null : packed);
+            requireLayer(i, layers.get(i), dtype, hidden, heads, kvHeads, headDim, packed.size() == 0 ? null : packed,
+                    int4.size() == 0 ? null : int4);
         }
     }
 
     /** Static: a compact constructor runs before the fields it validates are assigned. */
     private static void requireLayer(int i, LayerWeights w, DataType dtype, long hidden, int heads, int kvHeads, int headDim,
-                                     Int8Weights packed) {
+                                     Int8Weights packed, Int4Weights int4) {
         String layer = "layer " + i + "'s ";
         long qkvRows = (long) (heads + 2 * kvHeads) * headDim;
         for (NDArray weight : List.of(w.qkv(), w.output(), w.gateUp(), w.down())) {
@@ -86,12 +92,14 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
             requirePacked(layer + "gate-up weight", packed, 4 * i + 2, gateUpRows, hidden);
             requirePacked(layer + "down weight", packed, 4 * i + 3, hidden, gateUpRows / 2);
         } else {
-            gateUpRows = rows(w.gateUp());
-            requireProjection(layer + "qkv weight", w.qkv(), qkvRows, hidden);
-            requireProjection(layer + "o weight", w.output(), hidden, (long) heads * headDim);
-            requireProjection(layer + "gate-up weight", w.gateUp(), gateUpRows, hidden);
-            requireProjection(layer + "down weight", w.down(), hidden, gateUpRows / 2);
+            gateUpRows = int4 != null && int4.packed(4 * i + 2) ? int4.shape(4 * i + 2).get(0) : rows(w.gateUp());
+            requireLayerProjection(layer + "qkv weight", w.qkv(), int4, 4 * i, qkvRows, hidden);
+            requireLayerProjection(layer + "o weight", w.output(), int4, 4 * i + 1, hidden, (long) heads * headDim);
+            requireLayerProjection(layer + "gate-up weight", w.gateUp(), int4, 4 * i + 2, gateUpRows, hidden);
+            requireLayerProjection(layer + "down weight", w.down(), int4, 4 * i + 3, hidden, gateUpRows / 2);
         }
+        requireOptional(layer + "input norm", w.inputNorm(), dtype, hidden);
+        requireOptional(layer + "post-attention norm", w.postAttentionNorm(), dtype, hidden);
         requireOptional(layer + "qkv bias", w.qkvBias(), dtype, qkvRows);
         requireOptional(layer + "q/k norm", w.qkNorm(), dtype, (long) (heads + kvHeads) * headDim);
         requireOptional(layer + "o bias", w.outputBias(), dtype, hidden);
@@ -104,6 +112,21 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
         Shape s = weight.getShape();
         if (s.dimension() < 2 || s.dimension() > 3 || rows(weight) != out || s.get(s.dimension() - 1) != in) {
             throw new IllegalArgumentException(what + " is " + s + ": it should map " + in + " inputs to " + out + " outputs");
+        }
+    }
+
+    /** A float weight in a Projection layout, or an empty one beside the int4 entry that holds it. */
+    private static void requireLayerProjection(String what, NDArray weight, Int4Weights int4, int index, long out, long in) {
+        if (int4 == null || !int4.packed(index)) {
+            requireProjection(what, weight, out, in);
+            return;
+        }
+        if (weight.size() != 0) {
+            throw new IllegalArgumentException(what + " should be empty: int4 entry " + index + " holds it, not " + weight.getShape());
+        }
+        if (!int4.shape(index).equals(new Shape(out, in))) {
+            throw new IllegalArgumentException(what + " (int4 entry " + index + ") is " + int4.shape(index) + ": it should map " + in
+                    + " inputs to " + out + " outputs");
         }
     }
 

@@ -157,6 +157,7 @@ public final class DecoderModel implements AutoCloseable {
         bound.close();
         script.close();
         constants.packed().close();
+        constants.int4().close();
         weights.close();
     }
 }

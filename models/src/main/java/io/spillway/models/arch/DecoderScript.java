@@ -29,7 +29,11 @@ public final class DecoderScript {
         /** Packs int8 projections at load: {@link Int8Weights.Int8PackCall}. */
         INT8_PACKER("Int8Packer"),
         /** The int8 branch of {@code layer_project} alone: {@link Int8ProjectCall}. */
-        INT8_PROJECTOR("Int8Projector");
+        INT8_PROJECTOR("Int8Projector"),
+        /** Unpacks an AWQ or GPTQ projection at load: {@link Int4UnpackCall}. */
+        INT4_UNPACKER("Int4Unpacker"),
+        /** Packs int4 projections for libtorch's kernel at load: {@link Int4Weights.Int4PackCall}. */
+        INT4_PACKER("Int4Packer");
 
         final String className;
 
@@ -44,6 +48,13 @@ public final class DecoderScript {
 
     /** {@code Int8Projector.forward}: y = x W^T + b with W and b the packed entry {@code index}. */
     public record Int8ProjectCall(NDArray x, Int8Weights packed, int index) {
+    }
+
+    /**
+     * {@code Int4Unpacker.forward}: an AWQ or GPTQ projection's packed int32 tensors, the bit offset of
+     * each of a word's eight channels, and which channels qweight's words pack.
+     */
+    public record Int4UnpackCall(NDArray qweight, NDArray qzeros, NDArray weightShifts, NDArray zeroShifts, PackedChannels packedChannels) {
     }
 
     /** {@code Attention.forward}: q {@code [tokens, heads, headDim]}, stepKv {@code [tokens, 2 * kvHeads * headDim]}. */
@@ -80,6 +91,9 @@ public final class DecoderScript {
         script.requireForward(Root.ATTENTION.className, ScriptTypes.parameters(AttentionCall.class), "Java's AttentionCall");
         script.requireForward(Root.INT8_PROJECTOR.className, ScriptTypes.parameters(Int8ProjectCall.class), "Java's Int8ProjectCall");
         script.requireForward(Root.INT8_PACKER.className, ScriptTypes.parameters(Int8Weights.Int8PackCall.class), "Java's Int8PackCall");
+        script.requireForward(Root.INT4_UNPACKER.className, ScriptTypes.parameters(Int4UnpackCall.class), "Java's Int4UnpackCall");
+        script.requireForward(Root.INT4_PACKER.className, ScriptTypes.parameters(Int4Weights.Int4PackCall.class), "Java's Int4PackCall");
         script.requireEnum(LogitRows.class);
+        script.requireEnum(PackedChannels.class);
     }
 }

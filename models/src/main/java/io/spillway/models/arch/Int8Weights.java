@@ -5,9 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.IValue;
 import io.spillway.models.runtime.NativeScriptValue;
-import io.spillway.models.runtime.ScriptArguments;
 import io.spillway.models.runtime.ScriptType;
-import io.spillway.models.runtime.TorchScriptModule;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -80,14 +78,13 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
      */
     static final class Packer implements AutoCloseable {
 
-        private final TorchScriptModule script;
+        private final PackedListBuilder list;
         private final NDManager none;
-        private final List<IValue> entries = new ArrayList<>();
         private final List<Shape> shapes = new ArrayList<>();
         private long bytes;
 
         Packer(NDManager manager) {
-            this.script = DecoderScript.compile(manager, DecoderScript.Root.INT8_PACKER);
+            this.list = new PackedListBuilder(manager, DecoderScript.Root.INT8_PACKER);
             this.none = manager.newSubManager();
         }
 
@@ -95,8 +92,7 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
         void add(NDArray weight, NDArray bias, int levels) {
             Int8Quantizer.Int8Matrix q = Int8Quantizer.quantize(weight, levels);
             NDArray b = bias == null ? none.zeros(new Shape(0)) : bias;
-            IValue[] packed = call(List.of(q.values()), List.of(q.scales()), List.of(b));
-            entries.add(packed[0]);
+            list.add(new Int8PackCall(List.of(q.values()), List.of(q.scales()), List.of(b)));
             Shape s = q.values().getShape();
             shapes.add(s);
             bytes += s.size() + 4 * s.get(0) * (bias == null ? 1 : 2);
@@ -104,26 +100,10 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
             q.scales().close();
         }
 
-        private IValue[] call(List<NDArray> values, List<NDArray> scales, List<NDArray> biases) {
-            try (ScriptArguments arguments = new ScriptArguments();
-                 IValue out = script.forward(arguments.components(new Int8PackCall(values, scales, biases)).toArray(IValue[]::new))) {
-                return out.toIValueArray();
-            }
-        }
-
-        /** The packed list; the packer is closed. */
+        /** The packed list (a float model's is empty); the packer is closed. */
         Int8Weights finish() {
             try {
-                IValue list;
-                if (entries.isEmpty()) {
-                    // A float model's typed empty list, which only a script can make.
-                    try (ScriptArguments arguments = new ScriptArguments()) {
-                        list = script.forward(arguments.components(new Int8PackCall(List.of(), List.of(), List.of())).toArray(IValue[]::new));
-                    }
-                } else {
-                    list = IValue.listFrom(entries.toArray(IValue[]::new));
-                }
-                return new Int8Weights(list, shapes, bytes);
+                return new Int8Weights(list.finish(new Int8PackCall(List.of(), List.of(), List.of())), shapes, bytes);
             } finally {
                 close();
             }
@@ -131,9 +111,7 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
 
         @Override
         public void close() {
-            entries.forEach(IValue::close);
-            entries.clear();
-            script.close();
+            list.close();
             none.close();
         }
     }

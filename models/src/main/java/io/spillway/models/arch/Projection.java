@@ -50,12 +50,21 @@ public final class Projection {
      * takes {@code none} for both and applies the packed entry.
      */
     static Projection packed(NDArray none) {
-        return new Projection(none);
+        return new Projection(none, null);
     }
 
-    private Projection(NDArray applied) {
+    /**
+     * A projection whose weight is in the model's {@link Int4Weights}: the script takes {@code none}
+     * for the weight and applies the int4 entry, then adds {@code bias} ({@code [out]}, owned by
+     * the model, or null).
+     */
+    static Projection int4(NDArray none, NDArray bias) {
+        return new Projection(none, bias);
+    }
+
+    private Projection(NDArray applied, NDArray bias) {
         this.weight = null;
-        this.bias = null;
+        this.bias = bias;
         this.applied = applied;
     }
 
@@ -79,7 +88,7 @@ public final class Projection {
         return applied;
     }
 
-    /** {@code [out]}, or null (none, or packed). */
+    /** {@code [out]}, or null (none, or packed in int8). */
     NDArray bias() {
         return bias;
     }

@@ -9,13 +9,17 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.spillway.models.checkpoint.CheckpointException;
 import io.spillway.models.checkpoint.ModelConfig;
+import io.spillway.models.checkpoint.QuantizationConfig;
 import io.spillway.models.checkpoint.TensorSource;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.runtime.TorchRuntime;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -29,6 +33,13 @@ import java.util.Set;
  * <p>int8 ({@link Quantization}): each projection is quantized from its folded float32 weight in
  * the layer's scratch scope, on the CPU, and packed ({@link Int8Weights}); the float and int8
  * arrays go with the scope, so only the packed copy stays. fbgemm's kernel runs on the CPU only.
+ *
+ * <p>int4 checkpoints (AWQ, GPTQ; {@link QuantizationConfig.Int4}): each projection is unpacked
+ * ({@link Int4Reader}), fused like a float one (along its outputs, scales and zeros with it), and
+ * packed for libtorch's int4 kernel on the target ({@link Int4Weights}). The norm in front of it
+ * cannot be folded into 4-bit values, so it stays in the layer ({@link LayerWeights}); the attention
+ * scale goes into the query outputs' scales. A projection the kernel cannot take ({@link Int4Fit})
+ * is dequantized and loaded as a float one, folding included, and the summary says which and why.
  *
  * <p>Memory: tensors are read as views of the memory-mapped file inside a scratch scope that is
  * closed after each layer, so peak usage is the model plus one layer. A kept weight never aliases
@@ -46,11 +57,25 @@ final class WeightLoader {
     private final Set<NDArray> fileViews = Collections.newSetFromMap(new IdentityHashMap<>());
     /** Bytes of the arrays kept in the model so far, for its {@link WeightSummary}. */
     private long keptBytes;
+    /** Why int4 projections were dequantized rather than packed, and which (by name within a layer), for the summary. */
+    private final Map<String, Set<String>> dequantized = new LinkedHashMap<>();
+
+    /** Where a layer's projections go: int8 or int4 packers, or float weights beside {@code none}. */
+    private record Sinks(NDArray none, Int8Weights.Packer int8, int levels, Int4Weights.Packer int4, Int4Reader int4Reader) {
+    }
+
+    /** A layer projection as loaded, and its norm's weight when the norm could not be folded into it (else null). */
+    private record LayerProjection(Projection projection, NDArray norm) {
+    }
 
     WeightLoader(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout, Quantization quantization) {
         if (quantization.layers() && (target.isGpu() || target.dtype() != DataType.FLOAT32)) {
             throw new IllegalArgumentException("int8 quantization runs on the CPU in float32 (fbgemm's kernel), not on "
                     + target.device() + " in " + target.dtype());
+        }
+        if (quantization.layers() && config.quantization() instanceof QuantizationConfig.Int4 int4) {
+            throw new IllegalArgumentException("--quantization " + quantization + " quantizes a float checkpoint on load; this one is "
+                    + int4.describe() + " already (serve it with --quantization none)");
         }
         this.source = source;
         this.config = config;
@@ -62,15 +87,19 @@ final class WeightLoader {
 
     DecoderModel load(int maxModelLength) {
         NDManager model = NDManager.newBaseManager(target.device(), "PyTorch");
-        try (Int8Weights.Packer packer = new Int8Weights.Packer(model)) {
-            return build(model, packer, maxModelLength);
+        QuantizationConfig.Int4 int4 = config.quantization() instanceof QuantizationConfig.Int4 q ? q : null;
+        try (Int8Weights.Packer packer = new Int8Weights.Packer(model);
+             Int4Weights.Packer int4Packer = new Int4Weights.Packer(model, target);
+             Int4Reader int4Reader = int4 == null ? null : new Int4Reader(source, int4, model)) {
+            return build(model, packer, int4Packer, int4Reader, maxModelLength);
         } catch (RuntimeException e) {
             model.close();
             throw e;
         }
     }
 
-    private DecoderModel build(NDManager model, Int8Weights.Packer packer, int maxModelLength) {
+    private DecoderModel build(NDManager model, Int8Weights.Packer packer, Int4Weights.Packer int4Packer, Int4Reader int4Reader,
+                               int maxModelLength) {
         ModelConfig c = config;
         long hidden = c.hiddenSize();
         boolean tied = c.tieWordEmbeddings() || !source.contains("lm_head.weight");
@@ -104,38 +133,37 @@ final class WeightLoader {
         }
 
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
+        Sinks sinks = new Sinks(none, packer, levels, int4Packer, int4Reader);
+        long inter = c.intermediateSize();
         List<LayerWeights> layers = new ArrayList<>(c.numLayers());
         for (int i = 0; i < c.numLayers(); i++) {
             String p = "model.layers." + i + ".";
             String a = p + "self_attn.";
             String m = p + "mlp.";
             try (NDManager scratch = scratch(model)) {
-                NDArray qkvWeight = concat(scratch, read(a + "q_proj.weight", c.qSize(), hidden, scratch),
-                        read(a + "k_proj.weight", c.kvSize(), hidden, scratch), read(a + "v_proj.weight", c.kvSize(), hidden, scratch));
                 NDArray qkvBias = c.qkvBias() ? concat(scratch, read(a + "q_proj.bias", c.qSize(), scratch),
                         read(a + "k_proj.bias", c.kvSize(), scratch), read(a + "v_proj.bias", c.kvSize(), scratch)) : null;
-                qkvWeight = foldColumns(qkvWeight, read(p + "input_layernorm.weight", hidden, scratch));
                 NDArray qkNorm = null;
+                long scaledRows = 0;
                 if (c.qkNorm()) {
                     qkNorm = headNorm(model, scale, read(a + "q_norm.weight", c.headDim(), scratch),
                             read(a + "k_norm.weight", c.headDim(), scratch));
                 } else {
-                    qkvWeight = scaleLeadingRows(qkvWeight, c.qSize(), scale, scratch);
+                    scaledRows = c.qSize();
                     qkvBias = qkvBias == null ? null : scaleLeadingRows(qkvBias, c.qSize(), scale, scratch);
                 }
-                Projection qkv = projection(model, packer, levels, none, qkvWeight, qkvBias);
-                Projection o = projection(model, packer, levels, none, read(a + "o_proj.weight", hidden, c.qSize(), scratch),
+                LayerProjection qkv = layerProjection(model, scratch, sinks, List.of(a + "q_proj", a + "k_proj", a + "v_proj"),
+                        new long[] {c.qSize(), c.kvSize(), c.kvSize()}, hidden, p + "input_layernorm.weight", scaledRows, scale, qkvBias);
+                LayerProjection o = layerProjection(model, scratch, sinks, List.of(a + "o_proj"), new long[] {hidden}, c.qSize(), null, 0, 1,
                         c.outputBias() ? read(a + "o_proj.bias", hidden, scratch) : null);
-                NDArray gateUpWeight = foldColumns(
-                        concat(scratch, read(m + "gate_proj.weight", c.intermediateSize(), hidden, scratch),
-                                read(m + "up_proj.weight", c.intermediateSize(), hidden, scratch)),
-                        read(p + "post_attention_layernorm.weight", hidden, scratch));
-                NDArray gateUpBias = c.mlpBias() ? concat(scratch, read(m + "gate_proj.bias", c.intermediateSize(), scratch),
-                        read(m + "up_proj.bias", c.intermediateSize(), scratch)) : null;
-                Projection gateUp = projection(model, packer, levels, none, gateUpWeight, gateUpBias);
-                Projection down = projection(model, packer, levels, none, read(m + "down_proj.weight", hidden, c.intermediateSize(), scratch),
+                NDArray gateUpBias = c.mlpBias() ? concat(scratch, read(m + "gate_proj.bias", inter, scratch),
+                        read(m + "up_proj.bias", inter, scratch)) : null;
+                LayerProjection gateUp = layerProjection(model, scratch, sinks, List.of(m + "gate_proj", m + "up_proj"),
+                        new long[] {inter, inter}, hidden, p + "post_attention_layernorm.weight", 0, 1, gateUpBias);
+                LayerProjection down = layerProjection(model, scratch, sinks, List.of(m + "down_proj"), new long[] {hidden}, inter, null, 0, 1,
                         c.mlpBias() ? read(m + "down_proj.bias", hidden, scratch) : null);
-                layers.add(LayerWeights.of(qkv, qkNorm, o, gateUp, down, none));
+                layers.add(LayerWeights.of(qkv.norm(), qkv.projection(), qkNorm, o.projection(), gateUp.norm(), gateUp.projection(),
+                        down.projection(), none));
             }
         }
         // An int8 LM head is packed after the layers, its place in the script's list: read again
@@ -146,15 +174,17 @@ final class WeightLoader {
             }
         }
         Int8Weights packed = packer.finish();
+        Int4Weights int4 = int4Packer.finish();
         try {
             RotaryEmbedding rope = new RotaryEmbedding(c.headDim(), c.ropeTheta(), c.ropeScaling(), maxModelLength,
                     target.dtype(), target.device(), model);
             NDArray eps = model.create(new float[] {(float) c.rmsNormEps()});
-            DecoderConstants constants = new DecoderConstants(embedding, embeddingScales, layers, finalNorm, lmHeadWeight, packed,
+            DecoderConstants constants = new DecoderConstants(embedding, embeddingScales, layers, finalNorm, lmHeadWeight, packed, int4,
                     rope.cos(), rope.signedSin(), eps, c.numHeads(), c.numKvHeads(), c.headDim());
-            return new DecoderModel(c, target, layout, model, constants, summary(packed), maxModelLength);
+            return new DecoderModel(c, target, layout, model, constants, summary(packed, int4), maxModelLength);
         } catch (RuntimeException e) {
             packed.close();
+            int4.close();
             throw e;
         }
     }
@@ -164,18 +194,86 @@ final class WeightLoader {
         return model.newSubManager(Device.cpu());
     }
 
-    /** A tensor as stored (bfloat16 widened to float32), checked against the config's shape; may alias the file. */
+    /** A float tensor as stored (bfloat16 widened to float32), checked against the config's shape; may alias the file. */
     private NDArray read(String name, long rows, long cols, NDManager scratch) {
-        return remember(source.read(name, new long[] {rows, cols}, scratch));
+        return remember(name, source.read(name, new long[] {rows, cols}, scratch));
     }
 
     private NDArray read(String name, long length, NDManager scratch) {
-        return remember(source.read(name, new long[] {length}, scratch));
+        return remember(name, source.read(name, new long[] {length}, scratch));
     }
 
-    private NDArray remember(NDArray view) {
+    private NDArray remember(String name, NDArray view) {
         fileViews.add(view);
+        if (!view.getDataType().isFloating()) {
+            throw new CheckpointException("tensor " + name + " in " + source.describe() + " is " + view.getDataType()
+                    + ", not a float weight");
+        }
         return view;
+    }
+
+    /**
+     * One of a layer's four projections, its {@code parts} (q, k, v; gate, up; or one) fused along
+     * the outputs, with the RMSNorm {@code normName} (or none) in front and its first {@code scaledRows}
+     * outputs multiplied by {@code scale}. An int4 checkpoint's parts go to the int4 kernel when it
+     * takes them; anything else becomes a float weight, as stored or dequantized, with the norm folded in.
+     *
+     * @param bias the fused bias, already scaled, or null
+     */
+    private LayerProjection layerProjection(NDManager model, NDManager scratch, Sinks sinks, List<String> parts, long[] rows, long in,
+                                            String normName, long scaledRows, float scale, NDArray bias) {
+        NDArray norm = normName == null ? null : read(normName, config.hiddenSize(), scratch);
+        Int4Reader reader = sinks.int4Reader();
+        NDArray weight;
+        if (reader != null && parts.stream().allMatch(reader::isInt4)) {
+            List<Int4Matrix> unpacked = new ArrayList<>();
+            for (int j = 0; j < parts.size(); j++) {
+                unpacked.add(reader.read(parts.get(j), rows[j], in, scratch));
+            }
+            Int4Matrix fused = Int4Matrix.concatOutputs(unpacked).scaleLeadingOutputs(scaledRows, scale);
+            switch (Int4Fit.of(fused.outputs(), in, fused.groupSize())) {
+                case Int4Fit.Packed p -> {
+                    sinks.int4().add(fused.regrouped(p.groupSize()));
+                    return new LayerProjection(Projection.int4(sinks.none(), bias == null ? null : keep(bias, model)),
+                            norm == null ? null : keep(norm, model));
+                }
+                case Int4Fit.Dequantized d -> dequantized(d.reason(), parts);
+            }
+            weight = fused.dequantize();
+        } else {
+            List<NDArray> floats = new ArrayList<>();
+            for (int j = 0; j < parts.size(); j++) {
+                floats.add(reader != null && reader.isInt4(parts.get(j)) ? reader.read(parts.get(j), rows[j], in, scratch).dequantize()
+                        : read(parts.get(j) + ".weight", rows[j], in, scratch));
+            }
+            if (reader != null) {
+                dequantized("stored as float", parts);
+            }
+            weight = scaledRows > 0 ? scaleLeadingRows(concat(scratch, floats.toArray(NDArray[]::new)), scaledRows, scale, scratch)
+                    : concat(scratch, floats.toArray(NDArray[]::new));
+        }
+        if (reader != null) {
+            sinks.int4().addDequantized();
+        }
+        if (norm != null) {
+            weight = foldColumns(weight, norm);
+        }
+        return new LayerProjection(projection(model, sinks.int8(), sinks.levels(), sinks.none(), weight, bias), null);
+    }
+
+    private void dequantized(String reason, List<String> parts) {
+        dequantized.computeIfAbsent(reason, r -> new LinkedHashSet<>()).add(shortName(parts));
+    }
+
+    /** {@code self_attn.q_proj+k_proj+v_proj}: the parts' names without the layer, for the summary. */
+    private static String shortName(List<String> parts) {
+        StringBuilder name = new StringBuilder();
+        for (String part : parts) {
+            String[] path = part.split("\\.");
+            String last = path[path.length - 1];
+            name.append(name.isEmpty() ? path[path.length - 2] + "." + last : "+" + last);
+        }
+        return name.toString();
     }
 
     private static NDArray concat(NDManager scratch, NDArray... parts) {
@@ -209,10 +307,21 @@ final class WeightLoader {
         return keep(NDArrays.concat(new NDList(qRows, kRows), 0), model);
     }
 
-    private WeightSummary summary(Int8Weights packed) {
+    private WeightSummary summary(Int8Weights packed, Int4Weights int4) {
         String dtype = target.dtype().toString().toLowerCase(java.util.Locale.ROOT);
         // By layout, not thread count, so that the name is the same on every machine (one thread runs one block).
         String floatKernel = layout == ProjectionLayout.ROW_BLOCKS ? "row-block bmm" : "linear";
+        if (config.quantization() instanceof QuantizationConfig.Int4 q) {
+            String format = q.describe() + " (LM head " + dtype + ", embeddings " + dtype + ")";
+            int onKernel = int4.packedCount();
+            List<String> reasons = new ArrayList<>();
+            dequantized.forEach((reason, names) -> reasons.add(String.join(", ", names) + ": " + reason));
+            String rest = "dequantized to " + dtype + " at load, " + floatKernel + " (" + String.join("; ", reasons) + ")";
+            String kernel = onKernel == int4.size() ? Int4Weights.kernel(target)
+                    : onKernel == 0 ? rest
+                    : Int4Weights.kernel(target) + " for " + onKernel + " of " + int4.size() + " projections, the others " + rest;
+            return new WeightSummary(format, keptBytes + int4.bytes(), kernel + "; LM head " + floatKernel);
+        }
         if (!quantization.layers()) {
             return new WeightSummary(dtype, keptBytes, floatKernel);
         }

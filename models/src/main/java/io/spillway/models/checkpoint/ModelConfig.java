@@ -35,6 +35,7 @@ import java.util.List;
  * @param bosTokenId           beginning-of-sequence id, or -1
  * @param eosTokenIds          end-of-sequence ids (may be empty)
  * @param torchDtype           the dtype the checkpoint was saved in, as written ("bfloat16"), or null
+ * @param quantization         how the layer projections are stored: float, or AWQ/GPTQ int4
  */
 public record ModelConfig(
         Architecture architecture,
@@ -57,7 +58,8 @@ public record ModelConfig(
         int[] slidingWindows,
         int bosTokenId,
         List<Integer> eosTokenIds,
-        String torchDtype) {
+        String torchDtype,
+        QuantizationConfig quantization) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -157,7 +159,8 @@ public record ModelConfig(
                 parseSlidingWindows(root, arch, layers),
                 root.path("bos_token_id").isNumber() ? root.get("bos_token_id").asInt() : -1,
                 intList(root.get("eos_token_id")),
-                root.has("torch_dtype") ? root.get("torch_dtype").asText() : root.path("dtype").asText(null));
+                root.has("torch_dtype") ? root.get("torch_dtype").asText() : root.path("dtype").asText(null),
+                QuantizationConfig.parse(root.get("quantization_config")));
     }
 
     private static Architecture parseArchitecture(JsonNode root) {
@@ -266,6 +269,6 @@ public record ModelConfig(
                 + " theta=" + ropeTheta + " rope=" + ropeScaling + " tied=" + tieWordEmbeddings
                 + " qkvBias=" + qkvBias + " oBias=" + outputBias + " mlpBias=" + mlpBias + " qkNorm=" + qkNorm
                 + " windows=" + Arrays.toString(slidingWindows) + " bos=" + bosTokenId + " eos=" + eosTokenIds
-                + " dtype=" + torchDtype + "]";
+                + " dtype=" + torchDtype + " weights=" + quantization.describe() + "]";
     }
 }

@@ -122,7 +122,7 @@ public final class SafetensorsCheckpoint implements TensorSource {
         }
         if (info.dtype() == null) {
             throw new CheckpointException("tensor " + name + " in " + info.file() + " has dtype " + info.rawDtype()
-                    + "; supported: F32, F16, BF16");
+                    + "; supported: F32, F16, BF16 (and I32 for packed int4 tensors)");
         }
         SafetensorsFile file = byPath.get(info.file());
         if (info.dtype() == TensorDType.BF16) {

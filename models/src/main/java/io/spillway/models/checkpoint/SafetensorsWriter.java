@@ -13,7 +13,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Writes float tensors to a safetensors file, converting to F32, F16 or BF16. Used to build tiny
+ * Writes float tensors to a safetensors file, converting to F32, F16 or BF16, and int32 ones as I32
+ * (the packed tensors of int4 checkpoints). Used to build tiny
  * checkpoints for tests and demos; a whole file is assembled in memory, so it is meant for small
  * models only.
  */
@@ -21,21 +22,40 @@ public final class SafetensorsWriter {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private record Entry(TensorDType dtype, long[] shape, float[] values) {
+    /** One tensor: {@code floats} for a float dtype, {@code ints} for I32. */
+    private record Entry(TensorDType dtype, long[] shape, float[] floats, int[] ints) {
+
+        int length() {
+            return floats != null ? floats.length : ints.length;
+        }
     }
 
     private final Map<String, Entry> entries = new LinkedHashMap<>();
 
     public SafetensorsWriter add(String name, TensorDType dtype, long[] shape, float[] values) {
+        if (dtype == TensorDType.I32) {
+            throw new IllegalArgumentException(name + ": I32 tensors are written with addInts");
+        }
+        requireElements(name, shape, values.length);
+        entries.put(name, new Entry(dtype, shape.clone(), values, null));
+        return this;
+    }
+
+    /** An I32 tensor. */
+    public SafetensorsWriter addInts(String name, long[] shape, int[] values) {
+        requireElements(name, shape, values.length);
+        entries.put(name, new Entry(TensorDType.I32, shape.clone(), null, values));
+        return this;
+    }
+
+    private static void requireElements(String name, long[] shape, int length) {
         long n = 1;
         for (long d : shape) {
             n *= d;
         }
-        if (n != values.length) {
-            throw new IllegalArgumentException(name + ": shape holds " + n + " elements, values has " + values.length);
+        if (n != length) {
+            throw new IllegalArgumentException(name + ": shape holds " + n + " elements, values has " + length);
         }
-        entries.put(name, new Entry(dtype, shape.clone(), values));
-        return this;
     }
 
     public void write(Path file) throws IOException {
@@ -43,7 +63,7 @@ public final class SafetensorsWriter {
         long offset = 0;
         for (Map.Entry<String, Entry> e : entries.entrySet()) {
             Entry t = e.getValue();
-            long bytes = (long) t.values.length * t.dtype.bytes();
+            long bytes = (long) t.length() * t.dtype.bytes();
             ObjectNode node = header.putObject(e.getKey());
             node.put("dtype", t.dtype.code());
             var shape = node.putArray("shape");
@@ -64,12 +84,19 @@ public final class SafetensorsWriter {
                 out.write(' ');
             }
             for (Entry t : entries.values()) {
-                ByteBuffer data = ByteBuffer.allocate(t.values.length * t.dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
-                for (float v : t.values) {
-                    switch (t.dtype) {
-                        case F32 -> data.putFloat(v);
-                        case F16 -> data.putShort(Float.floatToFloat16(v));
-                        case BF16 -> data.putShort(FloatConversions.floatToBf16(v));
+                ByteBuffer data = ByteBuffer.allocate(t.length() * t.dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+                if (t.ints != null) {
+                    for (int v : t.ints) {
+                        data.putInt(v);
+                    }
+                } else {
+                    for (float v : t.floats) {
+                        switch (t.dtype) {
+                            case F32 -> data.putFloat(v);
+                            case F16 -> data.putShort(Float.floatToFloat16(v));
+                            case BF16 -> data.putShort(FloatConversions.floatToBf16(v));
+                            case I32 -> throw new IllegalStateException("float values for an I32 tensor");
+                        }
                     }
                 }
                 out.write(data.array());

@@ -6,6 +6,8 @@ import java.util.Optional;
 
 /**
  * The safetensors dtypes a checkpoint's weights may be stored in, and the DJL dtype each is read as.
+ * I32 holds the packed 4-bit values and zero points of AWQ and GPTQ checkpoints (and GPTQ's
+ * {@code g_idx}); float weights are F32, F16 or BF16.
  *
  * <p>BF16 is read as float32: DJL 0.36's PyTorch JNI has no bfloat16 mapping, and creating or
  * converting to a bfloat16 tensor aborts the process ("terminate called without an active
@@ -14,7 +16,8 @@ import java.util.Optional;
 public enum TensorDType {
     F32("F32", 4, DataType.FLOAT32),
     F16("F16", 2, DataType.FLOAT16),
-    BF16("BF16", 2, DataType.FLOAT32);
+    BF16("BF16", 2, DataType.FLOAT32),
+    I32("I32", 4, DataType.INT32);
 
     private final String code;
     private final int bytes;

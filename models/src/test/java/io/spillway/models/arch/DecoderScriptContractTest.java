@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
 class DecoderScriptContractTest {
 
     private static final String SCRIPT = DecoderScript.source();
-    private static final String LAYER_TUPLE = "Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]";
+    private static final String LAYER_TUPLE = "Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]";
     private static final String GROUP_TUPLE = "Tuple[Tensor, Tensor, Tensor, List[Tensor], Tensor, int, int, int, int, int, int, int]";
 
     @Test
@@ -67,9 +67,10 @@ class DecoderScriptContractTest {
         assertTrue(message.contains("parameter 1: the script declares `positions: Tensor`, Java passes `ids: Tensor`"), message);
     }
 
-    /** The Java side changing alone: a layer record with a tenth tensor against the shipped script. */
-    public record LayerWithOneMore(NDArray qkv, NDArray qkvBias, NDArray qkNorm, NDArray output, NDArray outputBias,
-                                   NDArray gateUp, NDArray gateUpBias, NDArray down, NDArray downBias, NDArray extra) {
+    /** The Java side changing alone: a layer record with a twelfth tensor against the shipped script. */
+    public record LayerWithOneMore(NDArray inputNorm, NDArray qkv, NDArray qkvBias, NDArray qkNorm, NDArray output, NDArray outputBias,
+                                   NDArray postAttentionNorm, NDArray gateUp, NDArray gateUpBias, NDArray down, NDArray downBias,
+                                   NDArray extra) {
     }
 
     @Test

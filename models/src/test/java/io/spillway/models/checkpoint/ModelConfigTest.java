@@ -31,6 +31,30 @@ class ModelConfigTest {
         assertEquals(List.of(2), c.eosTokenIds());
     }
 
+    /** The Hub's spellings: AutoAWQ's config (w_bit, q_group_size in older ones), AutoGPTQ's and GPTQModel's. */
+    @Test
+    void quantizationConfigIsReadAsTheHubWritesIt() {
+        assertEquals(QuantizationConfig.NONE, parse(TinyCheckpoint.llama()).quantization());
+        ModelConfig awq = parse(TinyCheckpoint.llama().set("quantization_config",
+                Map.of("quant_method", "awq", "bits", 4, "group_size", 128, "zero_point", true, "version", "gemm")));
+        assertEquals(new QuantizationConfig.Int4(Int4Packing.AWQ, 128), awq.quantization());
+        assertEquals("awq-int4 g128", awq.quantization().describe());
+        ModelConfig oldAwq = parse(TinyCheckpoint.llama().set("quantization_config",
+                Map.of("quant_method", "awq", "w_bit", 4, "q_group_size", 64, "zero_point", true, "version", "GEMM")));
+        assertEquals(new QuantizationConfig.Int4(Int4Packing.AWQ, 64), oldAwq.quantization());
+        ModelConfig gptq = parse(TinyCheckpoint.llama().set("quantization_config",
+                Map.of("quant_method", "gptq", "bits", 4, "group_size", -1, "desc_act", false, "sym", true)));
+        assertEquals(new QuantizationConfig.Int4(Int4Packing.GPTQ, -1), gptq.quantization());
+        assertEquals("gptq-int4 per-channel", gptq.quantization().describe());
+        assertEquals(96, ((QuantizationConfig.Int4) gptq.quantization()).groupSize(96));
+        ModelConfig v2 = parse(TinyCheckpoint.llama().set("quantization_config",
+                Map.of("quant_method", "gptq", "bits", 4, "group_size", 32, "checkpoint_format", "gptq_v2")));
+        assertEquals(Int4Packing.GPTQ_V2, ((QuantizationConfig.Int4) v2.quantization()).packing());
+        CheckpointException missing = assertThrows(CheckpointException.class, () -> parse(TinyCheckpoint.llama().set("quantization_config",
+                Map.of("quant_method", "gptq", "bits", 4))));
+        assertTrue(missing.getMessage().contains("group_size missing"), missing.getMessage());
+    }
+
     @Test
     void qwen3HasExplicitHeadDimAndQkNorm() {
         ModelConfig c = parse(TinyCheckpoint.llama().architecture("Qwen3ForCausalLM").set("head_dim", 32));

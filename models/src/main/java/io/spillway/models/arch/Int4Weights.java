@@ -1,0 +1,142 @@
+package io.spillway.models.arch;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.IValue;
+import io.spillway.models.runtime.ComputeTarget;
+import io.spillway.models.runtime.NativeScriptValue;
+import io.spillway.models.runtime.ScriptType;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * An int4 checkpoint's layer projections packed for libtorch's int4 weight-only kernel: the decoder
+ * script's {@code int4} list, four per layer (qkv, o, gate-up, down) like {@link Int8Weights}, each
+ * a pair of the packed weight and its scales and zeros {@code [groups, out, 2]}; an empty pair
+ * where a projection was dequantized to a float weight instead ({@link Int4Fit}). Empty in every
+ * other model. The entries live only on the native side: their scales are bfloat16 (the kernels'
+ * activation dtype, see {@code int4_project}), which DJL cannot hold.
+ *
+ * <p>The native list is this object's; {@link #close} releases it (the model does).
+ */
+@ScriptType("List[Tuple[Tensor, Tensor]]")
+public final class Int4Weights implements NativeScriptValue, AutoCloseable {
+
+    /** What the load summary and {@code /v1/models} name as the kernel, by device. */
+    static String kernel(ComputeTarget target) {
+        return target.isGpu() ? "aten _weight_int4pack_mm" : "aten _weight_int4pack_mm_for_cpu";
+    }
+
+    /** {@code Int4Packer.forward}: per projection int32 values {@code [out, in]}, scales and zero points {@code [groups, out]}. */
+    public record Int4PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> zeros) {
+    }
+
+    private final IValue list;
+    /** Per entry its {@code [out, in]}, or null where the projection was dequantized. */
+    private final List<Shape> shapes;
+    private final long bytes;
+
+    private Int4Weights(IValue list, List<Shape> shapes, long bytes) {
+        this.list = list;
+        this.shapes = shapes;
+        this.bytes = bytes;
+    }
+
+    @Override
+    public IValue value() {
+        return list;
+    }
+
+    /** Entries, in the script's order. */
+    public int size() {
+        return shapes.size();
+    }
+
+    /** Whether entry {@code i} runs on the kernel (else its projection is a float weight). */
+    public boolean packed(int i) {
+        return shapes.get(i) != null;
+    }
+
+    /** Entry {@code i}'s weight shape {@code [out, in]}; only for a {@link #packed} one. */
+    public Shape shape(int i) {
+        return shapes.get(i);
+    }
+
+    /** Entries the kernel applies. */
+    public int packedCount() {
+        return (int) shapes.stream().filter(s -> s != null).count();
+    }
+
+    /** Bytes of the packed values (half a byte each) and their scales and zeros. */
+    public long bytes() {
+        return bytes;
+    }
+
+    @Override
+    public void close() {
+        list.close();
+    }
+
+    /**
+     * Packs projections one at a time on the target device, so that each one's unpacked arrays can
+     * be freed as soon as it is packed. Holds the compiled packer until {@link #finish} or {@link #close}.
+     */
+    static final class Packer implements AutoCloseable {
+
+        private final PackedListBuilder list;
+        private final ComputeTarget target;
+        private final NDManager none;
+        private final List<Shape> shapes = new ArrayList<>();
+        private long bytes;
+
+        Packer(NDManager manager, ComputeTarget target) {
+            this.list = new PackedListBuilder(manager, DecoderScript.Root.INT4_PACKER);
+            this.target = target;
+            this.none = manager.newSubManager();
+        }
+
+        /** Appends {@code m}, whose group size the kernel takes ({@link Int4Fit.Packed}). */
+        void add(Int4Matrix m) {
+            try (NDManager moved = none.newSubManager()) {
+                list.add(new Int4PackCall(List.of(onTarget(m.values(), DataType.INT32, moved)),
+                        List.of(onTarget(m.scales(), target.dtype(), moved)), List.of(onTarget(m.zeros(), target.dtype(), moved))));
+            }
+            shapes.add(m.values().getShape());
+            // Scales and zeros are bfloat16 whatever the model's dtype.
+            bytes += m.values().getShape().size() / 2 + m.scales().getShape().size() * 2 * 2;
+        }
+
+        /** Appends the empty pair of a projection that was dequantized instead. */
+        void addDequantized() {
+            NDArray empty = none.zeros(new Shape(0), DataType.INT32);
+            list.add(new Int4PackCall(List.of(empty), List.of(empty), List.of(empty)));
+            shapes.add(null);
+        }
+
+        /** {@code array} on the target device in {@code dtype}; a converted copy is freed with {@code moved}. */
+        private NDArray onTarget(NDArray array, DataType dtype, NDManager moved) {
+            NDArray converted = array.toDevice(target.device(), false).toType(dtype, false);
+            if (converted != array) {
+                converted.attach(moved);
+            }
+            return converted;
+        }
+
+        /** The packed list (empty in a float model); the packer is closed. */
+        Int4Weights finish() {
+            try {
+                return new Int4Weights(list.finish(new Int4PackCall(List.of(), List.of(), List.of())), new ArrayList<>(shapes), bytes);
+            } finally {
+                close();
+            }
+        }
+
+        @Override
+        public void close() {
+            list.close();
+            none.close();
+        }
+    }
+}

@@ -1,0 +1,57 @@
+package io.spillway.models.arch;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.IValue;
+import io.spillway.models.runtime.ScriptArguments;
+import io.spillway.models.runtime.TorchScriptModule;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Builds one of the decoder's native lists of packed projections ({@link Int8Weights},
+ * {@link Int4Weights}) a projection at a time: each call of the packing script returns a list of
+ * one entry, kept here, so that the caller can free that projection's arrays before the next.
+ * Owns the compiled packer and the entries until {@link #finish} or {@link #close}.
+ */
+final class PackedListBuilder implements AutoCloseable {
+
+    private final TorchScriptModule script;
+    private final List<IValue> entries = new ArrayList<>();
+
+    PackedListBuilder(NDManager manager, DecoderScript.Root packer) {
+        this.script = DecoderScript.compile(manager, packer);
+    }
+
+    /** Runs the packer on {@code call} (one projection's arrays, as the script's parameters) and keeps its entry. */
+    void add(Record call) {
+        try (ScriptArguments arguments = new ScriptArguments();
+             IValue out = script.forward(arguments.components(call).toArray(IValue[]::new))) {
+            entries.add(out.toIValueArray()[0]);
+        }
+    }
+
+    /**
+     * The list of the entries added; with none, what the packer returns for {@code emptyCall}, a
+     * typed empty list (libtorch types a list by its first element, so only a script can make an
+     * empty one). The builder is closed.
+     */
+    IValue finish(Record emptyCall) {
+        try {
+            if (entries.isEmpty()) {
+                try (ScriptArguments arguments = new ScriptArguments()) {
+                    return script.forward(arguments.components(emptyCall).toArray(IValue[]::new));
+                }
+            }
+            return IValue.listFrom(entries.toArray(IValue[]::new));
+        } finally {
+            close();
+        }
+    }
+
+    @Override
+    public void close() {
+        entries.forEach(IValue::close);
+        entries.clear();
+        script.close();
+    }
+}

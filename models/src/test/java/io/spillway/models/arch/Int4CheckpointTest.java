@@ -1,0 +1,306 @@
+package io.spillway.models.arch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spillway.models.LoadFormat;
+import io.spillway.models.LoadedModel;
+import io.spillway.models.ModelLoadOptions;
+import io.spillway.models.attention.GatherAttention;
+import io.spillway.models.batch.ForwardBatch;
+import io.spillway.models.batch.SequenceChunk;
+import io.spillway.models.checkpoint.CheckpointException;
+import io.spillway.models.checkpoint.ModelConfig;
+import io.spillway.models.checkpoint.QuantizationConfig;
+import io.spillway.models.checkpoint.SafetensorsCheckpoint;
+import io.spillway.models.kv.KvCacheSpec;
+import io.spillway.models.kv.PagedKvCache;
+import io.spillway.models.runtime.ComputeTarget;
+import io.spillway.models.testing.Int4CheckpointWriter;
+import io.spillway.models.testing.Int4CheckpointWriter.Format;
+import io.spillway.models.testing.TinyCheckpoint;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * AWQ and GPTQ checkpoints, written by the project's own {@link Int4CheckpointWriter} from float
+ * ones, loaded through libtorch's int4 kernel: their logits must be those of the float model of
+ * the very weights they stand for (the writer's dequantized checkpoint), over a prefill and
+ * decode steps, on the CPU.
+ *
+ * <p>Tolerance {@value #TOLERANCE} on logits of magnitude up to ~10: the int4 kernel takes and
+ * returns bfloat16 activations (see {@code int4_project}), rounding each projection's input and
+ * output to 8 bits of mantissa (0.2 % relative) where the float model keeps float32; measured
+ * 0.06-0.10 here. That cannot tell a small layout error from rounding, so the layouts themselves
+ * are held exactly: the unpacked and dequantized weights must equal the writer's bit for bit
+ * ({@link #unpackedWeightsAreExactlyTheWritersDequantizedOnes}). What the logits test catches is the
+ * kernel's side (its packing, its scale and zero form, the norms left unfolded, the attention
+ * scale in the scales): any of those wrong moves logits by the order of the quantization error
+ * itself, which is asserted to be over 5 times the tolerance, and a scrambled channel order over 10.
+ */
+class Int4CheckpointTest {
+
+    private static final double TOLERANCE = 0.25;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path temp;
+
+    /** hidden 128, intermediate 256, heads 4 x 32, 2 KV heads: every projection fits the kernel (outputs % 16, groups of 32+). */
+    private static TinyCheckpoint kernelSized() {
+        return TinyCheckpoint.llama().set("hidden_size", 128).set("intermediate_size", 256).set("num_hidden_layers", 2);
+    }
+
+    static Stream<Arguments> packedVariants() {
+        return Stream.of(
+                Arguments.of("awq-llama-g32", kernelSized(), new Int4CheckpointWriter(Format.AWQ, 32), "awq-int4 g32"),
+                Arguments.of("gptq-llama-g128", kernelSized(), new Int4CheckpointWriter(Format.GPTQ, 128), "gptq-int4 g128"),
+                Arguments.of("gptq-qwen3-qk-norm-g64", kernelSized().architecture("Qwen3ForCausalLM").set("head_dim", 32),
+                        new Int4CheckpointWriter(Format.GPTQ, 64), "gptq-int4 g64"),
+                // Per channel: down_proj's 512 inputs are one group, split into kernel groups of 256.
+                Arguments.of("gptq-qwen2-bias-tied-per-channel", kernelSized().architecture("Qwen2ForCausalLM").set("intermediate_size", 512)
+                        .set("tie_word_embeddings", true), new Int4CheckpointWriter(Format.GPTQ, -1), "gptq-int4 per-channel"),
+                Arguments.of("awq-qwen2-bias-g64", kernelSized().architecture("Qwen2ForCausalLM"), new Int4CheckpointWriter(Format.AWQ, 64),
+                        "awq-int4 g64"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("packedVariants")
+    void int4LogitsMatchTheDequantizedFloatModel(String name, TinyCheckpoint checkpoint, Int4CheckpointWriter writer, String format)
+            throws Exception {
+        Path original = checkpoint.writeTo(temp.resolve(name + "-float"));
+        Int4CheckpointWriter.Written written = writer.write(original, temp.resolve(name + "-int4"), temp.resolve(name + "-dequantized"));
+        List<float[]> int4;
+        try (LoadedModel model = load(written.int4())) {
+            WeightSummary summary = model.model().weightSummary();
+            System.out.printf("int4 %-34s %s%n", name, summary.describe());
+            assertTrue(summary.format().startsWith(format), summary.format());
+            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head row-block bmm", summary.kernel());
+            int4 = logits(model.model());
+        }
+        double error = maxDiff(int4, logitsOf(written.dequantized()));
+        double quantizationError = maxDiff(int4, logitsOf(original));
+        System.out.printf("int4 %-34s max |logit - dequantized float| %.3g; the original float model is %.3g away%n", name, error,
+                quantizationError);
+        assertTrue(error < TOLERANCE, name + ": max |int4 logit - dequantized float logit| = " + error);
+        assertTrue(quantizationError > 5 * TOLERANCE, name + ": int4 logits as close to the unquantized model's as to the"
+                + " dequantized one's (" + quantizationError + "): the comparison could not tell a wrong weight");
+    }
+
+    /** Every layout detail (AWQ's nibble order, GPTQ's input packing and zero-minus-one) read back to the writer's exact weights. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(Format.class)
+    void unpackedWeightsAreExactlyTheWritersDequantizedOnes(Format format) throws Exception {
+        Path original = kernelSized().writeTo(temp.resolve("float"));
+        Int4CheckpointWriter.Written written = new Int4CheckpointWriter(format, 32).write(original, temp.resolve("q"), temp.resolve("dq"));
+        ModelConfig config = ModelConfig.load(written.int4().resolve("config.json"));
+        try (NDManager manager = NDManager.newBaseManager();
+             SafetensorsCheckpoint int4 = SafetensorsCheckpoint.open(written.int4());
+             SafetensorsCheckpoint dequantized = SafetensorsCheckpoint.open(written.dequantized());
+             Int4Reader reader = new Int4Reader(int4, (QuantizationConfig.Int4) config.quantization(), manager)) {
+            for (var e : TinyCheckpoint.tensorShapes(config).entrySet()) {
+                if (!e.getKey().endsWith("_proj.weight")) {
+                    continue;
+                }
+                String prefix = e.getKey().substring(0, e.getKey().length() - ".weight".length());
+                long[] shape = e.getValue();
+                try (NDManager scratch = manager.newSubManager()) {
+                    float[] read = reader.read(prefix, shape[0], shape[1], scratch).dequantize().toFloatArray();
+                    float[] expected = dequantized.read(e.getKey(), shape, scratch).toFloatArray();
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(expected, read, 0f, prefix);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aCheckpointPackedInTheWrongNibbleOrderIsCaught() throws Exception {
+        Path original = kernelSized().writeTo(temp.resolve("float"));
+        // The loader reads AutoAWQ's order; this checkpoint's words hold the eight outputs in plain order.
+        Int4CheckpointWriter.Written wrong = new Int4CheckpointWriter(Format.AWQ, 32).sequentialAwqOrder()
+                .write(original, temp.resolve("wrong"), temp.resolve("wrong-dequantized"));
+        double error = maxDiff(logitsOf(wrong.int4()), logitsOf(wrong.dequantized()));
+        System.out.printf("int4 AWQ words in the wrong order: max |logit diff| %.3g%n", error);
+        assertTrue(error > 10 * TOLERANCE, "a scrambled channel order went unnoticed: " + error);
+    }
+
+    /** Group 16 is below the kernel's smallest: every projection is dequantized at load, and the summary says so. */
+    @Test
+    void aGroupSizeTheKernelCannotTakeIsDequantizedAndSaysSo() throws Exception {
+        Path original = kernelSized().writeTo(temp.resolve("float"));
+        Int4CheckpointWriter.Written written = new Int4CheckpointWriter(Format.AWQ, 16)
+                .write(original, temp.resolve("g16"), temp.resolve("g16-dequantized"));
+        List<float[]> int4;
+        try (LoadedModel model = load(written.int4())) {
+            WeightSummary summary = model.model().weightSummary();
+            System.out.println("int4 awq g16: " + summary.describe());
+            assertTrue(summary.format().startsWith("awq-int4 g16"), summary.format());
+            assertTrue(summary.kernel().startsWith("dequantized to float32 at load, row-block bmm (self_attn.q_proj+k_proj+v_proj, self_attn.o_proj,"
+                    + " mlp.gate_proj+up_proj, mlp.down_proj: groups of 16"),
+                    summary.kernel());
+            int4 = logits(model.model());
+        }
+        assertTrue(maxDiff(int4, logitsOf(written.dequantized())) < TOLERANCE);
+    }
+
+    /** AWQ's modules_to_not_convert: a projection stored as float beside int4 ones runs as float, the rest on the kernel. */
+    @Test
+    void aProjectionStoredAsFloatRunsAsFloatBesideInt4Ones() throws Exception {
+        Path original = kernelSized().writeTo(temp.resolve("float"));
+        Int4CheckpointWriter.Written written = new Int4CheckpointWriter(Format.AWQ, 32).keepingFloat(Set.of("model.layers.0.mlp.down_proj"))
+                .write(original, temp.resolve("mixed"), temp.resolve("mixed-dequantized"));
+        List<float[]> int4;
+        try (LoadedModel model = load(written.int4())) {
+            WeightSummary summary = model.model().weightSummary();
+            System.out.println("int4 awq mixed: " + summary.describe());
+            assertTrue(summary.kernel().startsWith("aten _weight_int4pack_mm_for_cpu for 7 of 8 projections, the others dequantized"
+                    + " to float32 at load, row-block bmm (mlp.down_proj: stored as float)"), summary.kernel());
+            int4 = logits(model.model());
+        }
+        assertTrue(maxDiff(int4, logitsOf(written.dequantized())) < TOLERANCE);
+    }
+
+    @Test
+    void int4WeightsTakeAboutAQuarterOfFloat32sBytesInTheProjections() throws Exception {
+        Path original = kernelSized().writeTo(temp.resolve("float"));
+        Int4CheckpointWriter.Written written = new Int4CheckpointWriter(Format.GPTQ, 128)
+                .write(original, temp.resolve("gptq"), temp.resolve("gptq-dequantized"));
+        long int4Bytes;
+        long floatBytes;
+        try (LoadedModel model = load(written.int4())) {
+            int4Bytes = model.model().weightSummary().bytes();
+        }
+        try (LoadedModel model = load(written.dequantized())) {
+            floatBytes = model.model().weightSummary().bytes();
+        }
+        // Per layer: 128 x 256 (qkv) + 128 x 128 (o) + 128 x 512 (gate-up) + 256 x 128 (down) = 147,456 weights in 2 layers;
+        // float32 4 bytes each, int4 half a byte plus a bfloat16 scale and zero per 128, and the two norms kept.
+        long projections = 2 * 147_456L;
+        long groups = 2 * (256 + 128 + 512 + 128 * 2);
+        long expectedSaving = projections * 4 - (projections / 2 + groups * 2 * 2) - 2 * 2 * 128 * 4;
+        assertEquals(expectedSaving, floatBytes - int4Bytes, "float32 " + floatBytes + " bytes, int4 " + int4Bytes);
+    }
+
+    /** --load-format dummy with an int4 config: random packed weights of sane size, on the kernel (what the benchmarks run). */
+    @Test
+    void randomWeightsOfAnInt4ConfigRunOnTheKernel() throws Exception {
+        ObjectNode config = kernelSized().config().deepCopy();
+        config.putObject("quantization_config").put("quant_method", "gptq").put("bits", 4).put("group_size", 64);
+        Path dir = Files.createDirectories(temp.resolve("dummy"));
+        Files.writeString(dir.resolve("config.json"), JSON.writeValueAsString(config));
+        try (LoadedModel model = LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()).withFormat(LoadFormat.DUMMY))) {
+            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head row-block bmm", model.model().weightSummary().kernel());
+            double largest = 0;
+            for (float[] row : logits(model.model())) {
+                for (float v : row) {
+                    assertTrue(Float.isFinite(v));
+                    largest = Math.max(largest, Math.abs(v));
+                }
+            }
+            // Weights of float-like scale keep the logits of order one, as DummyWeights's float ones do.
+            assertTrue(largest > 0.1 && largest < 50, "largest |logit| " + largest);
+        }
+    }
+
+    @Test
+    void unsupportedVariantsAreRefusedNamingWhatIsUnsupported() throws Exception {
+        Path original = kernelSized().writeTo(temp.resolve("float"));
+        Path awq = new Int4CheckpointWriter(Format.AWQ, 32).write(original, temp.resolve("awq"), temp.resolve("awq-dq")).int4();
+        Path gptq = new Int4CheckpointWriter(Format.GPTQ, 32).write(original, temp.resolve("gptq"), temp.resolve("gptq-dq")).int4();
+        assertRefused(awq, q -> q.put("bits", 3), "bits 3 (only 4)");
+        assertRefused(awq, q -> q.put("version", "gemv"), "version gemv (only gemm's layout is read)");
+        assertRefused(awq, q -> q.put("version", "exllama"), "version exllama");
+        assertRefused(awq, q -> q.put("zero_point", false), "zero_point false");
+        assertRefused(gptq, q -> q.put("desc_act", true), "desc_act true (act-order");
+        assertRefused(gptq, q -> q.put("checkpoint_format", "marlin"), "checkpoint_format marlin");
+        assertRefused(gptq, q -> q.put("is_marlin_format", true), "is_marlin_format true");
+        assertRefused(gptq, q -> q.put("bits", 8).put("desc_act", true), "bits 8 (only 4); desc_act true");
+        assertRefused(gptq, q -> q.put("quant_method", "bitsandbytes"), "quant_method 'bitsandbytes' is not supported");
+        CheckpointException wrongGroup = assertThrows(CheckpointException.class, () -> load(rewrite(gptq, q -> q.put("group_size", 64))).close());
+        assertTrue(wrongGroup.getMessage().contains("qzeros") && wrongGroup.getMessage().contains("shape"), wrongGroup.getMessage());
+        IllegalArgumentException int8 = assertThrows(IllegalArgumentException.class, () -> LoadedModel.load(ModelLoadOptions.of(awq,
+                ComputeTarget.cpuFloat32()).withQuantization(Quantization.INT8)).close());
+        assertTrue(int8.getMessage().contains("this one is awq-int4 g32 already"), int8.getMessage());
+    }
+
+    private interface Edit {
+        void apply(ObjectNode quantizationConfig);
+    }
+
+    private void assertRefused(Path checkpoint, Edit edit, String expected) throws Exception {
+        Path edited = rewrite(checkpoint, edit);
+        CheckpointException e = assertThrows(CheckpointException.class, () -> load(edited).close());
+        assertTrue(e.getMessage().contains(expected), "expected '" + expected + "' in: " + e.getMessage());
+    }
+
+    /** A copy of {@code checkpoint} whose quantization_config {@code edit} changed. */
+    private Path rewrite(Path checkpoint, Edit edit) throws Exception {
+        Path copy = Files.createTempDirectory(temp, "edited");
+        Files.copy(checkpoint.resolve("model.safetensors"), copy.resolve("model.safetensors"));
+        ObjectNode config = (ObjectNode) JSON.readTree(Files.readString(checkpoint.resolve("config.json")));
+        edit.apply((ObjectNode) config.get("quantization_config"));
+        Files.writeString(copy.resolve("config.json"), JSON.writeValueAsString(config));
+        return copy;
+    }
+
+    private static LoadedModel load(Path dir) {
+        return LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()));
+    }
+
+    private static List<float[]> logitsOf(Path dir) {
+        try (LoadedModel model = load(dir)) {
+            return logits(model.model());
+        }
+    }
+
+    /** The logits of a 9-token prefill (its last position, then every position of a 5-token prompt at once) and 6 decode steps. */
+    private static List<float[]> logits(DecoderModel model) {
+        int[] prompt = {1, 17, 42, 5, 88, 23, 61, 9, 30};
+        int[] continuation = {12, 77, 3, 54, 90, 41};
+        List<float[]> rows = new ArrayList<>();
+        try (NDManager owner = model.manager().newSubManager()) {
+            int blockSize = 4;
+            PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), 8),
+                    model.target().device(), owner);
+            GatherAttention attention = new GatherAttention(cache, model.config());
+            int[] table = {1, 2, 3, 4, 5};
+            SequenceChunk chunk = new SequenceChunk(prompt, 0, table, true);
+            for (int t = 0; t <= continuation.length; t++) {
+                try (NDManager step = model.manager().newSubManager()) {
+                    NDArray logits = model.forward(ForwardBatch.of(List.of(chunk), blockSize), attention, step);
+                    rows.add(logits.toFloatArray());
+                }
+                if (t < continuation.length) {
+                    chunk = SequenceChunk.decode(continuation[t], prompt.length + t, table);
+                }
+            }
+        }
+        return rows;
+    }
+
+    private static double maxDiff(List<float[]> a, List<float[]> b) {
+        assertEquals(a.size(), b.size());
+        double worst = 0;
+        for (int r = 0; r < a.size(); r++) {
+            assertEquals(a.get(r).length, b.get(r).length);
+            for (int i = 0; i < a.get(r).length; i++) {
+                worst = Math.max(worst, Math.abs(a.get(r)[i] - b.get(r)[i]));
+            }
+        }
+        return worst;
+    }
+}
