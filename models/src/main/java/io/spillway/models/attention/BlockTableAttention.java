@@ -78,8 +78,8 @@ public final class BlockTableAttention implements AttentionBackend {
             long[] plan = plan(batch, group, blocksInCache);
             int b = group.size();
             NDArray planArray = staging.longs(step, plan, plan.length, new Shape(b, plan.length / b));
-            PaddedQueries queries = PaddedQueries.of(batch, group, step, staging, none);
-            groups.add(new AttentionGroup(none, queries.queryRows(), queries.validRows(), noMasks, planArray, kernel.mode, batch.blockSize(),
+            // Dense by construction (unpadded): no padded query rows to gather or drop.
+            groups.add(new AttentionGroup(none, none, none, noMasks, planArray, kernel.mode, batch.blockSize(),
                     b, group.maxQuery(), group.maxContext(), group.firstRow(), group.rows()));
         }
         return new StepAttention(layerCaches, slots, groups, layerWindowIndex, distinctWindows);
