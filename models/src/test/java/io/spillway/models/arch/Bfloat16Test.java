@@ -121,8 +121,14 @@ class Bfloat16Test {
                 .writeTo(temp.resolve("tie"));
         int[] prompt = {1, 17, 42, 5, 63, 8};
         int[] continuation = {30, 2, 77, 9};
-        for (DataType dtype : new DataType[] {DataType.BFLOAT16, DataType.FLOAT32, DataType.FLOAT16}) {
+        long[] weightBytes = new long[3];
+        DataType[] dtypes = {DataType.BFLOAT16, DataType.FLOAT32, DataType.FLOAT16};
+        for (int d = 0; d < dtypes.length; d++) {
+            DataType dtype = dtypes[d];
             try (LoadedModel loaded = LoadedModel.load(ModelLoadOptions.of(dir, new ComputeTarget(Device.cpu(), dtype)))) {
+                WeightSummary summary = loaded.model().weightSummary();
+                assertEquals(dtype.toString().toLowerCase(java.util.Locale.ROOT), summary.format());
+                weightBytes[d] = summary.bytes();
                 float[][] logits = TeacherForcing.logits(loaded.model(), prompt, continuation);
                 for (int t = 0; t < logits.length; t++) {
                     float a = logits[t][base];
@@ -138,5 +144,7 @@ class Bfloat16Test {
                 }
             }
         }
+        assertEquals(weightBytes[2], weightBytes[0], "bfloat16 weights take float16's bytes");
+        assertEquals(weightBytes[1], 2 * weightBytes[0], "and half float32's");
     }
 }
