@@ -18,6 +18,7 @@ import io.spillway.models.generate.TeacherForcing;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.kv.PagedKvCache;
 import io.spillway.models.runtime.ComputeTarget;
+import io.spillway.models.testing.Rows;
 import io.spillway.models.testing.StoriesReference;
 import java.util.Arrays;
 import java.util.List;
@@ -78,11 +79,11 @@ class Bfloat16StoriesTest {
                     worst = Math.max(worst, Math.abs(exact[t][v] - half[t][v]));
                     largest = Math.max(largest, Math.abs(exact[t][v]));
                 }
-                int pick = argmax(half[t]);
+                int pick = Rows.argmax(half[t]);
                 positions++;
                 agreeing += pick == expected[t] ? 1 : 0;
                 if (pick != expected[t]) {
-                    widestFlipped = Math.max(widestFlipped, margin(exact[t]));
+                    widestFlipped = Math.max(widestFlipped, Rows.topTwoMargin(exact[t]));
                 }
             }
         }
@@ -123,7 +124,7 @@ class Bfloat16StoriesTest {
     @Test
     void theCacheHoldsBfloat16AndAPrefixHitEqualsAColdPrefill() {
         int blockSize = 16;
-        int[] text = Arrays.copyOf(concat(ref.prompts().get(0), ref.expected().get(0), ref.expected().get(1)), 40);
+        int[] text = Arrays.copyOf(Rows.concat(ref.prompts().get(0), ref.expected().get(0), ref.expected().get(1)), 40);
         float[] exactKv = prefillCache(float32.model(), Arrays.copyOf(text, 36), blockSize);
         float[] halfKv = prefillCache(bf16.model(), Arrays.copyOf(text, 36), blockSize);
         double worstKv = 0;
@@ -146,7 +147,7 @@ class Bfloat16StoriesTest {
                 float[] hit = forward(model, attention, new SequenceChunk(Arrays.copyOfRange(text, 32, 40), 32, new int[] {3, 7, 11}, true),
                         blockSize);
                 float[] cold = forward(model, attention, new SequenceChunk(text, 0, new int[] {2, 9, 13}, true), blockSize);
-                double d = maxDiff(hit, cold);
+                double d = Rows.maxDiff(hit, cold);
                 System.out.printf("stories260K bfloat16 %s: prefix hit against cold prefill, max |logit diff| %.3g%n", choice, d);
                 assertTrue(d < 1e-4, choice + ": a prefix hit's logits differ from a cold prefill's by " + d);
             }
@@ -179,46 +180,5 @@ class Bfloat16StoriesTest {
         try (NDManager step = model.manager().newSubManager()) {
             return model.forward(ForwardBatch.of(List.of(chunk), blockSize), attention, step).toFloatArray();
         }
-    }
-
-    private static int argmax(float[] row) {
-        int best = 0;
-        for (int i = 1; i < row.length; i++) {
-            if (row[i] > row[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
-
-    private static double margin(float[] row) {
-        int best = argmax(row);
-        double second = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < row.length; i++) {
-            if (i != best) {
-                second = Math.max(second, row[i]);
-            }
-        }
-        return row[best] - second;
-    }
-
-    private static double maxDiff(float[] a, float[] b) {
-        assertEquals(a.length, b.length);
-        double worst = 0;
-        for (int i = 0; i < a.length; i++) {
-            double d = Math.abs(a[i] - b[i]);
-            worst = Double.isNaN(d) ? Double.POSITIVE_INFINITY : Math.max(worst, d);
-        }
-        return worst;
-    }
-
-    private static int[] concat(int[]... parts) {
-        int[] out = new int[Arrays.stream(parts).mapToInt(p -> p.length).sum()];
-        int at = 0;
-        for (int[] p : parts) {
-            System.arraycopy(p, 0, out, at, p.length);
-            at += p.length;
-        }
-        return out;
     }
 }
