@@ -14,9 +14,11 @@ import java.util.Locale;
  * (measured); so a bfloat16 model's weights and KV cache are held by DJL in float16-typed tensors
  * that carry bfloat16 bit patterns ({@link #heldAs}), raw 16-bit containers that only the scripts
  * interpret: they alias each one as bfloat16 (sharing storage, so the cache's in-place writes land
- * in the container) and compute in bfloat16. TorchScript offers no {@code view(dtype)}, hence
- * float16, the one 16-bit type DJL maps whose aliases keep the shape. Java code must never compute
- * on a container (DJL would read the bits as float16).
+ * in the container) and compute in bfloat16. Why float16 and not bytes: TorchScript offers no
+ * {@code view(dtype)} (only {@code view_copy}, a copy), and the alias it does allow, {@code set_}
+ * on an empty bfloat16 tensor, keeps the container's element count, so the container must be a
+ * 16-bit type DJL maps, and float16 is the only one. Java code must never compute on a container
+ * (DJL would read the bits as float16).
  *
  * @param device the DJL device (a CUDA GPU or the CPU)
  * @param dtype  the dtype of weights, activations and the KV cache: float32, float16 or bfloat16
