@@ -84,6 +84,25 @@ class Bfloat16Test {
         }
     }
 
+    /** A BF16 checkpoint's tensor that nothing is folded into (an untied embedding) keeps its stored bits in a bfloat16 model. */
+    @Test
+    void aBf16CheckpointsUnfoldedTensorKeepsItsBits() throws Exception {
+        Path dir = TinyCheckpoint.llama().dtype(io.spillway.models.checkpoint.TensorDType.BF16).writeTo(temp.resolve("bf16-stored"));
+        float[] stored;
+        try (NDManager manager = NDManager.newBaseManager(Device.cpu(), TorchRuntime.engine().getEngineName());
+             io.spillway.models.checkpoint.SafetensorsCheckpoint checkpoint = io.spillway.models.checkpoint.SafetensorsCheckpoint.open(dir)) {
+            stored = checkpoint.read("model.embed_tokens.weight", new long[] {96, 64}, manager).toFloatArray();
+        }
+        try (LoadedModel loaded = LoadedModel.load(ModelLoadOptions.of(dir, BF16))) {
+            short[] held = bits(loaded.model().constants().embedding());
+            assertEquals(stored.length, held.length);
+            for (int i = 0; i < stored.length; i++) {
+                // The checkpoint's values are bfloat16 widened exactly: their top 16 bits are what the file holds.
+                assertEquals((short) (Float.floatToRawIntBits(stored[i]) >>> 16), held[i], "embedding value " + i);
+            }
+        }
+    }
+
     /** A container's 16-bit patterns, as stored. */
     static short[] bits(NDArray container) {
         assertEquals(DataType.FLOAT16, container.getDataType(), "a bfloat16 container is float16-typed");
