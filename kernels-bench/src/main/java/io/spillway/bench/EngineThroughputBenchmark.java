@@ -1,7 +1,6 @@
 package io.spillway.bench;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import io.spillway.models.DummyShapes;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.sampling.SamplingParams;
 import io.spillway.server.engine.Engine;
@@ -29,9 +28,10 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Continuous batching end to end: {@code concurrency} requests of a 128-token prompt and 128 output
- * tokens submitted together to the engine (SmolLM2-135M shape, random weights, float32 CPU). One
- * operation is the whole wave; output tokens/s = concurrency * 128 / (seconds per op).
+ * Continuous batching end to end: {@code concurrency} requests of a 128-token prompt and 64 output
+ * tokens submitted together to the engine (SmolLM2-135M shape, random weights, CPU; {@code weights}
+ * float32, int8 on load or an AWQ int4 checkpoint's layout), every prompt distinct. One operation is
+ * the whole wave; output tokens/s = concurrency * 64 / (seconds per op).
  *
  * <p>What it means: at concurrency 1 a step is bound by reading the weights (see
  * {@link DecodeStepBenchmark}); batching shares that read between sequences until the step becomes
@@ -46,10 +46,14 @@ import org.openjdk.jmh.annotations.Warmup;
 public class EngineThroughputBenchmark {
 
     static final int PROMPT = 128;
-    static final int OUTPUT = 128;
+    static final int OUTPUT = 64;
 
     @Param({"1", "4", "16", "64"})
     int concurrency;
+
+    /** As {@link ModelShapes#smolLm2_135m(String)} takes it: none (float32), int8, awq-int4. */
+    @Param({"none"})
+    String weights;
 
     private LoadedModel model;
     private Engine engine;
@@ -58,7 +62,7 @@ public class EngineThroughputBenchmark {
 
     @Setup(Level.Trial)
     public void start() {
-        engine = Engine.start(ModelShapes.options(DummyShapes.smolLm2_135m()), EngineConfig.defaults(false), new PrometheusRegistry());
+        engine = Engine.start(ModelShapes.smolLm2_135m(weights), EngineConfig.defaults(false), new PrometheusRegistry());
         model = engine.model();
     }
 

@@ -113,7 +113,11 @@ public final class SpillwayServer implements AutoCloseable {
         PlatformServices platform = null;
         Engine engine;
         try {
-            engine = Engine.start(options, config.engine().toEngineConfig(target.isGpu()), registry, around);
+            // An embedding model on the engine's GPU keeps its arena's cap out of the KV cache.
+            long reserved = embeddings.filter(service -> target.isGpu()
+                    && service.model().device().equals("cuda:" + target.device().getDeviceId()))
+                    .map(service -> config.embeddings().gpuMemoryBytes()).orElse(0L);
+            engine = Engine.start(options, config.engine().toEngineConfig(target.isGpu()).withReservedDeviceBytes(reserved), registry, around);
         } catch (RuntimeException e) {
             embeddings.ifPresent(EmbeddingService::close);
             throw e;
@@ -234,7 +238,7 @@ public final class SpillwayServer implements AutoCloseable {
             }
         }
         try {
-            return Optional.of(new EmbeddingService(EmbeddingModel.load(source, e.device()), e.maxBatchSize(),
+            return Optional.of(new EmbeddingService(EmbeddingModel.load(source, e.device(), e.gpuMemoryBytes()), e.maxBatchSize(),
                     Duration.ofNanos((long) (e.maxBatchWaitMs() * 1e6)), e.maxQueuedInputs(), registry));
         } catch (IOException ex) {
             throw new ConfigException("embeddings.model: " + ex.getMessage(), ex);

@@ -21,13 +21,13 @@ import java.util.List;
  * @param int4            an int4 checkpoint's layer projections, four per layer, or none
  * @param cosTable  RoPE's cosines {@code [positions, headDim]}
  * @param sinTable  RoPE's sines with rotate-half's sign folded in, {@code [positions, headDim]}
- * @param eps       RMSNorm's epsilon, float32 {@code [1]}
+ * @param eps       RMSNorm's epsilon
  * @param heads     query heads
  * @param kvHeads   key/value heads (a divisor of {@code heads})
  * @param headDim   size of one head
  */
 public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<LayerWeights> layers, NDArray finalNorm,
-                               NDArray lmHead, Int8Weights packed, Int4Weights int4, NDArray cosTable, NDArray sinTable, NDArray eps, int heads, int kvHeads, int headDim) {
+                               NDArray lmHead, Int8Weights packed, Int4Weights int4, NDArray cosTable, NDArray sinTable, double eps, int heads, int kvHeads, int headDim) {
 
     public DecoderConstants {
         layers = List.copyOf(layers);
@@ -66,7 +66,9 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
         if (cosTable.getShape().dimension() != 2 || cosTable.getShape().get(1) != headDim) {
             throw new IllegalArgumentException("RoPE tables are " + cosTable.getShape() + ", not [positions, " + headDim + "]");
         }
-        require("epsilon", eps, DataType.FLOAT32, new Shape(1));
+        if (!(eps > 0 && eps < 1)) {
+            throw new IllegalArgumentException("RMSNorm epsilon " + eps + " is not in (0, 1)");
+        }
         for (int i = 0; i < layers.size(); i++) {
             requireLayer(i, layers.get(i), dtype, hidden, heads, kvHeads, headDim, packed.size() == 0 ? null : packed,
                     int4.size() == 0 ? null : int4);

@@ -184,9 +184,8 @@ final class WeightLoader {
         try {
             RotaryEmbedding rope = new RotaryEmbedding(c.headDim(), c.ropeTheta(), c.ropeScaling(), maxModelLength,
                     this::toModelDtype, target.device(), model);
-            NDArray eps = model.create(new float[] {(float) c.rmsNormEps()});
             DecoderConstants constants = new DecoderConstants(embedding, embeddingScales, layers, finalNorm, lmHeadWeight, packed, int4,
-                    rope.cos(), rope.signedSin(), eps, c.numHeads(), c.numKvHeads(), c.headDim());
+                    rope.cos(), rope.signedSin(), c.rmsNormEps(), c.numHeads(), c.numKvHeads(), c.headDim());
             return new DecoderModel(c, target, layout, model, constants, summary(packed, int4), maxModelLength, bf16);
         } catch (RuntimeException e) {
             packed.close();

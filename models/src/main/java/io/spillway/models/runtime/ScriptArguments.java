@@ -53,6 +53,7 @@ public final class ScriptArguments implements AutoCloseable {
             case NDArray array -> IValue.from((PtNDArray) array);
             case Integer i -> IValue.from(i.longValue());
             case Long l -> IValue.from(l.longValue());
+            case Double d -> IValue.from(d.doubleValue());
             case Enum<?> e -> IValue.from((long) e.ordinal());
             case long[] longs -> IValue.listFrom(longs);
             case Record record -> IValue.tupleFrom(components(record).toArray(IValue[]::new));

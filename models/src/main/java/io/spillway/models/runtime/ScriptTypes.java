@@ -16,7 +16,7 @@ import java.util.stream.Collectors;
  * it here, its values converted from it there, and {@link ScriptDeclarations} compares the result
  * with what the script declares.
  *
- * <p>{@code NDArray} is {@code Tensor}; {@code int} and {@code long} are {@code int}; {@code long[]}
+ * <p>{@code NDArray} is {@code Tensor}; {@code int} and {@code long} are {@code int}; {@code double} is {@code float}; {@code long[]}
  * is {@code List[int]}; an enum is {@code int} (its ordinal); a record is a {@code Tuple} of its
  * components; {@code List<X>} is {@code List[X]}; a {@link NativeScriptValue} is its class's
  * {@link ScriptType}.
@@ -51,6 +51,9 @@ public final class ScriptTypes {
             }
             if (c == int.class || c == long.class || c.isEnum()) {
                 return "int";
+            }
+            if (c == double.class) {
+                return "float";
             }
             if (c == long[].class) {
                 return "List[int]";

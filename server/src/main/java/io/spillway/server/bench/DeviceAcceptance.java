@@ -4,8 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.spillway.models.DummyShapes;
 import io.spillway.models.LoadedModel;
@@ -15,12 +13,10 @@ import io.spillway.models.arch.ProjectionLayout;
 import io.spillway.models.attention.AttentionChoice;
 import io.spillway.models.generate.DecodeStepRig;
 import io.spillway.models.generate.GreedyGenerator;
+import io.spillway.models.generate.GreedyReference;
 import io.spillway.models.generate.TeacherForcing;
 import io.spillway.models.runtime.ComputeTarget;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -147,7 +143,7 @@ public final class DeviceAcceptance {
      * the build itself is wrong, whatever the device does), and the device path must match it.
      */
     List<Parity> storiesParity(Path dir) {
-        Reference ref = Reference.read(dir);
+        GreedyReference ref = GreedyReference.read(dir);
         ComputeTarget cpu = ComputeTarget.cpuFloat32();
         try (LoadedModel reference = LoadedModel.load(ModelLoadOptions.of(dir, cpu));
              LoadedModel device = LoadedModel.load(gpuPath(ModelLoadOptions.of(dir, target)))) {
@@ -270,33 +266,5 @@ public final class DeviceAcceptance {
             }
         }
         return best;
-    }
-
-    /** reference.json's prompts and greedy continuations. */
-    record Reference(List<int[]> prompts, List<int[]> expected) {
-
-        static Reference read(Path dir) {
-            Path file = dir.resolve("reference.json");
-            try {
-                JsonNode root = new ObjectMapper().readTree(Files.readString(file));
-                List<int[]> prompts = new ArrayList<>();
-                List<int[]> expected = new ArrayList<>();
-                for (JsonNode c : root.get("cases")) {
-                    prompts.add(ints(c.get("prompt_ids")));
-                    expected.add(ints(c.get("greedy_ids")));
-                }
-                return new Reference(List.copyOf(prompts), List.copyOf(expected));
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read " + file, e);
-            }
-        }
-
-        private static int[] ints(JsonNode array) {
-            int[] out = new int[array.size()];
-            for (int i = 0; i < out.length; i++) {
-                out[i] = array.get(i).asInt();
-            }
-            return out;
-        }
     }
 }

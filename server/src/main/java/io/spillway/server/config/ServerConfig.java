@@ -94,7 +94,8 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
     public record Embeddings(String model, @JsonProperty("served-name") String servedName, String pooling, String normalize,
                              @JsonProperty("max-length") int maxLength, String device,
                              @JsonProperty("max-batch-size") int maxBatchSize, @JsonProperty("max-batch-wait-ms") double maxBatchWaitMs,
-                             @JsonProperty("max-queued-inputs") int maxQueuedInputs) {
+                             @JsonProperty("max-queued-inputs") int maxQueuedInputs,
+                             @JsonProperty("gpu-memory-bytes") long gpuMemoryBytes) {
         public Embeddings {
             require(model != null && !model.isBlank(), "embeddings.model must be builtin, none or a directory");
             require(pooling.equals("auto") || pooling.equals("mean") || pooling.equals("cls") || pooling.equals("max"),
@@ -105,6 +106,7 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
             require(maxBatchSize >= 1, "embeddings.max-batch-size must be at least 1");
             require(maxBatchWaitMs >= 0, "embeddings.max-batch-wait-ms must not be negative");
             require(maxQueuedInputs >= 1, "embeddings.max-queued-inputs must be at least 1");
+            require(gpuMemoryBytes > 0, "embeddings.gpu-memory-bytes must be positive");
         }
 
         public boolean enabled() {

@@ -8,6 +8,7 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.providers.OrtCUDAProviderOptions;
 import ai.onnxruntime.TensorInfo;
 import java.io.IOException;
 import java.io.InputStream;
@@ -77,8 +78,20 @@ public final class EmbeddingModel implements AutoCloseable {
         this.vocabSize = vocabSize;
     }
 
+    /** The device memory ONNX Runtime's CUDA arena may take when {@link #load(EmbeddingModelSource, String)} does not say. */
+    public static final long DEFAULT_GPU_MEMORY_BYTES = 512L << 20;
+
     /** Loads the model; {@code device} is auto, cpu or cuda (or cuda:N). */
     public static EmbeddingModel load(EmbeddingModelSource source, String device) throws IOException {
+        return load(source, device, DEFAULT_GPU_MEMORY_BYTES);
+    }
+
+    /**
+     * Loads the model; {@code device} is auto, cpu or cuda (or cuda:N). On a GPU, ONNX Runtime's
+     * arena is capped at {@code gpuMemoryBytes} ({@link #cudaArenaOptions}): the engine sizes its
+     * KV cache from what is left of the same device and keeps this much out of it.
+     */
+    public static EmbeddingModel load(EmbeddingModelSource source, String device, long gpuMemoryBytes) throws IOException {
         OrtEnvironment env;
         try {
             env = onLargeStack(OrtEnvironment::getEnvironment);
@@ -117,8 +130,12 @@ public final class EmbeddingModel implements AutoCloseable {
             OrtSession session = null;
             if (used == null) {
                 int ordinal = device.startsWith("cuda:") ? Integer.parseInt(device.substring(5)) : 0;
-                try (OrtSession.SessionOptions options = options()) {
-                    options.addCUDA(ordinal);
+                try (OrtSession.SessionOptions options = options();
+                     OrtCUDAProviderOptions cuda = new OrtCUDAProviderOptions(ordinal)) {
+                    for (Map.Entry<String, String> option : cudaArenaOptions(gpuMemoryBytes).entrySet()) {
+                        cuda.add(option.getKey(), option.getValue());
+                    }
+                    options.addCUDA(cuda);
                     session = onLargeStack(() -> env.createSession(graph.duplicate(), options));
                     used = "cuda:" + ordinal;
                 } catch (OrtException | UnsatisfiedLinkError e) {
@@ -196,6 +213,18 @@ public final class EmbeddingModel implements AutoCloseable {
         }
         buf.flip();
         return buf;
+    }
+
+    /**
+     * The CUDA provider's arena settings: a hard limit, and growth by what is asked rather than by
+     * doubling, which would overshoot the limit's intent by up to half of it in one step. Without
+     * them the arena grows to whatever the largest batch once needed and keeps it.
+     */
+    static Map<String, String> cudaArenaOptions(long gpuMemoryBytes) {
+        if (gpuMemoryBytes <= 0) {
+            throw new IllegalArgumentException("embeddings.gpu-memory-bytes must be positive, was " + gpuMemoryBytes);
+        }
+        return Map.of("gpu_mem_limit", Long.toString(gpuMemoryBytes), "arena_extend_strategy", "kSameAsRequested");
     }
 
     private static OrtSession.SessionOptions options() throws OrtException {

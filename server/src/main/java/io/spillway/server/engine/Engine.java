@@ -4,7 +4,6 @@ import ai.djl.ndarray.types.DataType;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
-import io.spillway.models.checkpoint.ModelConfig;
 import io.spillway.models.kv.KvCacheManager;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.sampling.Draw;
@@ -162,25 +161,21 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    /**
-     * On a CPU the configured bytes. On a GPU, the configured fraction of its memory, less what the
-     * weights already use, room for one step's activations and attention's transient budget.
-     */
+    /** On a CPU the configured bytes; on a GPU what {@link KvCacheSizing} measures is left. */
     private static long kvBudgetBytes(LoadedModel model, EngineConfig config) {
         if (!model.model().target().isGpu()) {
             return config.kvCacheBytes();
         }
-        java.lang.management.MemoryUsage memory = ai.djl.util.cuda.CudaUtils.getGpuMemory(model.model().target().device());
-        ModelConfig c = model.config();
-        long activations = (long) config.maxNumBatchedTokens() * (4L * c.hiddenSize() + 2L * c.intermediateSize() + c.vocabSize())
-                * model.model().target().dtype().getNumOfBytes() * 2;
-        long budget = (long) (memory.getMax() * config.gpuMemoryUtilization()) - memory.getCommitted() - activations
-                - config.transientBudgetBytes();
-        if (budget <= 0) {
-            throw new IllegalStateException("no GPU memory left for the KV cache: " + (memory.getCommitted() >> 20) + " of "
-                    + (memory.getMax() >> 20) + " MiB in use; raise gpu-memory-utilization, lower transient-budget-bytes or use a smaller model");
-        }
-        return budget;
+        ai.djl.Device device = model.model().target().device();
+        KvCacheSizing.Sizing sizing = KvCacheSizing.measure(model.model(), model.attention(), config, model.model().maxModelLength(),
+                config.reservedDeviceBytes(), () -> {
+                    java.lang.management.MemoryUsage memory = ai.djl.util.cuda.CudaUtils.getGpuMemory(device);
+                    return new KvCacheSizing.DeviceMemory(memory.getMax(), memory.getCommitted());
+                });
+        LOG.info("engine: after the largest steps ({}) {} of {} MiB of {} are in use; the KV cache gets {} MiB",
+                KvCacheSizing.describe(sizing.steps()), sizing.after().usedBytes() >> 20, sizing.after().totalBytes() >> 20, device,
+                sizing.kvCacheBytes() >> 20);
+        return sizing.kvCacheBytes();
     }
 
     public int maxModelLength() {

@@ -21,11 +21,13 @@ import java.time.Duration;
  *                             default); fewer leaves cores to the HTTP side and the embedding model
  * @param transientBudgetBytes attention's transient bytes one forward pass may need ({@link StepTransient}):
  *                             the scheduler keeps each batch under it (a sequence over it alone runs
- *                             alone), and on a GPU it is kept out of the KV cache
+ *                             alone)
+ * @param reservedDeviceBytes  device memory the KV cache leaves to others in the process on a GPU:
+ *                             the embedding model's arena cap when it runs on the same device
  */
 public record EngineConfig(int maxNumSeqs, int maxNumBatchedTokens, int maxPrefillChunk, int blockSize, long kvCacheBytes,
                            double gpuMemoryUtilization, boolean prefixCaching, int maxWaitingRequests, long maxWaitingTokens,
-                           Duration requestTimeout, int cpuThreads, long transientBudgetBytes) {
+                           Duration requestTimeout, int cpuThreads, long transientBudgetBytes, long reservedDeviceBytes) {
 
     /** The transient budget of {@link #defaults}: see spillway-defaults.yaml for why this much. */
     public static final long DEFAULT_TRANSIENT_BUDGET_BYTES = 1L << 30;
@@ -36,6 +38,14 @@ public record EngineConfig(int maxNumSeqs, int maxNumBatchedTokens, int maxPrefi
                         Duration requestTimeout) {
         this(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
                 maxWaitingRequests, maxWaitingTokens, requestTimeout, 0, DEFAULT_TRANSIENT_BUDGET_BYTES);
+    }
+
+    /** Nothing reserved on the device for others. */
+    public EngineConfig(int maxNumSeqs, int maxNumBatchedTokens, int maxPrefillChunk, int blockSize, long kvCacheBytes,
+                        double gpuMemoryUtilization, boolean prefixCaching, int maxWaitingRequests, long maxWaitingTokens,
+                        Duration requestTimeout, int cpuThreads, long transientBudgetBytes) {
+        this(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, transientBudgetBytes, 0);
     }
 
     public EngineConfig {
@@ -50,6 +60,7 @@ public record EngineConfig(int maxNumSeqs, int maxNumBatchedTokens, int maxPrefi
         require(!requestTimeout.isNegative(), "request-timeout must not be negative");
         require(cpuThreads >= 0, "cpu-threads must not be negative");
         require(transientBudgetBytes > 0, "transient-budget-bytes must be positive");
+        require(reservedDeviceBytes >= 0, "reserved device bytes must not be negative");
     }
 
     private static void require(boolean ok, String message) {
@@ -69,36 +80,41 @@ public record EngineConfig(int maxNumSeqs, int maxNumBatchedTokens, int maxPrefi
 
     public EngineConfig withMaxNumSeqs(int v) {
         return new EngineConfig(v, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, transientBudgetBytes);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, transientBudgetBytes, reservedDeviceBytes);
     }
 
     public EngineConfig withMaxNumBatchedTokens(int v) {
         return new EngineConfig(maxNumSeqs, v, Math.min(maxPrefillChunk, v), blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, transientBudgetBytes);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, transientBudgetBytes, reservedDeviceBytes);
     }
 
     public EngineConfig withMaxPrefillChunk(int v) {
         return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, v, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, transientBudgetBytes);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, transientBudgetBytes, reservedDeviceBytes);
     }
 
     public EngineConfig withKvCacheBytes(long v) {
         return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, v, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, transientBudgetBytes);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, transientBudgetBytes, reservedDeviceBytes);
     }
 
     public EngineConfig withAdmission(int requests, long tokens) {
         return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                requests, tokens, requestTimeout, cpuThreads, transientBudgetBytes);
+                requests, tokens, requestTimeout, cpuThreads, transientBudgetBytes, reservedDeviceBytes);
     }
 
     public EngineConfig withRequestTimeout(Duration v) {
         return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, v, cpuThreads, transientBudgetBytes);
+                maxWaitingRequests, maxWaitingTokens, v, cpuThreads, transientBudgetBytes, reservedDeviceBytes);
     }
 
     public EngineConfig withTransientBudgetBytes(long v) {
         return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
-                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, v);
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, v, reservedDeviceBytes);
+    }
+
+    public EngineConfig withReservedDeviceBytes(long v) {
+        return new EngineConfig(maxNumSeqs, maxNumBatchedTokens, maxPrefillChunk, blockSize, kvCacheBytes, gpuMemoryUtilization, prefixCaching,
+                maxWaitingRequests, maxWaitingTokens, requestTimeout, cpuThreads, transientBudgetBytes, v);
     }
 }

@@ -1,0 +1,86 @@
+package io.spillway.models.arch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import io.spillway.models.DummyShapes;
+import io.spillway.models.LoadedModel;
+import io.spillway.models.attention.AttentionBackend;
+import io.spillway.models.attention.AttentionChoice;
+import io.spillway.models.batch.ForwardBatch;
+import io.spillway.models.batch.SequenceChunk;
+import io.spillway.models.checkpoint.ConfigJson;
+import io.spillway.models.kv.KvCacheSpec;
+import io.spillway.models.kv.PagedKvCache;
+import io.spillway.models.runtime.ComputeTarget;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The operators one decoder layer costs, counted by libtorch's profiler as the compiled script runs
+ * a step: a model of three layers against the same model of one, so that what the step does once
+ * (embedding, masks, LM head) cancels. On a GPU each kernel is a launch and each dispatched
+ * operator a trip through the interpreter and dispatcher, which at decode batch sizes is what a
+ * step's time is made of. The budgets are what the script costs today; a change that adds an
+ * operator to every layer has to raise one here and say why.
+ */
+class OpsPerLayerTest {
+
+    private static final int BLOCK = 16;
+
+    /** path, layout, attention, decode or prefill, dispatched budget, kernel budget, the attention kernel that must run. */
+    static List<Arguments> budgets() {
+        return List.of(
+                Arguments.of("GPU path", ProjectionLayout.LINEAR, AttentionChoice.BLOCKS_SDPA, true, 39, 29,
+                        "aten::_scaled_dot_product_flash_attention_for_cpu"),
+                Arguments.of("GPU path", ProjectionLayout.LINEAR, AttentionChoice.BLOCKS_SDPA, false, 43, 31,
+                        "aten::_scaled_dot_product_flash_attention_for_cpu"),
+                Arguments.of("CPU path", ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER, true, 60, 33, "aten::_softmax"),
+                Arguments.of("CPU path", ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER, false, 66, 32, "aten::_softmax"));
+    }
+
+    @ParameterizedTest(name = "{0}, {3}")
+    @MethodSource("budgets")
+    void aLayerStaysWithinItsOperatorBudget(String path, ProjectionLayout layout, AttentionChoice attention, boolean decode,
+                                            int dispatchedBudget, int kernelBudget, String attentionKernel) {
+        ProfiledOps perLayer = ProfiledOps.difference(run(3, layout, attention, decode), run(1, layout, attention, decode), 2);
+        System.out.printf("%s (%s, %s) %s: per layer %d dispatched operators (budget %d), %d kernels (budget %d): %s%n", path, layout,
+                attention, decode ? "decode of 3" : "prefill of 7", perLayer.dispatched(), dispatchedBudget, perLayer.kernelCount(),
+                kernelBudget, perLayer.kernels());
+        // The count sees the work: four projections and one attention kernel per layer.
+        String projection = layout == ProjectionLayout.LINEAR ? "aten::mm" : "aten::bmm";
+        assertTrue(perLayer.kernels().getOrDefault(projection, 0) >= 4, "four projections per layer: " + perLayer.kernels());
+        assertEquals(1, perLayer.kernels().getOrDefault(attentionKernel, 0), "one attention kernel per layer: " + perLayer.kernels());
+        assertTrue(perLayer.dispatched() <= dispatchedBudget, path + ": " + perLayer.dispatched() + " dispatched operators per layer, budget "
+                + dispatchedBudget);
+        assertTrue(perLayer.kernelCount() <= kernelBudget, path + ": " + perLayer.kernelCount() + " kernels per layer, budget "
+                + kernelBudget + ": " + perLayer.kernels());
+    }
+
+    private static ProfiledOps run(int layers, ProjectionLayout layout, AttentionChoice choice, boolean decode) {
+        var config = ConfigJson.llama(64, 128, layers, 4, 2, 256, 512, true);
+        try (LoadedModel loaded = LoadedModel.load(DummyShapes.options(config, ComputeTarget.cpuFloat32())
+                .withProjectionLayout(layout).withAttention(choice));
+             NDManager owner = loaded.model().manager().newSubManager()) {
+            DecoderModel model = loaded.model();
+            ProjectionLayouts.requireApplied(model, layout);
+            PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), BLOCK, model.target().dtype(), 16),
+                    model.target().device(), owner);
+            AttentionBackend attention = choice.create(cache, model.config());
+            List<SequenceChunk> chunks = decode
+                    ? List.of(SequenceChunk.decode(5, 3, new int[] {1}), SequenceChunk.decode(7, 30, new int[] {2, 3}),
+                            SequenceChunk.decode(9, 17, new int[] {4, 5}))
+                    : List.of(new SequenceChunk(new int[] {1, 5, 9, 14, 20, 7, 3}, 0, new int[] {6}, true));
+            Runnable step = () -> {
+                try (NDManager s = owner.newSubManager()) {
+                    model.forward(ForwardBatch.of(chunks, BLOCK), attention, s);
+                }
+            };
+            step.run();
+            return ProfiledOps.of(step);
+        }
+    }
+}
