@@ -51,10 +51,17 @@ public final class DecoderModel implements AutoCloseable {
     private final DecoderConstants constants;
     /** Owns {@link #model}, the native form of the constant arguments; it points at the weights, which outlive it. */
     private final ScriptArguments bound;
+    /** What each step passes as the constants: {@link #bound}'s value, or in bfloat16 {@link #aliased}. */
     private final IValue model;
+    /** A bfloat16 model's constants with the containers aliased as bfloat16 (owned here); null otherwise. */
+    private final IValue aliased;
 
+    /**
+     * @param bf16 a bfloat16 model's load-time scripts, which alias the constants' containers once
+     *             (used here, closed by the caller); null for any other dtype
+     */
     DecoderModel(ModelConfig config, ComputeTarget target, ProjectionLayout layout, NDManager weights, DecoderConstants constants,
-                 WeightSummary summary, int maxModelLength) {
+                 WeightSummary summary, int maxModelLength, Bf16Containers bf16) {
         this.config = config;
         this.target = target;
         this.layout = layout;
@@ -65,10 +72,17 @@ public final class DecoderModel implements AutoCloseable {
         this.noRows = weights.zeros(new Shape(0), DataType.INT64);
         this.constants = constants;
         this.bound = new ScriptArguments();
+        IValue alias = null;
         try {
-            this.model = bound.value(constants);
+            IValue containers = bound.value(constants);
+            alias = bf16 == null ? null : bf16.alias(containers);
+            this.aliased = alias;
+            this.model = alias == null ? containers : alias;
             this.script = DecoderScript.compile(weights, DecoderScript.Root.DECODER);
         } catch (RuntimeException e) {
+            if (alias != null) {
+                alias.close();
+            }
             bound.close();
             throw e;
         }
@@ -154,6 +168,9 @@ public final class DecoderModel implements AutoCloseable {
 
     @Override
     public void close() {
+        if (aliased != null) {
+            aliased.close();
+        }
         bound.close();
         script.close();
         constants.packed().close();

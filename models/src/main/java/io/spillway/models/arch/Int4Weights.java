@@ -100,8 +100,11 @@ public final class Int4Weights implements NativeScriptValue, AutoCloseable {
         /** Appends {@code m}, whose group size the kernel takes ({@link Int4Fit.Packed}). */
         void add(Int4Matrix m) {
             try (NDManager moved = none.newSubManager()) {
+                // The packer rounds scales and zeros to bfloat16 itself; a bfloat16 model's go in float32 (DJL
+                // cannot make bfloat16), so they are rounded once.
+                DataType scaleType = target.dtype() == DataType.BFLOAT16 ? DataType.FLOAT32 : target.dtype();
                 list.add(new Int4PackCall(List.of(onTarget(m.values(), DataType.INT32, moved)),
-                        List.of(onTarget(m.scales(), target.dtype(), moved)), List.of(onTarget(m.zeros(), target.dtype(), moved))));
+                        List.of(onTarget(m.scales(), scaleType, moved)), List.of(onTarget(m.zeros(), scaleType, moved))));
             }
             shapes.add(m.values().getShape());
             // Scales and zeros are bfloat16 whatever the model's dtype.

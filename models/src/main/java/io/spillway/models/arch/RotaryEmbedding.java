@@ -5,8 +5,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import io.spillway.models.checkpoint.RopeScaling;
+import java.util.function.UnaryOperator;
 
 /**
  * Rotary position embedding in Hugging Face's rotate-half convention: dimension i of a head
@@ -23,7 +23,9 @@ final class RotaryEmbedding {
     private final NDArray cos;
     private final NDArray signedSin;
 
-    RotaryEmbedding(int headDim, double theta, RopeScaling scaling, int maxPositions, DataType dtype, Device device, NDManager owner) {
+    /** @param toModelDtype rounds a float64 table to the model's dtype as DJL holds it */
+    RotaryEmbedding(int headDim, double theta, RopeScaling scaling, int maxPositions, UnaryOperator<NDArray> toModelDtype, Device device,
+                    NDManager owner) {
         int half = headDim / 2;
         try (NDManager cpu = owner.newSubManager(Device.cpu())) {
             double[] inv = scaling.inverseFrequencies(headDim, theta);
@@ -36,13 +38,13 @@ final class RotaryEmbedding {
             NDArray s = angles.sin();
             NDArray cosTable = NDArrays.concat(new NDList(c, c), 1);
             NDArray sinTable = NDArrays.concat(new NDList(s.neg(), s), 1);
-            this.cos = owned(cosTable, dtype, device, owner);
-            this.signedSin = owned(sinTable, dtype, device, owner);
+            this.cos = owned(toModelDtype.apply(cosTable), device, owner);
+            this.signedSin = owned(toModelDtype.apply(sinTable), device, owner);
         }
     }
 
-    private static NDArray owned(NDArray table, DataType dtype, Device device, NDManager owner) {
-        NDArray out = table.toType(dtype, true).toDevice(device, false);
+    private static NDArray owned(NDArray table, Device device, NDManager owner) {
+        NDArray out = table.toDevice(device, false);
         out.attach(owner);
         return out;
     }

@@ -57,6 +57,8 @@ final class WeightLoader {
     private final Set<NDArray> fileViews = Collections.newSetFromMap(new IdentityHashMap<>());
     /** Bytes of the arrays kept in the model so far, for its {@link WeightSummary}. */
     private long keptBytes;
+    /** A bfloat16 model's rounding into containers, for the length of {@link #load}; null in any other dtype. */
+    private Bf16Containers bf16;
     /** Why int4 projections were dequantized rather than packed, and which (by name within a layer), for the summary. */
     private final Map<String, Set<String>> dequantized = new LinkedHashMap<>();
 
@@ -70,8 +72,10 @@ final class WeightLoader {
 
     WeightLoader(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout, Quantization quantization) {
         if (quantization.layers() && (target.isGpu() || target.dtype() != DataType.FLOAT32)) {
-            throw new IllegalArgumentException("int8 quantization runs on the CPU in float32 (fbgemm's kernel), not on "
-                    + target.device() + " in " + target.dtype());
+            // Refused rather than cast around: fbgemm's kernel takes and returns float32, so a 16-bit model
+            // would pay two casts per projection for int8 weights that run on the CPU only anyway.
+            throw new IllegalArgumentException("--quantization " + quantization + " runs on the CPU in float32 (fbgemm's kernel),"
+                    + " not on " + target + "; use --dtype float32 --device cpu");
         }
         if (quantization.layers() && config.quantization() instanceof QuantizationConfig.Int4 int4) {
             throw new IllegalArgumentException("--quantization " + quantization + " quantizes a float checkpoint on load; this one is "
@@ -90,7 +94,9 @@ final class WeightLoader {
         QuantizationConfig.Int4 int4 = config.quantization() instanceof QuantizationConfig.Int4 q ? q : null;
         try (Int8Weights.Packer packer = new Int8Weights.Packer(model);
              Int4Weights.Packer int4Packer = new Int4Weights.Packer(model, target);
-             Int4Reader int4Reader = int4 == null ? null : new Int4Reader(source, int4, model)) {
+             Int4Reader int4Reader = int4 == null ? null : new Int4Reader(source, int4, model);
+             Bf16Containers bf16 = target.dtype() == DataType.BFLOAT16 ? new Bf16Containers(model) : null) {
+            this.bf16 = bf16;
             return build(model, packer, int4Packer, int4Reader, maxModelLength);
         } catch (RuntimeException e) {
             model.close();
@@ -108,7 +114,7 @@ final class WeightLoader {
                     + " and config.json does not set tie_word_embeddings");
         }
         // The script's stand-in for a weight the model does not have.
-        NDArray none = model.zeros(new Shape(0), target.dtype());
+        NDArray none = model.zeros(new Shape(0), target.heldAs());
         int levels = quantization.layers() ? Int8Quantizer.levelsForThisCpu() : 0;
         NDArray finalNorm;
         NDArray embedding;
@@ -177,10 +183,10 @@ final class WeightLoader {
         Int4Weights int4 = int4Packer.finish();
         try {
             RotaryEmbedding rope = new RotaryEmbedding(c.headDim(), c.ropeTheta(), c.ropeScaling(), maxModelLength,
-                    target.dtype(), target.device(), model);
+                    this::toModelDtype, target.device(), model);
             DecoderConstants constants = new DecoderConstants(embedding, embeddingScales, layers, finalNorm, lmHeadWeight, packed, int4,
                     rope.cos(), rope.signedSin(), c.rmsNormEps(), c.numHeads(), c.numKvHeads(), c.headDim());
-            return new DecoderModel(c, target, layout, model, constants, summary(packed, int4), maxModelLength);
+            return new DecoderModel(c, target, layout, model, constants, summary(packed, int4), maxModelLength, bf16);
         } catch (RuntimeException e) {
             packed.close();
             int4.close();
@@ -353,6 +359,15 @@ final class WeightLoader {
     }
 
     /**
+     * {@code array} in the model's dtype as DJL holds it, on its device; a new array belongs to
+     * {@code array}'s manager. bfloat16 is rounded once, from whatever float dtype the array has (a
+     * BF16 checkpoint's widened values round back to their own bits).
+     */
+    private NDArray toModelDtype(NDArray array) {
+        return bf16 == null ? array.toType(target.dtype(), false) : bf16.round(array, array.getManager());
+    }
+
+    /**
      * Converts to the target dtype and device and moves the result into the model. {@code toType}
      * and {@code toDevice} return their input when there is nothing to convert; if that input is a
      * view of the file, it is copied so the model never points into the mapping. The cast comes
@@ -360,7 +375,7 @@ final class WeightLoader {
      * the cast, memory the KV cache is then sized without.
      */
     private NDArray keep(NDArray array, NDManager model) {
-        NDArray converted = array.toType(target.dtype(), false).toDevice(target.device(), false);
+        NDArray converted = toModelDtype(array).toDevice(target.device(), false);
         if (converted == array && fileViews.contains(array)) {
             converted = array.duplicate();
         }

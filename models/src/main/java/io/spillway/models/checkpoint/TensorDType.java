@@ -11,7 +11,10 @@ import java.util.Optional;
  *
  * <p>BF16 is read as float32: DJL 0.36's PyTorch JNI has no bfloat16 mapping, and creating or
  * converting to a bfloat16 tensor aborts the process ("terminate called without an active
- * exception"). Widening bfloat16 to float32 is exact (a 16-bit shift), done in Java on the way in.
+ * exception"). Widening bfloat16 to float32 is exact (a 16-bit shift), done in Java on the way in,
+ * and it is the form the loader folds norms and scales in anyway. A bfloat16 model rounds every
+ * weight back (ComputeTarget's containers): a BF16 tensor that nothing was folded into comes back
+ * with its stored bits (a NaN as libtorch's canonical NaN).
  */
 public enum TensorDType {
     F32("F32", 4, DataType.FLOAT32),

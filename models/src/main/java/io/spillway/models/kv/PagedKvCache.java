@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import io.spillway.models.runtime.ComputeTarget;
 
 /**
  * The KV cache's memory: per layer, one preallocated tensor of {@code [slots, 2, kvHeads, headDim]}
@@ -34,7 +35,8 @@ public final class PagedKvCache implements AutoCloseable {
             NDArray[] layers = new NDArray[spec.numLayers()];
             for (int i = 0; i < layers.length; i++) {
                 // Zeroed: the null block must read as zeros, and no slot may ever hold NaN.
-                layers[i] = manager.zeros(shape, spec.dtype());
+                // A bfloat16 cache is a container of bfloat16 bits (ComputeTarget.heldAs); zero is zero in both.
+                layers[i] = manager.zeros(shape, ComputeTarget.heldAs(spec.dtype()));
             }
             return new PagedKvCache(spec, manager, layers);
         } catch (RuntimeException e) {

@@ -8,6 +8,7 @@ import io.spillway.models.ModelLoadOptions;
 import io.spillway.models.generate.GreedyGenerator;
 import io.spillway.models.generate.TeacherForcing;
 import io.spillway.models.runtime.ComputeTarget;
+import io.spillway.models.testing.Rows;
 import io.spillway.models.testing.StoriesReference;
 import java.util.List;
 import java.util.Map;
@@ -84,7 +85,7 @@ class Int8Stories260KTest {
             float[][] rows = TeacherForcing.logits(model, ref.prompts().get(c), continuation);
             for (int t = 0; t < continuation.length; t++) {
                 nll += negativeLogLikelihood(rows[t], continuation[t]);
-                agree += argmax(rows[t]) == continuation[t] ? 1 : 0;
+                agree += Rows.argmax(rows[t]) == continuation[t] ? 1 : 0;
                 tokens++;
             }
         }
@@ -117,15 +118,5 @@ class Int8Stories260KTest {
             sum += Math.exp(v - max);
         }
         return -(logits[target] - max - Math.log(sum));
-    }
-
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 }

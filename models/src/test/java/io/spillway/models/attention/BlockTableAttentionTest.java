@@ -16,6 +16,7 @@ import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.kv.PagedKvCache;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.runtime.HostStaging;
+import io.spillway.models.testing.Rows;
 import io.spillway.models.testing.StoriesReference;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -72,7 +73,7 @@ class BlockTableAttentionTest {
         DecoderModel model = stories.model();
         int blockSize = 16;
         int[] text = new int[40];
-        int[] source = concat(ref.prompts().get(0), ref.expected().get(0), ref.expected().get(1));
+        int[] source = Rows.concat(ref.prompts().get(0), ref.expected().get(0), ref.expected().get(1));
         System.arraycopy(source, 0, text, 0, text.length);
         float[][] byChoice = new float[AttentionChoice.values().length][];
         for (AttentionChoice choice : AttentionChoice.values()) {
@@ -87,12 +88,12 @@ class BlockTableAttentionTest {
                 float[] hit = forward(model, attention, List.of(new SequenceChunk(Arrays.copyOfRange(text, 32, 40), 32, tableB, true)),
                         blockSize);
                 float[] cold = forward(model, attention, List.of(new SequenceChunk(text, 0, tableCold, true)), blockSize);
-                assertTrue(maxDiff(hit, cold) < 1e-4, choice + ": a prefix hit's logits differ from a cold prefill's by " + maxDiff(hit, cold));
+                assertTrue(Rows.maxDiff(hit, cold) < 1e-4, choice + ": a prefix hit's logits differ from a cold prefill's by " + Rows.maxDiff(hit, cold));
                 byChoice[choice.ordinal()] = hit;
             }
         }
         for (AttentionChoice choice : AttentionChoice.values()) {
-            double d = maxDiff(byChoice[0], byChoice[choice.ordinal()]);
+            double d = Rows.maxDiff(byChoice[0], byChoice[choice.ordinal()]);
             assertTrue(d < 1e-4, choice + " against gather: " + d);
         }
     }
@@ -106,7 +107,7 @@ class BlockTableAttentionTest {
     void whatAReusedBlockHeldPastTheContextIsNeverRead() {
         DecoderModel model = stories.model();
         int blockSize = 16;
-        int[] prompt = Arrays.copyOf(concat(ref.prompts().get(0), ref.expected().get(0)), 21);
+        int[] prompt = Arrays.copyOf(Rows.concat(ref.prompts().get(0), ref.expected().get(0)), 21);
         float[] clean = null;
         for (boolean poisoned : new boolean[] {false, true}) {
             for (AttentionChoice choice : AttentionChoice.values()) {
@@ -126,7 +127,7 @@ class BlockTableAttentionTest {
                     if (clean == null) {
                         clean = both;
                     }
-                    assertTrue(maxDiff(clean, both) < 1e-4, choice + (poisoned ? " over a poisoned cache" : "") + ": " + maxDiff(clean, both));
+                    assertTrue(Rows.maxDiff(clean, both) < 1e-4, choice + (poisoned ? " over a poisoned cache" : "") + ": " + Rows.maxDiff(clean, both));
                 }
             }
         }
@@ -246,29 +247,9 @@ class BlockTableAttentionTest {
         }
     }
 
-    private static double maxDiff(float[] a, float[] b) {
-        assertEquals(a.length, b.length);
-        double worst = 0;
-        for (int i = 0; i < a.length; i++) {
-            double d = Math.abs(a[i] - b[i]);
-            worst = Double.isNaN(d) ? Double.POSITIVE_INFINITY : Math.max(worst, d);
-        }
-        return worst;
-    }
-
     private static float[] concatFloats(float[] a, float[] b) {
         float[] out = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
-        return out;
-    }
-
-    private static int[] concat(int[]... parts) {
-        int[] out = new int[Arrays.stream(parts).mapToInt(p -> p.length).sum()];
-        int at = 0;
-        for (int[] p : parts) {
-            System.arraycopy(p, 0, out, at, p.length);
-            at += p.length;
-        }
         return out;
     }
 }

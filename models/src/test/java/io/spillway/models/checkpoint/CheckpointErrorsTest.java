@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
+import io.spillway.models.arch.Quantization;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.testing.TinyCheckpoint;
 import java.io.IOException;
@@ -121,8 +122,17 @@ class CheckpointErrorsTest {
         assertMentions(failure(() -> load(dir)), "missing shard", "model-00002-of-00002.safetensors", "model.safetensors.index.json");
     }
 
+    /** fbgemm's int8 kernel takes float32: a bfloat16 model with int8 layers is refused by name, not cast around. */
     @Test
-    void bfloat16IsRefusedWithTheReasonInsteadOfAbortingTheProcess() {
-        assertMentions(failure(() -> ComputeTarget.resolve("cpu", "bfloat16")), "bfloat16", "DJL", "float16");
+    void int8WithBfloat16IsRefusedNamingBoth() throws IOException {
+        Path dir = TinyCheckpoint.llama().writeTo(temp.resolve("m"));
+        ComputeTarget bf16 = ComputeTarget.resolve("cpu", "bfloat16");
+        String message = failure(() -> LoadedModel.load(ModelLoadOptions.of(dir, bf16).withQuantization(Quantization.INT8)).close());
+        assertMentions(message, "int8", "bfloat16", "float32");
+    }
+
+    @Test
+    void anUnknownDtypeListsTheOnesThereAre() {
+        assertMentions(failure(() -> ComputeTarget.resolve("cpu", "bfloat8")), "bfloat8", "float32", "float16", "bfloat16");
     }
 }

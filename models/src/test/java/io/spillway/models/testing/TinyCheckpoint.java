@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Consumer;
 
 /**
  * Writes small Hugging Face checkpoints with random weights: a config.json plus safetensors in the
@@ -29,6 +30,7 @@ public final class TinyCheckpoint {
     private long seed = 7;
     private double scale = 0.15;
     private double normCenter = 1;
+    private final Map<String, Consumer<float[]>> edits = new LinkedHashMap<>();
 
     private TinyCheckpoint(ObjectNode config) {
         this.config = config;
@@ -80,6 +82,12 @@ public final class TinyCheckpoint {
         return this;
     }
 
+    /** Changes the random values of tensor {@code name} (row-major) before they are written, for a test that needs some exact. */
+    public TinyCheckpoint edit(String name, Consumer<float[]> edit) {
+        edits.merge(name, edit, Consumer::andThen);
+        return this;
+    }
+
     /** Writes config.json and the weights into {@code dir} (created if needed) and returns it. */
     public Path writeTo(Path dir) throws IOException {
         Files.createDirectories(dir);
@@ -105,6 +113,7 @@ public final class TinyCheckpoint {
             for (int i = 0; i < n; i++) {
                 values[i] = norm ? (float) (normCenter * (1 + 0.2 * (2 * random.nextDouble() - 1))) : (float) (scale * random.nextGaussian());
             }
+            edits.getOrDefault(name, v -> { }).accept(values);
             int shard = k++ % shards;
             writers.get(shard).add(name, dtype, shape, values);
             weightMap.put(name, shardName(shard));

@@ -21,7 +21,7 @@ public final class AcceptanceCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cuda", description = "The device to check: cuda, cuda:N or cpu. Default: ${DEFAULT-VALUE}.")
     String device;
 
-    @Option(names = "--dtype", defaultValue = "auto", description = "auto (float16 on GPU, float32 on CPU), float32, float16. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--dtype", defaultValue = "auto", description = "auto (bfloat16 on GPUs of compute capability 8.0+, float16 on older ones, float32 on CPU), float32, float16, bfloat16. Default: ${DEFAULT-VALUE}.")
     String dtype;
 
     @Option(names = "--stories", required = true, description = "The stories260K directory (config.json, model.safetensors, reference.json).")

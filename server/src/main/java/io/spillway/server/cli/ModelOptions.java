@@ -13,7 +13,7 @@ public final class ModelOptions {
     @Option(names = "--device", defaultValue = "auto", description = "auto (a CUDA GPU if DJL sees one, else cpu), cpu, cuda, cuda:N. Default: ${DEFAULT-VALUE}.")
     String device;
 
-    @Option(names = "--dtype", defaultValue = "auto", description = "auto (float16 on GPU, float32 on CPU), float32, float16. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--dtype", defaultValue = "auto", description = "auto (bfloat16 on GPUs of compute capability 8.0+, float16 on older ones, float32 on CPU), float32, float16, bfloat16. Default: ${DEFAULT-VALUE}.")
     String dtype;
 
     @Option(names = "--load-format", defaultValue = "auto", description = "auto (the directory's safetensors) or dummy (random weights from config.json). Default: ${DEFAULT-VALUE}.")

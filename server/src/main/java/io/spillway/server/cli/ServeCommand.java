@@ -39,7 +39,7 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--device", description = "auto, cpu, cuda, cuda:N.")
     String device;
 
-    @Option(names = "--dtype", description = "auto, float32, float16.")
+    @Option(names = "--dtype", description = "auto, float32, float16 or bfloat16 (auto: bfloat16 on GPUs of compute capability 8.0+, float16 on older ones, float32 on the CPU).")
     String dtype;
 
     @Option(names = "--max-model-len", description = "Longest context served.")

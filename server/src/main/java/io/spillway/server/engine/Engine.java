@@ -1,5 +1,6 @@
 package io.spillway.server.engine;
 
+import ai.djl.ndarray.types.DataType;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
@@ -756,7 +757,9 @@ public final class Engine implements AutoCloseable {
                     seq.length(), runner.target());
             finishRequest(r, FinishReason.ERROR, "the model produced non-finite logits (NaN or infinity) at this position, so no"
                     + " token was sampled; on " + runner.target() + " this is usually an activation overflowing its range"
-                    + " (serve with --dtype float32 to check)");
+                    + (runner.target().dtype() == DataType.FLOAT16
+                            ? " (float16 ends at 65,504: serve with --dtype bfloat16 or float32, which have float32's range)"
+                            : " (serve with --dtype float32 to check)"));
             return 0;
         }
         SamplingParams p = seq.sampling.params();

@@ -20,7 +20,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A checkpoint whose activations fit float32 but overflow float16 (norm weights near 3,000: the MLP's
  * gate times up passes 65,504): in float16 its request ends with an error naming the cause instead
- * of a token drawn from NaN, and the engine goes on serving; in float32 the same weights answer.
+ * of a token drawn from NaN, and the engine goes on serving; in float32 the same weights answer, and
+ * so they do in bfloat16, which has float32's range (the reason it is the GPU default where it runs).
+ * Activations past float32's range too overflow bfloat16 alike, and are reported the same way.
  */
 class NonFiniteLogitsTest {
 
@@ -57,11 +59,36 @@ class NonFiniteLogitsTest {
                 assertEquals(0, done.choices().get(0).tokenIds().length, "no token came from the overflowing row");
             }
         }
-        try (Engine engine = Engine.start(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()),
-                EngineConfig.defaults(false).withKvCacheBytes(8L << 20), new PrometheusRegistry())) {
-            RequestStream.CompletedRequest done = engine.submit(new EngineRequest("full", prompt, p, "")).collect().get(60, TimeUnit.SECONDS);
-            assertNull(done.error());
-            assertEquals(8, done.choices().get(0).tokenIds().length);
+        for (ComputeTarget answering : new ComputeTarget[] {ComputeTarget.cpuFloat32(), new ComputeTarget(Device.cpu(), DataType.BFLOAT16)}) {
+            try (Engine engine = Engine.start(ModelLoadOptions.of(dir, answering), EngineConfig.defaults(false).withKvCacheBytes(8L << 20),
+                    new PrometheusRegistry())) {
+                RequestStream.CompletedRequest done = engine.submit(new EngineRequest("full", prompt, p, "")).collect()
+                        .get(60, TimeUnit.SECONDS);
+                assertNull(done.error(), answering + ": " + done.error());
+                assertEquals(8, done.choices().get(0).tokenIds().length, answering.toString());
+            }
+        }
+    }
+
+    /**
+     * Norm weights near 1e19 take the activations past float32's range, and so past bfloat16's:
+     * its request is reported, not sampled, as in float16 (and float32).
+     */
+    @Test
+    void bfloat16ReportsARowPastItsRangeInsteadOfSamplingIt() throws Exception {
+        Path dir = TinyCheckpoint.llama().normCenter(1e19).writeTo(temp.resolve("past-float32"));
+        SamplingParams p = SamplingParams.builder().temperature(0.7).maxTokens(8).ignoreEos(true).build();
+        int[] prompt = {1, 17, 40, 5, 63};
+        for (DataType dtype : new DataType[] {DataType.BFLOAT16, DataType.FLOAT32}) {
+            try (Engine engine = Engine.start(ModelLoadOptions.of(dir, new ComputeTarget(Device.cpu(), dtype)),
+                    EngineConfig.defaults(false).withKvCacheBytes(8L << 20), new PrometheusRegistry())) {
+                RequestStream.CompletedRequest done = engine.submit(new EngineRequest("past", prompt, p, "")).collect()
+                        .get(60, TimeUnit.SECONDS);
+                assertNotNull(done.error(), dtype + ": a request was sampled from non-finite logits");
+                assertTrue(done.error().contains("non-finite logits"), done.error());
+                assertEquals(FinishReason.ERROR, done.choices().get(0).finishReason());
+                assertEquals(0, done.choices().get(0).tokenIds().length, dtype + ": a token came from the overflowing row");
+            }
         }
     }
 }
