@@ -57,6 +57,8 @@ class Bfloat16EngineTest {
                 total += expected.length;
                 assertTrue(same > 0, "case " + c + ": the first id already differs from the reference");
             }
+            // The stats snapshot is refreshed by the step after the last completion.
+            EngineTest.awaitIdle(engine);
             assertEquals(0, engine.stats().running());
         }
         System.out.printf("stories260K bfloat16 through the engine: %d of %d reference ids agree before each case's first flip%n",
