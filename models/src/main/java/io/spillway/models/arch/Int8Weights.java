@@ -12,8 +12,9 @@ import java.util.List;
 /**
  * A model's int8 projections, packed for fbgemm's dynamic quantized linear: the decoder script's
  * {@code packed} list (four per layer, qkv, o, gate-up, down, then the LM head's when it is int8),
- * empty in a float model. Each entry holds its int8 weight in fbgemm's blocked layout, its
- * per-channel scales and its bias; nothing else keeps a copy of them.
+ * empty in a float model. Each entry holds its int8 weight in fbgemm's blocked layout and its
+ * per-channel scales; nothing else keeps a copy of them. Biases stay float tensors beside the
+ * (empty) weights: the script scales rows around the kernel, and a bias must not be scaled.
  *
  * <p>Why this kernel (SmolLM2-135M shapes, 2 threads, all projections of a step, medians of 5
  * alternating rounds; see the commit that introduced it for the exact figures): at 1, 4, 16, 64 and
@@ -33,8 +34,8 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
     /** What the load summary and {@code /v1/models} name as the kernel of int8 projections. */
     public static final String KERNEL = "fbgemm quantized::linear_dynamic";
 
-    /** {@code Int8Packer.forward}: per projection int8 values {@code [out, in]}, float32 scales {@code [out]}, bias or empty. */
-    public record Int8PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> biases) {
+    /** {@code Int8Packer.forward}: per projection int8 values {@code [out, in]} and float32 scales {@code [out]}. */
+    public record Int8PackCall(List<NDArray> values, List<NDArray> scales) {
     }
 
     private final IValue list;
@@ -62,7 +63,7 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
         return shapes.get(i);
     }
 
-    /** int8 values, float32 scales and biases of every entry. */
+    /** int8 values and float32 scales of every entry. */
     public long bytes() {
         return bytes;
     }
@@ -79,23 +80,20 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
     static final class Packer implements AutoCloseable {
 
         private final PackedListBuilder list;
-        private final NDManager none;
         private final List<Shape> shapes = new ArrayList<>();
         private long bytes;
 
         Packer(NDManager manager) {
             this.list = new PackedListBuilder(manager, DecoderScript.Root.INT8_PACKER);
-            this.none = manager.newSubManager();
         }
 
-        /** Appends {@code weight} (float, {@code [out, in]}) quantized to {@code levels}; {@code bias} {@code [out]} or null. */
-        void add(NDArray weight, NDArray bias, int levels) {
+        /** Appends {@code weight} (float, {@code [out, in]}) quantized to {@code levels}. */
+        void add(NDArray weight, int levels) {
             Int8Quantizer.Int8Matrix q = Int8Quantizer.quantize(weight, levels);
-            NDArray b = bias == null ? none.zeros(new Shape(0)) : bias;
-            list.add(new Int8PackCall(List.of(q.values()), List.of(q.scales()), List.of(b)));
+            list.add(new Int8PackCall(List.of(q.values()), List.of(q.scales())));
             Shape s = q.values().getShape();
             shapes.add(s);
-            bytes += s.size() + 4 * s.get(0) * (bias == null ? 1 : 2);
+            bytes += s.size() + 4 * s.get(0);
             q.values().close();
             q.scales().close();
         }
@@ -103,7 +101,7 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
         /** The packed list (a float model's is empty); the packer is closed. */
         Int8Weights finish() {
             try {
-                return new Int8Weights(list.finish(new Int8PackCall(List.of(), List.of(), List.of())), shapes, bytes);
+                return new Int8Weights(list.finish(new Int8PackCall(List.of(), List.of())), shapes, bytes);
             } finally {
                 close();
             }
@@ -112,7 +110,6 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
         @Override
         public void close() {
             list.close();
-            none.close();
         }
     }
 }

@@ -170,7 +170,7 @@ final class WeightLoader {
         // rather than held in float32 through the whole load.
         if (quantization.lmHead()) {
             try (NDManager scratch = scratch(model)) {
-                packer.add(read(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), hidden, scratch), null, levels);
+                packer.add(read(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), hidden, scratch), levels);
             }
         }
         Int8Weights packed = packer.finish();
@@ -336,8 +336,8 @@ final class WeightLoader {
         if (!quantization.layers()) {
             return projection(model, weight, bias);
         }
-        packer.add(weight, bias, levels);
-        return Projection.packed(none);
+        packer.add(weight, levels);
+        return Projection.packed(none, bias == null ? null : keep(bias, model));
     }
 
     private Projection projection(NDManager model, NDArray weight, NDArray bias) {

@@ -8,6 +8,7 @@ import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.kv.PagedKvCache;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -49,6 +50,42 @@ public final class TeacherForcing {
                     rows[t] = model.forward(ForwardBatch.of(List.of(chunk), blockSize), attention, step).toFloatArray();
                 }
                 chunk = SequenceChunk.decode(continuation[t], prompt.length + t, table);
+            }
+        }
+        return rows;
+    }
+
+    /**
+     * As {@link #logits(DecoderModel, int[], int[])}, but row {@code t} comes from one prefill of the
+     * prompt and {@code continuation[0..t)} together, from a fresh cache: every row is a prompt's
+     * first-token distribution, computed the way a prefill computes it (all the prefix's tokens in
+     * one call), where the other reads every continuation token as a one-row decode step. A kernel
+     * whose error depends on the rows it is called with shows it here.
+     */
+    public static float[][] prefillLogits(DecoderModel model, int[] prompt, int[] continuation) {
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("the prompt is empty");
+        }
+        float[][] rows = new float[continuation.length][];
+        try (NDManager owner = model.manager().newSubManager()) {
+            int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
+            int blocks = (prompt.length + continuation.length + blockSize - 1) / blockSize;
+            PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), blocks + 1),
+                    model.target().device(), owner);
+            AttentionBackend attention = AttentionChoice.forTarget(model.target()).create(cache, model.config());
+            int[] table = new int[blocks];
+            for (int b = 0; b < blocks; b++) {
+                table[b] = b + 1;
+            }
+            int[] sequence = new int[prompt.length + continuation.length];
+            System.arraycopy(prompt, 0, sequence, 0, prompt.length);
+            System.arraycopy(continuation, 0, sequence, prompt.length, continuation.length);
+            for (int t = 0; t < continuation.length; t++) {
+                // Positions from 0 again: the cache's slots are overwritten, never read past the prefix.
+                SequenceChunk chunk = new SequenceChunk(Arrays.copyOf(sequence, prompt.length + t), 0, table, true);
+                try (NDManager step = model.manager().newSubManager()) {
+                    rows[t] = model.forward(ForwardBatch.of(List.of(chunk), blockSize), attention, step).toFloatArray();
+                }
             }
         }
         return rows;

@@ -81,7 +81,7 @@ class Int8QuantizerTest {
         int levels = Int8Quantizer.levelsForThisCpu();
         try (NDManager m = NDManager.newBaseManager();
              Int8Weights.Packer packer = new Int8Weights.Packer(m)) {
-            packer.add(m.ones(new Shape(8, 576)), null, levels);
+            packer.add(m.ones(new Shape(8, 576)), levels);
             try (Int8Weights packed = packer.finish();
                  var script = DecoderScript.compile(m, DecoderScript.Root.INT8_PROJECTOR);
                  NDManager step = m.newSubManager()) {
