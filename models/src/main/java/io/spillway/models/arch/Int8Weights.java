@@ -13,8 +13,9 @@ import java.util.List;
  * A model's int8 projections, packed for fbgemm's dynamic quantized linear: the decoder script's
  * {@code packed} list (four per layer, qkv, o, gate-up, down, then the LM head's when it is int8),
  * empty in a float model. Each entry holds its int8 weight in fbgemm's blocked layout and its
- * per-channel scales; nothing else keeps a copy of them. Biases stay float tensors beside the
- * (empty) weights: the script scales rows around the kernel, and a bias must not be scaled.
+ * per-channel scales and zero points ({@link Int8Quantizer#asymmetric}); nothing else keeps a copy
+ * of them. Biases stay float tensors beside the (empty) weights: the script scales rows around the
+ * kernel, and a bias must not be scaled.
  *
  * <p>Why this kernel (SmolLM2-135M shapes, 2 threads, all projections of a step, medians of 5
  * alternating rounds; see the commit that introduced it for the exact figures): at 1, 4, 16, 64 and
@@ -34,8 +35,8 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
     /** What the load summary and {@code /v1/models} name as the kernel of int8 projections. */
     public static final String KERNEL = "fbgemm quantized::linear_dynamic";
 
-    /** {@code Int8Packer.forward}: per projection int8 values {@code [out, in]} and float32 scales {@code [out]}. */
-    public record Int8PackCall(List<NDArray> values, List<NDArray> scales) {
+    /** {@code Int8Packer.forward}: per projection int8 values {@code [out, in]}, float32 scales and int64 zero points {@code [out]}. */
+    public record Int8PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> zeroPoints) {
     }
 
     private final IValue list;
@@ -63,7 +64,7 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
         return shapes.get(i);
     }
 
-    /** int8 values and float32 scales of every entry. */
+    /** int8 values, float32 scales and int32 zero points of every entry. */
     public long bytes() {
         return bytes;
     }
@@ -89,19 +90,19 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
 
         /** Appends {@code weight} (float, {@code [out, in]}) quantized to {@code levels}. */
         void add(NDArray weight, int levels) {
-            Int8Quantizer.Int8Matrix q = Int8Quantizer.quantize(weight, levels);
-            list.add(new Int8PackCall(List.of(q.values()), List.of(q.scales())));
+            Int8Quantizer.Int8Matrix q = Int8Quantizer.asymmetric(weight, levels);
+            list.add(new Int8PackCall(List.of(q.values()), List.of(q.scales()), List.of(q.zeroPoints())));
             Shape s = q.values().getShape();
             shapes.add(s);
-            bytes += s.size() + 4 * s.get(0);
-            q.values().close();
-            q.scales().close();
+            // fbgemm keeps a float scale and an int32 zero point per channel.
+            bytes += s.size() + 8 * s.get(0);
+            q.close();
         }
 
         /** The packed list (a float model's is empty); the packer is closed. */
         Int8Weights finish() {
             try {
-                return new Int8Weights(list.finish(new Int8PackCall(List.of(), List.of())), shapes, bytes);
+                return new Int8Weights(list.finish(new Int8PackCall(List.of(), List.of(), List.of())), shapes, bytes);
             } finally {
                 close();
             }

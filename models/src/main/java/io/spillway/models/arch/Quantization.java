@@ -7,7 +7,7 @@ import java.util.Locale;
  * {@code model.quantization}.
  *
  * <p>{@code none}: every weight in the target's dtype. {@code int8}: every layer projection as
- * int8 with one symmetric scale per output channel, computed in float32 from the folded weights,
+ * int8 with one scale and zero point per output channel, computed in float32 from the folded weights,
  * and the LM head too; {@code int8,lm-head=float} keeps the head in the target's dtype and
  * {@code int8,embeddings=int8} quantizes the token embedding table (per row) as well.
  *

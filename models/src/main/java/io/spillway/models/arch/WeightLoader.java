@@ -123,7 +123,7 @@ final class WeightLoader {
                 lmHeadWeight = lmHead.applied();
             }
             if (quantization.embeddings()) {
-                Int8Quantizer.Int8Matrix q = Int8Quantizer.quantize(table, levels);
+                Int8Quantizer.Int8Matrix q = Int8Quantizer.symmetric(table, levels);
                 embedding = keepInt8(q.values(), model);
                 embeddingScales = keep(q.scales(), model);
             } else {
@@ -325,7 +325,7 @@ final class WeightLoader {
         if (!quantization.layers()) {
             return new WeightSummary(dtype, keptBytes, floatKernel);
         }
-        String format = "int8 (per-channel symmetric, " + Int8Quantizer.levelsForThisCpu() + " levels; LM head "
+        String format = "int8 (per-channel asymmetric, " + Int8Quantizer.levelsForThisCpu() + " levels; LM head "
                 + (quantization.lmHead() ? "int8" : dtype) + ", embeddings " + (quantization.embeddings() ? "int8" : dtype) + ")";
         String kernel = Int8Weights.KERNEL + (quantization.lmHead() ? "" : "; LM head " + floatKernel);
         return new WeightSummary(format, keptBytes + packed.bytes(), kernel);
