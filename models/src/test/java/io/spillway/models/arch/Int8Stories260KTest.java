@@ -21,20 +21,29 @@ import org.junit.jupiter.api.Test;
 
 /**
  * int8 on a real trained model: stories260K's reference continuations, read token by token
- * (teacher forcing), scored by negative log-likelihood per token against float32's. How many
- * greedy ids agree is counted and printed, not required: the reference is cut where float32's
- * top-2 margin is 0.02, which int8's error can exceed.
+ * (teacher forcing) and, separately, each prefix in one prefill call, scored against float32 by
+ * the negative log-likelihood per token of the reference ids and by the KL divergence from
+ * float32's distribution. How many greedy ids agree is counted and printed, not required: the
+ * reference is cut where float32's top-2 margin is 0.02, which int8's error can exceed.
  *
- * <p>Issue 20 asks for 1 %; this kernel does not reach it here, and the bounds below are what it
- * does reach with a margin, so that a regression fails. Measured: default int8 (layers and LM head)
- * +4.36 %, layers alone +4.35 %, with int8 embeddings +9.3 %. The same per-channel int8 weights
- * applied in float32 (weight-only, dequantized) gave +1.63 %: most of the loss is fbgemm's
- * per-call uint8 quantization of the activations, and even weight-only round-to-nearest misses
- * 1 % on this 64-wide model.
+ * <p>Issue 20 asks for NLL within 1 %; int8 does not reach it here, and the bounds below are what
+ * it does reach with a margin, so that a regression fails. Measured, default int8 (layers and LM
+ * head): NLL +4.96 %, KL 33.8 mnat/token token by token, KL 29.3 in prefills; layers alone +4.38 %,
+ * 33.9, 29.1; with int8 embeddings +4.35 %, 41.0, 32.4. Before the asymmetric weights and the
+ * row-scaled multi-row path: +4.31 %, 41.3, 49.1 (and 38.4, 72.8 with int8 embeddings).
+ *
+ * <p>Why KL is held too: the reference ids are float32's own argmax, so the NLL change of an
+ * error has a first-order term whose sign is luck. In a float64 NumPy model of this forward pass
+ * (docs/int8-accuracy.md), uniform noise of exactly round-to-nearest int8's size on the weights
+ * moved this NLL between -3 % and +6.5 % with the seed (mean about +2.5 %), and a grouped Q8_0-like
+ * grid scored +0.27 % while its KL was worse than the asymmetric grid's, which scored +3.6 %. KL is
+ * second order, never negative, and ranks the variants as KL on the model's own samples does.
+ * Reaching 1 % reliably needs about a quarter of int8's weight error (10-bit weights) and finer
+ * activations as well, on this 64-wide, 5-layer model.
  */
 class Int8Stories260KTest {
 
-    // Measured (see the class comment) with a margin; per token, KL in nats.
+    // Measured (see the class comment) with a margin: NLL as a fraction of float32's, KL in nats per token.
     private static final double NLL_INT8 = 0.06;
     private static final double KL_INT8 = 0.040;
     private static final double PREFILL_KL_INT8 = 0.035;
