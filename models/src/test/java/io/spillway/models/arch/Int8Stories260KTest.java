@@ -98,9 +98,12 @@ class Int8Stories260KTest {
             assertEquals(base.tokens(), base.argmaxAgree(), "float32 must reproduce its own reference read as " + reading);
         }
         double baseNll = score(reference.get(Reading.DECODE), reference.get(Reading.DECODE)).nll();
-        // Without AVX-512 VNNI the weights get 63 levels instead of 127 (Int8Quantizer.levelsForThisCpu), which measured
-        // +8.5 % on stories260K: each CPU kind is held to what it reaches.
-        double widen = Int8Quantizer.levelsForThisCpu() == 127 ? 1 : 4;
+        // Without AVX-512 VNNI the weights get 63 levels instead of 127 (Int8Quantizer.levelsForThisCpu), twice the rounding
+        // error: the NLL change measured +8.5 % there (twice VNNI's, before the current grid), and KL grows as its square.
+        // Each CPU kind is held to what it reaches; the non-VNNI bounds are scaled, not measured.
+        boolean vnni = Int8Quantizer.levelsForThisCpu() == 127;
+        double nllWiden = vnni ? 1 : 2;
+        double klWiden = vnni ? 1 : 4;
         Map<String, Bounds> choices = new LinkedHashMap<>();
         choices.put("int8", new Bounds(NLL_INT8, KL_INT8, PREFILL_KL_INT8));
         choices.put("int8,lm-head=float", new Bounds(NLL_INT8, KL_INT8, PREFILL_KL_INT8));
@@ -118,10 +121,10 @@ class Int8Stories260KTest {
                         1000 * q.kl(), q.argmaxAgree(), q.tokens(), 100 * (prefill.nll() - baseNll) / baseNll, 1000 * prefill.kl(),
                         prefill.argmaxAgree(), prefill.tokens(), greedy, q.tokens(), int8.model().weightSummary().describe());
                 Bounds bounds = choice.getValue();
-                assertTrue(change <= bounds.nllChange() * widen, choice.getKey() + ": NLL per token " + q.nll() + " against float32's "
-                        + baseNll + ", more than " + 100 * bounds.nllChange() * widen + " % worse");
-                assertTrue(q.kl() <= bounds.decodeKl() * widen, choice.getKey() + ": KL " + q.kl() + " read token by token");
-                assertTrue(prefill.kl() <= bounds.prefillKl() * widen, choice.getKey() + ": KL " + prefill.kl() + " read in prefills");
+                assertTrue(change <= bounds.nllChange() * nllWiden, choice.getKey() + ": NLL per token " + q.nll() + " against float32's "
+                        + baseNll + ", more than " + 100 * bounds.nllChange() * nllWiden + " % worse");
+                assertTrue(q.kl() <= bounds.decodeKl() * klWiden, choice.getKey() + ": KL " + q.kl() + " read token by token");
+                assertTrue(prefill.kl() <= bounds.prefillKl() * klWiden, choice.getKey() + ": KL " + prefill.kl() + " read in prefills");
                 assertTrue(int8.model().weightSummary().describe().contains("int8"), "the model runs int8 weights: "
                         + int8.model().weightSummary().describe());
                 assertTrue(q.kl() > 1e-3, choice.getKey() + ": int8 weights cannot score like float32's (KL " + q.kl() + "): were they applied?");
