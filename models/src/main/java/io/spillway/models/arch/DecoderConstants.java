@@ -85,8 +85,8 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
         }
         long gateUpRows;
         if (packed != null) {
-            for (NDArray weight : List.of(w.qkv(), w.qkvBias(), w.output(), w.outputBias(), w.gateUp(), w.gateUpBias(), w.down(), w.downBias())) {
-                requireEmpty(layer + "int8 projections' weights and biases", weight);
+            for (NDArray weight : List.of(w.qkv(), w.output(), w.gateUp(), w.down())) {
+                requireEmpty(layer + "int8 projections' weights", weight);
             }
             gateUpRows = packed.shape(4 * i + 2).get(0);
             requirePacked(layer + "qkv weight", packed, 4 * i, qkvRows, hidden);

@@ -8,9 +8,14 @@ import java.nio.file.Path;
 import java.util.regex.Pattern;
 
 /**
- * Symmetric int8 quantization with one scale per output channel (row): {@code scale = max|w| / levels},
- * {@code q = round(w / scale)}, so every weight comes back within {@code scale / 2}. Done in float32
- * whatever the model's dtype, on the arrays' own device (the loader's scratch, the CPU).
+ * int8 quantization with one scale per output channel (row), in float32 whatever the model's dtype,
+ * on the arrays' own device (the loader's scratch, the CPU). Projections are quantized
+ * asymmetrically: a row's own [min, max] (widened to hold 0, so that its zero point is a level)
+ * spread over all {@code 2 levels + 1} levels, where a symmetric grid spends up to half of them on a
+ * side the row barely reaches. fbgemm applies per-channel zero points in its output stage, at no
+ * cost per step. Measured on stories260K (weights alone, activations in float32): KL to float32
+ * 34 mnat/token symmetric, 24 asymmetric. The embedding table stays symmetric: the decoder script
+ * rescales its gathered rows with one multiply and has no zero point to subtract.
  */
 final class Int8Quantizer {
 
@@ -21,33 +26,64 @@ final class Int8Quantizer {
     }
 
     /**
-     * @param values int8 {@code [out, in]}
-     * @param scales float32 {@code [out]}
+     * {@code w = scale * (values - zeroPoint)}, per row.
+     *
+     * @param values     int8 {@code [out, in]}
+     * @param scales     float32 {@code [out]}
+     * @param zeroPoints int64 {@code [out]}, all 0 when symmetric
      */
-    record Int8Matrix(NDArray values, NDArray scales) {
+    record Int8Matrix(NDArray values, NDArray scales, NDArray zeroPoints) {
 
-        /** {@code values * scales}, float32. */
+        /** {@code (values - zeroPoints) * scales}, float32. */
         NDArray dequantize() {
-            return values.toType(DataType.FLOAT32, false).mul(scales.reshape(-1, 1));
+            return values.toType(DataType.FLOAT32, false).sub(zeroPoints.toType(DataType.FLOAT32, false).reshape(-1, 1))
+                    .mul(scales.reshape(-1, 1));
+        }
+
+        void close() {
+            values.close();
+            scales.close();
+            zeroPoints.close();
         }
     }
 
     /** {@code weight [out, in]} quantized to {@code [-levels, levels]}, row by row; the result is new arrays in weight's manager. */
-    static Int8Matrix quantize(NDArray weight, int levels) {
-        if (levels < 1 || levels > 127) {
-            throw new IllegalArgumentException("int8 levels must be in [1, 127], not " + levels);
-        }
+    static Int8Matrix symmetric(NDArray weight, int levels) {
+        requireLevels(levels);
         NDArray w = weight.toType(DataType.FLOAT32, false);
         NDArray scales = w.abs().max(new int[] {1}).div(levels).maximum(TINY);
         NDArray values = w.div(scales.reshape(-1, 1)).round().clip(-levels, levels).toType(DataType.INT8, false);
-        return new Int8Matrix(values, scales);
+        return new Int8Matrix(values, scales, scales.zerosLike().toType(DataType.INT64, false));
+    }
+
+    /**
+     * {@code weight [out, in]} quantized to {@code [-levels - 1, levels]} with a zero point per row,
+     * so that every weight comes back within half its row's scale; the result is new arrays in weight's manager.
+     */
+    static Int8Matrix asymmetric(NDArray weight, int levels) {
+        requireLevels(levels);
+        NDArray w = weight.toType(DataType.FLOAT32, false);
+        NDArray low = w.min(new int[] {1}).minimum(0f);
+        NDArray high = w.max(new int[] {1}).maximum(0f);
+        NDArray scales = high.sub(low).div(2 * levels + 1).maximum(TINY);
+        // The level that stands for 0: low lands on -levels - 1 (up to rounding, hence the clip).
+        NDArray zeroPoints = low.div(scales).neg().sub(levels + 1).round().clip(-levels - 1, levels);
+        NDArray values = w.div(scales.reshape(-1, 1)).round().add(zeroPoints.reshape(-1, 1)).clip(-levels - 1, levels)
+                .toType(DataType.INT8, false);
+        return new Int8Matrix(values, scales, zeroPoints.toType(DataType.INT64, false));
+    }
+
+    private static void requireLevels(int levels) {
+        if (levels < 1 || levels > 127) {
+            throw new IllegalArgumentException("int8 levels must be in [1, 127], not " + levels);
+        }
     }
 
     /**
      * The largest level fbgemm's kernel multiplies without overflow on this CPU. With AVX-512 VNNI its
-     * uint8 x int8 products accumulate in 32 bits, so the full 127; without, pairs of products are
-     * summed in 16 bits with saturation (255 x 127 x 2 > 32767), so the weights get 7 bits
-     * (255 x 63 x 2 fits) rather than letting a saturated sum through. Unknown CPUs take the safe 63.
+     * uint8 x int8 products accumulate in 32 bits, so the full 127 (values down to -128); without,
+     * pairs of products are summed in 16 bits with saturation (255 x 127 x 2 > 32767), so the weights
+     * get 7 bits (255 x 64 x 2 fits) rather than letting a saturated sum through. Unknown CPUs take the safe 63.
      */
     static int levelsForThisCpu() {
         try {

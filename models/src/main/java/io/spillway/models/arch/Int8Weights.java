@@ -12,8 +12,10 @@ import java.util.List;
 /**
  * A model's int8 projections, packed for fbgemm's dynamic quantized linear: the decoder script's
  * {@code packed} list (four per layer, qkv, o, gate-up, down, then the LM head's when it is int8),
- * empty in a float model. Each entry holds its int8 weight in fbgemm's blocked layout, its
- * per-channel scales and its bias; nothing else keeps a copy of them.
+ * empty in a float model. Each entry holds its int8 weight in fbgemm's blocked layout and its
+ * per-channel scales and zero points ({@link Int8Quantizer#asymmetric}); nothing else keeps a copy
+ * of them. Biases stay float tensors beside the (empty) weights: the script scales rows around the
+ * kernel, and a bias must not be scaled.
  *
  * <p>Why this kernel (SmolLM2-135M shapes, 2 threads, all projections of a step, medians of 5
  * alternating rounds; see the commit that introduced it for the exact figures): at 1, 4, 16, 64 and
@@ -22,8 +24,24 @@ import java.util.List;
  * 6x slower than float32 at one row (it has no vectorized float32 path on this CPU) and 25x at 16;
  * with bfloat16 activations it was close to fbgemm at one row but 4x slower at 64 rows and 3x
  * slower than float32 at 512. The price of fbgemm's kernel: it quantizes each call's input to
- * uint8 with one scale for all its rows, so a row's error depends on the range of the rows
- * batched with it.
+ * uint8 with one scale for all its rows, so the widest row of a prefill chunk or a batched step
+ * would set every row's step; the script divides each row of a multi-row call by its largest
+ * magnitude and multiplies the product back, so that every row keeps its own 8 bits (a row's
+ * result can still move slightly with its neighbours, whose signs set the shared zero point).
+ * That costs four ops a call on whole activations: a 512-token prefill of the SmolLM2-135M shape
+ * took a median 803 ms against 699 without (+15 %; float32 1,830-1,920 ms), batch-16 and batch-1
+ * decode steps were unchanged (68.5 against 71.6 ms, 17.1 against 19.3 ms; one-row calls skip it),
+ * in 16 alternating runs of {@code QuantizedDecodeComparison} on a 2-core machine shared with
+ * other benchmarks.
+ *
+ * <p>Accuracy on stories260K (docs/int8-accuracy.md, Int8Stories260KTest): KL to float32 per token
+ * read token by token 41.3 mnat with symmetric weights and one scale per call, 37.2 with the rows
+ * scaled, 33.8 with asymmetric weights too; read in prefills 49.1, 44.5, 29.3. What is left is
+ * about half the weights' rounding and half the activations' (in a float64 model of the forward
+ * pass, token by token: the asymmetric weights alone 14, the activations alone 15). Neither half
+ * shrinks without more bits: a second, residual int8 weight doubles the bytes every decode step
+ * streams, and a residual activation row would add some eight ops to each of a batch-1 step's 121
+ * projections (estimated at 1-2 ms of a 10 ms step, not measured).
  *
  * <p>The native list is this object's; {@link #close} releases it (the model does).
  */
@@ -33,8 +51,8 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
     /** What the load summary and {@code /v1/models} name as the kernel of int8 projections. */
     public static final String KERNEL = "fbgemm quantized::linear_dynamic";
 
-    /** {@code Int8Packer.forward}: per projection int8 values {@code [out, in]}, float32 scales {@code [out]}, bias or empty. */
-    public record Int8PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> biases) {
+    /** {@code Int8Packer.forward}: per projection int8 values {@code [out, in]}, float32 scales and int64 zero points {@code [out]}. */
+    public record Int8PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> zeroPoints) {
     }
 
     private final IValue list;
@@ -62,7 +80,7 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
         return shapes.get(i);
     }
 
-    /** int8 values, float32 scales and biases of every entry. */
+    /** int8 values, float32 scales and int32 zero points of every entry. */
     public long bytes() {
         return bytes;
     }
@@ -79,25 +97,22 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
     static final class Packer implements AutoCloseable {
 
         private final PackedListBuilder list;
-        private final NDManager none;
         private final List<Shape> shapes = new ArrayList<>();
         private long bytes;
 
         Packer(NDManager manager) {
             this.list = new PackedListBuilder(manager, DecoderScript.Root.INT8_PACKER);
-            this.none = manager.newSubManager();
         }
 
-        /** Appends {@code weight} (float, {@code [out, in]}) quantized to {@code levels}; {@code bias} {@code [out]} or null. */
-        void add(NDArray weight, NDArray bias, int levels) {
-            Int8Quantizer.Int8Matrix q = Int8Quantizer.quantize(weight, levels);
-            NDArray b = bias == null ? none.zeros(new Shape(0)) : bias;
-            list.add(new Int8PackCall(List.of(q.values()), List.of(q.scales()), List.of(b)));
+        /** Appends {@code weight} (float, {@code [out, in]}) quantized to {@code levels}. */
+        void add(NDArray weight, int levels) {
+            Int8Quantizer.Int8Matrix q = Int8Quantizer.asymmetric(weight, levels);
+            list.add(new Int8PackCall(List.of(q.values()), List.of(q.scales()), List.of(q.zeroPoints())));
             Shape s = q.values().getShape();
             shapes.add(s);
-            bytes += s.size() + 4 * s.get(0) * (bias == null ? 1 : 2);
-            q.values().close();
-            q.scales().close();
+            // fbgemm keeps a float scale and an int32 zero point per channel.
+            bytes += s.size() + 8 * s.get(0);
+            q.close();
         }
 
         /** The packed list (a float model's is empty); the packer is closed. */
@@ -112,7 +127,6 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
         @Override
         public void close() {
             list.close();
-            none.close();
         }
     }
 }

@@ -46,11 +46,12 @@ public final class Projection {
     }
 
     /**
-     * A projection whose weight and bias are packed in the model's {@link Int8Weights}: the script
-     * takes {@code none} for both and applies the packed entry.
+     * A projection whose weight is packed in the model's {@link Int8Weights}: the script takes
+     * {@code none} for the weight and applies the packed entry, then adds {@code bias}
+     * ({@code [out]}, owned by the model, or null).
      */
-    static Projection packed(NDArray none) {
-        return new Projection(none, null);
+    static Projection packed(NDArray none, NDArray bias) {
+        return new Projection(none, bias);
     }
 
     /**
@@ -88,7 +89,7 @@ public final class Projection {
         return applied;
     }
 
-    /** {@code [out]}, or null (none, or packed in int8). */
+    /** {@code [out]}, or null. */
     NDArray bias() {
         return bias;
     }

@@ -129,7 +129,7 @@ final class WeightLoader {
                 lmHeadWeight = lmHead.applied();
             }
             if (quantization.embeddings()) {
-                Int8Quantizer.Int8Matrix q = Int8Quantizer.quantize(table, levels);
+                Int8Quantizer.Int8Matrix q = Int8Quantizer.symmetric(table, levels);
                 embedding = keepInt8(q.values(), model);
                 embeddingScales = keep(q.scales(), model);
             } else {
@@ -176,7 +176,7 @@ final class WeightLoader {
         // rather than held in float32 through the whole load.
         if (quantization.lmHead()) {
             try (NDManager scratch = scratch(model)) {
-                packer.add(read(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), hidden, scratch), null, levels);
+                packer.add(read(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), hidden, scratch), levels);
             }
         }
         Int8Weights packed = packer.finish();
@@ -330,7 +330,7 @@ final class WeightLoader {
         if (!quantization.layers()) {
             return new WeightSummary(dtype, keptBytes, floatKernel);
         }
-        String format = "int8 (per-channel symmetric, " + Int8Quantizer.levelsForThisCpu() + " levels; LM head "
+        String format = "int8 (per-channel asymmetric, " + Int8Quantizer.levelsForThisCpu() + " levels; LM head "
                 + (quantization.lmHead() ? "int8" : dtype) + ", embeddings " + (quantization.embeddings() ? "int8" : dtype) + ")";
         String kernel = Int8Weights.KERNEL + (quantization.lmHead() ? "" : "; LM head " + floatKernel);
         return new WeightSummary(format, keptBytes + packed.bytes(), kernel);
@@ -341,8 +341,8 @@ final class WeightLoader {
         if (!quantization.layers()) {
             return projection(model, weight, bias);
         }
-        packer.add(weight, bias, levels);
-        return Projection.packed(none);
+        packer.add(weight, levels);
+        return Projection.packed(none, bias == null ? null : keep(bias, model));
     }
 
     private Projection projection(NDManager model, NDArray weight, NDArray bias) {

@@ -8,6 +8,7 @@ import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.kv.PagedKvCache;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -29,6 +30,32 @@ public final class TeacherForcing {
 
     /** As {@link #logits(DecoderModel, int[], int[])}, attending through {@code attentionChoice}. */
     public static float[][] logits(DecoderModel model, int[] prompt, int[] continuation, AttentionChoice attentionChoice) {
+        return read(model, prompt, continuation, attentionChoice, (t, table) -> t == 0 ? new SequenceChunk(prompt, 0, table, true)
+                : SequenceChunk.decode(continuation[t - 1], prompt.length + t - 1, table));
+    }
+
+    /**
+     * As {@link #logits(DecoderModel, int[], int[])}, but row {@code t} comes from one prefill of the
+     * prompt and {@code continuation[0..t)} together: every row is a prompt's first-token
+     * distribution, computed the way a prefill computes it (all the prefix's tokens in one call),
+     * where the other reads every continuation token as a one-row decode step. A kernel whose error
+     * depends on the rows it is called with shows it here.
+     */
+    public static float[][] prefillLogits(DecoderModel model, int[] prompt, int[] continuation) {
+        int[] sequence = new int[prompt.length + continuation.length];
+        System.arraycopy(prompt, 0, sequence, 0, prompt.length);
+        System.arraycopy(continuation, 0, sequence, prompt.length, continuation.length);
+        // Positions from 0 each time: the prefill rewrites the cache's slots, and reads none past its prefix.
+        return read(model, prompt, continuation, AttentionChoice.forTarget(model.target()),
+                (t, table) -> new SequenceChunk(Arrays.copyOf(sequence, prompt.length + t), 0, table, true));
+    }
+
+    /** The chunk whose logits are row {@code t}, over the sequence's block table. */
+    private interface RowChunk {
+        SequenceChunk at(int t, int[] table);
+    }
+
+    private static float[][] read(DecoderModel model, int[] prompt, int[] continuation, AttentionChoice attentionChoice, RowChunk chunks) {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("the prompt is empty");
         }
@@ -43,12 +70,10 @@ public final class TeacherForcing {
             for (int b = 0; b < blocks; b++) {
                 table[b] = b + 1;
             }
-            SequenceChunk chunk = new SequenceChunk(prompt, 0, table, true);
             for (int t = 0; t < continuation.length; t++) {
                 try (NDManager step = model.manager().newSubManager()) {
-                    rows[t] = model.forward(ForwardBatch.of(List.of(chunk), blockSize), attention, step).toFloatArray();
+                    rows[t] = model.forward(ForwardBatch.of(List.of(chunks.at(t, table)), blockSize), attention, step).toFloatArray();
                 }
-                chunk = SequenceChunk.decode(continuation[t], prompt.length + t, table);
             }
         }
         return rows;
