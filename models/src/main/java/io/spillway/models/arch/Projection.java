@@ -19,7 +19,9 @@ import ai.djl.ndarray.types.Shape;
  * 23-25 ms for plain {@code x W^T}, and ahead at every batch size up to 64. At batch 1 it also
  * beat oneDNN's {@code _linear_pointwise} (~25 % slower per call) and MKL's packed
  * {@code _mkl_linear} (fast on one thread, but not split across two), and it streams each weight
- * at 75-100 % of the rate libtorch sums the same tensor.
+ * at 75-100 % of the rate libtorch sums the same tensor. From three rows oneDNN's prepacked
+ * linear is faster (half the time at 16 rows), but libtorch 2.7.1's packing gives wrong products
+ * for some weight shapes (see the README's known limits), so it is not used.
  *
  * <p>The weight belongs to the model's manager.
  */
