@@ -86,10 +86,7 @@ class ReferenceParityTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("variantsInEachLayout")
     void bfloat16StaysCloseToTheReference(String name, TinyCheckpoint checkpoint, ProjectionLayout layout) throws Exception {
-        ComputeTarget bf16 = new ComputeTarget(ai.djl.Device.cpu(), ai.djl.ndarray.types.DataType.BFLOAT16);
-        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, bf16, layout, AttentionChoice.GATHER);
-        System.out.printf("parity %-35s bfloat16 max |logit diff| %.3g%n", name, worst);
-        assertTrue(worst < BF16_TOLERANCE, name + " in bfloat16: max |logit - reference| = " + worst);
+        assertCloseInSixteenBits(name, checkpoint, layout, ai.djl.ndarray.types.DataType.BFLOAT16, BF16_TOLERANCE);
     }
 
     /**
@@ -100,10 +97,15 @@ class ReferenceParityTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("variantsInEachLayout")
     void float16StaysCloseToTheReference(String name, TinyCheckpoint checkpoint, ProjectionLayout layout) throws Exception {
-        ComputeTarget half = new ComputeTarget(ai.djl.Device.cpu(), ai.djl.ndarray.types.DataType.FLOAT16);
-        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, half, layout, AttentionChoice.GATHER);
-        System.out.printf("parity %-35s float16 max |logit diff| %.3g%n", name, worst);
-        assertTrue(worst < 0.05, name + " in float16: max |logit - reference| = " + worst);
+        assertCloseInSixteenBits(name, checkpoint, layout, ai.djl.ndarray.types.DataType.FLOAT16, 0.05);
+    }
+
+    private void assertCloseInSixteenBits(String name, TinyCheckpoint checkpoint, ProjectionLayout layout,
+                                          ai.djl.ndarray.types.DataType dtype, double bound) throws Exception {
+        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, new ComputeTarget(ai.djl.Device.cpu(), dtype), layout,
+                AttentionChoice.GATHER);
+        System.out.printf("parity %-35s %s max |logit diff| %.3g%n", name, dtype, worst);
+        assertTrue(worst < bound, name + " in " + dtype + ": max |logit - reference| = " + worst);
     }
 
     static Stream<Arguments> variantsWithBlockTables() {
