@@ -102,8 +102,8 @@ class Int4CheckpointTest {
     }
 
     /**
-     * An int4 checkpoint served in bfloat16: the kernel's activations were bfloat16 already, now the
-     * residual stream, norms, LM head and cache are too (their containers aliased in the script, the
+     * An int4 checkpoint served in bfloat16: the kernel's activations are bfloat16 in any model, and
+     * here the residual stream, norms, LM head and cache are too (their containers aliased in the script, the
      * scales passed in float32 and rounded once). Against the dequantized float model in float32 it
      * measured 0.10-0.15, near the float32 int4 model's own 0.06-0.10, so it is held to the same
      * tolerance, with the quantization error (2.17) over 5 times it as above.

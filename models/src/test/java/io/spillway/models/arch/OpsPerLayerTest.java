@@ -3,7 +3,9 @@ package io.spillway.models.arch;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import io.spillway.models.DummyShapes;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.attention.AttentionBackend;
@@ -31,23 +33,31 @@ class OpsPerLayerTest {
 
     private static final int BLOCK = 16;
 
-    /** path, layout, attention, decode or prefill, dispatched budget, kernel budget, the attention kernel that must run. */
+    private static final String SDPA = "aten::_scaled_dot_product_flash_attention_for_cpu";
+
+    /**
+     * path, dtype, layout, attention, decode or prefill, dispatched budget, kernel budget, the
+     * attention kernel that must run. In 16 bits RMSNorm converts to float32 and back (two
+     * copies per norm), and a bfloat16 layer aliases its cache (two more dispatches).
+     */
     static List<Arguments> budgets() {
         return List.of(
-                Arguments.of("GPU path", ProjectionLayout.LINEAR, AttentionChoice.BLOCKS_SDPA, true, 39, 29,
-                        "aten::_scaled_dot_product_flash_attention_for_cpu"),
-                Arguments.of("GPU path", ProjectionLayout.LINEAR, AttentionChoice.BLOCKS_SDPA, false, 43, 31,
-                        "aten::_scaled_dot_product_flash_attention_for_cpu"),
-                Arguments.of("CPU path", ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER, true, 60, 33, "aten::_softmax"),
-                Arguments.of("CPU path", ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER, false, 66, 32, "aten::_softmax"));
+                Arguments.of("GPU path", DataType.FLOAT32, ProjectionLayout.LINEAR, AttentionChoice.BLOCKS_SDPA, true, 39, 29, SDPA),
+                Arguments.of("GPU path", DataType.FLOAT32, ProjectionLayout.LINEAR, AttentionChoice.BLOCKS_SDPA, false, 43, 31, SDPA),
+                Arguments.of("GPU path", DataType.FLOAT16, ProjectionLayout.LINEAR, AttentionChoice.BLOCKS_SDPA, true, 39, 33, SDPA),
+                Arguments.of("GPU path", DataType.FLOAT16, ProjectionLayout.LINEAR, AttentionChoice.BLOCKS_SDPA, false, 43, 35, SDPA),
+                Arguments.of("GPU path", DataType.BFLOAT16, ProjectionLayout.LINEAR, AttentionChoice.BLOCKS_SDPA, true, 41, 33, SDPA),
+                Arguments.of("GPU path", DataType.BFLOAT16, ProjectionLayout.LINEAR, AttentionChoice.BLOCKS_SDPA, false, 45, 35, SDPA),
+                Arguments.of("CPU path", DataType.FLOAT32, ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER, true, 60, 33, "aten::_softmax"),
+                Arguments.of("CPU path", DataType.FLOAT32, ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER, false, 66, 32, "aten::_softmax"));
     }
 
-    @ParameterizedTest(name = "{0}, {3}")
+    @ParameterizedTest(name = "{0}, {1}, decode {4}")
     @MethodSource("budgets")
-    void aLayerStaysWithinItsOperatorBudget(String path, ProjectionLayout layout, AttentionChoice attention, boolean decode,
+    void aLayerStaysWithinItsOperatorBudget(String path, DataType dtype, ProjectionLayout layout, AttentionChoice attention, boolean decode,
                                             int dispatchedBudget, int kernelBudget, String attentionKernel) {
-        ProfiledOps perLayer = ProfiledOps.difference(run(3, layout, attention, decode), run(1, layout, attention, decode), 2);
-        System.out.printf("%s (%s, %s) %s: per layer %d dispatched operators (budget %d), %d kernels (budget %d): %s%n", path, layout,
+        ProfiledOps perLayer = ProfiledOps.difference(run(3, dtype, layout, attention, decode), run(1, dtype, layout, attention, decode), 2);
+        System.out.printf("%s %s (%s, %s) %s: per layer %d dispatched operators (budget %d), %d kernels (budget %d): %s%n", path, dtype, layout,
                 attention, decode ? "decode of 3" : "prefill of 7", perLayer.dispatched(), dispatchedBudget, perLayer.kernelCount(),
                 kernelBudget, perLayer.kernels());
         // The count sees the work: four projections and one attention kernel per layer.
@@ -60,9 +70,9 @@ class OpsPerLayerTest {
                 + kernelBudget + ": " + perLayer.kernels());
     }
 
-    private static ProfiledOps run(int layers, ProjectionLayout layout, AttentionChoice choice, boolean decode) {
+    private static ProfiledOps run(int layers, DataType dtype, ProjectionLayout layout, AttentionChoice choice, boolean decode) {
         var config = ConfigJson.llama(64, 128, layers, 4, 2, 256, 512, true);
-        try (LoadedModel loaded = LoadedModel.load(DummyShapes.options(config, ComputeTarget.cpuFloat32())
+        try (LoadedModel loaded = LoadedModel.load(DummyShapes.options(config, new ComputeTarget(Device.cpu(), dtype))
                 .withProjectionLayout(layout).withAttention(choice));
              NDManager owner = loaded.model().manager().newSubManager()) {
             DecoderModel model = loaded.model();

@@ -37,7 +37,7 @@ record ProfiledOps(int dispatched, TreeMap<String, Integer> kernels) {
             "aten::resolve_conj", "aten::resolve_neg", "aten::result_type", "aten::_unsafe_view", "aten::alias",
             "aten::detach", "aten::size", "aten::numel", "aten::dim", "aten::is_nonzero", "aten::item",
             "aten::_local_scalar_dense", "aten::resize_", "aten::split", "aten::chunk", "aten::unbind",
-            "aten::expand_as", "aten::view_as", "aten::contiguous", "aten::lift_fresh", "aten::scalar_tensor",
+            "aten::expand_as", "aten::view_as", "aten::contiguous", "aten::lift_fresh", "aten::scalar_tensor", "aten::set_",
             // A conversion to the dtype a tensor has returns it; a real one calls copy_, which counts.
             "aten::to", "aten::_to_copy", "aten::type_as");
 
@@ -45,7 +45,11 @@ record ProfiledOps(int dispatched, TreeMap<String, Integer> kernels) {
         return kernels.values().stream().mapToInt(Integer::intValue).sum();
     }
 
-    /** Runs {@code work} under libtorch's profiler and counts what it ran on this thread. */
+    /**
+     * Runs {@code work} under libtorch's profiler and counts what it ran. The trace DJL writes does
+     * not tell threads apart: {@code work} must run its operators on the calling thread alone (the
+     * interpreter does; libtorch's intra-op threads run kernels, not operators).
+     */
     static ProfiledOps of(Runnable work) {
         try {
             Path trace = Files.createTempFile("spillway-ops", ".json");
@@ -66,7 +70,7 @@ record ProfiledOps(int dispatched, TreeMap<String, Integer> kernels) {
         }
     }
 
-    private record Event(String name, double start, double end) {
+    private record Event(String name, double start, double end, int listed) {
         boolean isOperator() {
             return name.startsWith("aten::");
         }
@@ -80,10 +84,13 @@ record ProfiledOps(int dispatched, TreeMap<String, Integer> kernels) {
         List<Event> all = new ArrayList<>();
         for (JsonNode e : events) {
             double ts = e.path("ts").asDouble();
-            all.add(new Event(e.path("name").asText(), ts, ts + e.path("dur").asDouble()));
+            all.add(new Event(e.path("name").asText(), ts, ts + e.path("dur").asDouble(), all.size()));
         }
-        // Parents first: earlier start, and at the same start the longer one.
-        all.sort(Comparator.comparingDouble(Event::start).thenComparing(Comparator.comparingDouble(Event::end).reversed()));
+        // Parents first: earlier start, and at the same start the longer one. The trace lists an
+        // event when it ends, children before their parent, so on an exact tie the later one is
+        // the parent.
+        all.sort(Comparator.comparingDouble(Event::start).thenComparing(Comparator.comparingDouble(Event::end).reversed())
+                .thenComparing(Comparator.comparingInt(Event::listed).reversed()));
         int dispatched = 0;
         Map<Event, Event> operatorParent = new IdentityHashMap<>();
         List<Event> operators = new ArrayList<>();

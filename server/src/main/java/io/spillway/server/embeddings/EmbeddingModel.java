@@ -142,7 +142,9 @@ public final class EmbeddingModel implements AutoCloseable {
                     if (device.startsWith("cuda")) {
                         throw new IOException("embedding model: the CUDA execution provider is not usable here: " + e.getMessage(), e);
                     }
-                    LOG.debug("embedding model: CUDA provider unavailable ({}), using the CPU", e.getMessage());
+                    // Loud: on a GPU box this is a misconfiguration (no CUDA provider, or a model larger
+                    // than embeddings.gpu-memory-bytes, which bounds its weights too).
+                    LOG.warn("embedding model: the CUDA provider could not run it ({}); using the CPU", e.getMessage());
                     used = "cpu";
                 }
             }

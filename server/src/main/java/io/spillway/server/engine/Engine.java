@@ -758,7 +758,8 @@ public final class Engine implements AutoCloseable {
             finishRequest(r, FinishReason.ERROR, "the model produced non-finite logits (NaN or infinity) at this position, so no"
                     + " token was sampled; on " + runner.target() + " this is usually an activation overflowing its range"
                     + (runner.target().dtype() == DataType.FLOAT16
-                            ? " (float16 ends at 65,504: serve with --dtype bfloat16 or float32, which have float32's range)"
+                            ? " (float16 ends at 65,504: serve with --dtype float32, or bfloat16 on a GPU of compute capability 8.0"
+                                    + " or more: both have float32's range)"
                             : " (serve with --dtype float32 to check)"));
             return 0;
         }

@@ -75,7 +75,9 @@ final class KvCacheSizing {
      * The largest steps the {@link Scheduler} can build under {@code config} for a model of
      * {@code maxModelLength} tokens: one prompt chunk ending at the longest context (a sequence
      * alone runs whatever its transient bytes); as many decodes at the longest context as the
-     * transient budget admits together; the most sequences one step can hold, for the sampler.
+     * transient budget admits together; the most sequences one step can hold, for the sampler; and,
+     * when a chunk is shorter than the step's token budget, the budget filled with fresh prompts'
+     * chunks side by side (the activations grow with the step's tokens).
      */
     static List<ProfileStep> worstCaseSteps(EngineConfig config, int maxModelLength, StepTransient cost) {
         int rows = Math.min(config.maxNumSeqs(), config.maxNumBatchedTokens());
@@ -91,6 +93,13 @@ final class KvCacheSizing {
         steps.add(new ProfileStep("decodes at the longest context", ones(longDecodes), maxModelLength));
         if (rows > longDecodes) {
             steps.add(new ProfileStep("the widest batch", ones(rows), 1));
+        }
+        int tokens = Math.min(config.maxNumBatchedTokens(), config.maxNumSeqs() * chunk);
+        if (tokens > chunk) {
+            int[] chunks = new int[(tokens + chunk - 1) / chunk];
+            Arrays.fill(chunks, chunk);
+            chunks[chunks.length - 1] = tokens - (chunks.length - 1) * chunk;
+            steps.add(new ProfileStep("the token budget in prompt chunks", chunks, chunk));
         }
         return steps;
     }

@@ -57,18 +57,23 @@ class KvCacheSizingTest {
         assertTrue(fitting >= 9 && fitting < 64, "the budget admits some decodes, not all: " + fitting);
 
         List<KvCacheSizing.ProfileStep> steps = KvCacheSizing.worstCaseSteps(config(64, 512, 256, budget), maxLength, SHAPE);
-        assertEquals(3, steps.size(), KvCacheSizing.describe(steps));
+        assertEquals(4, steps.size(), KvCacheSizing.describe(steps));
         assertArrayEquals(new int[] {256}, steps.get(0).queries(), "one chunk of max-prefill-chunk tokens");
         assertEquals(maxLength, steps.get(0).context());
         assertEquals(fitting, steps.get(1).queries().length, "as many decodes at the longest context as fit the budget");
         assertEquals(maxLength, steps.get(1).context());
         assertEquals(64, steps.get(2).queries().length, "max-num-seqs rows for the sampler");
+        assertArrayEquals(new int[] {256, 256}, steps.get(3).queries(), "max-num-batched-tokens of prompt chunks in one step");
+        steps = KvCacheSizing.worstCaseSteps(config(8, 512, 128 + 72, 1L << 40), maxLength, SHAPE);
+        assertArrayEquals(new int[] {200, 200, 112}, steps.get(steps.size() - 1).queries(), "the last chunk takes what is left");
+        assertEquals(512, steps.get(steps.size() - 1).tokens());
 
         // A chunk never exceeds the token budget or the model; a budget too small for one decode still runs one.
         steps = KvCacheSizing.worstCaseSteps(config(8, 100, 256, 1), 64, SHAPE);
         assertArrayEquals(new int[] {64}, steps.get(0).queries());
         assertEquals(1, steps.get(1).queries().length);
         assertEquals(8, steps.get(2).queries().length);
+        assertArrayEquals(new int[] {64, 36}, steps.get(3).queries(), "a chunk is also capped by the model's length");
         steps = KvCacheSizing.worstCaseSteps(config(8, 100, 256, 1L << 40), 1000, SHAPE);
         assertArrayEquals(new int[] {100}, steps.get(0).queries());
         assertEquals(8, steps.get(1).queries().length, "all sequences fit: no separate widest step");
@@ -88,7 +93,7 @@ class KvCacheSizingTest {
                         return new KvCacheSizing.DeviceMemory(total, used);
                     });
             assertEquals((long) (total * 0.9) - used - (512L << 20), sizing.kvCacheBytes());
-            assertEquals(sizing.steps().size(), 3, KvCacheSizing.describe(sizing.steps()));
+            assertEquals(4, sizing.steps().size(), KvCacheSizing.describe(sizing.steps()));
             assertTrue(transfersWhenRead.get() > before, choice + ": memory is read after the steps ran through the model");
             assertEquals(stories.model().stepTransfers(), transfersWhenRead.get(), choice + ": and not before the last of them");
         }
