@@ -113,10 +113,8 @@ public final class SpillwayServer implements AutoCloseable {
         PlatformServices platform = null;
         Engine engine;
         try {
-            // An embedding model on the engine's GPU keeps its arena's cap out of the KV cache.
-            long reserved = embeddings.filter(service -> target.isGpu()
-                    && service.model().device().equals("cuda:" + target.device().getDeviceId()))
-                    .map(service -> config.embeddings().gpuMemoryBytes()).orElse(0L);
+            long reserved = reservedForEmbeddings(target, embeddings.map(service -> service.model().device()),
+                    config.embeddings().gpuMemoryBytes());
             engine = Engine.start(options, config.engine().toEngineConfig(target.isGpu()).withReservedDeviceBytes(reserved), registry, around);
         } catch (RuntimeException e) {
             embeddings.ifPresent(EmbeddingService::close);
@@ -243,6 +241,17 @@ public final class SpillwayServer implements AutoCloseable {
         } catch (IOException ex) {
             throw new ConfigException("embeddings.model: " + ex.getMessage(), ex);
         }
+    }
+
+    /**
+     * What the engine keeps out of its KV cache for the embedding model: its arena's cap when it
+     * runs on the engine's GPU, else nothing.
+     *
+     * @param embeddingDevice where the embedding model runs ("cpu", "cuda:N"), if there is one
+     */
+    static long reservedForEmbeddings(ComputeTarget engine, Optional<String> embeddingDevice, long cap) {
+        boolean shared = engine.isGpu() && embeddingDevice.filter(d -> d.equals("cuda:" + engine.device().getDeviceId())).isPresent();
+        return shared ? cap : 0;
     }
 
     public int port() {
