@@ -3,7 +3,6 @@ package io.spillway.models.arch;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
@@ -147,10 +146,32 @@ class ReferenceParityTest {
         double[][] refA = reference.logits(a);
         double[][] refB = reference.logits(b);
 
-        try (LoadedModel loaded = LoadedModel.load(ModelLoadOptions.of(dir, target).withProjectionLayout(layout));
-             NDManager owner = loaded.model().manager().newSubManager()) {
-            DecoderModel model = loaded.model();
-            ProjectionLayouts.requireApplied(model, layout);
+        try (LoadedModel loaded = LoadedModel.load(ModelLoadOptions.of(dir, target).withProjectionLayout(layout))) {
+            ProjectionLayouts.requireApplied(loaded.model(), layout);
+            List<float[]> steps = raggedSteps(loaded.model(), choice, a, b);
+            int vocab = loaded.model().config().vocabSize();
+            double worst = 0;
+            for (int step = 0; step < CHUNKS_A.length; step++) {
+                worst = Math.max(worst, maxDiff(steps.get(step), 0, refA[CHUNKS_A[step][1] - 1]));
+                if (step < CHUNKS_B.length) {
+                    worst = Math.max(worst, maxDiff(steps.get(step), vocab, refB[CHUNKS_B[step][1] - 1]));
+                }
+            }
+            return worst;
+        }
+    }
+
+    /** A: chunks of 3, 3, 5 tokens, then 4 decodes. B: a 7-token prefill, then 5 decodes. */
+    private static final int[][] CHUNKS_A = {{0, 3}, {3, 6}, {6, 11}, {11, 12}, {12, 13}, {13, 14}, {14, 15}};
+    private static final int[][] CHUNKS_B = {{0, 7}, {7, 8}, {8, 9}, {9, 10}, {10, 11}, {11, 12}};
+
+    /**
+     * Runs 15 tokens of {@code a} and 12 of {@code b} as a ragged, chunked batch ({@link #CHUNKS_A},
+     * {@link #CHUNKS_B}) over blocks of 4 scattered through the cache, and returns each step's
+     * logits: a's row, then b's while it runs.
+     */
+    static List<float[]> raggedSteps(DecoderModel model, AttentionChoice choice, int[] a, int[] b) {
+        try (NDManager owner = model.manager().newSubManager()) {
             int blockSize = 4;
             KvCacheSpec spec = KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), 32);
             PagedKvCache cache = PagedKvCache.allocate(spec, model.target().device(), owner);
@@ -163,32 +184,22 @@ class ReferenceParityTest {
                 blocks.ensureCapacity(seqA, i * blockSize);
                 blocks.ensureCapacity(seqB, i * blockSize);
             }
-            int[] blocksA = seqA.table();
-            int[] blocksB = seqB.table();
-
-            // A: chunks of 3, 3, 5 tokens, then 4 decodes. B: a 7-token prefill, then 5 decodes.
-            int[][] chunksA = {{0, 3}, {3, 6}, {6, 11}, {11, 12}, {12, 13}, {13, 14}, {14, 15}};
-            int[][] chunksB = {{0, 7}, {7, 8}, {8, 9}, {9, 10}, {10, 11}, {11, 12}};
-            double worst = 0;
-            for (int step = 0; step < chunksA.length; step++) {
+            List<float[]> steps = new ArrayList<>();
+            for (int step = 0; step < CHUNKS_A.length; step++) {
                 List<SequenceChunk> batch = new ArrayList<>();
-                batch.add(new SequenceChunk(java.util.Arrays.copyOfRange(a, chunksA[step][0], chunksA[step][1]), chunksA[step][0], blocksA, true));
-                boolean withB = step < chunksB.length;
-                if (withB) {
-                    batch.add(new SequenceChunk(java.util.Arrays.copyOfRange(b, chunksB[step][0], chunksB[step][1]), chunksB[step][0], blocksB, true));
+                batch.add(new SequenceChunk(java.util.Arrays.copyOfRange(a, CHUNKS_A[step][0], CHUNKS_A[step][1]), CHUNKS_A[step][0],
+                        seqA.table(), true));
+                if (step < CHUNKS_B.length) {
+                    batch.add(new SequenceChunk(java.util.Arrays.copyOfRange(b, CHUNKS_B[step][0], CHUNKS_B[step][1]), CHUNKS_B[step][0],
+                            seqB.table(), true));
                 }
                 try (NDManager stepManager = model.manager().newSubManager()) {
-                    NDArray logits = model.forward(ForwardBatch.of(batch, blockSize), attention, stepManager);
-                    float[] values = logits.toFloatArray();
-                    int vocab = model.config().vocabSize();
-                    assertEquals(batch.size() * vocab, values.length);
-                    worst = Math.max(worst, maxDiff(values, 0, refA[chunksA[step][1] - 1]));
-                    if (withB) {
-                        worst = Math.max(worst, maxDiff(values, vocab, refB[chunksB[step][1] - 1]));
-                    }
+                    float[] values = model.forward(ForwardBatch.of(batch, blockSize), attention, stepManager).toFloatArray();
+                    assertEquals(batch.size() * model.config().vocabSize(), values.length);
+                    steps.add(values);
                 }
             }
-            return worst;
+            return steps;
         }
     }
 
