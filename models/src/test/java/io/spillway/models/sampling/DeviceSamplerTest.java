@@ -92,6 +92,36 @@ class DeviceSamplerTest {
         assertTrue(draws > 800 && sampled > 500, draws + " draws, " + sampled + " sampled");
     }
 
+    /**
+     * At a Qwen-sized vocabulary the races go a few rows at a time through one set of scratch
+     * tensors, the last block shorter: every block, full or not, gives Java's tokens.
+     */
+    @Test
+    void racesAtALargeVocabularyGoInBlocksThatGiveJavasTokens() {
+        Random random = new Random(151936);
+        int vocab = 151_936;
+        // Blocks of 4 rows: 5 whole-vocabulary races (4 + 1) and 9 nucleus races (4 + 4 + 1).
+        int rows = 14;
+        assertEquals(4, SamplePlan.of(List.of(new Draw(0, randomState(random, vocab, false))), 1, vocab).layout().raceRows());
+        for (int trial = 0; trial < 3; trial++) {
+            float[] logits = logits(random, rows, vocab, trial == 2);
+            List<Draw> batch = new ArrayList<>();
+            for (int r = 0; r < rows; r++) {
+                SamplingParams.Builder p = SamplingParams.builder().maxTokens(1000).temperature(0.5 + random.nextDouble())
+                        .repetitionPenalty(1.1).presencePenalty(0.5);
+                if (r % 3 != 0) {
+                    p.topP(0.5 + random.nextDouble() * 0.5);
+                }
+                batch.add(new Draw(r, new SampleState(p.build(), random.nextLong(), END, random.ints(30, 0, vocab).toArray())));
+            }
+            List<Sample> got = sampleOnDevice(logits, rows, vocab, batch);
+            Sampler reference = new Sampler();
+            for (int r = 0; r < rows; r++) {
+                assertSame(reference.sample(logits, r * vocab, vocab, batch.get(r).state()), got.get(r), "trial " + trial + " row " + r);
+            }
+        }
+    }
+
     /** Long top_p nuclei (flat logits) make the candidate list grow several times: still Java's tokens. */
     @Test
     void growingTopPCandidatesGiveJavasTokens() {
