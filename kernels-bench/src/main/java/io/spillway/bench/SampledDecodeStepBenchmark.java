@@ -44,7 +44,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * greedy requests now); {@code top_p_penalties}, the device sampler with temperature 0.8, top_p 0.9,
  * repetition 1.1, presence and frequency 0.5 over a 128-token prompt and 64 generated tokens per
  * row; {@code java_top_p_penalties}, the same draws the old way: every logit copied to the host and
- * Java's Sampler per row. The goal: top_p_penalties within 5 % of argmax.
+ * Java's Sampler per row. The goal: top_p_penalties within 5 % of argmax. The forward pass streams
+ * 2.4 GB of weights, so a shared machine's memory traffic moves it by more than 5 % from one fork
+ * to the next: {@link SampledStepComparison} alternates the picks step by step in one process.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -70,7 +72,17 @@ public class SampledDecodeStepBenchmark {
 
     @Setup(Level.Trial)
     public void load() {
-        loaded = ModelShapes.load(DummyShapes.qwen3_0_6b());
+        prepare(ModelShapes.load(DummyShapes.qwen3_0_6b()), pick);
+    }
+
+    /** Prepares a step over {@code model}, which {@link #close} closes (the comparison's instances share one and close none). */
+    void prepare(LoadedModel model, String pick) {
+        this.pick = pick;
+        loaded = model;
+        prepareStep();
+    }
+
+    private void prepareStep() {
         DecoderModel model = loaded.model();
         int vocab = model.config().vocabSize();
         int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
@@ -138,8 +150,12 @@ public class SampledDecodeStepBenchmark {
 
     @TearDown(Level.Trial)
     public void close() {
+        closeStep();
+        loaded.close();
+    }
+
+    void closeStep() {
         device.close();
         owner.close();
-        loaded.close();
     }
 }
