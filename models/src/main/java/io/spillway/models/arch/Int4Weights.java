@@ -6,7 +6,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.IValue;
 import io.spillway.models.runtime.ComputeTarget;
-import io.spillway.models.runtime.NativeScriptValue;
 import io.spillway.models.runtime.ScriptType;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,11 +17,9 @@ import java.util.List;
  * where a projection was dequantized to a float weight instead ({@link Int4Fit}). Empty in every
  * other model. The entries live only on the native side: their scales are bfloat16 (the kernels'
  * activation dtype, see {@code int4_project}), which DJL cannot hold.
- *
- * <p>The native list is this object's; {@link #close} releases it (the model does).
  */
 @ScriptType("List[Tuple[Tensor, Tensor]]")
-public final class Int4Weights implements NativeScriptValue, AutoCloseable {
+public final class Int4Weights extends PackedProjections {
 
     /** What the load summary and {@code /v1/models} name as the kernel, by device. */
     static String kernel(ComputeTarget target) {
@@ -33,50 +30,22 @@ public final class Int4Weights implements NativeScriptValue, AutoCloseable {
     public record Int4PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> zeros) {
     }
 
-    private final IValue list;
-    /** Per entry its {@code [out, in]}, or null where the projection was dequantized. */
-    private final List<Shape> shapes;
-    private final long bytes;
-
     private Int4Weights(IValue list, List<Shape> shapes, long bytes) {
-        this.list = list;
-        this.shapes = shapes;
-        this.bytes = bytes;
+        super(list, shapes, bytes);
     }
 
-    @Override
-    public IValue value() {
-        return list;
-    }
-
-    /** Entries, in the script's order. */
-    public int size() {
-        return shapes.size();
-    }
-
-    /** Whether entry {@code i} runs on the kernel (else its projection is a float weight). */
+    /** Whether entry {@code i} runs on the kernel (else its projection is a float weight, and {@link #shape} is null). */
     public boolean packed(int i) {
-        return shapes.get(i) != null;
-    }
-
-    /** Entry {@code i}'s weight shape {@code [out, in]}; only for a {@link #packed} one. */
-    public Shape shape(int i) {
-        return shapes.get(i);
+        return shape(i) != null;
     }
 
     /** Entries the kernel applies. */
     public int packedCount() {
-        return (int) shapes.stream().filter(s -> s != null).count();
-    }
-
-    /** Bytes of the packed values (half a byte each) and their scales and zeros. */
-    public long bytes() {
-        return bytes;
-    }
-
-    @Override
-    public void close() {
-        list.close();
+        int n = 0;
+        for (int i = 0; i < size(); i++) {
+            n += packed(i) ? 1 : 0;
+        }
+        return n;
     }
 
     /**

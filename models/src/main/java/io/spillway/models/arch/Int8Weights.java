@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.IValue;
-import io.spillway.models.runtime.NativeScriptValue;
 import io.spillway.models.runtime.ScriptType;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,11 +41,9 @@ import java.util.List;
  * shrinks without more bits: a second, residual int8 weight doubles the bytes every decode step
  * streams, and a residual activation row would add some eight ops to each of a batch-1 step's 121
  * projections (estimated at 1-2 ms of a 10 ms step, not measured).
- *
- * <p>The native list is this object's; {@link #close} releases it (the model does).
  */
 @ScriptType("List[__torch__.torch.classes.quantized.LinearPackedParamsBase]")
-public final class Int8Weights implements NativeScriptValue, AutoCloseable {
+public final class Int8Weights extends PackedProjections {
 
     /** What the load summary and {@code /v1/models} name as the kernel of int8 projections. */
     public static final String KERNEL = "fbgemm quantized::linear_dynamic";
@@ -55,39 +52,8 @@ public final class Int8Weights implements NativeScriptValue, AutoCloseable {
     public record Int8PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> zeroPoints) {
     }
 
-    private final IValue list;
-    private final List<Shape> shapes;
-    private final long bytes;
-
     private Int8Weights(IValue list, List<Shape> shapes, long bytes) {
-        this.list = list;
-        this.shapes = List.copyOf(shapes);
-        this.bytes = bytes;
-    }
-
-    @Override
-    public IValue value() {
-        return list;
-    }
-
-    /** Entries, in the script's order. */
-    public int size() {
-        return shapes.size();
-    }
-
-    /** Entry {@code i}'s weight shape, {@code [out, in]}. */
-    public Shape shape(int i) {
-        return shapes.get(i);
-    }
-
-    /** int8 values, float32 scales and int32 zero points of every entry. */
-    public long bytes() {
-        return bytes;
-    }
-
-    @Override
-    public void close() {
-        list.close();
+        super(list, shapes, bytes);
     }
 
     /**
