@@ -16,6 +16,7 @@ import io.spillway.models.runtime.TorchRuntime;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -90,6 +91,76 @@ class DeviceSamplerTest {
             }
         }
         assertTrue(draws > 800 && sampled > 500, draws + " draws, " + sampled + " sampled");
+    }
+
+    /**
+     * The one uniform the hash gives that is not below 1: h >>> 11 = 2^53 - 1, where adding 0.5
+     * rounds up to 2^53. ln(u) is then 0, and a token of weight 0 that draws it must still never
+     * win, as Java skips such tokens. The seed is chosen (mix is a bijection) so that token 5, whose
+     * logit underflows its weight to exactly 0, draws it at the first position; the same row is
+     * raced whole and with top_p. Rows whose every logit a min_tokens mask made -inf (weights NaN)
+     * give token 0, as in Java.
+     */
+    @Test
+    void aTokenOfWeightZeroNeverWinsEvenWhenItsUniformIsOne() {
+        int vocab = 1024;
+        int token = 5;
+        long key = unmix(-1L) ^ (token * 0xD1B54A32D192ED03L);
+        long seed = unmix(key);
+        assertEquals(-1L, Sampler.mix(Sampler.mix(seed) ^ (token * 0xD1B54A32D192ED03L)), "the seed draws u = 1 for token 5");
+        Random random = new Random(5);
+        float[] logits = logits(random, 4, vocab, false);
+        logits[token] = -1000f;
+        logits[vocab + token] = -1000f;
+        List<Draw> batch = new ArrayList<>();
+        batch.add(new Draw(0, new SampleState(SamplingParams.builder().temperature(1).maxTokens(10).build(), seed, END, new int[0])));
+        batch.add(new Draw(1, new SampleState(SamplingParams.builder().temperature(1).topP(0.9).maxTokens(10).build(), seed, END,
+                new int[0])));
+        Set<Integer> everyToken = new HashSet<>();
+        for (int t = 0; t < vocab; t++) {
+            everyToken.add(t);
+        }
+        for (int r = 2; r < 4; r++) {
+            SamplingParams.Builder p = SamplingParams.builder().temperature(0.7).maxTokens(10).minTokens(5).stopTokenIds(everyToken);
+            if (r == 3) {
+                p.topP(0.8);
+            }
+            batch.add(new Draw(r, new SampleState(p.build(), random.nextLong(), END, new int[0])));
+        }
+        List<Sample> got = sampleOnDevice(logits, 4, vocab, batch);
+        Sampler reference = new Sampler();
+        for (int r = 0; r < 4; r++) {
+            Sample want = reference.sample(logits, r * vocab, vocab, batch.get(r).state());
+            if (r < 2) {
+                assertTrue(want.token() != token, "Java skips the token of weight 0");
+            } else {
+                assertEquals(0, want.token(), "Java's token for a row of weights NaN");
+            }
+            assertSame(want, got.get(r), "row " + r);
+        }
+    }
+
+    /** SplitMix64's finalizer undone: each xor-shift undone by iterating it, each product by the inverse multiplier. */
+    private static long unmix(long h) {
+        long z = unshift(h, 31) * inverse(0x94D049BB133111EBL);
+        z = unshift(z, 27) * inverse(0xBF58476D1CE4E5B9L);
+        return unshift(z, 30);
+    }
+
+    private static long unshift(long y, int s) {
+        long x = y;
+        for (int i = 0; i < 64 / s + 1; i++) {
+            x = y ^ (x >>> s);
+        }
+        return x;
+    }
+
+    private static long inverse(long odd) {
+        long x = odd;
+        for (int i = 0; i < 6; i++) {
+            x *= 2 - odd * x;
+        }
+        return x;
     }
 
     /**
