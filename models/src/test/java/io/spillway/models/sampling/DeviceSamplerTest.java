@@ -8,14 +8,23 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spillway.models.grammar.CompiledGrammar;
 import io.spillway.models.grammar.Grammar;
 import io.spillway.models.grammar.Vocabulary;
 import io.spillway.models.runtime.HostCopies;
 import io.spillway.models.runtime.TorchRuntime;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -90,6 +99,145 @@ class DeviceSamplerTest {
             }
         }
         assertTrue(draws > 800 && sampled > 500, draws + " draws, " + sampled + " sampled");
+    }
+
+    /**
+     * The one uniform the hash gives that is not below 1: h >>> 11 = 2^53 - 1, where adding 0.5
+     * rounds up to 2^53. ln(u) is then 0, and a token of weight 0 that draws it must still never
+     * win, as Java skips such tokens. The seed is chosen (mix is a bijection) so that token 5, whose
+     * logit underflows its weight to exactly 0, draws it at the first position; the same row is
+     * raced whole and with top_p. Rows whose every logit a min_tokens mask made -inf (weights NaN)
+     * give token 0, as in Java.
+     */
+    @Test
+    void aTokenOfWeightZeroNeverWinsEvenWhenItsUniformIsOne() {
+        int vocab = 1024;
+        int token = 5;
+        long key = unmix(-1L) ^ (token * 0xD1B54A32D192ED03L);
+        long seed = unmix(key);
+        assertEquals(-1L, Sampler.mix(Sampler.mix(seed) ^ (token * 0xD1B54A32D192ED03L)), "the seed draws u = 1 for token 5");
+        Random random = new Random(5);
+        float[] logits = logits(random, 4, vocab, false);
+        logits[token] = -1000f;
+        logits[vocab + token] = -1000f;
+        List<Draw> batch = new ArrayList<>();
+        batch.add(new Draw(0, new SampleState(SamplingParams.builder().temperature(1).maxTokens(10).build(), seed, END, new int[0])));
+        batch.add(new Draw(1, new SampleState(SamplingParams.builder().temperature(1).topP(0.9).maxTokens(10).build(), seed, END,
+                new int[0])));
+        Set<Integer> everyToken = new HashSet<>();
+        for (int t = 0; t < vocab; t++) {
+            everyToken.add(t);
+        }
+        for (int r = 2; r < 4; r++) {
+            SamplingParams.Builder p = SamplingParams.builder().temperature(0.7).maxTokens(10).minTokens(5).stopTokenIds(everyToken);
+            if (r == 3) {
+                p.topP(0.8);
+            }
+            batch.add(new Draw(r, new SampleState(p.build(), random.nextLong(), END, new int[0])));
+        }
+        List<Sample> got = sampleOnDevice(logits, 4, vocab, batch);
+        Sampler reference = new Sampler();
+        for (int r = 0; r < 4; r++) {
+            Sample want = reference.sample(logits, r * vocab, vocab, batch.get(r).state());
+            if (r < 2) {
+                assertTrue(want.token() != token, "Java skips the token of weight 0");
+            } else {
+                assertEquals(0, want.token(), "Java's token for a row of weights NaN");
+            }
+            assertSame(want, got.get(r), "row " + r);
+        }
+    }
+
+    /**
+     * A nucleus row whose race favourites are outside its nucleus settles on a later try, each
+     * checked favourite out of the race, without race_truncated's fallback (its topk and cumsum,
+     * and on a GPU a sync per growth); also when rows before it in the block settled earlier, so
+     * that a row's place among the open rows is not its row. On flat logits with top_p 0.5 the
+     * nucleus is exactly the lower half of the ids, and the race order is that of u (all weights
+     * 1), so the seeds are chosen to put 0, 1 and 3 favourites outside the nucleus.
+     */
+    @Test
+    void nucleusRowsSettleOnLaterTriesWithoutTheFallback() {
+        int vocab = 4096;
+        int[] outside = {0, 1, 3};
+        List<Draw> batch = new ArrayList<>();
+        long seed = 0;
+        for (int r = 0; r < outside.length; r++) {
+            do {
+                seed++;
+            } while (favouritesOutsideLowerHalf(Sampler.mix(seed), vocab) != outside[r]);
+            batch.add(new Draw(r, new SampleState(SamplingParams.builder().temperature(1).topP(0.5).maxTokens(10).build(), seed,
+                    END, new int[0])));
+        }
+        float[] logits = new float[outside.length * vocab];
+        sampleOnDevice(logits, outside.length, vocab, batch);
+        List<Sample> got = new ArrayList<>();
+        int cumsums = 0;
+        try {
+            Path trace = Files.createTempFile("spillway-sampler", ".json");
+            try {
+                JniUtils.startProfile(false, false, false);
+                try {
+                    got.addAll(sampleOnDevice(logits, outside.length, vocab, batch));
+                } finally {
+                    JniUtils.stopProfile(trace.toString());
+                }
+                JsonNode root = new ObjectMapper().readTree(trace.toFile());
+                for (JsonNode e : root.isArray() ? root : root.path("traceEvents")) {
+                    cumsums += e.path("name").asText().equals("aten::cumsum") ? 1 : 0;
+                }
+            } finally {
+                Files.deleteIfExists(trace);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Sampler reference = new Sampler();
+        for (int r = 0; r < outside.length; r++) {
+            Sample want = reference.sample(logits, r * vocab, vocab, batch.get(r).state());
+            assertTrue(want.token() < vocab / 2, "row " + r + ": Java's token is in the nucleus");
+            assertSame(want, got.get(r), "row " + r);
+        }
+        assertEquals(0, cumsums, "race_truncated's cumsum ran: a row went to the fallback");
+    }
+
+    /** How many of the race's favourites on a flat row (largest u first) come before the first id below vocab / 2. */
+    private static int favouritesOutsideLowerHalf(long key, int vocab) {
+        Integer[] ids = new Integer[vocab];
+        double[] u = new double[vocab];
+        for (int i = 0; i < vocab; i++) {
+            ids[i] = i;
+            u[i] = ((Sampler.mix(key ^ (i * 0xD1B54A32D192ED03L)) >>> 11) + 0.5) * 0x1.0p-53;
+        }
+        Arrays.sort(ids, (a, b) -> Double.compare(u[b], u[a]));
+        int n = 0;
+        while (ids[n] >= vocab / 2) {
+            n++;
+        }
+        return n;
+    }
+
+    /** SplitMix64's finalizer undone: each xor-shift undone by iterating it, each product by the inverse multiplier. */
+    private static long unmix(long h) {
+        long z = unshift(h, 31) * inverse(0x94D049BB133111EBL);
+        z = unshift(z, 27) * inverse(0xBF58476D1CE4E5B9L);
+        return unshift(z, 30);
+    }
+
+    private static long unshift(long y, int s) {
+        long x = y;
+        for (int i = 0; i < 64 / s + 1; i++) {
+            x = y ^ (x >>> s);
+        }
+        return x;
+    }
+
+    private static long inverse(long odd) {
+        long x = odd;
+        for (int i = 0; i < 6; i++) {
+            x *= 2 - odd * x;
+        }
+        return x;
     }
 
     /**
