@@ -26,14 +26,17 @@ public final class SampledStepComparison {
     public static void main(String[] args) {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 40;
         List<String> picks = List.of((args.length > 1 ? args[1] : "argmax,greedy,top_p_penalties").split(","));
+        if (rounds < 1) {
+            throw new IllegalArgumentException("rounds must be at least 1, not " + rounds);
+        }
         try (LoadedModel model = ModelShapes.load(DummyShapes.qwen3_0_6b())) {
             List<SampledDecodeStepBenchmark> steps = new ArrayList<>();
-            for (String pick : picks) {
-                SampledDecodeStepBenchmark step = new SampledDecodeStepBenchmark();
-                step.prepare(model, pick);
-                steps.add(step);
-            }
             try {
+                for (String pick : picks) {
+                    SampledDecodeStepBenchmark step = new SampledDecodeStepBenchmark();
+                    step.prepare(model, pick);
+                    steps.add(step);
+                }
                 for (int warm = 0; warm < 3; warm++) {
                     steps.forEach(SampledDecodeStepBenchmark::step);
                 }

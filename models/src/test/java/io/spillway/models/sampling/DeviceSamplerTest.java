@@ -240,36 +240,6 @@ class DeviceSamplerTest {
         return x;
     }
 
-    /**
-     * At a Qwen-sized vocabulary the races go a few rows at a time through one set of scratch
-     * tensors, the last block shorter: every block, full or not, gives Java's tokens.
-     */
-    @Test
-    void racesAtALargeVocabularyGoInBlocksThatGiveJavasTokens() {
-        Random random = new Random(151936);
-        int vocab = 151_936;
-        // Blocks of 4 rows: 5 whole-vocabulary races (4 + 1) and 9 nucleus races (4 + 4 + 1).
-        int rows = 14;
-        assertEquals(4, SamplePlan.of(List.of(new Draw(0, randomState(random, vocab, false))), 1, vocab).layout().raceRows());
-        for (int trial = 0; trial < 3; trial++) {
-            float[] logits = logits(random, rows, vocab, trial == 2);
-            List<Draw> batch = new ArrayList<>();
-            for (int r = 0; r < rows; r++) {
-                SamplingParams.Builder p = SamplingParams.builder().maxTokens(1000).temperature(0.5 + random.nextDouble())
-                        .repetitionPenalty(1.1).presencePenalty(0.5);
-                if (r % 3 != 0) {
-                    p.topP(0.5 + random.nextDouble() * 0.5);
-                }
-                batch.add(new Draw(r, new SampleState(p.build(), random.nextLong(), END, random.ints(30, 0, vocab).toArray())));
-            }
-            List<Sample> got = sampleOnDevice(logits, rows, vocab, batch);
-            Sampler reference = new Sampler();
-            for (int r = 0; r < rows; r++) {
-                assertSame(reference.sample(logits, r * vocab, vocab, batch.get(r).state()), got.get(r), "trial " + trial + " row " + r);
-            }
-        }
-    }
-
     /** Long top_p nuclei (flat logits) make the candidate list grow several times: still Java's tokens. */
     @Test
     void growingTopPCandidatesGiveJavasTokens() {
@@ -387,26 +357,31 @@ class DeviceSamplerTest {
         assertTrue(outsideNucleus > 40, outsideNucleus + " draws whose race favourite was outside the nucleus");
     }
 
-    /** At Qwen3's vocabulary the races go four rows at a time: every block, and a last short one, gives Java's tokens. */
+    /**
+     * At Qwen3's vocabulary the races go four rows at a time through one set of scratch tensors:
+     * every block, and a last short one, gives Java's tokens, on distinct logits and on tied ones.
+     */
     @Test
     void racesInBlocksOfRowsGiveJavasTokensAtAFullVocabulary() {
         Random random = new Random(23);
         int vocab = 151936;
         int rows = 14;
         assertTrue(Math.max(1, SamplePlan.RACE_BLOCK / vocab) < 7, "more than two blocks of either kind");
-        float[] logits = logits(random, rows, vocab, false);
-        List<Draw> batch = new ArrayList<>();
-        for (int r = 0; r < rows; r++) {
-            SamplingParams.Builder p = SamplingParams.builder().temperature(0.6 + 0.1 * r).presencePenalty(0.5).repetitionPenalty(1.1);
-            if (r % 2 == 1) {
-                p.topP(0.3 + 0.05 * r);
+        for (boolean ties : new boolean[] {false, true}) {
+            float[] logits = logits(random, rows, vocab, ties);
+            List<Draw> batch = new ArrayList<>();
+            for (int r = 0; r < rows; r++) {
+                SamplingParams.Builder p = SamplingParams.builder().temperature(0.6 + 0.1 * r).presencePenalty(0.5).repetitionPenalty(1.1);
+                if (r % 2 == 1) {
+                    p.topP(0.3 + 0.05 * r);
+                }
+                batch.add(new Draw(r, new SampleState(p.build(), random.nextLong(), END, random.ints(64, 0, vocab).toArray())));
             }
-            batch.add(new Draw(r, new SampleState(p.build(), random.nextLong(), END, random.ints(64, 0, vocab).toArray())));
-        }
-        List<Sample> got = sampleOnDevice(logits, rows, vocab, batch);
-        Sampler reference = new Sampler();
-        for (int r = 0; r < rows; r++) {
-            assertSame(reference.sample(logits, r * vocab, vocab, batch.get(r).state()), got.get(r), "row " + r);
+            List<Sample> got = sampleOnDevice(logits, rows, vocab, batch);
+            Sampler reference = new Sampler();
+            for (int r = 0; r < rows; r++) {
+                assertSame(reference.sample(logits, r * vocab, vocab, batch.get(r).state()), got.get(r), "ties " + ties + ", row " + r);
+            }
         }
     }
 
