@@ -69,6 +69,7 @@ public class SampledDecodeStepBenchmark {
     private DeviceSampler device;
     private final Sampler java = new Sampler();
     private List<Draw> draws;
+    private long lastPickNanos;
 
     @Setup(Level.Trial)
     public void load() {
@@ -124,6 +125,7 @@ public class SampledDecodeStepBenchmark {
     public long step() {
         try (NDManager step = loaded.model().manager().newSubManager()) {
             NDArray logits = loaded.model().forward(decode, attention, step);
+            long picking = System.nanoTime();
             long sum = 0;
             switch (pick) {
                 case "argmax" -> {
@@ -144,8 +146,14 @@ public class SampledDecodeStepBenchmark {
                     }
                 }
             }
+            lastPickNanos = System.nanoTime() - picking;
             return sum;
         }
+    }
+
+    /** How long the last {@link #step}'s pick took, from the forward's logits to ids on the host. */
+    long lastPickNanos() {
+        return lastPickNanos;
     }
 
     @TearDown(Level.Trial)

@@ -11,7 +11,11 @@ import java.util.List;
  * step by step over one loaded model, so that a shared machine's load, which moves the 2.4 GB
  * forward pass by more than the 5 % being measured from one JMH fork to the next, falls on every
  * pick alike. Prints per pick the median step time with its min and max, and the median of its
- * ratio to the baseline's step in the same round, with the quartiles of that ratio.
+ * ratio to the baseline's step in the same round, with the quartiles of that ratio. The pick alone
+ * (logits to ids on the host, timed inside the step) is steadier than the whole step, whose forward
+ * pass varies by tens of milliseconds: its median, and the step ratio it implies (1 + the pick's
+ * median time over the baseline's, less the baseline's pick, over the baseline's median step), are
+ * printed too.
  *
  * <pre>java -cp kernels-bench/target/benchmarks.jar io.spillway.bench.SampledStepComparison [rounds] [picks]</pre>
  *
@@ -21,6 +25,12 @@ import java.util.List;
 public final class SampledStepComparison {
 
     private SampledStepComparison() {
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
     }
 
     public static void main(String[] args) {
@@ -37,10 +47,11 @@ public final class SampledStepComparison {
                     step.prepare(model, pick);
                     steps.add(step);
                 }
-                for (int warm = 0; warm < 3; warm++) {
+                for (int warm = 0; warm < 10; warm++) {
                     steps.forEach(SampledDecodeStepBenchmark::step);
                 }
                 double[][] ms = new double[picks.size()][rounds];
+                double[][] pickMs = new double[picks.size()][rounds];
                 for (int r = 0; r < rounds; r++) {
                     // Every other round in reverse order, so that no pick always follows the same one.
                     for (int i = 0; i < picks.size(); i++) {
@@ -48,8 +59,11 @@ public final class SampledStepComparison {
                         long start = System.nanoTime();
                         steps.get(p).step();
                         ms[p][r] = (System.nanoTime() - start) / 1e6;
+                        pickMs[p][r] = steps.get(p).lastPickNanos() / 1e6;
                     }
                 }
+                double baseStep = median(ms[0]);
+                double basePick = median(pickMs[0]);
                 for (int p = 0; p < picks.size(); p++) {
                     double[] ratio = new double[rounds];
                     for (int r = 0; r < rounds; r++) {
@@ -61,6 +75,11 @@ public final class SampledStepComparison {
                     System.out.printf("%-22s median %7.1f ms [%.1f, %.1f]   ÷ %s: median %.3f, quartiles [%.3f, %.3f]%n", picks.get(p),
                             sorted[rounds / 2], sorted[0], sorted[rounds - 1], picks.get(0), ratio[rounds / 2], ratio[rounds / 4],
                             ratio[3 * rounds / 4]);
+                    double[] pick = pickMs[p].clone();
+                    Arrays.sort(pick);
+                    System.out.printf("%-22s pick alone: median %6.2f ms [%.2f, %.2f], quartiles [%.2f, %.2f]; step ÷ %s implied by it: %.3f%n",
+                            "", pick[rounds / 2], pick[0], pick[rounds - 1], pick[rounds / 4], pick[3 * rounds / 4], picks.get(0),
+                            1 + (pick[rounds / 2] - basePick) / baseStep);
                 }
             } finally {
                 steps.forEach(SampledDecodeStepBenchmark::closeStep);

@@ -18,14 +18,15 @@ import java.util.List;
  * {@link Sampler} gives for the same logits, seeds and parameters (see the script for the last-bit
  * differences that remain).
  *
- * <p>Ownership: the compiled script is this object's until {@link #close}; everything a call
- * creates belongs to the caller's step manager. Not thread-safe: the engine thread's.
+ * <p>Ownership: the compiled script and the races' scratch are this object's until {@link #close};
+ * everything else a call creates belongs to the caller's step manager. Not thread-safe: the engine thread's.
  */
 public final class DeviceSampler implements AutoCloseable {
 
     private final TorchScriptModule script;
     private final HostStaging staging;
     private final HostCopies copies;
+    private final RaceScratch scratch;
 
     /**
      * @param manager where the script is loaded
@@ -36,6 +37,7 @@ public final class DeviceSampler implements AutoCloseable {
         this.script = SamplerScript.compile(manager);
         this.staging = new HostStaging(device, 64 << 10);
         this.copies = copies;
+        this.scratch = new RaceScratch(manager, device);
     }
 
     /**
@@ -56,7 +58,9 @@ public final class DeviceSampler implements AutoCloseable {
         SamplePlan plan = SamplePlan.of(draws, rows, vocab);
         staging.reset();
         NDArray packed = staging.longs(step, plan.data(), plan.length(), new Shape(plan.length()));
-        NDArray[] out = script.forwardList(new SamplerCall(logits, packed, plan.layout()), step);
+        PlanLayout layout = plan.layout();
+        List<NDArray> races = layout.raced() + layout.nucleus() > 0 ? scratch.tensors(layout.raceRows(), vocab) : List.of();
+        NDArray[] out = script.forwardList(new SamplerCall(logits, packed, layout, races), step);
         for (NDArray o : out) {
             o.attach(step);
         }
@@ -91,6 +95,7 @@ public final class DeviceSampler implements AutoCloseable {
 
     @Override
     public void close() {
+        scratch.close();
         script.close();
     }
 }

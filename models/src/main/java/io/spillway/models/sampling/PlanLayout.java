@@ -18,15 +18,18 @@ package io.spillway.models.sampling;
  * @param repetitions       tokens the repetition penalty scales
  * @param penalties         tokens frequency/presence penalties lower
  * @param grammarSamples    draws constrained by a grammar (each brings a bitmask of the vocabulary)
+ * @param minPSamples       draws with a min_p (the script skips its masking without one)
  * @param firstCandidates   how many candidates the truncated draws start with
  * @param largestCandidates how many they may grow to
- * @param raceCandidates    how many of a nucleus draw's best race scores are checked against its
+ * @param nucleusTries      how many whole-vocabulary draws a nucleus draw checks against its
  *                          nucleus before it falls back to growing a candidate list
+ * @param raceGroup         consecutive ids the first level of a whole-vocabulary race groups
  * @param raceRows          rows the script races at once
  * @param inPlace           1 when draw i reads logits row i for every i: the script edits the
  *                          logits themselves instead of a gathered copy
  */
 public record PlanLayout(int samples, int greedy, int raced, int truncated, int nucleus, int logprobSamples, int topLogprobs,
                          int mostTopLogprobs, int biases, int masks, int repetitions, int penalties, int grammarSamples,
-                         int firstCandidates, int largestCandidates, int raceCandidates, int raceRows, int inPlace) {
+                         int minPSamples, int firstCandidates, int largestCandidates, int nucleusTries, int raceGroup, int raceRows,
+                         int inPlace) {
 }

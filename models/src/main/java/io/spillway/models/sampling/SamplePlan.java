@@ -26,16 +26,10 @@ record SamplePlan(long[] data, int length, PlanLayout layout, int[] topCounts) {
     private static final int COLUMNS = 6;
 
     /**
-     * Race candidates a top_p draw checks against its nucleus before falling back: each is in it
-     * with a chance of about top_p, so 16 leave a fallback to tiny nuclei among flat logits.
-     */
-    static final int RACE_CANDIDATES = 16;
-
-    /**
-     * Logits raced at once (4 rows of Qwen3's 151,936). A race makes some 30 passes over int64 and
-     * float64 temporaries of its rows; 16 top_p draws at that vocabulary on a shared 2-core CPU took
-     * (medians of 24 calls, the sampler alone) 187 ms raced 16 rows at once (19 MB temporaries),
-     * 96 ms by 8, 39 ms by 4, 44 and 47 ms by 2 and 1 (more, smaller calls).
+     * Logits raced at once (4 rows of Qwen3's 151,936), in a {@link RaceScratch} of about 25 bytes
+     * per logit. With the two-level race, a batch-16 top_p step at that vocabulary picked in a
+     * median 21.5, 20.9, 22.5 and 21.7 ms raced by 1, 2, 4 and 8 rows (SampledStepComparison, 20
+     * rounds each): the same within this machine's noise, so the smaller scratch of few rows.
      */
     static final int RACE_BLOCK = 640 * 1024;
 
@@ -65,6 +59,7 @@ record SamplePlan(long[] data, int length, PlanLayout layout, int[] topCounts) {
         int first = 0;
         int largest = 0;
         boolean inPlace = samples == rows;
+        int minP = 0;
         for (int s = 0; s < samples; s++) {
             Draw draw = draws.get(s);
             if (draw.row() >= rows) {
@@ -80,6 +75,7 @@ record SamplePlan(long[] data, int length, PlanLayout layout, int[] topCounts) {
             table.add(Double.doubleToRawLongBits(p.greedy() ? 1 : 1.0 / p.temperature()));
             table.add(Double.doubleToRawLongBits(p.topP()));
             table.add(Double.doubleToRawLongBits(p.minP()));
+            minP += !p.greedy() && p.minP() > 0 ? 1 : 0;
             if (p.greedy()) {
                 greedy.add(s);
             } else if (k == vocab && p.topP() < 1) {
@@ -115,12 +111,18 @@ record SamplePlan(long[] data, int length, PlanLayout layout, int[] topCounts) {
                 }
             }
             if (p.repetitionPenalty() != 1) {
-                BitSet seen = (BitSet) state.promptTokens().clone();
-                state.outputCounts().keySet().forEach(seen::set);
+                // Each seen token once, in no particular order (the script scales each entry once).
+                BitSet prompt = state.promptTokens();
                 long r = Float.floatToRawIntBits((float) p.repetitionPenalty());
-                for (int t = seen.nextSetBit(0); t >= 0 && t < vocab; t = seen.nextSetBit(t + 1)) {
+                for (int t = prompt.nextSetBit(0); t >= 0 && t < vocab; t = prompt.nextSetBit(t + 1)) {
                     repetitionAt.add(base + t);
                     repetitionBy.add(r);
+                }
+                for (int t : state.outputCounts().keySet()) {
+                    if (t < vocab && !prompt.get(t)) {
+                        repetitionAt.add(base + t);
+                        repetitionBy.add(r);
+                    }
                 }
             }
             if (p.frequencyPenalty() != 0 || p.presencePenalty() != 0) {
@@ -154,8 +156,8 @@ record SamplePlan(long[] data, int length, PlanLayout layout, int[] topCounts) {
             data.addAll(Arrays.copyOf(section.values, section.size));
         }
         PlanLayout layout = new PlanLayout(samples, greedy.size, raced.size, truncated.size, nucleus.size, logprobs.size, topPositions.size, most,
-                biasAt.size, maskAt.size, repetitionAt.size, penaltyAt.size, grammar.size, Math.max(first, 1), Math.max(largest, 1),
-                RACE_CANDIDATES, Math.max(1, RACE_BLOCK / vocab), inPlace ? 1 : 0);
+                biasAt.size, maskAt.size, repetitionAt.size, penaltyAt.size, grammar.size, minP, Math.max(first, 1), Math.max(largest, 1),
+                Sampler.NUCLEUS_TRIES, Sampler.GROUP, Math.max(1, RACE_BLOCK / vocab), inPlace ? 1 : 0);
         int[] counts = new int[topCounts.size];
         for (int i = 0; i < counts.length; i++) {
             counts[i] = (int) topCounts.values[i];

@@ -18,6 +18,15 @@ import java.util.Map;
  * race only changes its winner when the two best scores are that close: seeded output stays the
  * same whatever else is batched.
  *
+ * <p>Over a whole vocabulary the race runs in two levels, so that a hash is drawn per group of
+ * {@value #GROUP} ids and per token of one group rather than per token: the groups race by their
+ * total weights W_g, then the winning group's tokens by theirs, which picks token i with chance
+ * (W_g / W) (w_i / W_g) = w_i / W, from independent keys. On the device the per-token hash was
+ * most of a sampled step's cost. top_p alone draws so until a token lands in the nucleus (each
+ * draw independent, so the accepted one follows the weights within it), at most
+ * {@value #NUCLEUS_TRIES} times, then races the nucleus's candidates (one seeded scheme, not the
+ * same tokens as a race over the nucleus alone would pick).
+ *
  * <p>Rows are processed in plain Java: penalties and biases touch a handful of tokens. Scratch
  * buffers are reused across calls; one sampler per engine thread.
  */
@@ -25,6 +34,18 @@ public final class Sampler {
 
     /** Candidates a top_p draw without top_k looks at first; it grows the list fourfold until they hold their share. */
     static final int FIRST_CANDIDATES = 64;
+
+    /** Consecutive ids a whole-vocabulary race groups (its first level races the groups). */
+    static final int GROUP = 64;
+
+    /**
+     * Whole-vocabulary draws top_p alone takes before it races the nucleus's candidates: each is in
+     * the nucleus with a chance of at least top_p, so 16 leave that to tiny nuclei among flat logits.
+     */
+    static final int NUCLEUS_TRIES = 16;
+
+    /** Spreads the keys of a draw's levels and tries (the golden ratio's SplitMix64 increment). */
+    private static final long GAMMA = 0x9E3779B97F4A7C15L;
 
     private float[] work = new float[0];
     private double[] weights = new double[0];
@@ -128,7 +149,16 @@ public final class Sampler {
         long key = state.noiseKey();
         boolean truncate = p.topK() > 0 || p.topP() < 1;
         if (!truncate) {
-            return race(w, vocab, key);
+            return Math.max(race(w, vocab, key, 0), 0);
+        }
+        if (p.topK() <= 0) {
+            double threshold = p.topP() * sum(w, vocab);
+            for (int attempt = 0; attempt < NUCLEUS_TRIES; attempt++) {
+                int token = race(w, vocab, key, attempt);
+                if (token >= 0 && massAhead(l, w, vocab, token) < threshold) {
+                    return token;
+                }
+            }
         }
         // Candidates best first: the top k, of whose mass top_p takes its share (vLLM renormalizes
         // after top_k); or, for top_p alone, as many as it takes to hold its share of the whole mass.
@@ -175,36 +205,70 @@ public final class Sampler {
         return best >= 0 ? best : order[0];
     }
 
-    /** The exponential race over the whole vocabulary. */
-    private static int race(double[] w, int vocab, long key) {
-        int best = -1;
-        double bestScore = Double.POSITIVE_INFINITY;
-        for (int i = 0; i < vocab; i++) {
-            if (w[i] <= 0) {
-                continue;
+    /**
+     * The two-level race over the whole vocabulary, its {@code attempt}th draw: the group of the
+     * largest ln(u_g) / W_g, then its token of the largest ln(u_i) / w_i (the lower index among
+     * equals, at both levels); -1 when no score is finite (no weight is positive, or all are NaN).
+     */
+    static int race(double[] w, int vocab, long key, int attempt) {
+        long groupKey = mix(key ^ ((2L * attempt + 1) * GAMMA));
+        long tokenKey = mix(key ^ ((2L * attempt + 2) * GAMMA));
+        int bestGroup = -1;
+        double bestScore = Double.NEGATIVE_INFINITY;
+        for (int g = 0; g * GROUP < vocab; g++) {
+            double weight = 0;
+            for (int i = g * GROUP; i < Math.min(vocab, (g + 1) * GROUP); i++) {
+                weight += w[i];
             }
-            double u = uniform(key, i);
-            // -ln(u) >= 1 - u: most tokens are ruled out by the bound, without a logarithm.
-            if ((1 - u) / w[i] >= bestScore) {
-                continue;
-            }
-            double score = -Math.log(u) / w[i];
-            if (score < bestScore) {
-                bestScore = score;
-                best = i;
+            if (weight > 0) {
+                double score = Math.log(uniform(groupKey, g)) / weight;
+                if (score > bestScore) {
+                    bestScore = score;
+                    bestGroup = g;
+                }
             }
         }
-        return best >= 0 ? best : 0;
+        if (bestGroup < 0) {
+            return -1;
+        }
+        int best = -1;
+        bestScore = Double.NEGATIVE_INFINITY;
+        for (int i = bestGroup * GROUP; i < Math.min(vocab, (bestGroup + 1) * GROUP); i++) {
+            if (w[i] > 0) {
+                double score = Math.log(uniform(tokenKey, i)) / w[i];
+                if (score > bestScore) {
+                    bestScore = score;
+                    best = i;
+                }
+            }
+        }
+        return best;
+    }
+
+    /** The weight ahead of {@code token} in top_p's order: larger logits first, the lower id among equals. */
+    private static double massAhead(float[] l, double[] w, int vocab, int token) {
+        double ahead = 0;
+        float logit = l[token];
+        for (int i = 0; i < vocab; i++) {
+            if (l[i] > logit || (l[i] == logit && i < token)) {
+                ahead += w[i];
+            }
+        }
+        return ahead;
     }
 
     private static double exponential(long key, int token) {
         return -Math.log(uniform(key, token));
     }
 
-    /** A uniform number in (0, 1) that depends only on the key and the token id. */
-    private static double uniform(long key, int token) {
-        long h = mix(key ^ (token * 0xD1B54A32D192ED03L));
-        return ((h >>> 11) + 0.5) * 0x1.0p-53;
+    /**
+     * A uniform number in (0, 1) that depends only on the key and the id: 52 bits and a half, so
+     * that the largest, 1 - 2^-53, is still below 1 (53 bits and a half would round it up to 1, and
+     * a weight-0 token's ln(1) / 0 would be NaN instead of -inf).
+     */
+    static double uniform(long key, int id) {
+        long h = mix(key ^ (id * 0xD1B54A32D192ED03L));
+        return ((h >>> 12) + 0.5) * 0x1.0p-52;
     }
 
     /** SplitMix64's finalizer: a bijective 64-bit mix with full avalanche. */

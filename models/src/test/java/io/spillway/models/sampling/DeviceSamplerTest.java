@@ -102,20 +102,21 @@ class DeviceSamplerTest {
     }
 
     /**
-     * The one uniform the hash gives that is not below 1: h >>> 11 = 2^53 - 1, where adding 0.5
-     * rounds up to 2^53. ln(u) is then 0, and a token of weight 0 that draws it must still never
-     * win, as Java skips such tokens. The seed is chosen (mix is a bijection) so that token 5, whose
-     * logit underflows its weight to exactly 0, draws it at the first position; the same row is
+     * A token of weight 0 never wins, even with the largest uniform the hash gives, 1 - 2^-53 (were
+     * it 1, ln(1) / 0 would be NaN, which max picks): the seed is chosen (mix is a bijection) so
+     * that token 5, whose logit underflows its weight to exactly 0, draws it in the first draw's
+     * token race, at a vocabulary of one group, so that its group is the one raced; the same row is
      * raced whole and with top_p. Rows whose every logit a min_tokens mask made -inf (weights NaN)
      * give token 0, as in Java.
      */
     @Test
     void aTokenOfWeightZeroNeverWinsEvenWhenItsUniformIsOne() {
-        int vocab = 1024;
+        int vocab = Sampler.GROUP;
         int token = 5;
-        long key = unmix(-1L) ^ (token * 0xD1B54A32D192ED03L);
-        long seed = unmix(key);
-        assertEquals(-1L, Sampler.mix(Sampler.mix(seed) ^ (token * 0xD1B54A32D192ED03L)), "the seed draws u = 1 for token 5");
+        long tokenKey = unmix(-1L) ^ (token * 0xD1B54A32D192ED03L);
+        long seed = unmix(unmix(tokenKey) ^ (2 * 0x9E3779B97F4A7C15L));
+        assertEquals(1 - 0x1.0p-53, Sampler.uniform(Sampler.mix(Sampler.mix(seed) ^ (2 * 0x9E3779B97F4A7C15L)), token),
+                "the seed draws the largest uniform for token 5");
         Random random = new Random(5);
         float[] logits = logits(random, 4, vocab, false);
         logits[token] = -1000f;
@@ -149,12 +150,11 @@ class DeviceSamplerTest {
     }
 
     /**
-     * A nucleus row whose race favourites are outside its nucleus settles on a later try, each
-     * checked favourite out of the race, without race_truncated's fallback (its topk and cumsum,
-     * and on a GPU a sync per growth); also when rows before it in the block settled earlier, so
-     * that a row's place among the open rows is not its row. On flat logits with top_p 0.5 the
-     * nucleus is exactly the lower half of the ids, and the race order is that of u (all weights
-     * 1), so the seeds are chosen to put 0, 1 and 3 favourites outside the nucleus.
+     * A nucleus row whose first draws are outside its nucleus settles on a later one without
+     * race_truncated's fallback (its topk and cumsum, and on a GPU a sync per growth); also when
+     * rows before it in the block settled earlier, so that a row's place among the open rows is not
+     * its row. On flat logits with top_p 0.5 the nucleus is exactly the lower half of the ids, so
+     * the seeds are chosen to put the first 0, 1 and 3 draws outside it.
      */
     @Test
     void nucleusRowsSettleOnLaterTriesWithoutTheFallback() {
@@ -165,7 +165,7 @@ class DeviceSamplerTest {
         for (int r = 0; r < outside.length; r++) {
             do {
                 seed++;
-            } while (favouritesOutsideLowerHalf(Sampler.mix(seed), vocab) != outside[r]);
+            } while (drawsOutsideLowerHalf(Sampler.mix(seed), vocab) != outside[r]);
             batch.add(new Draw(r, new SampleState(SamplingParams.builder().temperature(1).topP(0.5).maxTokens(10).build(), seed,
                     END, new int[0])));
         }
@@ -201,17 +201,12 @@ class DeviceSamplerTest {
         assertEquals(0, cumsums, "race_truncated's cumsum ran: a row went to the fallback");
     }
 
-    /** How many of the race's favourites on a flat row (largest u first) come before the first id below vocab / 2. */
-    private static int favouritesOutsideLowerHalf(long key, int vocab) {
-        Integer[] ids = new Integer[vocab];
-        double[] u = new double[vocab];
-        for (int i = 0; i < vocab; i++) {
-            ids[i] = i;
-            u[i] = ((Sampler.mix(key ^ (i * 0xD1B54A32D192ED03L)) >>> 11) + 0.5) * 0x1.0p-53;
-        }
-        Arrays.sort(ids, (a, b) -> Double.compare(u[b], u[a]));
+    /** How many of Java's whole-vocabulary draws on a flat row come before the first id below vocab / 2. */
+    private static int drawsOutsideLowerHalf(long key, int vocab) {
+        double[] w = new double[vocab];
+        Arrays.fill(w, 1);
         int n = 0;
-        while (ids[n] >= vocab / 2) {
+        while (Sampler.race(w, vocab, key, n) >= vocab / 2) {
             n++;
         }
         return n;

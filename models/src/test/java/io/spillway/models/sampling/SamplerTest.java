@@ -76,6 +76,121 @@ class SamplerTest {
         assertEquals(expected, tens / (double) n, 0.015);
     }
 
+    /**
+     * The two-level race picks each token in proportion to its weight, over a vocabulary whose last
+     * group is partial (1000 = 15 × 64 + 40): a chi-square test of 100,000 seeded draws against
+     * the softmax, bins of fewer than 5 expected draws merged. Its bound, the degrees of freedom
+     * plus 5 standard deviations, is passed by chance with odds of about 1e-6 against.
+     */
+    @Test
+    void wholeVocabularyDrawsFollowTheSoftmax() {
+        float[] l = gaussianLogits(11);
+        double[] p = softmax(l);
+        SampleState s = state(SamplingParams.builder().temperature(1).maxTokens(1 << 20).build(), 12);
+        long[] counts = new long[V];
+        int n = 100_000;
+        for (int i = 0; i < n; i++) {
+            int t = sampler.sample(l, 0, V, s).token();
+            s.accept(t);
+            counts[t]++;
+        }
+        assertChiSquare(p, counts, n);
+    }
+
+    /**
+     * top_p alone keeps its nucleus (larger logits first, until their mass reaches top_p) and,
+     * within it, follows the weights renormalized: the draws that landed outside the nucleus and
+     * were drawn again must leave no bias.
+     */
+    @Test
+    void nucleusDrawsFollowTheWeightsWithinTheNucleus() {
+        float[] l = gaussianLogits(13);
+        double[] p = softmax(l);
+        Integer[] order = new Integer[V];
+        for (int i = 0; i < V; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, (a, b) -> Float.compare(l[b], l[a]));
+        double[] kept = new double[V];
+        double before = 0;
+        double mass = 0;
+        for (int i : order) {
+            if (before >= 0.6) {
+                break;
+            }
+            kept[i] = p[i];
+            before += p[i];
+            mass += p[i];
+        }
+        for (int i = 0; i < V; i++) {
+            kept[i] /= mass;
+        }
+        SampleState s = state(SamplingParams.builder().temperature(1).topP(0.6).maxTokens(1 << 20).build(), 14);
+        long[] counts = new long[V];
+        int n = 100_000;
+        for (int i = 0; i < n; i++) {
+            int t = sampler.sample(l, 0, V, s).token();
+            s.accept(t);
+            assertTrue(kept[t] > 0, "token " + t + " is outside the nucleus");
+            counts[t]++;
+        }
+        assertChiSquare(kept, counts, n);
+    }
+
+    private static float[] gaussianLogits(long seed) {
+        Random r = new Random(seed);
+        float[] l = new float[V];
+        for (int i = 0; i < V; i++) {
+            l[i] = (float) r.nextGaussian();
+        }
+        return l;
+    }
+
+    private static double[] softmax(float[] l) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float x : l) {
+            max = Math.max(max, x);
+        }
+        double[] p = new double[l.length];
+        double sum = 0;
+        for (int i = 0; i < l.length; i++) {
+            p[i] = Math.exp(l[i] - max);
+            sum += p[i];
+        }
+        for (int i = 0; i < l.length; i++) {
+            p[i] /= sum;
+        }
+        return p;
+    }
+
+    private static void assertChiSquare(double[] p, long[] counts, int n) {
+        double chi = 0;
+        int bins = 0;
+        double pooledExpected = 0;
+        long pooledCount = 0;
+        for (int i = 0; i < p.length; i++) {
+            if (p[i] == 0) {
+                continue;
+            }
+            if (p[i] * n < 5) {
+                pooledExpected += p[i] * n;
+                pooledCount += counts[i];
+                continue;
+            }
+            double d = counts[i] - p[i] * n;
+            chi += d * d / (p[i] * n);
+            bins++;
+        }
+        if (pooledExpected > 0) {
+            double d = pooledCount - pooledExpected;
+            chi += d * d / pooledExpected;
+            bins++;
+        }
+        int dof = bins - 1;
+        double bound = dof + 5 * Math.sqrt(2.0 * dof);
+        assertTrue(chi < bound, "chi-square " + chi + " over " + dof + " degrees of freedom exceeds " + bound);
+    }
+
     @Test
     void topPAndTopKAndMinPRestrictTheCandidates() {
         float[] l = new float[V];
