@@ -41,6 +41,15 @@ public final class DeviceSampler implements AutoCloseable {
     }
 
     /**
+     * Allocates now the scratch the races over {@code vocab} logits need, which the first sampled
+     * step would otherwise: memory held for the engine's life is then taken at load, with the KV
+     * cache, rather than by a request.
+     */
+    public void reserve(int vocab) {
+        scratch.tensors(SamplePlan.raceRows(vocab), vocab);
+    }
+
+    /**
      * @param logits float32 {@code [rows, vocab]} on the device; consumed: the script may edit them
      * @param draws  what to draw, each from its row
      * @param step   owns what this call allocates

@@ -157,12 +157,17 @@ record SamplePlan(long[] data, int length, PlanLayout layout, int[] topCounts) {
         }
         PlanLayout layout = new PlanLayout(samples, greedy.size, raced.size, truncated.size, nucleus.size, logprobs.size, topPositions.size, most,
                 biasAt.size, maskAt.size, repetitionAt.size, penaltyAt.size, grammar.size, minP, Math.max(first, 1), Math.max(largest, 1),
-                Sampler.NUCLEUS_TRIES, Sampler.GROUP, Math.max(1, RACE_BLOCK / vocab), inPlace ? 1 : 0);
+                Sampler.NUCLEUS_TRIES, Sampler.GROUP, raceRows(vocab), inPlace ? 1 : 0);
         int[] counts = new int[topCounts.size];
         for (int i = 0; i < counts.length; i++) {
             counts[i] = (int) topCounts.values[i];
         }
         return new SamplePlan(data.values, data.size, layout, counts);
+    }
+
+    /** Rows of {@code vocab} logits the script races at once. */
+    static int raceRows(int vocab) {
+        return Math.max(1, RACE_BLOCK / vocab);
     }
 
     /** Bytes the script's outputs take: an id per draw, and per logprob draw its logprob and (id, logprob) per top token. */

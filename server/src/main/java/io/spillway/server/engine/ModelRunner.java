@@ -22,8 +22,8 @@ import java.util.List;
  * tokens on the device while the logits are still there ({@link DeviceSampler}): what comes back to
  * the host is a token id per draw and the log-probabilities asked for, never the logits.
  *
- * <p>Owns the KV cache tensors and the compiled sampler. Everything a step allocates is closed
- * before it returns.
+ * <p>Owns the KV cache tensors and the compiled sampler with its scratch. Everything a step
+ * allocates is closed before it returns.
  */
 final class ModelRunner implements BatchRunner, AutoCloseable {
 
@@ -40,6 +40,7 @@ final class ModelRunner implements BatchRunner, AutoCloseable {
         this.cache = PagedKvCache.allocate(spec, model.target().device(), owner);
         this.attention = attentionChoice.create(cache, model.config());
         this.sampler = new DeviceSampler(owner, model.target().device(), copies);
+        sampler.reserve(model.config().vocabSize());
     }
 
     KvCacheSpec spec() {
