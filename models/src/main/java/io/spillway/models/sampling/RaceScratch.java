@@ -11,9 +11,9 @@ import java.util.List;
  * The working memory of the sampler script's whole-vocabulary races, kept from one call to the
  * next: per raced row, its logits and a float32 temporary, its weights (float64, padded to whole
  * groups of {@link Sampler#GROUP}), a float64 temporary and a mask; and the vocabulary's ids. About
- * 25 bytes per raced logit (15 MB at 4 rows of Qwen3's 151,936). Allocated afresh every call,
- * blocks that size go back to the system when freed and are faulted in again page by page, which
- * after a forward pass's allocations made the sampler's time on a CPU half as long again.
+ * 25 bytes per raced logit (15 MB at 4 rows of Qwen3's 151,936). Were they allocated by every
+ * call, blocks that size would go back to the system when freed and be faulted in again page by
+ * page, which after a forward pass's allocations costs the CPU sampler as much as its arithmetic.
  *
  * <p>Ownership: the tensors belong to this object's manager until {@link #close}, or until a call
  * with other dimensions replaces them. The script overwrites them; nothing in them outlives a call.

@@ -27,9 +27,9 @@ record SamplePlan(long[] data, int length, PlanLayout layout, int[] topCounts) {
 
     /**
      * Logits raced at once (4 rows of Qwen3's 151,936), in a {@link RaceScratch} of about 25 bytes
-     * per logit. With the two-level race, a batch-16 top_p step at that vocabulary picked in a
-     * median 21.5, 20.9, 22.5 and 21.7 ms raced by 1, 2, 4 and 8 rows (SampledStepComparison, 20
-     * rounds each): the same within this machine's noise, so the smaller scratch of few rows.
+     * per logit. A batch-16 top_p step at that vocabulary picked in a median 21.5, 20.9, 22.5 and
+     * 21.7 ms raced by 1, 2, 4 and 8 rows (SampledStepComparison, 20 rounds each): the same within
+     * this machine's noise, so the small scratch of few rows.
      */
     static final int RACE_BLOCK = 640 * 1024;
 
@@ -80,7 +80,7 @@ record SamplePlan(long[] data, int length, PlanLayout layout, int[] topCounts) {
                 greedy.add(s);
             } else if (k == vocab && p.topP() < 1) {
                 nucleus.add(s);
-            } else if (p.topK() > 0 || p.topP() < 1) {
+            } else if (k < vocab || p.topP() < 1) {
                 truncated.add(s);
                 first = Math.max(first, k);
                 largest = Math.max(largest, k);

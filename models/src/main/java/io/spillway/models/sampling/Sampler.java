@@ -21,8 +21,8 @@ import java.util.Map;
  * <p>Over a whole vocabulary the race runs in two levels, so that a hash is drawn per group of
  * {@value #GROUP} ids and per token of one group rather than per token: the groups race by their
  * total weights W_g, then the winning group's tokens by theirs, which picks token i with chance
- * (W_g / W) (w_i / W_g) = w_i / W, from independent keys. On the device the per-token hash was
- * most of a sampled step's cost. top_p alone draws so until a token lands in the nucleus (each
+ * (W_g / W) (w_i / W_g) = w_i / W, from independent keys; on the device a hash per token of the
+ * vocabulary would be most of a sampled step's cost. top_p alone draws so until a token lands in the nucleus (each
  * draw independent, so the accepted one follows the weights within it), at most
  * {@value #NUCLEUS_TRIES} times, then races the nucleus's candidates (one seeded scheme, not the
  * same tokens as a race over the nucleus alone would pick).
@@ -147,11 +147,13 @@ public final class Sampler {
             }
         }
         long key = state.noiseKey();
-        boolean truncate = p.topK() > 0 || p.topP() < 1;
+        // A top_k of the whole vocabulary or more keeps every token: no top_k, as in vLLM.
+        int k = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
+        boolean truncate = k < vocab || p.topP() < 1;
         if (!truncate) {
             return Math.max(race(w, vocab, key, 0), 0);
         }
-        if (p.topK() <= 0) {
+        if (k == vocab) {
             double threshold = p.topP() * sum(w, vocab);
             for (int attempt = 0; attempt < NUCLEUS_TRIES; attempt++) {
                 int token = race(w, vocab, key, attempt);
@@ -163,7 +165,6 @@ public final class Sampler {
         // Candidates best first: the top k, of whose mass top_p takes its share (vLLM renormalizes
         // after top_k); or, for top_p alone, as many as it takes to hold its share of the whole mass.
         double total = sum(w, vocab);
-        int k = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
         int m = k < vocab || p.topP() >= 1 ? k : Math.min(k, FIRST_CANDIDATES);
         int count;
         double kept;

@@ -201,15 +201,98 @@ class DeviceSamplerTest {
         assertEquals(0, cumsums, "race_truncated's cumsum ran: a row went to the fallback");
     }
 
-    /** How many of Java's whole-vocabulary draws on a flat row come before the first id below vocab / 2. */
+    /** How many of Java's whole-vocabulary draws on a flat row come before the first id below vocab / 2 (at most the tries). */
     private static int drawsOutsideLowerHalf(long key, int vocab) {
         double[] w = new double[vocab];
         Arrays.fill(w, 1);
         int n = 0;
-        while (Sampler.race(w, vocab, key, n) >= vocab / 2) {
+        while (n < Sampler.NUCLEUS_TRIES && Sampler.race(w, vocab, key, n) >= vocab / 2) {
             n++;
         }
         return n;
+    }
+
+    /**
+     * The nucleus rule at its exact edge, on the draws (not the fallback): on flat logits of 4,096
+     * tokens top_p 0.5 puts the threshold at 2,048 and the mass before token t is t (ties to the
+     * lower id), so a first draw of 2,047 is kept and one of 2,048 is out and drawn again.
+     */
+    @Test
+    void aDrawWhoseMassBeforeItReachesTopPIsDrawnAgain() {
+        int vocab = 4096;
+        double[] w = new double[vocab];
+        Arrays.fill(w, 1);
+        int[] firstDraw = {2047, 2048};
+        List<Draw> batch = new ArrayList<>();
+        for (int r = 0; r < firstDraw.length; r++) {
+            long seed = 0;
+            while (Sampler.race(w, vocab, Sampler.mix(seed), 0) != firstDraw[r]) {
+                seed++;
+            }
+            batch.add(new Draw(r, new SampleState(SamplingParams.builder().temperature(1).topP(0.5).maxTokens(10).build(), seed, END,
+                    new int[0])));
+        }
+        float[] logits = new float[firstDraw.length * vocab];
+        Sampler reference = new Sampler();
+        Sample in = reference.sample(logits, 0, vocab, batch.get(0).state());
+        Sample out = reference.sample(logits, vocab, vocab, batch.get(1).state());
+        assertEquals(2047, in.token(), "a first draw with 2,047 before it is kept");
+        assertTrue(out.token() < 2048, "a first draw with 2,048 before it is out, drawn again: got " + out.token());
+        List<Sample> got = sampleOnDevice(logits, firstDraw.length, vocab, batch);
+        assertSame(in, got.get(0), "row 0");
+        assertSame(out, got.get(1), "row 1");
+    }
+
+    /** A top_k of the vocabulary or more is no top_k, as in vLLM: the same tokens as without one, on the device and in Java. */
+    @Test
+    void topKOfTheWholeVocabularyIsNoTopK() {
+        int vocab = 1024;
+        int rows = 16;
+        Random random = new Random(7);
+        float[] logits = logits(random, rows, vocab, false);
+        List<Draw> batch = new ArrayList<>();
+        Sampler reference = new Sampler();
+        List<Sample> without = new ArrayList<>();
+        for (int r = 0; r < rows; r++) {
+            SamplingParams.Builder p = SamplingParams.builder().temperature(1).maxTokens(10);
+            if (r % 2 == 0) {
+                p.topP(0.8);
+            }
+            without.add(reference.sample(logits, r * vocab, vocab, new SampleState(p.build(), 100 + r, END, new int[0])));
+            batch.add(new Draw(r, new SampleState(p.topK(vocab + r / 2).build(), 100 + r, END, new int[0])));
+        }
+        List<Sample> got = sampleOnDevice(logits, rows, vocab, batch);
+        for (int r = 0; r < rows; r++) {
+            Sample want = reference.sample(logits, r * vocab, vocab, batch.get(r).state());
+            assertSame(without.get(r), want, "row " + r + ": Java with top_k " + (vocab + r / 2) + " and without");
+            assertSame(want, got.get(r), "row " + r);
+        }
+    }
+
+    /**
+     * A nucleus draw's tries are independent draws: over a flat vocabulary of 4,096, the 16 tries
+     * of one key are distinct but for chance coincidences, and two tries agree about once in 4,096
+     * keys (tries that repeated the first would leave every miss to the fallback).
+     */
+    @Test
+    void theTriesOfANucleusDrawAreIndependent() {
+        int vocab = 4096;
+        double[] w = new double[vocab];
+        Arrays.fill(w, 1);
+        int agreements = 0;
+        int keys = 4000;
+        for (long seed = 0; seed < keys; seed++) {
+            long key = Sampler.mix(seed);
+            int first = Sampler.race(w, vocab, key, 0);
+            int second = Sampler.race(w, vocab, key, 1);
+            agreements += first == second ? 1 : 0;
+        }
+        assertTrue(agreements <= 6, agreements + " of " + keys + " keys drew the same token on their first two tries");
+        Set<Integer> tries = new HashSet<>();
+        for (int attempt = 0; attempt < Sampler.NUCLEUS_TRIES; attempt++) {
+            tries.add(Sampler.race(w, vocab, Sampler.mix(99), attempt));
+        }
+        assertTrue(tries.size() >= Sampler.NUCLEUS_TRIES - 1, "16 tries drew only " + tries.size() + " distinct tokens");
     }
 
     /** SplitMix64's finalizer undone: each xor-shift undone by iterating it, each product by the inverse multiplier. */
@@ -265,10 +348,10 @@ class DeviceSamplerTest {
     }
 
     /**
-     * top_p without top_k races the whole vocabulary and checks its best candidates against the
-     * nucleus. Flat rows (most of the vocabulary in the nucleus, the race's favourite often outside
-     * it); a nucleus of one token among 4,096 equal ones, which none of the checked candidates is
-     * in, so the row falls back to the growing list; and ties across the cut, where Java's order
+     * top_p without top_k draws from the whole vocabulary and checks each draw against the
+     * nucleus. Flat rows (most of the vocabulary in the nucleus, a draw often outside it); a
+     * nucleus of one token among 4,096 equal ones, which none of the 16 draws is in, so the row
+     * falls back to the growing list; and ties across the cut, where Java's order
      * (lower id first) and its rule (keep the token whose mass crosses top_p, not the next) decide
      * which of equal tokens are in: with weights 1 and 0 the masses are whole numbers, exact in any
      * summation order, and top_p 0.25 of 2,000 puts the cut exactly after the 500th.
@@ -349,7 +432,7 @@ class DeviceSamplerTest {
                 outsideNucleus += reference.sample(logits, r * vocab, vocab, unrestricted.get(r)).token() != want ? 1 : 0;
             }
         }
-        assertTrue(outsideNucleus > 40, outsideNucleus + " draws whose race favourite was outside the nucleus");
+        assertTrue(outsideNucleus > 40, outsideNucleus + " rows whose first whole-vocabulary draw was outside the nucleus");
     }
 
     /**
