@@ -151,20 +151,20 @@ public final class Sampler {
         int k = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
         boolean truncate = k < vocab || p.topP() < 1;
         if (!truncate) {
-            return Math.max(race(w, vocab, key, 0), 0);
+            return Math.max(race(w, groupTotals(w, vocab), vocab, key, 0), 0);
         }
+        double total = sum(w, vocab);
         if (k == vocab) {
-            double threshold = p.topP() * sum(w, vocab);
+            double[] totals = groupTotals(w, vocab);
             for (int attempt = 0; attempt < NUCLEUS_TRIES; attempt++) {
-                int token = race(w, vocab, key, attempt);
-                if (token >= 0 && massAhead(l, w, vocab, token) < threshold) {
+                int token = race(w, totals, vocab, key, attempt);
+                if (token >= 0 && massAhead(l, w, vocab, token) < p.topP() * total) {
                     return token;
                 }
             }
         }
         // Candidates best first: the top k, of whose mass top_p takes its share (vLLM renormalizes
         // after top_k); or, for top_p alone, as many as it takes to hold its share of the whole mass.
-        double total = sum(w, vocab);
         int m = k < vocab || p.topP() >= 1 ? k : Math.min(k, FIRST_CANDIDATES);
         int count;
         double kept;
@@ -206,23 +206,29 @@ public final class Sampler {
         return best >= 0 ? best : order[0];
     }
 
+    /** The total weight of each group of {@value #GROUP} consecutive ids, each summed in id order. */
+    static double[] groupTotals(double[] w, int vocab) {
+        double[] totals = new double[Math.ceilDiv(vocab, GROUP)];
+        for (int i = 0; i < vocab; i++) {
+            totals[i / GROUP] += w[i];
+        }
+        return totals;
+    }
+
     /**
      * The two-level race over the whole vocabulary, its {@code attempt}th draw: the group of the
-     * largest ln(u_g) / W_g, then its token of the largest ln(u_i) / w_i (the lower index among
-     * equals, at both levels); -1 when no score is finite (no weight is positive, or all are NaN).
+     * largest ln(u_g) / W_g ({@code totals}, from {@link #groupTotals}), then its token of the
+     * largest ln(u_i) / w_i (the lower index among equals, at both levels); -1 when no score is
+     * finite (no weight is positive, or all are NaN).
      */
-    static int race(double[] w, int vocab, long key, int attempt) {
+    static int race(double[] w, double[] totals, int vocab, long key, int attempt) {
         long groupKey = mix(key ^ ((2L * attempt + 1) * GAMMA));
         long tokenKey = mix(key ^ ((2L * attempt + 2) * GAMMA));
         int bestGroup = -1;
         double bestScore = Double.NEGATIVE_INFINITY;
-        for (int g = 0; g * GROUP < vocab; g++) {
-            double weight = 0;
-            for (int i = g * GROUP; i < Math.min(vocab, (g + 1) * GROUP); i++) {
-                weight += w[i];
-            }
-            if (weight > 0) {
-                double score = Math.log(uniform(groupKey, g)) / weight;
+        for (int g = 0; g < totals.length; g++) {
+            if (totals[g] > 0) {
+                double score = Math.log(uniform(groupKey, g)) / totals[g];
                 if (score > bestScore) {
                     bestScore = score;
                     bestGroup = g;

@@ -206,7 +206,8 @@ class DeviceSamplerTest {
         double[] w = new double[vocab];
         Arrays.fill(w, 1);
         int n = 0;
-        while (n < Sampler.NUCLEUS_TRIES && Sampler.race(w, vocab, key, n) >= vocab / 2) {
+        double[] totals = Sampler.groupTotals(w, vocab);
+        while (n < Sampler.NUCLEUS_TRIES && Sampler.race(w, totals, vocab, key, n) >= vocab / 2) {
             n++;
         }
         return n;
@@ -222,11 +223,12 @@ class DeviceSamplerTest {
         int vocab = 4096;
         double[] w = new double[vocab];
         Arrays.fill(w, 1);
+        double[] totals = Sampler.groupTotals(w, vocab);
         int[] firstDraw = {2047, 2048};
         List<Draw> batch = new ArrayList<>();
         for (int r = 0; r < firstDraw.length; r++) {
             long seed = 0;
-            while (Sampler.race(w, vocab, Sampler.mix(seed), 0) != firstDraw[r]) {
+            while (Sampler.race(w, totals, vocab, Sampler.mix(seed), 0) != firstDraw[r]) {
                 seed++;
             }
             batch.add(new Draw(r, new SampleState(SamplingParams.builder().temperature(1).topP(0.5).maxTokens(10).build(), seed, END,
@@ -279,18 +281,19 @@ class DeviceSamplerTest {
         int vocab = 4096;
         double[] w = new double[vocab];
         Arrays.fill(w, 1);
+        double[] totals = Sampler.groupTotals(w, vocab);
         int agreements = 0;
         int keys = 4000;
         for (long seed = 0; seed < keys; seed++) {
             long key = Sampler.mix(seed);
-            int first = Sampler.race(w, vocab, key, 0);
-            int second = Sampler.race(w, vocab, key, 1);
+            int first = Sampler.race(w, totals, vocab, key, 0);
+            int second = Sampler.race(w, totals, vocab, key, 1);
             agreements += first == second ? 1 : 0;
         }
         assertTrue(agreements <= 6, agreements + " of " + keys + " keys drew the same token on their first two tries");
         Set<Integer> tries = new HashSet<>();
         for (int attempt = 0; attempt < Sampler.NUCLEUS_TRIES; attempt++) {
-            tries.add(Sampler.race(w, vocab, Sampler.mix(99), attempt));
+            tries.add(Sampler.race(w, totals, vocab, Sampler.mix(99), attempt));
         }
         assertTrue(tries.size() >= Sampler.NUCLEUS_TRIES - 1, "16 tries drew only " + tries.size() + " distinct tokens");
     }
