@@ -76,12 +76,12 @@ public final class QuantizedDecodeComparison {
                 }
             }
         }
-        double gbps = median(bandwidth.stream().mapToDouble(d -> d).toArray());
+        double gbps = Timings.median(bandwidth.stream().mapToDouble(d -> d).toArray());
         System.out.printf("read bandwidth: median %.1f GB/s [%s]%n", gbps, spread(bandwidth.stream().mapToDouble(d -> d).toArray()));
         for (int w = 0; w < 3; w++) {
             for (int v = 0; v < variants.size(); v++) {
                 Workload work = workloads.get(v).get(w);
-                double med = median(ms[v][w]);
+                double med = Timings.median(ms[v][w]);
                 long bytes = models.get(v).model().weightSummary().bytes();
                 double floorMs = bytes / (gbps * 1e9) * 1000;
                 System.out.printf("%-14s %-9s median %8.2f ms/step [min %.2f max %.2f], %8.1f tokens/s, weights %.1f MB, floor %.2f ms, %.1fx floor%n",
@@ -144,12 +144,6 @@ public final class QuantizedDecodeComparison {
             t[i] = first + i;
         }
         return t;
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s[s.length / 2];
     }
 
     private static String spread(double[] v) {

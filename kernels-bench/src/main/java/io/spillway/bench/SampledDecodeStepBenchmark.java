@@ -76,14 +76,10 @@ public class SampledDecodeStepBenchmark {
         prepare(ModelShapes.load(DummyShapes.qwen3_0_6b()), pick);
     }
 
-    /** Prepares a step over {@code model}, which {@link #close} closes (the comparison's instances share one and close none). */
-    void prepare(LoadedModel model, String pick) {
+    /** Prepares a step over {@code shape}, which {@link #close} closes (the comparison's instances share one and close none). */
+    void prepare(LoadedModel shape, String pick) {
         this.pick = pick;
-        loaded = model;
-        prepareStep();
-    }
-
-    private void prepareStep() {
+        loaded = shape;
         DecoderModel model = loaded.model();
         int vocab = model.config().vocabSize();
         int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;

@@ -27,12 +27,6 @@ public final class SampledStepComparison {
     private SampledStepComparison() {
     }
 
-    private static double median(double[] values) {
-        double[] sorted = values.clone();
-        Arrays.sort(sorted);
-        return sorted[sorted.length / 2];
-    }
-
     public static void main(String[] args) {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 40;
         List<String> picks = List.of((args.length > 1 ? args[1] : "argmax,greedy,top_p_penalties").split(","));
@@ -62,8 +56,8 @@ public final class SampledStepComparison {
                         pickMs[p][r] = steps.get(p).lastPickNanos() / 1e6;
                     }
                 }
-                double baseStep = median(ms[0]);
-                double basePick = median(pickMs[0]);
+                double baseStep = Timings.median(ms[0]);
+                double basePick = Timings.median(pickMs[0]);
                 for (int p = 0; p < picks.size(); p++) {
                     double[] ratio = new double[rounds];
                     for (int r = 0; r < rounds; r++) {
