@@ -11,17 +11,27 @@ import ai.djl.ndarray.types.Shape;
  * (a GPU's, {@code parts == 1}): the script applies the checkpoint's {@code [out, in]} weight with
  * one {@code linear} call, which cuBLAS runs at full width with the bias fused.
  * {@link ProjectionLayout#ROW_BLOCKS} (the CPU's): the weight is viewed, without a copy, as
- * {@code parts} blocks of output rows,
- * {@code [parts, out / parts, in]}, and applied as one batched matmul with the weight on the left:
- * libtorch runs the blocks on separate threads, each streaming contiguous rows, where the plain
- * form runs a one-row GEMM (every batch-1 decode step) on a single thread. Measured here on a
- * SmolLM2-135M step's matmuls (2 cores): 13.8 ms against 19.2 ms for a transposed packed layout and
- * 23-25 ms for plain {@code x W^T}, and ahead at every batch size up to 64. At batch 1 it also
- * beat oneDNN's {@code _linear_pointwise} (~25 % slower per call) and MKL's packed
- * {@code _mkl_linear} (fast on one thread, but not split across two), and it streams each weight
- * at 75-100 % of the rate libtorch sums the same tensor. From three rows oneDNN's prepacked
- * linear is faster (half the time at 16 rows), but libtorch 2.7.1's packing gives wrong products
- * for some weight shapes (see the README's known limits), so it is not used.
+ * {@code parts} blocks of output rows, {@code [parts, out / parts, in]}, and the script picks the
+ * kernel by the rows of the pass, as measured on whole SmolLM2-135M decode steps (2 cores, float32,
+ * alternating runs):
+ * <ul>
+ *   <li>One row: the blocks as one batched matmul with the weight on the left. libtorch runs the
+ *       blocks on separate threads, each streaming contiguous rows, where the plain form runs a
+ *       one-row GEMM on a single thread: the step's matmuls took 13.8 ms against 19.2 for a
+ *       transposed packed layout and 23-25 for plain {@code x W^T}. It also beat oneDNN's linear
+ *       (~25 % slower per call) and MKL's packed {@code _mkl_linear} (not split across two threads).
+ *   <li>Any other count: oneDNN's {@code _linear_pointwise} over the plain {@code [out, in]} weight.
+ *       From two rows MKL's batched matmul falls far behind it (from three it repacks the weight
+ *       in every call). Whole steps at 2, 4, 8, 15, 17 and 64 rows took 25-27, 32-35, 37-48, 52-55, 77-81 and
+ *       129-136 ms against 34-39, 38-42, 56-70, 130-134, 90-92 and 184-193 with the batched matmul,
+ *       and a 512-token prefill 594-652 against 968-1001.
+ *   <li>Exactly sixteen rows: the batched matmul again. MKL has a fast kernel for that width
+ *       (66-72 ms a step) and oneDNN changes method there (79-97 ms; 52-55 at fifteen).
+ * </ul>
+ * oneDNN's prepacked linear ({@code _reorder_linear_weight}) is not used: libtorch 2.7.1's packing
+ * gives wrong products for some weight shapes (see the README's known limits). The plain weight's
+ * products match {@code linear}'s at every shape and row count tried
+ * ({@code CpuProjectionKernelTest}, including the shapes the packing got wrong).
  *
  * <p>The weight belongs to the model's manager.
  */

@@ -315,7 +315,7 @@ final class WeightLoader {
     private WeightSummary summary(Int8Weights packed, Int4Weights int4) {
         String dtype = target.dtype().toString().toLowerCase(java.util.Locale.ROOT);
         // By layout, not thread count, so that the name is the same on every machine (one thread runs one block).
-        String floatKernel = layout == ProjectionLayout.ROW_BLOCKS ? "row-block bmm" : "linear";
+        String floatKernel = layout == ProjectionLayout.ROW_BLOCKS ? "bmm or oneDNN linear by rows" : "linear";
         if (config.quantization() instanceof QuantizationConfig.Int4 q) {
             String format = q.describe() + " (LM head " + dtype + ", embeddings " + dtype + ")";
             int onKernel = int4.packedCount();

@@ -89,7 +89,7 @@ class Int4CheckpointTest {
             WeightSummary summary = model.model().weightSummary();
             System.out.printf("int4 %-34s %s%n", name, summary.describe());
             assertTrue(summary.format().startsWith(format), summary.format());
-            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head row-block bmm", summary.kernel());
+            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head bmm or oneDNN linear by rows", summary.kernel());
             int4 = logits(model.model());
         }
         double error = maxDiff(int4, logitsOf(written.dequantized()));
@@ -118,7 +118,7 @@ class Int4CheckpointTest {
         try (LoadedModel model = LoadedModel.load(ModelLoadOptions.of(written.int4(), bf16))) {
             WeightSummary summary = model.model().weightSummary();
             assertTrue(summary.format().contains("LM head bfloat16"), summary.format());
-            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head row-block bmm", summary.kernel());
+            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head bmm or oneDNN linear by rows", summary.kernel());
             int4 = logits(model.model());
         }
         double error = maxDiff(int4, logitsOf(written.dequantized()));
@@ -177,7 +177,7 @@ class Int4CheckpointTest {
             WeightSummary summary = model.model().weightSummary();
             System.out.println("int4 awq g16: " + summary.describe());
             assertTrue(summary.format().startsWith("awq-int4 g16"), summary.format());
-            assertTrue(summary.kernel().startsWith("dequantized to float32 at load, row-block bmm (self_attn.q_proj+k_proj+v_proj, self_attn.o_proj,"
+            assertTrue(summary.kernel().startsWith("dequantized to float32 at load, bmm or oneDNN linear by rows (self_attn.q_proj+k_proj+v_proj, self_attn.o_proj,"
                     + " mlp.gate_proj+up_proj, mlp.down_proj: groups of 16"),
                     summary.kernel());
             int4 = logits(model.model());
@@ -196,7 +196,7 @@ class Int4CheckpointTest {
             WeightSummary summary = model.model().weightSummary();
             System.out.println("int4 awq mixed: " + summary.describe());
             assertTrue(summary.kernel().startsWith("aten _weight_int4pack_mm_for_cpu for 7 of 8 projections, the others dequantized"
-                    + " to float32 at load, row-block bmm (mlp.down_proj: stored as float)"), summary.kernel());
+                    + " to float32 at load, bmm or oneDNN linear by rows (mlp.down_proj: stored as float)"), summary.kernel());
             int4 = logits(model.model());
         }
         assertTrue(maxDiff(int4, logitsOf(written.dequantized())) < TOLERANCE);
@@ -231,7 +231,7 @@ class Int4CheckpointTest {
         Path dir = Files.createDirectories(temp.resolve("dummy"));
         Files.writeString(dir.resolve("config.json"), JSON.writeValueAsString(config));
         try (LoadedModel model = LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()).withFormat(LoadFormat.DUMMY))) {
-            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head row-block bmm", model.model().weightSummary().kernel());
+            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head bmm or oneDNN linear by rows", model.model().weightSummary().kernel());
             double largest = 0;
             for (float[] row : logits(model.model())) {
                 for (float v : row) {

@@ -72,7 +72,7 @@ record ProfiledOps(int dispatched, TreeMap<String, Integer> kernels) {
 
     private record Event(String name, double start, double end, int listed) {
         boolean isOperator() {
-            return name.startsWith("aten::");
+            return name.startsWith("aten::") || name.startsWith("mkldnn::") || name.startsWith("quantized::");
         }
 
         boolean contains(Event other) {

@@ -1,0 +1,95 @@
+package io.spillway.models.arch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import io.spillway.models.DummyShapes;
+import io.spillway.models.LoadedModel;
+import io.spillway.models.attention.AttentionBackend;
+import io.spillway.models.attention.AttentionChoice;
+import io.spillway.models.batch.ForwardBatch;
+import io.spillway.models.batch.SequenceChunk;
+import io.spillway.models.checkpoint.ConfigJson;
+import io.spillway.models.kv.KvCacheSpec;
+import io.spillway.models.kv.PagedKvCache;
+import io.spillway.models.runtime.ComputeTarget;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The CPU's row-block projections pick their kernel by the rows of the pass (the decoder script's
+ * {@code project}): one row and exactly sixteen take the batched matmul, every other count oneDNN's
+ * linear over the plain weight. Each must give {@code linear}'s products (the GPU layout's branch,
+ * MKL), on shapes that oneDNN's prepacked linear got wrong in libtorch 2.7.1 (a 100 x 30 weight,
+ * here the LM head).
+ */
+class CpuProjectionKernelTest {
+
+    static final String ONEDNN = "mkldnn::_linear_pointwise";
+    private static final String BMM = "aten::bmm";
+    private static final int LAYERS = 2;
+    /** Four per layer and the LM head. */
+    private static final int PROJECTIONS = 4 * LAYERS + 1;
+    private static final double TOLERANCE = 1e-4;
+
+    private static LoadedModel rowBlocks;
+    private static LoadedModel linear;
+
+    @BeforeAll
+    static void load() {
+        // hidden 30 (3 heads of 10, one KV head), intermediate 100, vocabulary 100: projections of
+        // 50 x 30, 30 x 30, 200 x 30, 30 x 100 and 100 x 30.
+        var config = ConfigJson.llama(30, 100, LAYERS, 3, 1, 100, 256, false);
+        rowBlocks = LoadedModel.load(DummyShapes.options(config, ComputeTarget.cpuFloat32()).withProjectionLayout(ProjectionLayout.ROW_BLOCKS));
+        linear = LoadedModel.load(DummyShapes.options(config, ComputeTarget.cpuFloat32()).withProjectionLayout(ProjectionLayout.LINEAR));
+    }
+
+    @AfterAll
+    static void close() {
+        rowBlocks.close();
+        linear.close();
+    }
+
+    @ParameterizedTest(name = "{0} rows")
+    @ValueSource(ints = {1, 2, 3, 4, 7, 15, 16, 17, 33, 64})
+    void eachRowCountTakesItsKernelAndGivesLinearsProducts(int rows) {
+        ProjectionLayouts.requireApplied(rowBlocks.model(), ProjectionLayout.ROW_BLOCKS);
+        ProjectionLayouts.requireApplied(linear.model(), ProjectionLayout.LINEAR);
+
+        float[] expected = logits(linear.model(), rows);
+        float[][] actual = new float[1][];
+        ProfiledOps ops = ProfiledOps.of(() -> actual[0] = logits(rowBlocks.model(), rows));
+
+        Map<String, Integer> kernels = ops.kernels();
+        boolean batchedMatmul = rows == 1 || rows == 16;
+        assertEquals(batchedMatmul ? 0 : PROJECTIONS, kernels.getOrDefault(ONEDNN, 0), rows + " rows: " + kernels);
+        assertTrue(kernels.getOrDefault(BMM, 0) >= (batchedMatmul ? PROJECTIONS : 0), rows + " rows: " + kernels);
+        assertEquals(expected.length, actual[0].length);
+        double worst = 0;
+        for (int i = 0; i < expected.length; i++) {
+            worst = Math.max(worst, Math.abs(expected[i] - actual[0][i]));
+        }
+        assertTrue(worst < TOLERANCE, rows + " rows: logits differ from linear's by " + worst);
+    }
+
+    /** The logits of {@code rows} one-token sequences, each at position 0 in a block of its own, as one pass. */
+    private static float[] logits(DecoderModel model, int rows) {
+        try (NDManager owner = model.manager().newSubManager()) {
+            int blockSize = 16;
+            PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), rows + 1),
+                    model.target().device(), owner);
+            AttentionBackend attention = AttentionChoice.GATHER.create(cache, model.config());
+            List<SequenceChunk> chunks = new ArrayList<>();
+            for (int s = 0; s < rows; s++) {
+                chunks.add(new SequenceChunk(new int[] {(7 * s + 3) % model.config().vocabSize()}, 0, new int[] {s + 1}, true));
+            }
+            return model.forward(ForwardBatch.of(chunks, blockSize), attention, owner).toFloatArray();
+        }
+    }
+}
