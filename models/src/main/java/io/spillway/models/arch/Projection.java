@@ -18,20 +18,24 @@ import ai.djl.ndarray.types.Shape;
  *   <li>One row: the blocks as one batched matmul with the weight on the left. libtorch runs the
  *       blocks on separate threads, each streaming contiguous rows, where the plain form runs a
  *       one-row GEMM on a single thread: the step's matmuls took 13.8 ms against 19.2 for a
- *       transposed packed layout and 23-25 for plain {@code x W^T}. It also beat oneDNN's linear
- *       (~25 % slower per call) and MKL's packed {@code _mkl_linear} (not split across two threads).
- *   <li>Any other count: oneDNN's {@code _linear_pointwise} over the plain {@code [out, in]} weight.
+ *       transposed packed layout and 23-25 for plain {@code x W^T}. It also beat oneDNN's prepacked
+ *       linear (~25 % slower per call) and MKL's packed {@code _mkl_linear} (not split across two
+ *       threads).
+ *   <li>Any other count, in float32: oneDNN's {@code _linear_pointwise} over the plain
+ *       {@code [out, in]} weight (in 16 bits the batched matmul stays).
  *       From two rows MKL's batched matmul falls far behind it (from three it repacks the weight
  *       in every call). Whole steps at 2, 4, 8, 15, 17 and 64 rows took 25-27, 32-35, 37-48, 52-55, 77-81 and
  *       129-136 ms against 34-39, 38-42, 56-70, 130-134, 90-92 and 184-193 with the batched matmul,
- *       and a 512-token prefill 594-652 against 968-1001.
+ *       and a 512-token prefill 594-706 against 968-1134.
  *   <li>Exactly sixteen rows: the batched matmul again. MKL has a fast kernel for that width
  *       (66-72 ms a step) and oneDNN changes method there (79-97 ms; 52-55 at fifteen).
  * </ul>
  * oneDNN's prepacked linear ({@code _reorder_linear_weight}) is not used: libtorch 2.7.1's packing
  * gives wrong products for some weight shapes (see the README's known limits). The plain weight's
  * products match {@code linear}'s at every shape and row count tried
- * ({@code CpuProjectionKernelTest}, including the shapes the packing got wrong).
+ * ({@code CpuProjectionKernelTest} and {@code ReferenceParityTest} hold it to 1e-4 on the shapes the
+ * packing got wrong). Measured on one 2-core AVX2 machine kind; the script needs a libtorch built with
+ * oneDNN to compile.
  *
  * <p>The weight belongs to the model's manager.
  */

@@ -315,7 +315,9 @@ final class WeightLoader {
     private WeightSummary summary(Int8Weights packed, Int4Weights int4) {
         String dtype = target.dtype().toString().toLowerCase(java.util.Locale.ROOT);
         // By layout, not thread count, so that the name is the same on every machine (one thread runs one block).
-        String floatKernel = layout == ProjectionLayout.ROW_BLOCKS ? "bmm or oneDNN linear by rows" : "linear";
+        // oneDNN's linear is the script's choice for float32 row blocks only.
+        String floatKernel = layout == ProjectionLayout.LINEAR ? "linear"
+                : target.dtype() == DataType.FLOAT32 ? "bmm or oneDNN linear by rows" : "row-block bmm";
         if (config.quantization() instanceof QuantizationConfig.Int4 q) {
             String format = q.describe() + " (LM head " + dtype + ", embeddings " + dtype + ")";
             int onKernel = int4.packedCount();

@@ -118,7 +118,7 @@ class Int4CheckpointTest {
         try (LoadedModel model = LoadedModel.load(ModelLoadOptions.of(written.int4(), bf16))) {
             WeightSummary summary = model.model().weightSummary();
             assertTrue(summary.format().contains("LM head bfloat16"), summary.format());
-            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head bmm or oneDNN linear by rows", summary.kernel());
+            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head row-block bmm", summary.kernel());
             int4 = logits(model.model());
         }
         double error = maxDiff(int4, logitsOf(written.dequantized()));
