@@ -15,20 +15,19 @@ import ai.djl.ndarray.types.Shape;
  * kernel by the rows of the pass, as measured on whole SmolLM2-135M decode steps (2 cores, float32,
  * alternating runs):
  * <ul>
- *   <li>One row: the blocks as one batched matmul with the weight on the left. libtorch runs the
- *       blocks on separate threads, each streaming contiguous rows, where the plain form runs a
- *       one-row GEMM on a single thread: the step's matmuls took 13.8 ms against 19.2 for a
- *       transposed packed layout and 23-25 for plain {@code x W^T}. It also beat oneDNN's prepacked
- *       linear (~25 % slower per call) and MKL's packed {@code _mkl_linear} (not split across two
- *       threads).
- *   <li>Any other count, in float32: oneDNN's {@code _linear_pointwise} over the plain
- *       {@code [out, in]} weight (in 16 bits the batched matmul stays).
- *       From two rows MKL's batched matmul falls far behind it (from three it repacks the weight
- *       in every call). Whole steps at 2, 4, 8, 15, 17 and 64 rows took 25-27, 32-35, 37-48, 52-55, 77-81 and
- *       129-136 ms against 34-39, 38-42, 56-70, 130-134, 90-92 and 184-193 with the batched matmul,
- *       and a 512-token prefill 594-706 against 968-1134.
- *   <li>Exactly sixteen rows: the batched matmul again. MKL has a fast kernel for that width
- *       (66-72 ms a step) and oneDNN changes method there (79-97 ms; 52-55 at fifteen).
+ *   <li>Two to fifteen rows, in float32: oneDNN's {@code _linear_pointwise} over the plain
+ *       {@code [out, in]} weight (in 16 bits the batched matmul stays). Steps at 2, 4, 8 and 15 rows
+ *       took 25-27, 32-35, 37-48 and 52-55 ms against 34-39, 38-42, 56-70 and 130-134 with the
+ *       batched matmul, which from three rows repacks the weight in every call.
+ *   <li>One row, and sixteen or more: the blocks as one batched matmul with the weight on the left.
+ *       libtorch runs the blocks on separate threads, each streaming contiguous rows, where the
+ *       plain form runs a one-row GEMM on a single thread: at one row the step's matmuls took
+ *       13.8 ms against 19.2 for a transposed packed layout and 23-25 for plain {@code x W^T};
+ *       oneDNN's linear was about 28 % slower, its prepacked form ~25 %, and MKL's packed
+ *       {@code _mkl_linear} is not split across two threads. From 16 rows oneDNN's linear was
+ *       mostly faster (a 512-token prefill 594-706 ms against 968-1134), but oneDNN keeps a
+ *       primitive whose scratch grows with rows x out for every row count it meets (up to 1,024):
+ *       over the row counts of prefill chunks that held gigabytes, over fifteen a few megabytes.
  * </ul>
  * oneDNN's prepacked linear ({@code _reorder_linear_weight}) is not used: libtorch 2.7.1's packing
  * gives wrong products for some weight shapes (see the README's known limits). The plain weight's
