@@ -63,7 +63,10 @@ class Int8Stories260KTest {
 
     @AfterAll
     static void close() {
-        float32.close();
+        // Unloaded when the shared data is missing outside CI (the class is skipped, not failed).
+        if (float32 != null) {
+            float32.close();
+        }
     }
 
     /**
