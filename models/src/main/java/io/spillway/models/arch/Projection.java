@@ -15,20 +15,31 @@ import ai.djl.ndarray.types.Shape;
  * kernel by the rows of the pass, as measured on whole SmolLM2-135M decode steps (2 cores, float32,
  * alternating runs):
  * <ul>
- *   <li>Two to fifteen rows, in float32: oneDNN's {@code _linear_pointwise} over the plain
+ *   <li>One row: the blocks as one batched matmul with the weight on the left. libtorch runs the
+ *       blocks on separate threads, each streaming contiguous rows, where the plain form runs a
+ *       one-row GEMM on a single thread: the step's matmuls took 13.8 ms against 19.2 for a
+ *       transposed packed layout and 23-25 for plain {@code x W^T}; oneDNN's linear was about 28 %
+ *       slower, its prepacked form ~25 %, and MKL's packed {@code _mkl_linear} is not split across
+ *       two threads.
+ *   <li>Sixteen and thirty-two rows: the batched matmul too, where MKL has kernels for those
+ *       widths: a 16-row decode step took 89-117 ms against 108-134 with oneDNN, a 16-token
+ *       prefill 79 against 95; at 32 rows 103-173 against 115-187 (and once even).
+ *   <li>Other counts from two rows, in float32: oneDNN's {@code _linear_pointwise} over the plain
  *       {@code [out, in]} weight (in 16 bits the batched matmul stays). Steps at 2, 4, 8 and 15 rows
  *       took 25-27, 32-35, 37-48 and 52-55 ms against 34-39, 38-42, 56-70 and 130-134 with the
- *       batched matmul, which from three rows repacks the weight in every call.
- *   <li>One row, and sixteen or more: the blocks as one batched matmul with the weight on the left.
- *       libtorch runs the blocks on separate threads, each streaming contiguous rows, where the
- *       plain form runs a one-row GEMM on a single thread: at one row the step's matmuls took
- *       13.8 ms against 19.2 for a transposed packed layout and 23-25 for plain {@code x W^T};
- *       oneDNN's linear was about 28 % slower, its prepacked form ~25 %, and MKL's packed
- *       {@code _mkl_linear} is not split across two threads. From 16 rows oneDNN's linear was
- *       mostly faster (a 512-token prefill 594-706 ms against 968-1134), but oneDNN keeps a
- *       primitive whose scratch grows with rows x out for every row count it meets (up to 1,024):
- *       over the row counts of prefill chunks that held gigabytes, over fifteen a few megabytes.
+ *       batched matmul, which from three rows repacks the weight in every call; 17 rows 105-117
+ *       against 121-123, 33 rows 139-167 against 183-200, 64 rows 244-270 against 287-310, prefill
+ *       chunks of 128, 256 and 512 tokens 160-179, 320-485 and 618-713 ms against 261-271, 494-664
+ *       and 1,014-1,113.
  * </ul>
+ * oneDNN keeps a primitive for every row count it meets (up to 1,024), each holding scratch of
+ * about rows x out floats: over a server's varying rows that held gigabytes. So from seventeen
+ * rows the script pads the rows up to one of eight sizes per power of two (18, 20, ..., 32, 36, ...,
+ * 64, 72, ...: at most an eighth more rows), which bounds the primitives to a few dozen per weight
+ * shape; the LM head, whose out is the vocabulary, keeps the batched matmul from sixteen rows, where
+ * that scratch would reach hundreds of megabytes. Over every count from 2 to 256 rows a
+ * SmolLM2-135M model's resident memory levelled at 1.22-1.27 GB, against 1.14-1.21 GB with the
+ * batched matmul from sixteen rows.
  * oneDNN's prepacked linear ({@code _reorder_linear_weight}) is not used: libtorch 2.7.1's packing
  * gives wrong products for some weight shapes (see the README's known limits). The plain weight's
  * products match {@code linear}'s at every shape and row count tried

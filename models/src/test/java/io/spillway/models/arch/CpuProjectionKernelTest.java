@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.spillway.models.DummyShapes;
 import io.spillway.models.LoadedModel;
@@ -17,27 +19,32 @@ import io.spillway.models.checkpoint.ConfigJson;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.kv.PagedKvCache;
 import io.spillway.models.runtime.ComputeTarget;
+import io.spillway.models.runtime.TorchRuntime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The CPU's row-block projections pick their kernel by the rows of the pass (the decoder script's
- * {@code project}): two to fifteen rows in float32 take oneDNN's linear over the plain weight, one
- * row and sixteen or more the batched matmul (oneDNN keeps memory for every row count it meets, so
- * it must not see the unbounded counts of prefill chunks). Each must give {@code linear}'s products (the GPU
- * layout's branch, MKL), biases included, on a shape that oneDNN's prepacked linear got wrong in
- * libtorch 2.7.1 (a 100 x 30 weight, here the LM head; ReferenceParityTest's models have the 64 x 64
- * one).
+ * {@code project}): one, sixteen and thirty-two rows take the batched matmul, other counts from two
+ * in float32 oneDNN's linear over the plain weight, except the LM head's from sixteen rows. oneDNN keeps memory for every row count it
+ * meets, so from sixteen rows it must see the rows padded up to a few sizes, never the unbounded
+ * counts of prefill chunks. Each must give {@code linear}'s products (the GPU layout's branch, MKL),
+ * biases included, on a shape that oneDNN's prepacked linear got wrong in libtorch 2.7.1 (a 100 x 30
+ * weight, here the LM head; ReferenceParityTest's models have the 64 x 64 one).
  */
 class CpuProjectionKernelTest {
 
     static final String ONEDNN = "mkldnn::_linear_pointwise";
+    /** Its schema's: input, weight, bias, attribute, scalars, algorithm. */
+    private static final int ONEDNN_ARGUMENTS = 6;
     private static final String BMM = "aten::bmm";
     private static final int LAYERS = 2;
     /** Four per layer and the LM head. */
@@ -70,9 +77,10 @@ class CpuProjectionKernelTest {
         linear.close();
     }
 
+    /** {@code oneDnnRows}: the rows oneDNN's linear sees in each layer projection, 0 where the batched matmul runs. */
     @ParameterizedTest(name = "{0} rows")
-    @ValueSource(ints = {1, 2, 3, 4, 7, 15, 16, 17, 33, 64})
-    void eachRowCountTakesItsKernelAndGivesLinearsProducts(int rows) {
+    @CsvSource({"1, 0", "2, 2", "3, 3", "4, 4", "7, 7", "15, 15", "16, 0", "17, 18", "32, 0", "33, 36", "64, 64"})
+    void eachRowCountTakesItsKernelAndGivesLinearsProducts(int rows, long oneDnnRows) {
         ProjectionLayouts.requireApplied(rowBlocks.model(), ProjectionLayout.ROW_BLOCKS);
         ProjectionLayouts.requireApplied(linear.model(), ProjectionLayout.LINEAR);
 
@@ -83,15 +91,61 @@ class CpuProjectionKernelTest {
         ProfiledOps ops = ProfiledOps.of(() -> actual[0] = logits(rowBlocks.model(), rows));
 
         Map<String, Integer> kernels = ops.kernels();
-        boolean batchedMatmul = rows == 1 || rows >= 16;
-        assertEquals(batchedMatmul ? 0 : PROJECTIONS, kernels.getOrDefault(ONEDNN, 0), rows + " rows: " + kernels);
-        assertEquals(batchedMatmul ? PROJECTIONS : 0, kernels.getOrDefault(BMM, 0) - attentionBmm, rows + " rows: " + kernels);
+        int layerOneDnn = oneDnnRows == 0 ? 0 : PROJECTIONS - 1;
+        int headOneDnn = rows > 1 && rows < 16 ? 1 : 0;
+        assertEquals(layerOneDnn + headOneDnn, kernels.getOrDefault(ONEDNN, 0), rows + " rows: " + kernels);
+        assertEquals(PROJECTIONS - layerOneDnn - headOneDnn, kernels.getOrDefault(BMM, 0) - attentionBmm, rows + " rows: " + kernels);
+        List<Long> seen = ProfiledOps.firstInputRows(() -> logits(rowBlocks.model(), rows), ONEDNN, ONEDNN_ARGUMENTS);
+        assertTrue(seen.stream().allMatch(r -> r == oneDnnRows || headOneDnn == 1 && r == rows), rows + " rows: oneDNN saw " + seen);
         assertEquals(expected[0].length, actual[0].length);
         double worst = 0;
         for (int i = 0; i < expected[0].length; i++) {
             worst = Math.max(worst, Math.abs(expected[0][i] - actual[0][i]));
         }
         assertTrue(worst < TOLERANCE, rows + " rows: logits differ from linear's by " + worst);
+    }
+
+    /**
+     * Over every row count from 16 to 1,024 (but 16 and 32, the batched matmul's) oneDNN sees at most
+     * 48 (eight per power of two), so it keeps at most 48 primitives per weight shape; none more than
+     * an eighth above the rows given, and the padding rows never reach the products.
+     */
+    @Test
+    void fromSixteenRowsOneDnnSeesAFewPaddedRowCounts() {
+        TorchRuntime.engine();
+        int in = 8;
+        int out = 24;
+        try (NDManager m = NDManager.newBaseManager(Device.cpu());
+             var projector = DecoderScript.compile(m, DecoderScript.Root.PROJECTOR)) {
+            NDArray weight = m.randomNormal(new Shape(out, in));
+            NDArray bias = m.randomNormal(new Shape(out));
+            NDArray blocks = weight.reshape(2, out / 2, in);
+            List<NDArray> inputs = new ArrayList<>();
+            List<NDArray> outputs = new ArrayList<>();
+            for (int rows = 17; rows <= 1024; rows++) {
+                if (rows != 32) {
+                    inputs.add(m.randomNormal(new Shape(rows, in)));
+                }
+            }
+            List<Long> seen = ProfiledOps.firstInputRows(() -> {
+                for (NDArray x : inputs) {
+                    outputs.add(projector.forward(new DecoderScript.ProjectCall(x, blocks, bias), m));
+                }
+            }, ONEDNN, ONEDNN_ARGUMENTS);
+            assertEquals(inputs.size(), seen.size());
+            for (int i = 0; i < inputs.size(); i++) {
+                NDArray x = inputs.get(i);
+                long rows = x.getShape().get(0);
+                long padded = seen.get(i);
+                assertTrue(padded >= rows && padded <= rows + rows / 8, rows + " rows padded to " + padded);
+                NDArray y = outputs.get(i);
+                assertEquals(new Shape(rows, out), y.getShape());
+                float worst = y.sub(x.matMul(weight.transpose()).add(bias)).abs().max().getFloat();
+                assertTrue(worst < TOLERANCE, rows + " rows: differ from x W^T + b by " + worst);
+            }
+            TreeSet<Long> distinct = new TreeSet<>(seen);
+            assertTrue(distinct.size() <= 48, distinct.size() + " row counts: " + distinct);
+        }
     }
 
     /** oneDNN's branch is float32's alone: in 16 bits every row count keeps the batched matmul. */

@@ -52,17 +52,48 @@ record ProfiledOps(int dispatched, TreeMap<String, Integer> kernels) {
      * interpreter does; libtorch's intra-op threads run kernels, not operators).
      */
     static ProfiledOps of(Runnable work) {
+        return count(trace(work, false));
+    }
+
+    /**
+     * The leading sizes (rows) of the first argument, a tensor, {@code operator} was given each time
+     * it ran during {@code work}, in order; {@code arity} is how many arguments its schema takes. As
+     * {@link #of}, on the calling thread alone.
+     */
+    static List<Long> firstInputRows(Runnable work, String operator, int arity) {
+        List<JsonNode> calls = new ArrayList<>();
+        for (JsonNode e : trace(work, true)) {
+            if (e.path("name").asText().equals(operator)) {
+                calls.add(e);
+            }
+        }
+        // The trace lists an event when it ends; calls one after another end in order too, but start order says it.
+        calls.sort(Comparator.comparingDouble(e -> e.path("ts").asDouble()));
+        // The legacy profiler lists a shape per value on the interpreter's stack (empty for a
+        // non-tensor), the operator's own arguments last: values below them (a residual the script
+        // adds the result to) come first.
+        return calls.stream().map(e -> {
+            JsonNode shapes = e.path("shape");
+            JsonNode first = shapes.path(shapes.size() - arity);
+            if (shapes.size() < arity || first.isEmpty()) {
+                throw new IllegalStateException("the trace gives no shape for the first of " + arity + " arguments in " + e);
+            }
+            return first.path(0).asLong();
+        }).toList();
+    }
+
+    private static JsonNode trace(Runnable work, boolean recordShapes) {
         try {
             Path trace = Files.createTempFile("spillway-ops", ".json");
             try {
-                JniUtils.startProfile(false, false, false);
+                JniUtils.startProfile(false, recordShapes, false);
                 try {
                     work.run();
                 } finally {
                     JniUtils.stopProfile(trace.toString());
                 }
                 JsonNode root = new ObjectMapper().readTree(trace.toFile());
-                return count(root.isArray() ? root : root.path("traceEvents"));
+                return root.isArray() ? root : root.path("traceEvents");
             } finally {
                 Files.deleteIfExists(trace);
             }
