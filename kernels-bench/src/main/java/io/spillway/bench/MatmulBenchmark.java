@@ -26,7 +26,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * One projection {@code y = x W^T} at decode shapes, float32 on the CPU: {@code engine} is the
  * decoder script's own {@code project} over the loader's layout (on a CPU, the weight viewed as row
- * blocks, one batched matmul across the intra-op threads), {@code linear} is libtorch's plain
+ * blocks and the kernel picked by the rows: one batched matmul across the intra-op threads at 1 and
+ * 16, oneDNN's linear at 4 and 64; see {@code Projection}), {@code linear} is libtorch's plain
  * {@code linear} over the checkpoint's {@code [out, in]} weight, for comparison. The shapes are the fused
  * projections of SmolLM2-135M and Llama-3.2-1B: qkv, o, gate+up, down.
  *

@@ -21,9 +21,11 @@ import ai.djl.ndarray.types.Shape;
  *       transposed packed layout and 23-25 for plain {@code x W^T}; oneDNN's linear was about 28 %
  *       slower, its prepacked form ~25 %, and MKL's packed {@code _mkl_linear} is not split across
  *       two threads.
- *   <li>Sixteen and thirty-two rows: the batched matmul too, where MKL has kernels for those
- *       widths: a 16-row decode step took 89-117 ms against 108-134 with oneDNN, a 16-token
- *       prefill 79 against 95; at 32 rows 103-173 against 115-187 (and once even).
+ *   <li>Exactly sixteen and thirty-two rows: the batched matmul too, where MKL has kernels for
+ *       those widths: 16-row decode steps took medians of 89, 117 and 100 ms in three alternating
+ *       runs against 130, 134 and 108 with oneDNN, a 16-token prefill 79 against 95; at 32 rows
+ *       173 and 103 ms (decode, prefill) against 187 and 115, even (153 and 151) in a third run.
+ *       The choice is by the rows given: 29 to 31 are padded to 32 for oneDNN.
  *   <li>Other counts from two rows, in float32: oneDNN's {@code _linear_pointwise} over the plain
  *       {@code [out, in]} weight (in 16 bits the batched matmul stays). Steps at 2, 4, 8 and 15 rows
  *       took 25-27, 32-35, 37-48 and 52-55 ms against 34-39, 38-42, 56-70 and 130-134 with the
@@ -32,14 +34,15 @@ import ai.djl.ndarray.types.Shape;
  *       chunks of 128, 256 and 512 tokens 160-179, 320-485 and 618-713 ms against 261-271, 494-664
  *       and 1,014-1,113.
  * </ul>
- * oneDNN keeps a primitive for every row count it meets (up to 1,024), each holding scratch of
- * about rows x out floats: over a server's varying rows that held gigabytes. So from seventeen
- * rows the script pads the rows up to one of eight sizes per power of two (18, 20, ..., 32, 36, ...,
- * 64, 72, ...: at most an eighth more rows), which bounds the primitives to a few dozen per weight
- * shape; the LM head, whose out is the vocabulary, keeps the batched matmul from sixteen rows, where
- * that scratch would reach hundreds of megabytes. Over every count from 2 to 256 rows a
- * SmolLM2-135M model's resident memory levelled at 1.22-1.27 GB, against 1.14-1.21 GB with the
- * batched matmul from sixteen rows.
+ * oneDNN keeps a primitive for every row count it meets (its cache holds 1,024 by default), each
+ * holding scratch of about rows x out floats: over a server's varying rows that held gigabytes. So
+ * from seventeen rows the script pads the rows up to one of eight sizes per power of two (18, 20,
+ * ..., 32, 36, ..., 64, 72, ...: at most an eighth more rows), which bounds the primitives to a few
+ * dozen per weight shape and their scratch to about 4 bytes x out x the sum of the sizes met (about
+ * 3,000 rows' worth up to 256 rows, the CPU's default step budget; 12,600 up to 1,024). The LM head,
+ * whose out is the vocabulary, keeps the batched matmul from sixteen rows, where that would reach
+ * gigabytes. Over every count from 2 to 256 rows a SmolLM2-135M model's resident memory levelled
+ * at 1.27-1.28 GB, against 1.14-1.21 GB with the batched matmul from sixteen rows.
  * oneDNN's prepacked linear ({@code _reorder_linear_weight}) is not used: libtorch 2.7.1's packing
  * gives wrong products for some weight shapes (see the README's known limits). The plain weight's
  * products match {@code linear}'s at every shape and row count tried

@@ -67,7 +67,7 @@ record ProfiledOps(int dispatched, TreeMap<String, Integer> kernels) {
                 calls.add(e);
             }
         }
-        // The trace lists an event when it ends; calls one after another end in order too, but start order says it.
+        // By start time: the trace lists events as they end, and start order is call order.
         calls.sort(Comparator.comparingDouble(e -> e.path("ts").asDouble()));
         // The legacy profiler lists a shape per value on the interpreter's stack (empty for a
         // non-tensor), the operator's own arguments last: values below them (a residual the script
