@@ -38,8 +38,9 @@ class OpsPerLayerTest {
     /**
      * path, dtype, layout, attention, sequences decoding (0: a prefill of 7 tokens), dispatched
      * budget, kernel budget, the attention kernel that must run. The CPU's one-row decode takes the
-     * batched matmul, its three rows and seven oneDNN's linear (CpuProjectionKernelTest). In 16 bits RMSNorm converts to float32 and back (two
-     * copies per norm), and a bfloat16 layer aliases its cache (two more dispatches).
+     * batched matmul, its three rows and seven oneDNN's linear (CpuProjectionKernelTest). In 16 bits
+     * RMSNorm converts to float32 and back (two copies per norm), and a bfloat16 layer aliases its
+     * cache (two more dispatches).
      */
     static List<Arguments> budgets() {
         return List.of(

@@ -74,8 +74,8 @@ record ProfiledOps(int dispatched, TreeMap<String, Integer> kernels) {
         // adds the result to) come first.
         return calls.stream().map(e -> {
             JsonNode shapes = e.path("shape");
-            JsonNode first = shapes.path(shapes.size() - arity);
-            if (shapes.size() < arity || first.isEmpty()) {
+            JsonNode first = shapes.size() < arity ? null : shapes.path(shapes.size() - arity);
+            if (first == null || first.isEmpty()) {
                 throw new IllegalStateException("the trace gives no shape for the first of " + arity + " arguments in " + e);
             }
             return first.path(0).asLong();
