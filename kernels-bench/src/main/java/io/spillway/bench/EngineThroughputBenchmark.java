@@ -2,6 +2,8 @@ package io.spillway.bench;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.spillway.models.LoadedModel;
+import io.spillway.models.ModelLoadOptions;
+import io.spillway.models.arch.ProjectionLayout;
 import io.spillway.models.sampling.SamplingParams;
 import io.spillway.server.engine.Engine;
 import io.spillway.server.engine.EngineConfig;
@@ -55,6 +57,10 @@ public class EngineThroughputBenchmark {
     @Param({"none"})
     String weights;
 
+    /** As {@link ProjectionLayout#parse} takes it: auto, or a layout to compare (row-blocks, row-blocks+onednn). */
+    @Param({"auto"})
+    String projections;
+
     private LoadedModel model;
     private Engine engine;
     private final Random random = new Random(5);
@@ -62,7 +68,10 @@ public class EngineThroughputBenchmark {
 
     @Setup(Level.Trial)
     public void start() {
-        engine = Engine.start(ModelShapes.smolLm2_135m(weights), EngineConfig.defaults(false), new PrometheusRegistry());
+        ModelLoadOptions options = ModelShapes.smolLm2_135m(weights);
+        ProjectionLayout layout = ProjectionLayout.parse(projections);
+        engine = Engine.start(layout == null ? options : options.withProjectionLayout(layout), EngineConfig.defaults(false),
+                new PrometheusRegistry());
         model = engine.model();
     }
 

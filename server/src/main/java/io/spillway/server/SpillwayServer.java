@@ -91,6 +91,9 @@ public final class SpillwayServer implements AutoCloseable {
         LoadFormat format = demo ? LoadFormat.DUMMY : LoadFormat.parse(m.loadFormat());
         ModelLoadOptions options = new ModelLoadOptions(dir, format, target, m.maxModelLength(), m.seed())
                 .withQuantization(m.weightQuantization()).withAttention(m.attentionChoice());
+        if (m.projectionLayout() != null) {
+            options = options.withProjectionLayout(m.projectionLayout());
+        }
         // A Hub model is served under its id (org/name), as vLLM does; a directory under its name.
         java.util.Optional<io.spillway.models.hub.HubModel> hubId = demo || Files.isDirectory(Paths.get(m.path()))
                 ? java.util.Optional.empty() : io.spillway.models.hub.HubModel.parse(m.path());

@@ -19,6 +19,7 @@ import java.util.List;
  *                        empty when it is int8
  * @param packed          the int8 projections: none, four per layer, or four per layer and the LM head
  * @param int4            an int4 checkpoint's layer projections, four per layer, or none
+ * @param onednn          a float32 model's layer projections packed for oneDNN, four per layer, or none
  * @param cosTable  RoPE's cosines {@code [positions, headDim]}
  * @param sinTable  RoPE's sines with rotate-half's sign folded in, {@code [positions, headDim]}
  * @param eps       RMSNorm's epsilon
@@ -27,7 +28,8 @@ import java.util.List;
  * @param headDim   size of one head
  */
 public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<LayerWeights> layers, NDArray finalNorm,
-                               NDArray lmHead, Int8Weights packed, Int4Weights int4, NDArray cosTable, NDArray sinTable, double eps, int heads, int kvHeads, int headDim) {
+                               NDArray lmHead, Int8Weights packed, Int4Weights int4, OneDnnWeights onednn, NDArray cosTable,
+                               NDArray sinTable, double eps, int heads, int kvHeads, int headDim) {
 
     public DecoderConstants {
         layers = List.copyOf(layers);
@@ -54,6 +56,11 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
             throw new IllegalArgumentException(int4.size() + " int4 projections beside " + packed.size() + " int8 ones: a model of " + n
                     + " layers has none or " + 4 * n + ", and no int8 ones with them");
         }
+        if (onednn.size() != 0 && (onednn.size() != 4 * n || packed.size() != 0 || int4.size() != 0 || dtype != DataType.FLOAT32)) {
+            throw new IllegalArgumentException(onednn.size() + " oneDNN projections in a " + dtype + " model beside " + packed.size()
+                    + " int8 and " + int4.size() + " int4 ones: a float32 model of " + n + " layers has none or " + 4 * n
+                    + ", and no quantized ones with them");
+        }
         require("LM head", lmHead, dtype, null);
         if (packed.size() == 4 * n + 1) {
             requireEmpty("LM head", lmHead);
@@ -72,6 +79,9 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
         for (int i = 0; i < layers.size(); i++) {
             requireLayer(i, layers.get(i), dtype, hidden, heads, kvHeads, headDim, packed.size() == 0 ? null : packed,
                     int4.size() == 0 ? null : int4);
+            if (onednn.size() != 0) {
+                requireOneDnn(i, layers.get(i), onednn);
+            }
         }
     }
 
@@ -107,6 +117,20 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
         requireOptional(layer + "o bias", w.outputBias(), dtype, hidden);
         requireOptional(layer + "gate-up bias", w.gateUpBias(), dtype, gateUpRows);
         requireOptional(layer + "down bias", w.downBias(), dtype, hidden);
+    }
+
+    /** Each packed entry of layer {@code i} holds its plain weight's {@code [out, in]}. */
+    private static void requireOneDnn(int i, LayerWeights w, OneDnnWeights onednn) {
+        List<NDArray> plain = List.of(w.qkv(), w.output(), w.gateUp(), w.down());
+        for (int k = 0; k < 4; k++) {
+            NDArray weight = plain.get(k);
+            Shape s = weight.getShape();
+            Shape expected = new Shape(rows(weight), s.get(s.dimension() - 1));
+            if (onednn.packed(4 * i + k) && !onednn.shape(4 * i + k).equals(expected)) {
+                throw new IllegalArgumentException("layer " + i + "'s oneDNN entry " + (4 * i + k) + " is " + onednn.shape(4 * i + k)
+                        + ", its plain weight " + expected);
+            }
+        }
     }
 
     /** A weight in a Projection layout: {@code [out, in]}, or {@code [parts, out / parts, in]}. */

@@ -175,6 +175,7 @@ public final class DecoderModel implements AutoCloseable {
         script.close();
         constants.packed().close();
         constants.int4().close();
+        constants.onednn().close();
         weights.close();
     }
 }

@@ -34,6 +34,8 @@ public final class DecoderScript {
         INT4_UNPACKER("Int4Unpacker"),
         /** Packs int4 projections for libtorch's kernel at load: {@link Int4Weights.Int4PackCall}. */
         INT4_PACKER("Int4Packer"),
+        /** Packs float32 projections for oneDNN at load: {@link OneDnnWeights.OneDnnPackCall}. */
+        ONEDNN_PACKER("OneDnnPacker"),
         /** Aliases a bfloat16 model's weight containers as bfloat16 at load: {@link Bf16Containers.Bf16AliasCall}. */
         BF16_ALIASER("Bf16Aliaser"),
         /** Rounds a float tensor into a bfloat16 container at load: {@link Bf16Containers.Bf16RoundCall}. */
@@ -97,6 +99,8 @@ public final class DecoderScript {
         script.requireForward(Root.INT8_PACKER.className, ScriptTypes.parameters(Int8Weights.Int8PackCall.class), "Java's Int8PackCall");
         script.requireForward(Root.INT4_UNPACKER.className, ScriptTypes.parameters(Int4UnpackCall.class), "Java's Int4UnpackCall");
         script.requireForward(Root.INT4_PACKER.className, ScriptTypes.parameters(Int4Weights.Int4PackCall.class), "Java's Int4PackCall");
+        script.requireForward(Root.ONEDNN_PACKER.className, ScriptTypes.parameters(OneDnnWeights.OneDnnPackCall.class),
+                "Java's OneDnnPackCall");
         script.requireForward(Root.BF16_ALIASER.className, ScriptTypes.parameters(Bf16Containers.Bf16AliasCall.class),
                 "Java's Bf16AliasCall");
         script.requireForward(Root.BF16_ROUNDER.className, ScriptTypes.parameters(Bf16Containers.Bf16RoundCall.class),

@@ -1,6 +1,8 @@
 package io.spillway.models.arch;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.IValue;
 import io.spillway.models.runtime.ScriptArguments;
 import io.spillway.models.runtime.TorchScriptModule;
@@ -9,24 +11,47 @@ import java.util.List;
 
 /**
  * Builds one of the decoder's native lists of packed projections ({@link Int8Weights},
- * {@link Int4Weights}) a projection at a time: each call of the packing script returns a list of
- * one entry, kept here, so that the caller can free that projection's arrays before the next.
+ * {@link Int4Weights}, {@link OneDnnWeights}) a projection at a time: each call of the packing
+ * script returns a list of one entry, kept here, so that the caller can free that projection's
+ * arrays before the next.
  * Owns the compiled packer and the entries until {@link #finish} or {@link #close}.
  */
 final class PackedListBuilder implements AutoCloseable {
 
     private final TorchScriptModule script;
+    private final DecoderScript.Root packer;
     private final List<IValue> entries = new ArrayList<>();
 
     PackedListBuilder(NDManager manager, DecoderScript.Root packer) {
         this.script = DecoderScript.compile(manager, packer);
+        this.packer = packer;
     }
 
     /** Runs the packer on {@code call} (one projection's arrays, as the script's parameters) and keeps its entry. */
     void add(Record call) {
+        if (!addIfAny(call, null)) {
+            throw new IllegalStateException(packer.className + " returned no entry");
+        }
+    }
+
+    /**
+     * As {@link #add}, for a packer that may refuse a projection by returning no entry: then
+     * {@code refused} (a tensor the caller owns and keeps alive as long as the list) takes its place.
+     *
+     * @return whether the packer's entry was kept
+     */
+    boolean addIfAny(Record call, NDArray refused) {
         try (ScriptArguments arguments = new ScriptArguments();
              IValue out = script.forward(arguments.components(call).toArray(IValue[]::new))) {
-            entries.add(out.toIValueArray()[0]);
+            IValue[] returned = out.toIValueArray();
+            if (returned.length > 0) {
+                entries.add(returned[0]);
+                return true;
+            }
+            if (refused != null) {
+                entries.add(IValue.from((PtNDArray) refused));
+            }
+            return false;
         }
     }
 

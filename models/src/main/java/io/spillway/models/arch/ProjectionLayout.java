@@ -15,10 +15,37 @@ public enum ProjectionLayout {
      * intra-op thread of the loading thread, applied as one batched matmul: the CPU's. A weight no
      * such count divides (or any weight, with one thread) stays 2-D and takes {@code linear}.
      */
-    ROW_BLOCKS;
+    ROW_BLOCKS,
+    /**
+     * {@link #ROW_BLOCKS}, and beside them a float32 model's layer projections packed in oneDNN's
+     * blocked layout ({@link OneDnnWeights}) for passes of two rows or more: the CPU's. The packed
+     * copy is the layer weights' bytes again; {@link #ROW_BLOCKS} saves them, at the speed of
+     * batched decode steps and prefill. A 16-bit or quantized model is loaded as in {@link #ROW_BLOCKS}.
+     */
+    ROW_BLOCKS_AND_ONEDNN;
 
-    /** {@link #LINEAR} on a GPU, {@link #ROW_BLOCKS} on the CPU. */
+    /** {@link #LINEAR} on a GPU, {@link #ROW_BLOCKS_AND_ONEDNN} on the CPU. */
     public static ProjectionLayout forTarget(ComputeTarget target) {
-        return target.isGpu() ? LINEAR : ROW_BLOCKS;
+        return target.isGpu() ? LINEAR : ROW_BLOCKS_AND_ONEDNN;
+    }
+
+    /** Whether float projection weights are viewed as row blocks (on the CPU). */
+    public boolean rowBlocks() {
+        return this != LINEAR;
+    }
+
+    /**
+     * The layout a configuration names: auto (the target's, null here), linear, row-blocks or
+     * row-blocks+onednn.
+     */
+    public static ProjectionLayout parse(String text) {
+        return switch (text) {
+            case "auto" -> null;
+            case "linear" -> LINEAR;
+            case "row-blocks" -> ROW_BLOCKS;
+            case "row-blocks+onednn" -> ROW_BLOCKS_AND_ONEDNN;
+            default -> throw new IllegalArgumentException("projections must be auto, linear, row-blocks or row-blocks+onednn, not '"
+                    + text + "'");
+        };
     }
 }

@@ -52,7 +52,7 @@ final class WeightLoader {
     private final ComputeTarget target;
     private final ProjectionLayout layout;
     private final Quantization quantization;
-    /** Row blocks per projection weight: libtorch's intra-op threads for ROW_BLOCKS, one for LINEAR. */
+    /** Row blocks per projection weight: libtorch's intra-op threads for the row-block layouts, one for LINEAR. */
     private final int threads;
     private final Set<NDArray> fileViews = Collections.newSetFromMap(new IdentityHashMap<>());
     /** Bytes of the arrays kept in the model so far, for its {@link WeightSummary}. */
@@ -62,8 +62,12 @@ final class WeightLoader {
     /** Why int4 projections were dequantized rather than packed, and which (by name within a layer), for the summary. */
     private final Map<String, Set<String>> dequantized = new LinkedHashMap<>();
 
-    /** Where a layer's projections go: int8 or int4 packers, or float weights beside {@code none}. */
-    private record Sinks(NDArray none, Int8Weights.Packer int8, int levels, Int4Weights.Packer int4, Int4Reader int4Reader) {
+    /**
+     * Where a layer's projections go: int8 or int4 packers, or float weights beside {@code none},
+     * packed for oneDNN too when {@code onednn} is not null.
+     */
+    private record Sinks(NDArray none, Int8Weights.Packer int8, int levels, Int4Weights.Packer int4, Int4Reader int4Reader,
+                         OneDnnWeights.Packer onednn) {
     }
 
     /** A layer projection as loaded, and its norm's weight when the norm could not be folded into it (else null). */
@@ -86,7 +90,7 @@ final class WeightLoader {
         this.target = target;
         this.layout = layout;
         this.quantization = quantization;
-        this.threads = layout == ProjectionLayout.ROW_BLOCKS ? TorchRuntime.intraOpThreads() : 1;
+        this.threads = layout.rowBlocks() ? TorchRuntime.intraOpThreads() : 1;
     }
 
     DecoderModel load(int maxModelLength) {
@@ -94,18 +98,19 @@ final class WeightLoader {
         QuantizationConfig.Int4 int4 = config.quantization() instanceof QuantizationConfig.Int4 q ? q : null;
         try (Int8Weights.Packer packer = new Int8Weights.Packer(model);
              Int4Weights.Packer int4Packer = new Int4Weights.Packer(model, target);
+             OneDnnWeights.Packer onednnPacker = new OneDnnWeights.Packer(model, model.zeros(new Shape(0), DataType.FLOAT32));
              Int4Reader int4Reader = int4 == null ? null : new Int4Reader(source, int4, model);
              Bf16Containers bf16 = target.dtype() == DataType.BFLOAT16 ? new Bf16Containers(model) : null) {
             this.bf16 = bf16;
-            return build(model, packer, int4Packer, int4Reader, maxModelLength);
+            return build(model, packer, int4Packer, onednnPacker, int4Reader, maxModelLength);
         } catch (RuntimeException e) {
             model.close();
             throw e;
         }
     }
 
-    private DecoderModel build(NDManager model, Int8Weights.Packer packer, Int4Weights.Packer int4Packer, Int4Reader int4Reader,
-                               int maxModelLength) {
+    private DecoderModel build(NDManager model, Int8Weights.Packer packer, Int4Weights.Packer int4Packer,
+                               OneDnnWeights.Packer onednnPacker, Int4Reader int4Reader, int maxModelLength) {
         ModelConfig c = config;
         long hidden = c.hiddenSize();
         boolean tied = c.tieWordEmbeddings() || !source.contains("lm_head.weight");
@@ -139,7 +144,7 @@ final class WeightLoader {
         }
 
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
-        Sinks sinks = new Sinks(none, packer, levels, int4Packer, int4Reader);
+        Sinks sinks = new Sinks(none, packer, levels, int4Packer, int4Reader, packsForOneDnn(int4Reader) ? onednnPacker : null);
         long inter = c.intermediateSize();
         List<LayerWeights> layers = new ArrayList<>(c.numLayers());
         for (int i = 0; i < c.numLayers(); i++) {
@@ -181,17 +186,25 @@ final class WeightLoader {
         }
         Int8Weights packed = packer.finish();
         Int4Weights int4 = int4Packer.finish();
+        OneDnnWeights onednn = onednnPacker.finish();
         try {
             RotaryEmbedding rope = new RotaryEmbedding(c.headDim(), c.ropeTheta(), c.ropeScaling(), maxModelLength,
                     this::toModelDtype, target.device(), model);
             DecoderConstants constants = new DecoderConstants(embedding, embeddingScales, layers, finalNorm, lmHeadWeight, packed, int4,
-                    rope.cos(), rope.signedSin(), c.rmsNormEps(), c.numHeads(), c.numKvHeads(), c.headDim());
-            return new DecoderModel(c, target, layout, model, constants, summary(packed, int4), maxModelLength, bf16);
+                    onednn, rope.cos(), rope.signedSin(), c.rmsNormEps(), c.numHeads(), c.numKvHeads(), c.headDim());
+            return new DecoderModel(c, target, layout, model, constants, summary(packed, int4, onednn), maxModelLength, bf16);
         } catch (RuntimeException e) {
             packed.close();
             int4.close();
+            onednn.close();
             throw e;
         }
+    }
+
+    /** oneDNN packs float32 weights on the CPU: a float checkpoint's, neither quantized on load nor int4. */
+    private boolean packsForOneDnn(Int4Reader int4Reader) {
+        return layout == ProjectionLayout.ROW_BLOCKS_AND_ONEDNN && !target.isGpu() && target.dtype() == DataType.FLOAT32
+                && !quantization.layers() && int4Reader == null;
     }
 
     private NDManager scratch(NDManager model) {
@@ -263,7 +276,7 @@ final class WeightLoader {
         if (norm != null) {
             weight = foldColumns(weight, norm);
         }
-        return new LayerProjection(projection(model, sinks.int8(), sinks.levels(), sinks.none(), weight, bias), null);
+        return new LayerProjection(projection(model, sinks, weight, bias), null);
     }
 
     private void dequantized(String reason, List<String> parts) {
@@ -312,7 +325,7 @@ final class WeightLoader {
         return keep(NDArrays.concat(new NDList(qRows, kRows), 0), model);
     }
 
-    private WeightSummary summary(Int8Weights packed, Int4Weights int4) {
+    private WeightSummary summary(Int8Weights packed, Int4Weights int4, OneDnnWeights onednn) {
         String dtype = target.dtype().toString().toLowerCase(java.util.Locale.ROOT);
         // By layout, not thread count, so that the name is the same on every machine (one thread runs one block).
         // oneDNN's linear is the script's choice for float32 row blocks only.
@@ -330,7 +343,13 @@ final class WeightLoader {
             return new WeightSummary(format, keptBytes + int4.bytes(), kernel + "; LM head " + floatKernel);
         }
         if (!quantization.layers()) {
-            return new WeightSummary(dtype, keptBytes, floatKernel);
+            if (onednn.size() == 0) {
+                return new WeightSummary(dtype, keptBytes, floatKernel);
+            }
+            int refused = onednn.size() - onednn.packedCount();
+            String layers = "bmm at one row, else oneDNN linear over a packed copy"
+                    + (refused == 0 ? "" : " (" + refused + " of " + onednn.size() + " projections refused packing: " + floatKernel + ")");
+            return new WeightSummary(dtype, keptBytes + onednn.bytes(), layers + "; LM head " + floatKernel);
         }
         String format = "int8 (per-channel asymmetric, " + Int8Quantizer.levelsForThisCpu() + " levels; LM head "
                 + (quantization.lmHead() ? "int8" : dtype) + ", embeddings " + (quantization.embeddings() ? "int8" : dtype) + ")";
@@ -338,13 +357,20 @@ final class WeightLoader {
         return new WeightSummary(format, keptBytes + packed.bytes(), kernel);
     }
 
-    /** A layer's projection: packed as int8 when the layers are quantized, else kept in the layout. */
-    private Projection projection(NDManager model, Int8Weights.Packer packer, int levels, NDArray none, NDArray weight, NDArray bias) {
+    /**
+     * A layer's projection: packed as int8 when the layers are quantized, else kept in the layout
+     * (and packed for oneDNN beside it when the sinks say so).
+     */
+    private Projection projection(NDManager model, Sinks sinks, NDArray weight, NDArray bias) {
         if (!quantization.layers()) {
-            return projection(model, weight, bias);
+            Projection kept = projection(model, weight, bias);
+            if (sinks.onednn() != null) {
+                sinks.onednn().add(kept.weight());
+            }
+            return kept;
         }
-        packer.add(weight, levels);
-        return Projection.packed(none, bias == null ? null : keep(bias, model));
+        sinks.int8().add(weight, sinks.levels());
+        return Projection.packed(sinks.none(), bias == null ? null : keep(bias, model));
     }
 
     private Projection projection(NDManager model, NDArray weight, NDArray bias) {

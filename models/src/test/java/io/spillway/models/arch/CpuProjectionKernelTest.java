@@ -44,7 +44,7 @@ class CpuProjectionKernelTest {
 
     static final String ONEDNN = "mkldnn::_linear_pointwise";
     /** Its schema's: input, weight, bias, attribute, scalars, algorithm. */
-    private static final int ONEDNN_ARGUMENTS = 6;
+    static final int ONEDNN_ARGUMENTS = 6;
     private static final String BMM = "aten::bmm";
     private static final int LAYERS = 2;
     /** Four per layer and the LM head. */
@@ -161,7 +161,7 @@ class CpuProjectionKernelTest {
     }
 
     /** The logits of {@code rows} one-token sequences, each at position 0 in a block of its own, as one pass. */
-    private static float[] logits(DecoderModel model, int rows) {
+    static float[] logits(DecoderModel model, int rows) {
         try (NDManager owner = model.manager().newSubManager()) {
             int blockSize = 16;
             PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), rows + 1),

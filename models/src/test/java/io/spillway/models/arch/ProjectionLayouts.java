@@ -15,13 +15,14 @@ final class ProjectionLayouts {
     }
 
     /**
-     * LINEAR: every projection weight is 2-D (the script's {@code torch.linear}). ROW_BLOCKS: every
-     * one is 3-D (its {@code bmm}), which needs more than one intra-op thread and row counts two
-     * divides (the tiny test models' do); skipped otherwise.
+     * LINEAR: every projection weight is 2-D (the script's {@code torch.linear}). The row-block
+     * layouts: every one is 3-D (its {@code bmm}), which needs more than one intra-op thread and row
+     * counts two divides (the tiny test models' do); skipped otherwise. Only ROW_BLOCKS_AND_ONEDNN
+     * packs a float32 model's layer projections for oneDNN, four per layer.
      */
     static void requireApplied(DecoderModel model, ProjectionLayout layout) {
         assertEquals(layout, model.projectionLayout());
-        if (layout == ProjectionLayout.ROW_BLOCKS) {
+        if (layout.rowBlocks()) {
             assumeTrue(TorchRuntime.intraOpThreads() > 1, "row blocks need more than one intra-op thread");
         }
         int rank = layout == ProjectionLayout.LINEAR ? 2 : 3;
@@ -33,5 +34,7 @@ final class ProjectionLayouts {
         for (NDArray weight : weights) {
             assertEquals(rank, weight.getShape().dimension(), layout + ": projection weight " + weight.getShape());
         }
+        boolean packs = layout == ProjectionLayout.ROW_BLOCKS_AND_ONEDNN && model.target().dtype() == ai.djl.ndarray.types.DataType.FLOAT32;
+        assertEquals(packs ? 4 * constants.layers().size() : 0, constants.onednn().size(), layout + ": oneDNN entries");
     }
 }

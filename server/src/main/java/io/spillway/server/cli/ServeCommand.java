@@ -36,6 +36,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--attention", description = "auto, gather, blocks-matmul or blocks-sdpa: how the engine reads the KV cache.")
     String attention;
 
+    @Option(names = "--projections", description = "auto, linear, row-blocks or row-blocks+onednn: how projection weights are laid out.")
+    String projections;
+
     @Option(names = "--device", description = "auto, cpu, cuda, cuda:N.")
     String device;
 
@@ -91,6 +94,7 @@ public final class ServeCommand implements Callable<Integer> {
         set(loader, "model.device", "--device", device);
         set(loader, "model.quantization", "--quantization", quantization);
         set(loader, "model.attention", "--attention", attention);
+        set(loader, "model.projections", "--projections", projections);
         set(loader, "model.dtype", "--dtype", dtype);
         set(loader, "model.max-model-len", "--max-model-len", maxModelLength);
         set(loader, "model.chat-template", "--chat-template", chatTemplate);

@@ -2,6 +2,7 @@ package io.spillway.server.config;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.spillway.models.arch.ProjectionLayout;
 import io.spillway.models.arch.Quantization;
 import io.spillway.models.attention.AttentionChoice;
 import io.spillway.server.engine.EngineConfig;
@@ -39,7 +40,7 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
     public record Model(String path, @JsonProperty("served-name") String servedName, @JsonProperty("load-format") String loadFormat,
                         String device, String dtype, @JsonProperty("max-model-len") int maxModelLength, long seed, String quantization,
                         @JsonProperty("chat-template") String chatTemplate,
-                        @JsonProperty("tool-call-parser") String toolCallParser, String attention) {
+                        @JsonProperty("tool-call-parser") String toolCallParser, String attention, String projections) {
         public Model {
             require(List.of("auto", "hermes", "llama3_json", "mistral").contains(toolCallParser),
                     "model.tool-call-parser must be auto, hermes, llama3_json or mistral");
@@ -47,6 +48,12 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
                 Quantization.parse(quantization);
             } catch (IllegalArgumentException | NullPointerException e) {
                 throw new ConfigException("model." + (e.getMessage() == null ? "quantization must be none or int8" : e.getMessage()));
+            }
+            try {
+                ProjectionLayout.parse(projections);
+            } catch (IllegalArgumentException | NullPointerException e) {
+                throw new ConfigException("model." + (e.getMessage() == null ? "projections must be auto, linear, row-blocks or row-blocks+onednn"
+                        : e.getMessage()));
             }
             try {
                 AttentionChoice.parse(attention);
@@ -59,6 +66,11 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
         /** The configured backend, or null for the target's ({@code auto}). */
         public AttentionChoice attentionChoice() {
             return AttentionChoice.parse(attention);
+        }
+
+        /** The configured projection layout, or null for the target's ({@code auto}). */
+        public ProjectionLayout projectionLayout() {
+            return ProjectionLayout.parse(projections);
         }
 
         public Quantization weightQuantization() {

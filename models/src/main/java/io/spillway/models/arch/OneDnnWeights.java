@@ -1,0 +1,89 @@
+package io.spillway.models.arch;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.IValue;
+import io.spillway.models.runtime.ScriptType;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A float32 CPU model's layer projections packed in oneDNN's blocked layout: the decoder script's
+ * {@code onednn} list (four per layer, qkv, o, gate-up, down), which passes of two rows or more
+ * multiply by, empty when the layout is {@link ProjectionLayout#ROW_BLOCKS}. It is a second copy:
+ * one-row passes (batch-1 decode) keep the row blocks' batched matmul, which reads the plain weight
+ * faster than oneDNN reads its packed one there. The LM head is not packed.
+ *
+ * <p>An entry is the packed weight, or an empty tensor where the packer refused the packing
+ * because its products were wrong (see {@code OneDnnPacker} in the script); such a projection runs
+ * as in {@link ProjectionLayout#ROW_BLOCKS}, and the load summary counts it.
+ *
+ * <p>Why (SmolLM2-135M shapes, 2 cores, every projection of a step but the LM head, medians; see
+ * {@link Projection}): the packed weight let oneDNN skip the reorder it otherwise does in every call.
+ */
+@ScriptType("List[Tensor]")
+public final class OneDnnWeights extends PackedProjections {
+
+    /** {@code OneDnnPacker.forward}: one float32 weight {@code [out, in]}, or none. */
+    public record OneDnnPackCall(List<NDArray> weights) {
+    }
+
+    private OneDnnWeights(IValue list, List<Shape> shapes, long bytes) {
+        super(list, shapes, bytes);
+    }
+
+    /** Whether entry {@code i} is packed (else its projection runs on the plain weight, and {@link #shape} is null). */
+    public boolean packed(int i) {
+        return shape(i) != null;
+    }
+
+    /** Entries that are packed. */
+    public int packedCount() {
+        int n = 0;
+        for (int i = 0; i < size(); i++) {
+            n += packed(i) ? 1 : 0;
+        }
+        return n;
+    }
+
+    /** Packs projections one at a time. Holds the compiled packer until {@link #finish} or {@link #close}. */
+    static final class Packer implements AutoCloseable {
+
+        private final PackedListBuilder list;
+        private final NDArray refused;
+        private final List<Shape> shapes = new ArrayList<>();
+        private long bytes;
+
+        /** @param refused what stands for a refused packing: an empty float32 tensor the model owns */
+        Packer(NDManager manager, NDArray refused) {
+            this.list = new PackedListBuilder(manager, DecoderScript.Root.ONEDNN_PACKER);
+            this.refused = refused;
+        }
+
+        /** Appends {@code weight} (float32 {@code [out, in]}, the model's) packed, or refused if its packing is wrong. */
+        void add(NDArray weight) {
+            Shape s = weight.getShape();
+            if (list.addIfAny(new OneDnnPackCall(List.of(weight)), refused)) {
+                shapes.add(s);
+                bytes += s.size() * 4;
+            } else {
+                shapes.add(null);
+            }
+        }
+
+        /** The packed list (empty when nothing was added); the packer is closed. */
+        OneDnnWeights finish() {
+            try {
+                return new OneDnnWeights(list.finish(new OneDnnPackCall(List.of())), new ArrayList<>(shapes), bytes);
+            } finally {
+                close();
+            }
+        }
+
+        @Override
+        public void close() {
+            list.close();
+        }
+    }
+}
