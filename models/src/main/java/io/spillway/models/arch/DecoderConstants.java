@@ -19,7 +19,7 @@ import java.util.List;
  *                        empty when it is int8
  * @param packed          the int8 projections: none, four per layer, or four per layer and the LM head
  * @param int4            an int4 checkpoint's layer projections, four per layer, or none
- * @param onednn          a float32 model's layer projections packed for oneDNN, four per layer, or none
+ * @param onednn          a float32 model's projections packed for oneDNN: four per layer and the LM head, or none
  * @param cosTable  RoPE's cosines {@code [positions, headDim]}
  * @param sinTable  RoPE's sines with rotate-half's sign folded in, {@code [positions, headDim]}
  * @param eps       RMSNorm's epsilon
@@ -56,10 +56,13 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
             throw new IllegalArgumentException(int4.size() + " int4 projections beside " + packed.size() + " int8 ones: a model of " + n
                     + " layers has none or " + 4 * n + ", and no int8 ones with them");
         }
-        if (onednn.size() != 0 && (onednn.size() != 4 * n || packed.size() != 0 || int4.size() != 0 || dtype != DataType.FLOAT32)) {
+        if (onednn.size() != 0 && (onednn.size() != 4 * n + 1 || packed.size() != 0 || int4.size() != 0 || dtype != DataType.FLOAT32)) {
             throw new IllegalArgumentException(onednn.size() + " oneDNN projections in a " + dtype + " model beside " + packed.size()
-                    + " int8 and " + int4.size() + " int4 ones: a float32 model of " + n + " layers has none or " + 4 * n
-                    + ", and no quantized ones with them");
+                    + " int8 and " + int4.size() + " int4 ones: a float32 model of " + n + " layers has none or " + (4 * n + 1)
+                    + " (its layers and LM head), and no quantized ones with them");
+        }
+        if (onednn.size() != 0 && onednn.packed(4 * n) && !onednn.shape(4 * n).equals(new Shape(vocab, hidden))) {
+            throw new IllegalArgumentException("the LM head's oneDNN entry is " + onednn.shape(4 * n) + ", not " + new Shape(vocab, hidden));
         }
         require("LM head", lmHead, dtype, null);
         if (packed.size() == 4 * n + 1) {

@@ -17,10 +17,10 @@ public enum ProjectionLayout {
      */
     ROW_BLOCKS,
     /**
-     * {@link #ROW_BLOCKS}, and beside them a float32 model's layer projections packed in oneDNN's
-     * blocked layout ({@link OneDnnWeights}) for passes of two rows or more: the CPU's. The packed
-     * copy is the layer weights' bytes again; {@link #ROW_BLOCKS} saves them, at the speed of
-     * batched decode steps and prefill. A 16-bit or quantized model is loaded as in {@link #ROW_BLOCKS}.
+     * {@link #ROW_BLOCKS}, and beside them a float32 model's projections (layers and LM head) packed
+     * in oneDNN's blocked layout ({@link OneDnnWeights}) for passes of two rows or more: the CPU's.
+     * The packed copy is the projections' bytes again; {@link #ROW_BLOCKS} saves them, at the speed
+     * of batched decode steps and prefill. A 16-bit or quantized model loads as in {@link #ROW_BLOCKS}.
      */
     ROW_BLOCKS_AND_ONEDNN;
 

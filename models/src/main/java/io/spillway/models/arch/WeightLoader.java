@@ -125,11 +125,12 @@ final class WeightLoader {
         NDArray embedding;
         NDArray embeddingScales = none;
         NDArray lmHeadWeight = none;
+        Projection lmHead;
         try (NDManager scratch = scratch(model)) {
             // One matrix serves both ends of a tied model; the embedding reads its rows.
             NDArray head = read(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), hidden, scratch);
             NDArray table = tied ? head : read("model.embed_tokens.weight", c.vocabSize(), hidden, scratch);
-            Projection lmHead = quantization.lmHead() ? null : projection(model, head, null);
+            lmHead = quantization.lmHead() ? null : projection(model, head, null);
             if (lmHead != null) {
                 lmHeadWeight = lmHead.applied();
             }
@@ -183,6 +184,10 @@ final class WeightLoader {
             try (NDManager scratch = scratch(model)) {
                 packer.add(read(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), hidden, scratch), levels);
             }
+        }
+        // So is the LM head's oneDNN copy.
+        if (sinks.onednn() != null && lmHead != null) {
+            sinks.onednn().add(lmHead.weight());
         }
         Int8Weights packed = packer.finish();
         Int4Weights int4 = int4Packer.finish();
@@ -347,9 +352,9 @@ final class WeightLoader {
                 return new WeightSummary(dtype, keptBytes, floatKernel);
             }
             int refused = onednn.size() - onednn.packedCount();
-            String layers = "bmm at one row, else oneDNN linear over a packed copy"
+            String kernel = "bmm at one row, else oneDNN linear over a packed copy"
                     + (refused == 0 ? "" : " (" + refused + " of " + onednn.size() + " projections refused packing: " + floatKernel + ")");
-            return new WeightSummary(dtype, keptBytes + onednn.bytes(), layers + "; LM head " + floatKernel);
+            return new WeightSummary(dtype, keptBytes + onednn.bytes(), kernel);
         }
         String format = "int8 (per-channel asymmetric, " + Int8Quantizer.levelsForThisCpu() + " levels; LM head "
                 + (quantization.lmHead() ? "int8" : dtype) + ", embeddings " + (quantization.embeddings() ? "int8" : dtype) + ")";

@@ -197,8 +197,8 @@ class Int8QuantizerTest {
             // are folded into them), final norm
             long layerParams = 2 * (128L * 64 + 64 * 64 + 256 * 64 + 64 * 128);
             long params = 256L * 64 + layerParams + 64;
-            // and the layer projections again, packed for oneDNN (the CPU's default layout)
-            assertEquals(4 * (params + layerParams), floatBytes);
+            // and the projections again, packed for oneDNN (the CPU's default layout)
+            assertEquals(4 * (params + layerParams + 256L * 64), floatBytes);
             floatBytes = 4 * params;
         }
         try (LoadedModel q = LoadedModel.load(options.withQuantization(Quantization.INT8))) {

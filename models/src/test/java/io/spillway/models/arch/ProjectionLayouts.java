@@ -18,7 +18,7 @@ final class ProjectionLayouts {
      * LINEAR: every projection weight is 2-D (the script's {@code torch.linear}). The row-block
      * layouts: every one is 3-D (its {@code bmm}), which needs more than one intra-op thread and row
      * counts two divides (the tiny test models' do); skipped otherwise. Only ROW_BLOCKS_AND_ONEDNN
-     * packs a float32 model's layer projections for oneDNN, four per layer.
+     * packs a float32 model's projections for oneDNN, four per layer and the LM head.
      */
     static void requireApplied(DecoderModel model, ProjectionLayout layout) {
         assertEquals(layout, model.projectionLayout());
@@ -35,6 +35,6 @@ final class ProjectionLayouts {
             assertEquals(rank, weight.getShape().dimension(), layout + ": projection weight " + weight.getShape());
         }
         boolean packs = layout == ProjectionLayout.ROW_BLOCKS_AND_ONEDNN && model.target().dtype() == ai.djl.ndarray.types.DataType.FLOAT32;
-        assertEquals(packs ? 4 * constants.layers().size() : 0, constants.onednn().size(), layout + ": oneDNN entries");
+        assertEquals(packs ? 4 * constants.layers().size() + 1 : 0, constants.onednn().size(), layout + ": oneDNN entries");
     }
 }
