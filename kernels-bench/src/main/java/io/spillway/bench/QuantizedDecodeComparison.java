@@ -21,8 +21,8 @@ import java.util.Random;
  * that a shared machine's load falls on both alike: a decode step at batch 1 and 16 (context 128)
  * and a 512-token prefill chunk, plus the same run's read bandwidth (a 1 GiB sum, as
  * {@link MemoryBandwidthBenchmark}). Prints per variant the median step time with its min and
- * max over rounds, tokens/s, bytes of weights and the step's ratio to its bandwidth floor
- * (weight bytes / bandwidth). JMH runs parameters one after the other, so this is a main.
+ * max over rounds, tokens/s, bytes of weights a step streams and the step's ratio to its bandwidth
+ * floor (those bytes / bandwidth; float32's packed copy for oneDNN is held, not streamed as well). JMH runs parameters one after the other, so this is a main.
  *
  * <pre>java -cp kernels-bench/target/benchmarks.jar io.spillway.bench.QuantizedDecodeComparison [rounds] [seconds per cell] [formats]</pre>
  *
@@ -82,7 +82,7 @@ public final class QuantizedDecodeComparison {
             for (int v = 0; v < variants.size(); v++) {
                 Workload work = workloads.get(v).get(w);
                 double med = Timings.median(ms[v][w]);
-                long bytes = models.get(v).model().weightSummary().bytes();
+                long bytes = models.get(v).model().weightSummary().streamedBytes();
                 double floorMs = bytes / (gbps * 1e9) * 1000;
                 System.out.printf("%-14s %-9s median %8.2f ms/step [min %.2f max %.2f], %8.1f tokens/s, weights %.1f MB, floor %.2f ms, %.1fx floor%n",
                         work.name(), variants.get(v), med, Arrays.stream(ms[v][w]).min().orElseThrow(), Arrays.stream(ms[v][w]).max().orElseThrow(),

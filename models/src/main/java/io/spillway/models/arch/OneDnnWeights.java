@@ -19,8 +19,8 @@ import java.util.List;
  * because its products were wrong (see {@code OneDnnPacker} in the script); such a projection runs
  * as in {@link ProjectionLayout#ROW_BLOCKS}, and the load summary counts it.
  *
- * <p>Why (SmolLM2-135M shapes, 2 cores, every projection of a step but the LM head, medians; see
- * {@link Projection}): the packed weight let oneDNN skip the reorder it otherwise does in every call.
+ * <p>Why: over a plain weight oneDNN reorders it in every call; packed once, a 16-row decode step
+ * of the SmolLM2-135M shape took 69 ms instead of 109 ({@link Projection} has the measurements).
  */
 @ScriptType("List[Tensor]")
 public final class OneDnnWeights extends PackedProjections {

@@ -43,12 +43,26 @@ import ai.djl.ndarray.types.Shape;
  * whose out is the vocabulary, keeps the batched matmul from sixteen rows, where that would reach
  * gigabytes. Over every count from 2 to 256 rows a SmolLM2-135M model's resident memory levelled
  * at 1.27-1.28 GB, against 1.14-1.21 GB with the batched matmul from sixteen rows.
- * oneDNN's prepacked linear ({@code _reorder_linear_weight}) is not used: libtorch 2.7.1's packing
- * gives wrong products for some weight shapes (see the README's known limits). The plain weight's
- * products match {@code linear}'s at every shape and row count tried
- * ({@code CpuProjectionKernelTest} and {@code ReferenceParityTest} hold it to 1e-4 on the shapes the
- * packing got wrong). Measured on one 2-core AVX2 machine kind; the script needs a libtorch built with
- * oneDNN to compile.
+ *
+ * <p>{@link ProjectionLayout#ROW_BLOCKS_AND_ONEDNN} (the CPU's default in float32) adds to the row
+ * blocks every projection packed once at load in oneDNN's blocked layout ({@link OneDnnWeights}),
+ * which every pass of two rows or more multiplies by, with the same call and the same padded rows:
+ * over a plain weight oneDNN reorders it in every call. All projections of a SmolLM2-135M step
+ * (2 cores, medians of 11) took 14-15 ms packed at 4 rows against 18-23 over the plain weight,
+ * 17-19 at 8 against 27-30, 23-24 at 16 against 51-58 (the batched matmul), 54-57 at 64 against
+ * 92; the LM head alone 2.4 ms at 4 rows against 4.5, 4.0 at 16 against 10.2. Whole steps,
+ * alternating in one process on a busy day: decode at 4, 8, 16, 32 and 64 rows 40, 46, 69, 114 and
+ * 232 ms against 52, 67, 109, 182 and 304; prefill chunks of 16 and 128 tokens 45 and 177 against 64
+ * and 221, 256 and 512 even within the noise. One row keeps the batched matmul (the projections took
+ * 14.1 ms packed against 11.8), so the packed weights are a second copy, which
+ * {@link ProjectionLayout#ROW_BLOCKS} saves. libtorch 2.7.1 packs some shapes wrongly (a 100 x 30
+ * weight at any batch-size hint, 64 x 64 and 128 x 256 at hints below 16, 200 x 30 and 100 x 64 at
+ * 16: errors of 5-30 on outputs of order 10); each such packing was wrong at every row count tried
+ * and each other one right at all of them, so the packer checks every packing against
+ * {@code linear} at three row counts and refuses a wrong one, whose projection then runs as in
+ * {@link ProjectionLayout#ROW_BLOCKS} ({@code OneDnnPackingTest} sweeps the row counts the decoder
+ * sends up to 1,024 both ways). Measured on one 2-core machine kind; the script needs a libtorch
+ * built with oneDNN to compile.
  *
  * <p>The weight belongs to the model's manager.
  */

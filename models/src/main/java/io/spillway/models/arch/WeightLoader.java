@@ -354,7 +354,7 @@ final class WeightLoader {
             int refused = onednn.size() - onednn.packedCount();
             String kernel = "bmm at one row, else oneDNN linear over a packed copy"
                     + (refused == 0 ? "" : " (" + refused + " of " + onednn.size() + " projections refused packing: " + floatKernel + ")");
-            return new WeightSummary(dtype, keptBytes + onednn.bytes(), kernel);
+            return new WeightSummary(dtype, keptBytes + onednn.bytes(), kernel, onednn.bytes());
         }
         String format = "int8 (per-channel asymmetric, " + Int8Quantizer.levelsForThisCpu() + " levels; LM head "
                 + (quantization.lmHead() ? "int8" : dtype) + ", embeddings " + (quantization.embeddings() ? "int8" : dtype) + ")";

@@ -5,11 +5,23 @@ package io.spillway.models.arch;
  *
  * @param format how the weights are stored, e.g. {@code float32} or
  *               {@code int8 (per-channel asymmetric, 127 levels; LM head int8, embeddings int8)}
- * @param bytes  bytes held by the weights (projections with their scales and biases, embedding,
- *               norms; not RoPE tables or KV cache)
- * @param kernel what applies the projections
+ * @param bytes       bytes held by the weights (projections with their scales and biases, embedding,
+ *                    norms; not RoPE tables or KV cache)
+ * @param kernel      what applies the projections
+ * @param packedCopy  of {@code bytes}, those of a second copy of projections a pass reads instead
+ *                    of the first ({@link OneDnnWeights}), so that no pass reads them: a one-row
+ *                    pass's bandwidth floor is {@code bytes - packedCopy}
  */
-public record WeightSummary(String format, long bytes, String kernel) {
+public record WeightSummary(String format, long bytes, String kernel, long packedCopy) {
+
+    public WeightSummary(String format, long bytes, String kernel) {
+        this(format, bytes, kernel, 0);
+    }
+
+    /** Bytes of weights a pass streams at most: what is held less the second copy. */
+    public long streamedBytes() {
+        return bytes - packedCopy;
+    }
 
     /** One line: {@code int8 (...), 171.3 MB of weights, kernel fbgemm ...}. */
     public String describe() {

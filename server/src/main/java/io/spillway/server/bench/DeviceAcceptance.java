@@ -192,7 +192,7 @@ public final class DeviceAcceptance {
             }
             Arrays.sort(ms);
             return new StepTiming(plan.shapeName(), batch, plan.context(), ms.length, ms[ms.length / 2], ms[0], ms[ms.length - 1],
-                    model.weightSummary().bytes(), bandwidth);
+                    model.weightSummary().streamedBytes(), bandwidth);
         }
     }
 
