@@ -34,20 +34,6 @@ public final class Int4Weights extends PackedProjections {
         super(list, shapes, bytes);
     }
 
-    /** Whether entry {@code i} runs on the kernel (else its projection is a float weight, and {@link #shape} is null). */
-    public boolean packed(int i) {
-        return shape(i) != null;
-    }
-
-    /** Entries the kernel applies. */
-    public int packedCount() {
-        int n = 0;
-        for (int i = 0; i < size(); i++) {
-            n += packed(i) ? 1 : 0;
-        }
-        return n;
-    }
-
     /**
      * Packs projections one at a time on the target device, so that each one's unpacked arrays can
      * be freed as soon as it is packed. Holds the compiled packer until {@link #finish} or {@link #close}.

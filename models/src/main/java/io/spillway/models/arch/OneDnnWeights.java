@@ -33,20 +33,6 @@ public final class OneDnnWeights extends PackedProjections {
         super(list, shapes, bytes);
     }
 
-    /** Whether entry {@code i} is packed (else its projection runs on the plain weight, and {@link #shape} is null). */
-    public boolean packed(int i) {
-        return shape(i) != null;
-    }
-
-    /** Entries that are packed. */
-    public int packedCount() {
-        int n = 0;
-        for (int i = 0; i < size(); i++) {
-            n += packed(i) ? 1 : 0;
-        }
-        return n;
-    }
-
     /** Packs projections one at a time. Holds the compiled packer until {@link #finish} or {@link #close}. */
     static final class Packer implements AutoCloseable {
 

@@ -37,6 +37,24 @@ abstract sealed class PackedProjections implements NativeScriptValue, AutoClosea
         return shapes.size();
     }
 
+    /**
+     * Whether entry {@code i} holds its projection packed; where a subclass lets one stay unpacked
+     * (an int4 projection dequantized, a oneDNN packing refused), it runs on a float weight and
+     * {@link #shape} is null.
+     */
+    public final boolean packed(int i) {
+        return shape(i) != null;
+    }
+
+    /** Entries that hold their projection packed. */
+    public final int packedCount() {
+        int n = 0;
+        for (int i = 0; i < size(); i++) {
+            n += packed(i) ? 1 : 0;
+        }
+        return n;
+    }
+
     /** Entry {@code i}'s weight shape, {@code [out, in]}. */
     public final Shape shape(int i) {
         return shapes.get(i);
