@@ -11,9 +11,10 @@ import java.util.List;
 /**
  * A float32 CPU model's projections packed in oneDNN's blocked layout: the decoder script's
  * {@code onednn} list (four per layer, qkv, o, gate-up, down, then the LM head), which passes of
- * two rows or more multiply by, empty when the layout is {@link ProjectionLayout#ROW_BLOCKS}. It is
- * a second copy: one-row passes (batch-1 decode) keep the row blocks' batched matmul, which reads
- * the plain weight faster than oneDNN reads its packed one there.
+ * two rows or more multiply by; empty unless the layout is
+ * {@link ProjectionLayout#ROW_BLOCKS_AND_ONEDNN} and the model a float checkpoint's, unquantized, in
+ * float32 on the CPU. It is a second copy: one-row passes (batch-1 decode) keep the row blocks'
+ * batched matmul, which reads the plain weight faster than oneDNN reads its packed one there.
  *
  * <p>An entry is the packed weight, or an empty tensor where the packer refused the packing
  * because its products were wrong (see {@code OneDnnPacker} in the script); such a projection runs

@@ -81,6 +81,11 @@ final class WeightLoader {
             throw new IllegalArgumentException("--quantization " + quantization + " runs on the CPU in float32 (fbgemm's kernel),"
                     + " not on " + target + "; use --dtype float32 --device cpu");
         }
+        if (layout.rowBlocks() && target.isGpu()) {
+            // The row blocks' script branches call oneDNN and split rows across CPU threads: CPU kernels.
+            throw new IllegalArgumentException("projections " + layout + " are the CPU's layouts; on " + target
+                    + " use linear (or auto)");
+        }
         if (quantization.layers() && config.quantization() instanceof QuantizationConfig.Int4 int4) {
             throw new IllegalArgumentException("--quantization " + quantization + " quantizes a float checkpoint on load; this one is "
                     + int4.describe() + " already (serve it with --quantization none)");

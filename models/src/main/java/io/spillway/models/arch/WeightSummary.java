@@ -9,8 +9,8 @@ package io.spillway.models.arch;
  *                    norms; not RoPE tables or KV cache)
  * @param kernel      what applies the projections
  * @param packedCopy  of {@code bytes}, those of a second copy of projections a pass reads instead
- *                    of the first ({@link OneDnnWeights}), so that no pass reads them: a one-row
- *                    pass's bandwidth floor is {@code bytes - packedCopy}
+ *                    of the first ({@link OneDnnWeights}): no pass reads both copies, so a pass's
+ *                    bandwidth floor is {@code bytes - packedCopy}
  */
 public record WeightSummary(String format, long bytes, String kernel, long packedCopy) {
 

@@ -2,6 +2,7 @@ package io.spillway.models.arch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
@@ -131,14 +132,16 @@ class OneDnnPackingTest {
              TorchScriptModule sweep = TorchScriptModule.compile(m, "Sweep", SWEEP);
              TorchScriptModule unchecked = TorchScriptModule.compile(m, "Unchecked", UNCHECKED)) {
             NDArray weight = m.randomNormal(new Shape(out, in));
-            OneDnnWeights.Packer packer = new OneDnnWeights.Packer(m, m.zeros(new Shape(0), DataType.FLOAT32));
-            packer.add(weight);
-            try (OneDnnWeights packed = packer.finish()) {
+            try (OneDnnWeights packed = pack(m, weight)) {
                 assertEquals(kept, packed.packed(0), out + " x " + in + ": kept");
-                IValue list = kept ? packed.value() : unchecked.forward(IValue.from((PtNDArray) weight));
-                double[] errors = sweepErrors(sweep, list, weight, rows);
-                if (!kept) {
-                    list.close();
+                double[] errors;
+                if (kept) {
+                    errors = sweepErrors(sweep, packed.value(), weight, rows);
+                } else {
+                    try (IValue w = IValue.from((PtNDArray) weight);
+                         IValue list = unchecked.forward(w)) {
+                        errors = sweepErrors(sweep, list, weight, rows);
+                    }
                 }
                 for (int i = 0; i < rows.length; i++) {
                     if (kept) {
@@ -151,6 +154,70 @@ class OneDnnPackingTest {
         }
     }
 
+    /** {@code weight} through the shipped packer, as the loader packs a projection. */
+    private static OneDnnWeights pack(NDManager m, NDArray weight) {
+        try (OneDnnWeights.Packer packer = new OneDnnWeights.Packer(m, m.zeros(new Shape(0), DataType.FLOAT32))) {
+            packer.add(weight);
+            return packer.finish();
+        }
+    }
+
+    /**
+     * layer_project alone, with a oneDNN list as given, no int8 or int4 projections and entry 0:
+     * which weight a pass multiplies by, whatever the products of the rest of the decoder.
+     */
+    private static final String LAYER_PROJECT = """
+
+            class LayerProjectProbe(Module):
+              __parameters__ = []
+              __buffers__ = []
+              training : bool
+              def forward(self: __torch__.LayerProjectProbe, x: Tensor, blocks: Tensor, onednn: List[Tensor], is_lm_head: bool) -> Tensor:
+                return __torch__.layer_project(x, blocks, x[0:0], annotate(List[__torch__.torch.classes.quantized.LinearPackedParamsBase], []),
+                                               annotate(List[Tuple[Tensor, Tensor]], []), onednn, 0, is_lm_head)
+            """;
+
+    /**
+     * The packed entry, not the row blocks, is what every pass of two rows or more multiplies by,
+     * in a layer and in the LM head, and one row never does: with -W packed beside W's row blocks,
+     * the product is -x W^T from two rows and x W^T at one. A refused entry leaves every pass to the
+     * row blocks.
+     */
+    @ParameterizedTest(name = "{0} rows, LM head {1}")
+    @CsvSource({"1, false", "2, false", "4, false", "15, false", "16, false", "17, false", "32, false", "33, false", "64, false",
+                "1, true", "4, true", "16, true", "17, true", "33, true"})
+    void passesOfTwoRowsOrMoreMultiplyByThePackedEntry(int rows, boolean lmHead) {
+        TorchRuntime.engine();
+        try (NDManager m = NDManager.newBaseManager(Device.cpu());
+             TorchScriptModule probe = TorchScriptModule.compile(m, "LayerProjectProbe", DecoderScript.source() + LAYER_PROJECT)) {
+            NDArray weight = m.randomNormal(new Shape(64, 64));
+            NDArray x = m.randomNormal(new Shape(rows, 64));
+            NDArray plain = x.matMul(weight.transpose());
+            try (OneDnnWeights negated = pack(m, weight.neg());
+                 OneDnnWeights refused = pack(m, m.randomNormal(new Shape(100, 30)))) {
+                assertTrue(negated.packed(0) && !refused.packed(0), "64 x 64 packs right, 100 x 30 does not");
+                NDArray expected = rows > 1 ? plain.neg() : plain;
+                assertProduct(expected, probe(probe, x, weight, negated.value(), lmHead), rows + " rows over -W packed");
+                assertProduct(plain, probe(probe, x, weight, refused.value(), lmHead), rows + " rows beside a refused entry");
+            }
+        }
+    }
+
+    private static NDArray probe(TorchScriptModule probe, NDArray x, NDArray weight, IValue onednn, boolean lmHead) {
+        try (IValue xs = IValue.from((PtNDArray) x);
+             IValue blocks = IValue.from((PtNDArray) weight.reshape(2, 32, 64));
+             IValue head = IValue.from(lmHead);
+             IValue out = probe.forward(xs, blocks, onednn, head)) {
+            return out.toTensor((ai.djl.pytorch.engine.PtNDManager) x.getManager());
+        }
+    }
+
+    private static void assertProduct(NDArray expected, NDArray actual, String what) {
+        assertEquals(expected.getShape(), actual.getShape(), what);
+        float worst = expected.sub(actual).abs().max().getFloat();
+        assertTrue(worst < TOLERANCE * 10, what + ": differs from the expected product by " + worst);
+    }
+
     private static double[] sweepErrors(TorchScriptModule sweep, IValue list, NDArray weight, long[] rows) {
         try (IValue w = IValue.from((PtNDArray) weight);
              IValue counts = IValue.listFrom(rows);
@@ -159,14 +226,14 @@ class OneDnnPackingTest {
         }
     }
 
-    /** 2-15, then the sizes onednn_rows pads 17 to {@code max} rows up to. */
+    /** 2-15, then 16 and the sizes onednn_rows pads 17 to {@code max} rows up to (16, 18, 20, ..., 32, 36, ...). */
     private static long[] decoderRowCounts(int max) {
         List<Long> counts = new ArrayList<>();
         for (long r = 2; r <= 15; r++) {
             counts.add(r);
         }
         for (int octave = 16; octave <= max; octave *= 2) {
-            for (int k = 1; k <= 8 && octave + k * (octave / 8) <= max; k++) {
+            for (int k = 0; k < 8 && octave + k * (octave / 8) <= max; k++) {
                 counts.add((long) octave + k * (octave / 8));
             }
         }
@@ -211,6 +278,34 @@ class OneDnnPackingTest {
         assertEquals(oneDnn, seen.size(), rows + " rows: oneDNN saw " + seen);
         assertTrue(refuses.model().weightSummary().kernel().contains(refused + " of " + onednn.size() + " projections refused packing"),
                 refuses.model().weightSummary().kernel());
+    }
+
+    /** The row-block layouts run CPU kernels (oneDNN, threads splitting rows): named for a GPU, the load refuses them. */
+    @Test
+    void rowBlockLayoutsAreRefusedOnAGpu() {
+        ComputeTarget gpu = new ComputeTarget(Device.gpu(), DataType.FLOAT32);
+        for (ProjectionLayout layout : List.of(ProjectionLayout.ROW_BLOCKS, ProjectionLayout.ROW_BLOCKS_AND_ONEDNN)) {
+            Exception e = assertThrows(IllegalArgumentException.class, () -> new WeightLoader(null, null, gpu, layout, Quantization.NONE));
+            assertTrue(e.getMessage().contains("are the CPU's layouts"), e.getMessage());
+        }
+    }
+
+    /** A oneDNN list that does not match the model's weights, in length or in an entry's shape, fails at load. */
+    @Test
+    void constantsRefuseAOneDnnListThatDoesNotMatchTheWeights() {
+        DecoderConstants c = packs.model().constants();
+        Exception shapes = assertThrows(IllegalArgumentException.class, () -> withOneDnn(c, refuses.model().constants().onednn()));
+        assertTrue(shapes.getMessage().contains("layer 0's oneDNN entry 0 is (50, 30), its plain weight (128, 64)"), shapes.getMessage());
+        try (NDManager m = NDManager.newBaseManager(Device.cpu());
+             OneDnnWeights one = pack(m, m.randomNormal(new Shape(128, 64)))) {
+            Exception length = assertThrows(IllegalArgumentException.class, () -> withOneDnn(c, one));
+            assertTrue(length.getMessage().contains("1 oneDNN projections"), length.getMessage());
+        }
+    }
+
+    private static DecoderConstants withOneDnn(DecoderConstants c, OneDnnWeights onednn) {
+        return new DecoderConstants(c.embedding(), c.embeddingScales(), c.layers(), c.finalNorm(), c.lmHead(), c.packed(), c.int4(), onednn,
+                c.cosTable(), c.sinTable(), c.eps(), c.heads(), c.kvHeads(), c.headDim());
     }
 
     /** The summary counts the second copy's bytes: every projection's float32 weight again, the LM head's included. */
