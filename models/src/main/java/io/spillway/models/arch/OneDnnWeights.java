@@ -3,6 +3,7 @@ package io.spillway.models.arch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.IValue;
 import io.spillway.models.runtime.ScriptType;
 import java.util.ArrayList;
@@ -26,12 +27,17 @@ import java.util.List;
 @ScriptType("List[Tensor]")
 public final class OneDnnWeights extends PackedProjections {
 
-    /** {@code OneDnnPacker.forward}: one float32 weight {@code [out, in]}, or none. */
+    /** {@code OneDnnPacker.forward}: float32 weights {@code [out, in]}, one per call. */
     public record OneDnnPackCall(List<NDArray> weights) {
     }
 
     private OneDnnWeights(IValue list, List<Shape> shapes, long bytes) {
         super(list, shapes, bytes);
+    }
+
+    /** The empty list of a model that packs nothing for oneDNN; a list of tensors is typed without a script. */
+    static OneDnnWeights none() {
+        return new OneDnnWeights(IValue.listFrom(new PtNDArray[0]), List.of(), 0);
     }
 
     /** Packs projections one at a time. Holds the compiled packer until {@link #finish} or {@link #close}. */
@@ -59,7 +65,7 @@ public final class OneDnnWeights extends PackedProjections {
             }
         }
 
-        /** The packed list (empty when nothing was added); the packer is closed. */
+        /** The packed list; the packer is closed. */
         OneDnnWeights finish() {
             try {
                 return new OneDnnWeights(list.finish(new OneDnnPackCall(List.of())), new ArrayList<>(shapes), bytes);

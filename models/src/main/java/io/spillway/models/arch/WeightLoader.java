@@ -103,7 +103,8 @@ final class WeightLoader {
         QuantizationConfig.Int4 int4 = config.quantization() instanceof QuantizationConfig.Int4 q ? q : null;
         try (Int8Weights.Packer packer = new Int8Weights.Packer(model);
              Int4Weights.Packer int4Packer = new Int4Weights.Packer(model, target);
-             OneDnnWeights.Packer onednnPacker = new OneDnnWeights.Packer(model, model.zeros(new Shape(0), DataType.FLOAT32));
+             OneDnnWeights.Packer onednnPacker = packsForOneDnn(int4)
+                     ? new OneDnnWeights.Packer(model, model.zeros(new Shape(0), DataType.FLOAT32)) : null;
              Int4Reader int4Reader = int4 == null ? null : new Int4Reader(source, int4, model);
              Bf16Containers bf16 = target.dtype() == DataType.BFLOAT16 ? new Bf16Containers(model) : null) {
             this.bf16 = bf16;
@@ -150,7 +151,7 @@ final class WeightLoader {
         }
 
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
-        Sinks sinks = new Sinks(none, packer, levels, int4Packer, int4Reader, packsForOneDnn(int4Reader) ? onednnPacker : null);
+        Sinks sinks = new Sinks(none, packer, levels, int4Packer, int4Reader, onednnPacker);
         long inter = c.intermediateSize();
         List<LayerWeights> layers = new ArrayList<>(c.numLayers());
         for (int i = 0; i < c.numLayers(); i++) {
@@ -191,12 +192,12 @@ final class WeightLoader {
             }
         }
         // So is the LM head's oneDNN copy.
-        if (sinks.onednn() != null && lmHead != null) {
-            sinks.onednn().add(lmHead.weight());
+        if (onednnPacker != null && lmHead != null) {
+            onednnPacker.add(lmHead.weight());
         }
         Int8Weights packed = packer.finish();
         Int4Weights int4 = int4Packer.finish();
-        OneDnnWeights onednn = onednnPacker.finish();
+        OneDnnWeights onednn = onednnPacker == null ? OneDnnWeights.none() : onednnPacker.finish();
         try {
             RotaryEmbedding rope = new RotaryEmbedding(c.headDim(), c.ropeTheta(), c.ropeScaling(), maxModelLength,
                     this::toModelDtype, target.device(), model);
@@ -211,10 +212,13 @@ final class WeightLoader {
         }
     }
 
-    /** oneDNN packs float32 weights on the CPU: a float checkpoint's, neither quantized on load nor int4. */
-    private boolean packsForOneDnn(Int4Reader int4Reader) {
-        return layout == ProjectionLayout.ROW_BLOCKS_AND_ONEDNN && !target.isGpu() && target.dtype() == DataType.FLOAT32
-                && !quantization.layers() && int4Reader == null;
+    /**
+     * oneDNN packs float32 weights (on the CPU, where alone its layout loads): a float checkpoint's,
+     * neither quantized on load nor int4.
+     */
+    private boolean packsForOneDnn(QuantizationConfig.Int4 int4) {
+        return layout == ProjectionLayout.ROW_BLOCKS_AND_ONEDNN && target.dtype() == DataType.FLOAT32 && !quantization.layers()
+                && int4 == null;
     }
 
     private NDManager scratch(NDManager model) {
