@@ -3,6 +3,7 @@ package io.spillway.models.arch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -61,9 +62,6 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
                     + " int8 and " + int4.size() + " int4 ones: a float32 model of " + n + " layers has none or " + (4 * n + 1)
                     + " (its layers and LM head), and no quantized ones with them");
         }
-        if (onednn.size() != 0 && onednn.packed(4 * n) && !onednn.shape(4 * n).equals(new Shape(vocab, hidden))) {
-            throw new IllegalArgumentException("the LM head's oneDNN entry is " + onednn.shape(4 * n) + ", not " + new Shape(vocab, hidden));
-        }
         require("LM head", lmHead, dtype, null);
         if (packed.size() == 4 * n + 1) {
             requireEmpty("LM head", lmHead);
@@ -82,9 +80,9 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
         for (int i = 0; i < layers.size(); i++) {
             requireLayer(i, layers.get(i), dtype, hidden, heads, kvHeads, headDim, packed.size() == 0 ? null : packed,
                     int4.size() == 0 ? null : int4);
-            if (onednn.size() != 0) {
-                requireOneDnn(i, layers.get(i), onednn);
-            }
+        }
+        if (onednn.size() != 0) {
+            requireOneDnn(layers, lmHead, onednn);
         }
     }
 
@@ -122,16 +120,19 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
         requireOptional(layer + "down bias", w.downBias(), dtype, hidden);
     }
 
-    /** Each packed entry of layer {@code i} holds its plain weight's {@code [out, in]}. */
-    private static void requireOneDnn(int i, LayerWeights w, OneDnnWeights onednn) {
-        List<NDArray> plain = List.of(w.qkv(), w.output(), w.gateUp(), w.down());
-        for (int k = 0; k < 4; k++) {
-            NDArray weight = plain.get(k);
-            Shape s = weight.getShape();
-            Shape expected = new Shape(rows(weight), s.get(s.dimension() - 1));
-            if (onednn.packed(4 * i + k) && !onednn.shape(4 * i + k).equals(expected)) {
-                throw new IllegalArgumentException("layer " + i + "'s oneDNN entry " + (4 * i + k) + " is " + onednn.shape(4 * i + k)
-                        + ", its plain weight " + expected);
+    /** Each packed entry holds its plain weight's {@code [out, in]}: the layers' four each, then the LM head's. */
+    private static void requireOneDnn(List<LayerWeights> layers, NDArray lmHead, OneDnnWeights onednn) {
+        List<NDArray> plain = new ArrayList<>();
+        for (LayerWeights w : layers) {
+            plain.addAll(List.of(w.qkv(), w.output(), w.gateUp(), w.down()));
+        }
+        plain.add(lmHead);
+        for (int e = 0; e < plain.size(); e++) {
+            Shape s = plain.get(e).getShape();
+            Shape expected = new Shape(rows(plain.get(e)), s.get(s.dimension() - 1));
+            if (onednn.packed(e) && !onednn.shape(e).equals(expected)) {
+                String owner = e < 4 * layers.size() ? "layer " + e / 4 + "'s" : "the LM head's";
+                throw new IllegalArgumentException(owner + " oneDNN entry " + e + " is " + onednn.shape(e) + ", its plain weight " + expected);
             }
         }
     }
