@@ -44,22 +44,22 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
         public Model {
             require(List.of("auto", "hermes", "llama3_json", "mistral").contains(toolCallParser),
                     "model.tool-call-parser must be auto, hermes, llama3_json or mistral");
+            requireParses(quantization, Quantization::parse, "quantization must be none or int8");
+            requireParses(projections, ProjectionLayout::parse, "projections must be auto, linear, row-blocks or row-blocks+onednn");
+            requireParses(attention, AttentionChoice::parse, "attention must be auto, gather, blocks-matmul or blocks-sdpa");
+        }
+
+        /**
+         * Fails with the parser's message, prefixed with "model.", unless {@code value} parses; with
+         * {@code choices} when the parser gives none, or the key is unset (null).
+         */
+        private static void requireParses(String value, java.util.function.Function<String, ?> parse, String choices) {
             try {
-                Quantization.parse(quantization);
-            } catch (IllegalArgumentException | NullPointerException e) {
-                throw new ConfigException("model." + (e.getMessage() == null ? "quantization must be none or int8" : e.getMessage()));
-            }
-            try {
-                ProjectionLayout.parse(projections);
-            } catch (IllegalArgumentException | NullPointerException e) {
-                throw new ConfigException("model." + (e.getMessage() == null ? "projections must be auto, linear, row-blocks or row-blocks+onednn"
-                        : e.getMessage()));
-            }
-            try {
-                AttentionChoice.parse(attention);
-            } catch (IllegalArgumentException | NullPointerException e) {
-                throw new ConfigException("model." + (e.getMessage() == null ? "attention must be auto, gather, blocks-matmul or blocks-sdpa"
-                        : e.getMessage()));
+                parse.apply(java.util.Objects.requireNonNull(value));
+            } catch (NullPointerException e) {
+                throw new ConfigException("model." + choices);
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("model." + (e.getMessage() == null ? choices : e.getMessage()));
             }
         }
 
