@@ -132,7 +132,8 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
             Shape expected = new Shape(rows(plain.get(e)), s.get(s.dimension() - 1));
             if (onednn.packed(e) && !onednn.shape(e).equals(expected)) {
                 String owner = e < 4 * layers.size() ? "layer " + e / 4 + "'s" : "the LM head's";
-                throw new IllegalArgumentException(owner + " oneDNN entry " + e + " is " + onednn.shape(e) + ", its plain weight " + expected);
+                throw new IllegalArgumentException(owner + " oneDNN entry " + e + " is " + onednn.shape(e) + ", its plain weight "
+                        + expected);
             }
         }
     }

@@ -10,9 +10,9 @@ import ai.djl.ndarray.types.Shape;
  * <p>The {@link ProjectionLayout} chosen at load decides {@code parts}. {@link ProjectionLayout#LINEAR}
  * (a GPU's, {@code parts == 1}): the script applies the checkpoint's {@code [out, in]} weight with
  * one {@code linear} call, which cuBLAS runs at full width with the bias fused.
- * {@link ProjectionLayout#ROW_BLOCKS} (the CPU's plain layout): the weight is viewed, without a copy, as
- * {@code parts} blocks of output rows, {@code [parts, out / parts, in]}, and the script picks the
- * kernel by the rows of the pass, as measured on whole SmolLM2-135M decode steps (2 cores, float32,
+ * {@link ProjectionLayout#ROW_BLOCKS} (the CPU's plain layout): the weight is viewed, without a
+ * copy, as {@code parts} blocks of output rows, {@code [parts, out / parts, in]}, and the script
+ * picks the kernel by the rows of the pass, as measured on whole SmolLM2-135M decode steps (2 cores, float32,
  * alternating runs):
  * <ul>
  *   <li>One row: the blocks as one batched matmul with the weight on the left. libtorch runs the
@@ -42,8 +42,9 @@ import ai.djl.ndarray.types.Shape;
  * 3,000 rows' worth up to 256 rows, the CPU's default step budget; 12,600 up to 1,024). The LM head,
  * whose out is the vocabulary, keeps the batched matmul from sixteen rows, where that would reach
  * gigabytes (measured over plain weights to 1,200 rows; the packed copy below, LM head included,
- * was measured to 256 rows, the CPU's default step budget). Over every count from 2 to 256 rows a SmolLM2-135M model's resident memory levelled
- * at 1.27-1.28 GB, against 1.14-1.21 GB with the batched matmul from sixteen rows.
+ * was measured to 256 rows, the CPU's default step budget). Over every count from 2 to 256 rows a
+ * SmolLM2-135M model's resident memory levelled at 1.27-1.28 GB, against 1.14-1.21 GB with the
+ * batched matmul from sixteen rows.
  *
  * <p>{@link ProjectionLayout#ROW_BLOCKS_AND_ONEDNN} (the CPU's default in float32) adds to the row
  * blocks every projection packed once at load in oneDNN's blocked layout ({@link OneDnnWeights}),
