@@ -20,6 +20,7 @@ import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.kv.PagedKvCache;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.runtime.TorchRuntime;
+import io.spillway.models.testing.Rows;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -97,11 +98,7 @@ class CpuProjectionKernelTest {
         assertEquals(PROJECTIONS - layerOneDnn - headOneDnn, kernels.getOrDefault(BMM, 0) - attentionBmm, rows + " rows: " + kernels);
         List<Long> seen = ProfiledOps.firstInputRows(() -> logits(rowBlocks.model(), rows), ONEDNN, ONEDNN_ARGUMENTS);
         assertTrue(seen.stream().allMatch(r -> r == oneDnnRows), rows + " rows: oneDNN saw " + seen);
-        assertEquals(expected[0].length, actual[0].length);
-        double worst = 0;
-        for (int i = 0; i < expected[0].length; i++) {
-            worst = Math.max(worst, Math.abs(expected[0][i] - actual[0][i]));
-        }
+        double worst = Rows.maxDiff(expected[0], actual[0]);
         assertTrue(worst < TOLERANCE, rows + " rows: logits differ from linear's by " + worst);
     }
 

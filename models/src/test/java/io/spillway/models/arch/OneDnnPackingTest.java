@@ -19,6 +19,7 @@ import io.spillway.models.checkpoint.ConfigJson;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.runtime.TorchRuntime;
 import io.spillway.models.runtime.TorchScriptModule;
+import io.spillway.models.testing.Rows;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -341,11 +342,7 @@ class OneDnnPackingTest {
         float[][] actual = new float[1][];
         List<Long> seen = ProfiledOps.firstInputRows(() -> actual[0] = CpuProjectionKernelTest.logits(model.model(), rows),
                 CpuProjectionKernelTest.ONEDNN, CpuProjectionKernelTest.ONEDNN_ARGUMENTS);
-        assertEquals(expected.length, actual[0].length);
-        double worst = 0;
-        for (int i = 0; i < expected.length; i++) {
-            worst = Math.max(worst, Math.abs(expected[i] - actual[0][i]));
-        }
+        double worst = Rows.maxDiff(expected, actual[0]);
         assertTrue(worst < TOLERANCE, rows + " rows: logits differ from linear's by " + worst);
         assertTrue(seen.stream().allMatch(r -> r == padded), rows + " rows: oneDNN saw " + seen + ", not " + padded);
         return seen;
