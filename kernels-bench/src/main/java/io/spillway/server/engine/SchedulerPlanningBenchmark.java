@@ -87,7 +87,7 @@ public class SchedulerPlanningBenchmark {
                     scheduler.remove(seq);
                     scheduler.addWaiting(newSequence(kv));
                 } else {
-                    seq.append(random.nextInt(32000));
+                    seq.settle(random.nextInt(32000));
                 }
             }
         }

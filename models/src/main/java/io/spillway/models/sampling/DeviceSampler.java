@@ -13,10 +13,10 @@ import java.util.List;
 
 /**
  * Draws a step's tokens on the device that holds the logits, with {@code sampler.torchscript}:
- * one upload (the {@link SamplePlan}), one script call, and back to the host only a token id per
- * draw and the log-probabilities asked for, through {@link HostCopies}. Gives the tokens Java's
- * {@link Sampler} gives for the same logits, seeds and parameters (see the script for the last-bit
- * differences that remain).
+ * one upload (the {@link SamplePlan}, {@link #plan}), one script call ({@link #draw}), and back to
+ * the host only a token id per draw and the log-probabilities asked for, through {@link HostCopies}
+ * ({@link Drawn#samples()}). Gives the tokens Java's {@link Sampler} gives for the same logits,
+ * seeds and parameters (see the script for the last-bit differences that remain).
  *
  * <p>Ownership: the compiled script and the races' scratch are this object's until {@link #close};
  * everything else a call creates belongs to the caller's step manager. Not thread-safe: the engine thread's.
@@ -50,33 +50,106 @@ public final class DeviceSampler implements AutoCloseable {
     }
 
     /**
+     * Draws from {@code logits} at once: {@link #plan}, {@link #draw}, then the samples.
+     *
      * @param logits float32 {@code [rows, vocab]} on the device; consumed: the script may edit them
      * @param draws  what to draw, each from its row
      * @param step   owns what this call allocates
      * @return one sample per draw, in order
      */
     public List<Sample> sample(NDArray logits, List<Draw> draws, NDManager step) {
-        if (draws.isEmpty()) {
-            return List.of();
-        }
-        if (logits.getDataType() != DataType.FLOAT32 || logits.getShape().dimension() != 2) {
+        if (logits.getShape().dimension() != 2) {
             throw new IllegalArgumentException("logits are " + logits.getDataType() + " " + logits.getShape() + ", not float32 [rows, vocab]");
         }
-        int rows = (int) logits.getShape().get(0);
-        int vocab = (int) logits.getShape().get(1);
+        Shape shape = logits.getShape();
+        return draw(logits, plan(draws, (int) shape.get(0), (int) shape.get(1), step), step).samples();
+    }
+
+    /**
+     * Uploads what to draw. Call it before the forward pass that makes the logits is queued: a
+     * copy from pageable host memory may wait for the device's queue to drain, so uploaded first
+     * it never waits for the forward pass, and queueing a step returns before the device ran it.
+     *
+     * @param draws what to draw, each from its row
+     * @param rows  logits rows the forward pass will produce
+     * @param vocab their length
+     * @param step  owns the uploaded plan
+     */
+    public Planned plan(List<Draw> draws, int rows, int vocab, NDManager step) {
+        if (draws.isEmpty()) {
+            return new Planned(draws, null, null, rows, vocab);
+        }
         SamplePlan plan = SamplePlan.of(draws, rows, vocab);
         staging.reset();
         NDArray packed = staging.longs(step, plan.data(), plan.length(), new Shape(plan.length()));
-        PlanLayout layout = plan.layout();
-        List<NDArray> races = layout.raced() + layout.nucleus() > 0 ? scratch.tensors(layout.raceRows(), vocab) : List.of();
-        NDArray[] out = script.forwardList(new SamplerCall(logits, packed, layout, races), step);
+        return new Planned(draws, plan, packed, rows, vocab);
+    }
+
+    /**
+     * Queues the draws of {@code planned} from {@code logits}; nothing comes back to the host
+     * until {@link Drawn#samples()}.
+     *
+     * @param logits float32 {@code [rows, vocab]} on the device, the rows and vocabulary planned; consumed
+     * @param step   owns what the draws allocate
+     */
+    public Drawn draw(NDArray logits, Planned planned, NDManager step) {
+        if (planned.draws.isEmpty()) {
+            return new Drawn(planned, null);
+        }
+        if (logits.getDataType() != DataType.FLOAT32 || logits.getShape().dimension() != 2
+                || logits.getShape().get(0) != planned.rows || logits.getShape().get(1) != planned.vocab) {
+            throw new IllegalArgumentException("logits are " + logits.getDataType() + " " + logits.getShape() + ", not float32 ["
+                    + planned.rows + ", " + planned.vocab + "] as planned");
+        }
+        PlanLayout layout = planned.plan.layout();
+        List<NDArray> races = layout.raced() + layout.nucleus() > 0 ? scratch.tensors(layout.raceRows(), planned.vocab) : List.of();
+        NDArray[] out = script.forwardList(new SamplerCall(logits, planned.packed, layout, races), step);
         for (NDArray o : out) {
             o.attach(step);
         }
-        long[] ids = copies.longs(out[0]);
-        long[] topIds = copies.longs(out[1]);
-        float[] logprobs = copies.floats(out[2]);
-        return samples(draws, plan, ids, topIds, logprobs);
+        return new Drawn(planned, out);
+    }
+
+    /** A step's draws, uploaded: {@link #draw} queues them once the logits are queued. */
+    public static final class Planned {
+        private final List<Draw> draws;
+        private final SamplePlan plan;
+        private final NDArray packed;
+        private final int rows;
+        private final int vocab;
+
+        private Planned(List<Draw> draws, SamplePlan plan, NDArray packed, int rows, int vocab) {
+            this.draws = draws;
+            this.plan = plan;
+            this.packed = packed;
+            this.rows = rows;
+            this.vocab = vocab;
+        }
+    }
+
+    /** A step's draws, queued on the device. */
+    public final class Drawn {
+        private final Planned planned;
+        private final NDArray[] out;
+
+        private Drawn(Planned planned, NDArray[] out) {
+            this.planned = planned;
+            this.out = out;
+        }
+
+        /**
+         * Waits for the draws (this copy to the host is where the engine thread waits for the
+         * device) and returns one sample per draw, in order.
+         */
+        public List<Sample> samples() {
+            if (out == null) {
+                return List.of();
+            }
+            long[] ids = copies.longs(out[0]);
+            long[] topIds = copies.longs(out[1]);
+            float[] logprobs = copies.floats(out[2]);
+            return DeviceSampler.samples(planned.draws, planned.plan, ids, topIds, logprobs);
+        }
     }
 
     private static List<Sample> samples(List<Draw> draws, SamplePlan plan, long[] ids, long[] topIds, float[] logprobs) {

@@ -28,11 +28,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The continuous-batching engine: one thread that, every step, asks the {@link Scheduler} for a
- * batch, runs it through the {@link ModelRunner}, samples a token for every sequence whose tokens
- * are all computed, detokenizes, checks stop conditions and publishes deltas to each request's
- * {@link RequestStream}. New requests join at any step; finished ones leave at once, freeing their
- * KV blocks.
+ * The continuous-batching engine: one thread that, every step, queues the batch the
+ * {@link Scheduler} gave it on the {@link ModelRunner}, schedules the next step while the device
+ * runs this one, then draws a token for every sequence whose tokens are all computed, detokenizes,
+ * checks stop conditions and publishes deltas to each request's {@link RequestStream}. New
+ * requests join at any step; finished ones leave at once, freeing their KV blocks.
  *
  * <p>Threads: callers {@link #submit} and {@link #abort} from anywhere; those only touch
  * concurrent queues and wake the engine thread, so callers never block it and it never waits on
@@ -74,6 +74,8 @@ public final class Engine implements AutoCloseable {
 
     private Thread thread;
     private volatile boolean running = true;
+    /** The next step's batch, scheduled while the last one ran; null when there is none (engine thread only). */
+    private List<Scheduler.Scheduled> planned;
     private volatile EngineStats stats;
     /** Set once by the engine thread when the device is lost; never cleared (the process must restart). */
     private volatile EngineHealth.DeviceLost deviceLost;
@@ -380,6 +382,7 @@ public final class Engine implements AutoCloseable {
                 processHolds();
                 expireDeadlines();
                 if (!scheduler.hasWork()) {
+                    planned = null;
                     stats = snapshot();
                     LockSupport.parkNanos(this, IDLE_PARK_NANOS);
                     continue;
@@ -392,6 +395,7 @@ public final class Engine implements AutoCloseable {
                     continue;
                 }
                 // The engine must outlive any one request: fail what was running and carry on.
+                planned = null;
                 LOG.error("engine step failed; failing the running requests", e);
                 failRunning(e);
             }
@@ -481,17 +485,16 @@ public final class Engine implements AutoCloseable {
 
     private void step() {
         long start = System.nanoTime();
-        List<Scheduler.Scheduled> batch = scheduler.schedule();
-        admitted();
-        if (scheduler.preemptions() > preemptionsReported) {
-            metrics.preemptions.inc(scheduler.preemptions() - preemptionsReported);
-            preemptionsReported = scheduler.preemptions();
+        List<Scheduler.Scheduled> batch = planned == null ? List.of() : live(planned);
+        planned = null;
+        if (batch.isEmpty()) {
+            batch = schedule();
         }
         if (batch.isEmpty()) {
             resolveStall();
             return;
         }
-        Ran ran = run(batch);
+        Ran ran = run(batch, true);
         int prefillTokens = ran.prefilled();
         int generated = ran.generated();
         double seconds = (System.nanoTime() - start) / 1e9;
@@ -504,6 +507,21 @@ public final class Engine implements AutoCloseable {
         }
         generationTokensPerSecond = EWMA * (generated / seconds) + (1 - EWMA) * generationTokensPerSecond;
         stats = snapshot();
+    }
+
+    private List<Scheduler.Scheduled> schedule() {
+        List<Scheduler.Scheduled> batch = scheduler.schedule();
+        admitted();
+        if (scheduler.preemptions() > preemptionsReported) {
+            metrics.preemptions.inc(scheduler.preemptions() - preemptionsReported);
+            preemptionsReported = scheduler.preemptions();
+        }
+        return batch;
+    }
+
+    /** The entries of sequences still running: one that ended since it was scheduled is left out. */
+    private static List<Scheduler.Scheduled> live(List<Scheduler.Scheduled> part) {
+        return part.stream().filter(s -> !s.sequence().finished()).toList();
     }
 
     /**
@@ -522,14 +540,19 @@ public final class Engine implements AutoCloseable {
      * Runs part of the step's batch and takes its tokens. A part that
      * runs out of device memory is run again in halves, a lone sequence with half its chunk,
      * until only a single token that cannot fit is left to fail. Retrying is exact: nothing of a
-     * sequence moves until its part succeeded (its {@code computed}, its sampling state), and a
+     * sequence moves until its part was queued (its {@code computed}, its sampling state), and a
      * failed attempt's KV writes land only in the slots of the positions the retry writes again,
      * with the same values, before any query reads them; they are never registered in the prefix
      * cache, which takes only computed blocks.
+     *
+     * <p>With {@code planNext}, the next step is scheduled while the device runs this one, as if
+     * every draw of this one were a token that lets its sequence go on ({@link #advance}): on a GPU
+     * the scheduler's work then hides behind the device's instead of leaving it idle between
+     * steps. A sequence this step ends drops out of that plan before it runs ({@link #live}).
      */
-    private Ran run(List<Scheduler.Scheduled> part) {
+    private Ran run(List<Scheduler.Scheduled> part, boolean planNext) {
         // A request failed by an earlier part of this step may have samples in this one.
-        List<Scheduler.Scheduled> live = part.stream().filter(s -> !s.sequence().finished()).toList();
+        List<Scheduler.Scheduled> live = live(part);
         if (live.isEmpty()) {
             return Ran.NOTHING;
         }
@@ -538,18 +561,67 @@ public final class Engine implements AutoCloseable {
         int row = 0;
         for (Scheduler.Scheduled s : live) {
             Sequence seq = s.sequence();
+            if (seq.drawing()) {
+                throw new IllegalStateException("request " + seq.request.id() + " was scheduled before its last token was drawn");
+            }
             if (seq.computed + s.tokens() == seq.length()) {
                 // Every chunk that ends its sequence has a logits row.
                 drawing.add(Drawing.of(seq, row++, draws, Engine::seedFor));
             }
         }
-        List<Sample> samples;
+        LaunchedBatch launched;
         try {
-            samples = batches.execute(new StepBatch(live, draws));
+            launched = batches.launch(new StepBatch(live, draws));
         } catch (RuntimeException e) {
             return recover(live, StepFailure.of(e), e);
         }
-        return commit(live, drawing, samples);
+        int[] promptParts;
+        List<Sample> samples;
+        try (launched) {
+            promptParts = advance(live, drawing);
+            if (planNext) {
+                intake();
+                processAborts();
+                planned = schedule();
+            }
+            samples = launched.samples();
+        } catch (RuntimeException e) {
+            return failLaunched(live, e);
+        }
+        return commit(live, drawing, samples, promptParts);
+    }
+
+    /**
+     * What a queued part does to its sequences, before its tokens come back: each is computed
+     * past the tokens it feeds, and each that draws a token it can go on after (not its last by
+     * max_tokens or the model's length) holds a stand-in for it. Returns each entry's prompt tokens.
+     */
+    private int[] advance(List<Scheduler.Scheduled> part, List<Drawing> drawing) {
+        int[] promptParts = new int[part.size()];
+        for (int i = 0; i < part.size(); i++) {
+            Scheduler.Scheduled s = part.get(i);
+            Sequence seq = s.sequence();
+            promptParts[i] = Math.max(0, Math.min(seq.promptLength - seq.computed, s.tokens()));
+            seq.computed += s.tokens();
+        }
+        for (Drawing d : drawing) {
+            Sequence seq = d.sequence();
+            if (seq.generated() + 1 < seq.sampling.params().maxTokens() && seq.length() + 1 < maxModelLength) {
+                seq.appendDrawing();
+            }
+        }
+        return promptParts;
+    }
+
+    /**
+     * A queued part that failed as it ran (CUDA reports a kernel's failure at the next wait for the
+     * device) or as its draws were queued: its sequences already moved on, so it cannot be retried,
+     * and its requests fail, an out-of-memory among the draws too (rare: they need a fraction of
+     * what the forward pass freed before them).
+     */
+    private Ran failLaunched(List<Scheduler.Scheduled> part, RuntimeException e) {
+        StepFailure failure = StepFailure.of(e);
+        return recover(part, failure instanceof StepFailure.DeviceLost ? failure : new StepFailure.Other(failure.message()), e);
     }
 
     private Ran recover(List<Scheduler.Scheduled> part, StepFailure failure, RuntimeException e) {
@@ -560,13 +632,13 @@ public final class Engine implements AutoCloseable {
                 LOG.warn("a forward pass of {} sequences ran out of device memory; running it again in halves: {}", part.size(),
                         oom.summary());
                 int half = part.size() / 2;
-                yield run(part.subList(0, half)).plus(run(part.subList(half, part.size())));
+                yield run(part.subList(0, half), false).plus(run(part.subList(half, part.size()), false));
             }
             case StepFailure.OutOfMemory oom when first.tokens() > 1 -> {
                 LOG.warn("a forward pass of {} tokens of request {} ran out of device memory; running {} of them: {}", first.tokens(),
                         first.sequence().request.id(), first.tokens() / 2, oom.summary());
                 // The rest of the chunk is scheduled next step, as any unfinished prompt is.
-                yield run(List.of(new Scheduler.Scheduled(first.sequence(), first.tokens() / 2)));
+                yield run(List.of(new Scheduler.Scheduled(first.sequence(), first.tokens() / 2)), false);
             }
             case StepFailure.OutOfMemory oom -> {
                 Sequence seq = first.sequence();
@@ -591,12 +663,11 @@ public final class Engine implements AutoCloseable {
         };
     }
 
-    /** Advances the part's sequences past the tokens it computed and takes their samples. */
-    private Ran commit(List<Scheduler.Scheduled> part, List<Drawing> drawing, List<Sample> samples) {
-        int next = 0;
-        int generated = 0;
+    /** Registers the blocks the part filled and takes its samples. */
+    private Ran commit(List<Scheduler.Scheduled> part, List<Drawing> drawing, List<Sample> samples, int[] promptParts) {
         int prefilled = 0;
-        for (Scheduler.Scheduled s : part) {
+        for (int i = 0; i < part.size(); i++) {
+            Scheduler.Scheduled s = part.get(i);
             Sequence seq = s.sequence();
             if (seq.finished()) {
                 continue;
@@ -604,18 +675,16 @@ public final class Engine implements AutoCloseable {
             if (s.tokens() > 1) {
                 prefilled += s.tokens();
             }
-            int promptPart = Math.max(0, Math.min(seq.promptLength - seq.computed, s.tokens()));
-            if (promptPart > 0) {
-                promptTokensDone += promptPart;
-                metrics.promptTokens.inc(promptPart);
+            if (promptParts[i] > 0) {
+                promptTokensDone += promptParts[i];
+                metrics.promptTokens.inc(promptParts[i]);
             }
-            seq.computed += s.tokens();
+            // A sequence preempted since holds no blocks, and has nothing to register.
             kv.commitFullBlocks(seq.blocks, seq.tokens(), seq.computed);
-            if (seq.computed == seq.length()) {
-                Drawing d = drawing.get(next++);
-                if (d.sequence() != seq) {
-                    throw new IllegalStateException("draws out of step with the batch at sequence " + seq.request.id());
-                }
+        }
+        int generated = 0;
+        for (Drawing d : drawing) {
+            if (!d.sequence().finished()) {
                 generated += sampleAndEmit(d, samples);
             }
         }
@@ -727,7 +796,7 @@ public final class Engine implements AutoCloseable {
             for (int i = 1; i <= d.children().size(); i++) {
                 // Children share the prompt's full blocks and recompute only its partial last block.
                 io.spillway.models.kv.SequenceBlocks blocks = kv.fork(seq.blocks, seq.computed);
-                Sequence child = newSequence(r, i, seq.tokens(), seq.length(), d.children().get(i - 1), blocks);
+                Sequence child = newSequence(r, i, seq.tokens(), seq.settledLength(), d.children().get(i - 1), blocks);
                 child.computed = blocks.size() * kv.blockSize();
                 r.sequences.add(child);
                 produced += accept(child, samples.get(d.firstDraw() + i - 1));
@@ -738,6 +807,14 @@ public final class Engine implements AutoCloseable {
         }
         produced += accept(seq, own);
         return produced;
+    }
+
+    /**
+     * The request of each entry of the next step's plan, scheduled while the current step runs
+     * (empty when none was); engine thread only, which is where a {@link BatchRunner} runs.
+     */
+    List<String> plannedRequestIds() {
+        return planned == null ? List.of() : planned.stream().map(s -> s.sequence().request.id()).toList();
     }
 
     /** Bytes the steps so far copied from the model's device to the host (ids and requested logprobs). */
@@ -754,7 +831,7 @@ public final class Engine implements AutoCloseable {
         }
         if (!sample.finite()) {
             LOG.error("request {}: the model's logits held NaN or an infinity at position {} ({}); ending it", r.id(),
-                    seq.length(), runner.target());
+                    seq.settledLength(), runner.target());
             finishRequest(r, FinishReason.ERROR, "the model produced non-finite logits (NaN or infinity) at this position, so no"
                     + " token was sampled; on " + runner.target() + " this is usually an activation overflowing its range"
                     + (runner.target().dtype() == DataType.FLOAT16
@@ -765,7 +842,7 @@ public final class Engine implements AutoCloseable {
         }
         SamplingParams p = seq.sampling.params();
         int token = sample.token();
-        seq.append(token);
+        seq.settle(token);
         seq.sampling.accept(token);
         generatedTokens++;
         metrics.generationTokens.inc();

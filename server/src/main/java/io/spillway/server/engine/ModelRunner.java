@@ -18,7 +18,7 @@ import java.util.List;
 
 /**
  * Runs one scheduled batch through the model: builds the flat forward batch from the sequences'
- * token chunks and block tables, runs the forward pass in a scope of its own, and draws the step's
+ * token chunks and block tables, queues the forward pass in a scope of its own, and draws the step's
  * tokens on the device while the logits are still there ({@link DeviceSampler}): what comes back to
  * the host is a token id per draw and the log-probabilities asked for, never the logits.
  *
@@ -58,20 +58,54 @@ final class ModelRunner implements BatchRunner, AutoCloseable {
 
     /**
      * Draws come from the logits rows of the sequences whose chunk ends them, rows in batch
-     * order. Whatever the pass allocated is released before this returns, thrown or not: a step
-     * retried after an out-of-memory finds the memory the failed attempt held free again.
+     * order. The draws are uploaded first, then the forward pass is queued; the draws themselves
+     * are queued by {@link LaunchedBatch#samples()}. So nothing here waits for the device: a copy
+     * from pageable host memory may wait for the device's queue to drain, and a top-k or nucleus
+     * draw reads a count back mid-script. Whatever the pass allocated is released when the
+     * launched batch closes, or here when queueing it throws: a step retried after an
+     * out-of-memory finds the memory the failed attempt held free again.
      */
     @Override
-    public List<Sample> execute(StepBatch batch) {
+    public LaunchedBatch launch(StepBatch batch) {
         List<SequenceChunk> chunks = new ArrayList<>(batch.sequences());
+        int logitRows = 0;
         for (Scheduler.Scheduled s : batch.scheduled()) {
             Sequence seq = s.sequence();
             boolean last = seq.computed + s.tokens() == seq.length();
             chunks.add(new SequenceChunk(seq.slice(seq.computed, s.tokens()), seq.computed, seq.blocks.table(), last));
+            logitRows += last ? 1 : 0;
         }
-        try (NDManager step = model.manager().newSubManager()) {
+        NDManager step = model.manager().newSubManager();
+        try {
+            DeviceSampler.Planned draws = sampler.plan(batch.draws(), logitRows, model.config().vocabSize(), step);
             NDArray logits = model.forward(ForwardBatch.of(chunks, cache.spec().blockSize()), attention, step);
-            return sampler.sample(logits, batch.draws(), step);
+            return new Launched(logits, draws, step);
+        } catch (RuntimeException | Error e) {
+            step.close();
+            throw e;
+        }
+    }
+
+    /** A queued forward pass, its draws uploaded, and the scope that owns its tensors. */
+    private final class Launched implements LaunchedBatch {
+        private final NDArray logits;
+        private final DeviceSampler.Planned draws;
+        private final NDManager step;
+
+        Launched(NDArray logits, DeviceSampler.Planned draws, NDManager step) {
+            this.logits = logits;
+            this.draws = draws;
+            this.step = step;
+        }
+
+        @Override
+        public List<Sample> samples() {
+            return sampler.draw(logits, draws, step).samples();
+        }
+
+        @Override
+        public void close() {
+            step.close();
         }
     }
 

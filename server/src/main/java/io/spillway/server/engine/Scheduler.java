@@ -45,14 +45,23 @@ final class Scheduler {
     void addWaiting(Sequence s) {
         s.status = Sequence.Status.WAITING;
         waiting.addLast(s);
-        waitingPromptTokens += s.uncomputed();
+        queue(s);
     }
 
     /** Forked samples and preempted sequences go to the head of the queue: they are older than anything waiting. */
     void addWaitingFirst(Sequence s) {
         s.status = Sequence.Status.WAITING;
         waiting.addFirst(s);
-        waitingPromptTokens += s.uncomputed();
+        queue(s);
+    }
+
+    /**
+     * Counts what a sequence joining the queue has to compute, and remembers the count so that it
+     * leaves with exactly what it came with (a token drawn while it waits does not unbalance it).
+     */
+    private void queue(Sequence s) {
+        s.queuedTokens = s.uncomputed();
+        waitingPromptTokens += s.queuedTokens;
     }
 
     List<Scheduled> schedule() {
@@ -118,7 +127,7 @@ final class Scheduler {
                 break;
             }
             queue.remove();
-            waitingPromptTokens -= s.uncomputed() + (fresh ? s.computed : 0);
+            waitingPromptTokens -= s.queuedTokens;
             s.status = Sequence.Status.RUNNING;
             running.add(s);
             batch.add(new Scheduled(s, n));
@@ -154,7 +163,7 @@ final class Scheduler {
     /** Takes a finished or cancelled sequence out of scheduling and frees its blocks at once. */
     void remove(Sequence s) {
         if (s.status == Sequence.Status.WAITING && waiting.remove(s)) {
-            waitingPromptTokens -= s.uncomputed();
+            waitingPromptTokens -= s.queuedTokens;
         } else {
             running.remove(s);
         }

@@ -26,9 +26,13 @@ final class Sequence {
     Status status = Status.WAITING;
     int computed;
     int emittedText;
+    /** What the scheduler counted as waiting to be computed when this joined its queue. */
+    int queuedTokens;
     long lastTokenNanos;
     private int[] tokens;
     private int length;
+    /** Whether the last token is a stand-in for the one a step in flight is drawing. */
+    private boolean drawing;
 
     Sequence(RequestState request, int index, int[] tokens, int length, int promptLength, SampleState sampling,
              IncrementalDetokenizer detokenizer, SequenceBlocks blocks) {
@@ -42,19 +46,52 @@ final class Sequence {
         this.blocks = blocks;
     }
 
-    void append(int token) {
+    private void append(int token) {
         if (length == tokens.length) {
             tokens = Arrays.copyOf(tokens, length * 2);
         }
         tokens[length++] = token;
     }
 
+    /**
+     * Appends a stand-in for the token the step in flight is drawing, so that the next step can be
+     * planned (its length, its KV slot) before the token comes back; {@link #settle} replaces it.
+     */
+    void appendDrawing() {
+        if (drawing) {
+            throw new IllegalStateException("sequence " + request.id() + "/" + index + " is already drawing a token");
+        }
+        append(-1);
+        drawing = true;
+    }
+
+    /** The drawn token: in place of the stand-in when there is one, else appended. */
+    void settle(int token) {
+        if (drawing) {
+            tokens[length - 1] = token;
+            drawing = false;
+        } else {
+            append(token);
+        }
+    }
+
+    /** Whether a token of this sequence is still being drawn (its stand-in must not be fed). */
+    boolean drawing() {
+        return drawing;
+    }
+
+    /** Tokens known so far: the length less a stand-in. */
+    int settledLength() {
+        return drawing ? length - 1 : length;
+    }
+
     int length() {
         return length;
     }
 
+    /** Tokens drawn so far (a stand-in is not one yet). */
     int generated() {
-        return length - promptLength;
+        return settledLength() - promptLength;
     }
 
     int uncomputed() {

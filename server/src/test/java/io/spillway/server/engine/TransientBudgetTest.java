@@ -60,7 +60,7 @@ class TransientBudgetTest {
         AtomicInteger largestPass = new AtomicInteger();
         UnaryOperator<BatchRunner> watch = real -> batch -> {
             largestPass.accumulateAndGet(batch.tokens(), Math::max);
-            return real.execute(batch);
+            return real.launch(batch);
         };
         EngineConfig config = EngineConfig.defaults(false).withKvCacheBytes(64L << 20).withTransientBudgetBytes(20_000);
         try (Engine engine = Engine.start(ModelLoadOptions.of(ref.directory(), ComputeTarget.cpuFloat32()), config,
@@ -167,7 +167,7 @@ class TransientBudgetTest {
                 seq.computed += s.tokens();
                 kv.commitFullBlocks(seq.blocks, seq.tokens(), seq.computed);
                 if (seq.computed == seq.length()) {
-                    seq.append(1 + random.nextInt(3));
+                    seq.settle(1 + random.nextInt(3));
                     if (seq.generated() >= seq.sampling.params().maxTokens()) {
                         scheduler.remove(seq);
                         finished++;

@@ -1,7 +1,9 @@
 package io.spillway.server.testing;
 
 import ai.djl.engine.EngineException;
+import io.spillway.models.sampling.Sample;
 import io.spillway.server.engine.BatchRunner;
+import io.spillway.server.engine.LaunchedBatch;
 import io.spillway.server.engine.StepBatch;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -13,9 +15,10 @@ import java.util.function.UnaryOperator;
 
 /**
  * A device that fails as a GPU does, around the engine's real model runner: a pass matching the
- * rule throws DJL's {@link EngineException} with libtorch's words, either before it runs or after
- * (when its keys and values are already in the cache and its draws made). Every other pass runs
- * for real. It can also hold the next pass, so a test can queue requests that then share a batch.
+ * rule throws DJL's {@link EngineException} with libtorch's words, as it is queued, either before
+ * it runs or after (when its keys and values are already in the cache and its draws made), or
+ * when the engine waits for its samples (where CUDA reports a kernel's failure). Every other pass
+ * runs for real. It can also hold the next pass, so a test can queue requests that then share a batch.
  */
 public final class FaultyDevice implements UnaryOperator<BatchRunner> {
 
@@ -25,7 +28,9 @@ public final class FaultyDevice implements UnaryOperator<BatchRunner> {
     public static final String ILLEGAL_ACCESS = "CUDA error: an illegal memory access was encountered\nCUDA kernel errors might be"
             + " asynchronously reported at some other API call, so the stacktrace below might be incorrect.";
 
-    private record Rule(Predicate<StepBatch> when, String message, boolean afterForward) {
+    private enum Stage { BEFORE_FORWARD, AFTER_FORWARD, WAITING }
+
+    private record Rule(Predicate<StepBatch> when, String message, Stage stage) {
     }
 
     private volatile Rule rule;
@@ -37,7 +42,13 @@ public final class FaultyDevice implements UnaryOperator<BatchRunner> {
 
     /** Passes matching {@code when} throw {@code message}, before they run or after. */
     public FaultyDevice failWhen(Predicate<StepBatch> when, String message, boolean afterForward) {
-        rule = new Rule(when, message, afterForward);
+        rule = new Rule(when, message, afterForward ? Stage.AFTER_FORWARD : Stage.BEFORE_FORWARD);
+        return this;
+    }
+
+    /** Passes matching {@code when} are queued and run, and throw {@code message} when the engine waits for their samples. */
+    public FaultyDevice failWhileWaiting(Predicate<StepBatch> when, String message) {
+        rule = new Rule(when, message, Stage.WAITING);
         return this;
     }
 
@@ -84,16 +95,41 @@ public final class FaultyDevice implements UnaryOperator<BatchRunner> {
             }
             Rule r = rule;
             if (r == null || !r.when().test(batch)) {
-                return real.execute(batch);
+                return real.launch(batch);
             }
-            if (r.afterForward()) {
-                // Its keys and values written, its draws made, and then lost: as an allocation failing late would.
-                real.execute(batch);
+            switch (r.stage()) {
+                case BEFORE_FORWARD -> throw fail(batch, r);
+                case AFTER_FORWARD -> {
+                    // Its keys and values written, its draws made, and then lost: as an allocation failing late would.
+                    try (LaunchedBatch launched = real.launch(batch)) {
+                        launched.samples();
+                    }
+                    throw fail(batch, r);
+                }
+                case WAITING -> {
+                    LaunchedBatch launched = real.launch(batch);
+                    return new LaunchedBatch() {
+                        @Override
+                        public List<Sample> samples() {
+                            launched.samples();
+                            throw fail(batch, r);
+                        }
+
+                        @Override
+                        public void close() {
+                            launched.close();
+                        }
+                    };
+                }
+                default -> throw new AssertionError(r.stage());
             }
-            failures.incrementAndGet();
-            failed.add(batch.requestIds());
-            throw new EngineException(r.message());
         };
+    }
+
+    private EngineException fail(StepBatch batch, Rule r) {
+        failures.incrementAndGet();
+        failed.add(batch.requestIds());
+        return new EngineException(r.message());
     }
 
     private static void awaitUninterruptibly(CountDownLatch latch) {
