@@ -13,6 +13,7 @@ import io.spillway.models.checkpoint.ModelConfig;
 import io.spillway.models.checkpoint.TensorSource;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.runtime.HostStaging;
+import java.util.function.Consumer;
 import io.spillway.models.runtime.ScriptArguments;
 import io.spillway.models.runtime.TorchScriptModule;
 
@@ -148,6 +149,14 @@ public final class DecoderModel implements AutoCloseable {
      *         order, attached to {@code step}
      */
     public NDArray forward(ForwardBatch batch, AttentionBackend attention, NDManager step) {
+        return forward(batch, attention, step, staged -> { });
+    }
+
+    /**
+     * As {@link #forward(ForwardBatch, AttentionBackend, NDManager)}, with {@code alongside}
+     * staging more of the step's int64 inputs (its draws) into the same single transfer.
+     */
+    public NDArray forward(ForwardBatch batch, AttentionBackend attention, NDManager step, Consumer<HostStaging> alongside) {
         for (SequenceChunk s : batch.sequences()) {
             if (s.contextLength() > maxModelLength) {
                 throw new IllegalArgumentException("sequence of " + s.contextLength()
@@ -157,6 +166,7 @@ public final class DecoderModel implements AutoCloseable {
         staging.reset();
         StepAttention plan = attention.begin(batch, step, staging);
         DecoderCall call = DecoderCall.of(batch, plan, config.vocabSize(), config.numLayers(), noRows, staging, step);
+        alongside.accept(staging);
         staging.flush(step);
         return script.forward(call, step, model);
     }

@@ -50,7 +50,7 @@ public final class DeviceSampler implements AutoCloseable {
     }
 
     /**
-     * Draws from {@code logits} at once: {@link #plan}, {@link #draw}, then the samples.
+     * Draws from {@code logits} at once: {@link #plan}, its upload, {@link #draw}, then the samples.
      *
      * @param logits float32 {@code [rows, vocab]} on the device; consumed: the script may edit them
      * @param draws  what to draw, each from its row
@@ -62,27 +62,24 @@ public final class DeviceSampler implements AutoCloseable {
             throw new IllegalArgumentException("logits are " + logits.getDataType() + " " + logits.getShape() + ", not float32 [rows, vocab]");
         }
         Shape shape = logits.getShape();
-        return draw(logits, plan(draws, (int) shape.get(0), (int) shape.get(1), step), step).samples();
+        Planned planned = plan(draws, (int) shape.get(0), (int) shape.get(1));
+        staging.reset();
+        planned.upload(staging, step);
+        return draw(logits, planned, step).samples();
     }
 
     /**
-     * Uploads what to draw. Call it before the forward pass that makes the logits is queued: a
-     * copy from pageable host memory may wait for the device's queue to drain, so uploaded first
-     * it never waits for the forward pass, and queueing a step returns before the device ran it.
+     * Packs what to draw; {@link Planned#upload} stages it. Upload it before the forward pass that
+     * makes the logits is queued, in the same transfer as the pass's inputs: a copy from pageable
+     * host memory may wait for the device's queue to drain, so uploaded first it never waits for
+     * the forward pass, and queueing a step returns before the device ran it.
      *
      * @param draws what to draw, each from its row
      * @param rows  logits rows the forward pass will produce
      * @param vocab their length
-     * @param step  owns the uploaded plan
      */
-    public Planned plan(List<Draw> draws, int rows, int vocab, NDManager step) {
-        if (draws.isEmpty()) {
-            return new Planned(draws, null, null, rows, vocab);
-        }
-        SamplePlan plan = SamplePlan.of(draws, rows, vocab);
-        staging.reset();
-        NDArray packed = staging.longs(step, plan.data(), plan.length(), new Shape(plan.length()));
-        return new Planned(draws, plan, packed, rows, vocab);
+    public Planned plan(List<Draw> draws, int rows, int vocab) {
+        return new Planned(draws, draws.isEmpty() ? null : SamplePlan.of(draws, rows, vocab), rows, vocab);
     }
 
     /**
@@ -95,6 +92,9 @@ public final class DeviceSampler implements AutoCloseable {
     public Drawn draw(NDArray logits, Planned planned, NDManager step) {
         if (planned.draws.isEmpty()) {
             return new Drawn(planned, null);
+        }
+        if (planned.packed == null) {
+            throw new IllegalStateException("the draws were not uploaded");
         }
         if (logits.getDataType() != DataType.FLOAT32 || logits.getShape().dimension() != 2
                 || logits.getShape().get(0) != planned.rows || logits.getShape().get(1) != planned.vocab) {
@@ -110,20 +110,34 @@ public final class DeviceSampler implements AutoCloseable {
         return new Drawn(planned, out);
     }
 
-    /** A step's draws, uploaded: {@link #draw} queues them once the logits are queued. */
+    /** A step's draws, packed: uploaded once, then {@link #draw} queues them once the logits are queued. */
     public static final class Planned {
         private final List<Draw> draws;
         private final SamplePlan plan;
-        private final NDArray packed;
         private final int rows;
         private final int vocab;
+        private NDArray packed;
 
-        private Planned(List<Draw> draws, SamplePlan plan, NDArray packed, int rows, int vocab) {
+        private Planned(List<Draw> draws, SamplePlan plan, int rows, int vocab) {
             this.draws = draws;
             this.plan = plan;
-            this.packed = packed;
             this.rows = rows;
             this.vocab = vocab;
+        }
+
+        /**
+         * Stages the packed parameters (the int64 words of a batched staging reach the device at
+         * its flush, which must come before {@link #draw}).
+         *
+         * @param step owns the staged tensor
+         */
+        public void upload(HostStaging staging, NDManager step) {
+            if (packed != null) {
+                throw new IllegalStateException("the draws were uploaded already");
+            }
+            if (plan != null) {
+                packed = staging.longs(step, plan.data(), plan.length(), new Shape(plan.length()));
+            }
         }
     }
 
@@ -173,6 +187,11 @@ public final class DeviceSampler implements AutoCloseable {
             logprobDraw++;
         }
         return samples;
+    }
+
+    /** Uploads made by {@link #sample} on its own (the engine's draws travel with the forward pass's inputs instead). */
+    public long transfers() {
+        return staging.transfers();
     }
 
     @Override

@@ -817,6 +817,11 @@ public final class Engine implements AutoCloseable {
         return planned == null ? List.of() : planned.stream().map(s -> s.sequence().request.id()).toList();
     }
 
+    /** Host-to-device transfers of the steps so far (on the CPU, the copies that stand for them). */
+    long hostToDeviceTransfers() {
+        return runner.hostToDeviceTransfers();
+    }
+
     /** Bytes the steps so far copied from the model's device to the host (ids and requested logprobs). */
     long hostCopyBytes() {
         return runner.hostCopyBytes();

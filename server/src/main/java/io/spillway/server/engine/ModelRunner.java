@@ -51,6 +51,11 @@ final class ModelRunner implements BatchRunner, AutoCloseable {
         return model.target();
     }
 
+    /** Host-to-device transfers of every step so far: the forward passes' and any the sampler made on its own. */
+    long hostToDeviceTransfers() {
+        return model.stepTransfers() + sampler.transfers();
+    }
+
     /** Bytes copied from the device to the host by every step so far. */
     long hostCopyBytes() {
         return copies.bytes();
@@ -58,10 +63,10 @@ final class ModelRunner implements BatchRunner, AutoCloseable {
 
     /**
      * Draws come from the logits rows of the sequences whose chunk ends them, rows in batch
-     * order. The draws are uploaded first, then the forward pass is queued; the draws themselves
-     * are queued by {@link LaunchedBatch#samples()}. So nothing here waits for the device: a copy
-     * from pageable host memory may wait for the device's queue to drain, and a top-k or nucleus
-     * draw reads a count back mid-script. Whatever the pass allocated is released when the
+     * order. The draws' parameters go to the device in the forward pass's one transfer, before
+     * the pass is queued; the draws themselves are queued by {@link LaunchedBatch#samples()}. So
+     * nothing here waits for the device: a copy from pageable host memory may wait for the
+     * device's queue to drain, and a top-k or nucleus draw reads a count back mid-script. Whatever the pass allocated is released when the
      * launched batch closes, or here when queueing it throws: a step retried after an
      * out-of-memory finds the memory the failed attempt held free again.
      */
@@ -77,8 +82,9 @@ final class ModelRunner implements BatchRunner, AutoCloseable {
         }
         NDManager step = model.manager().newSubManager();
         try {
-            DeviceSampler.Planned draws = sampler.plan(batch.draws(), logitRows, model.config().vocabSize(), step);
-            NDArray logits = model.forward(ForwardBatch.of(chunks, cache.spec().blockSize()), attention, step);
+            DeviceSampler.Planned draws = sampler.plan(batch.draws(), logitRows, model.config().vocabSize());
+            NDArray logits = model.forward(ForwardBatch.of(chunks, cache.spec().blockSize()), attention, step,
+                    staging -> draws.upload(staging, step));
             return new Launched(logits, draws, step);
         } catch (RuntimeException | Error e) {
             step.close();

@@ -264,6 +264,37 @@ class EngineTest {
         }
     }
 
+    /**
+     * On the GPU's attention path a step's inputs, its draws' parameters included, reach the device
+     * in one transfer: as many transfers as steps, whatever the mix of greedy, sampled, penalised,
+     * forked, logprob and chunked-prefill requests.
+     */
+    @Test
+    void aBlockTableStepUploadsItsInputsAndDrawsInOneTransfer() throws Exception {
+        try (Engine engine = Engine.start(options.withAttention(AttentionChoice.BLOCKS_SDPA), config().withMaxPrefillChunk(7),
+                new PrometheusRegistry())) {
+            Random random = new Random(8);
+            List<CompletableFuture<RequestStream.CompletedRequest>> runs = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                SamplingParams.Builder b = SamplingParams.builder().maxTokens(5 + random.nextInt(20)).ignoreEos(true);
+                switch (i % 4) {
+                    case 0 -> b.temperature(0);
+                    case 1 -> b.temperature(0.8).topP(0.9).repetitionPenalty(1.2).logprobs(3);
+                    case 2 -> b.temperature(1.0).topK(20).logitBias(java.util.Map.of(5, 2f)).n(2);
+                    default -> b.temperature(0.7).minP(0.1).seed(9L);
+                }
+                runs.add(engine.submit(new EngineRequest("once" + i, random.ints(1 + random.nextInt(40), 1, 512).toArray(), b.build(), ""))
+                        .collect());
+            }
+            for (CompletableFuture<RequestStream.CompletedRequest> run : runs) {
+                assertEquals(null, run.get(60, TimeUnit.SECONDS).error());
+            }
+            awaitIdle(engine);
+            assertTrue(engine.stats().steps() > 20);
+            assertEquals(engine.stats().steps(), engine.hostToDeviceTransfers(), "one transfer per step");
+        }
+    }
+
     /** How a request ended: its last delta's finish reason and its token count, against its limit. */
     private record Ending(String id, FinishReason reason, int completionTokens, int maxTokens) {
     }
