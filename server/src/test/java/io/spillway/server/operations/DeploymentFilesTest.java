@@ -99,8 +99,8 @@ class DeploymentFilesTest {
         assertTrue(ins.stream().anyMatch(i -> i.startsWith("COPY --from=build") && i.endsWith(" " + jar)), "the entrypoint's jar is copied: " + jar);
         assertTrue(ins.stream().filter(i -> i.startsWith("FROM ")).count() >= 3, "multi-stage");
         assertTrue(ins.stream().anyMatch(i -> i.contains("UseZGC")), "the JVM flags are set");
-        assertTrue(ins.stream().anyMatch(i -> i.startsWith("ENV ") && i.contains("PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True")),
-                "the CUDA caching allocator grows segments instead of fragmenting the KV cache's neighbourhood");
+        assertTrue(runtimeStage(ins).stream().anyMatch(i -> i.startsWith("ENV ") && i.contains("PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True")),
+                "the CUDA caching allocator grows segments instead of fragmenting the KV cache's neighbourhood (set where the server runs)");
         assertTrue(ins.stream().anyMatch(i -> i.equals("COPY deploy/gpu-acceptance /opt/spillway/gpu-acceptance")),
                 "the image carries the acceptance script");
         assertTrue(ins.stream().anyMatch(i -> i.startsWith("ENV ") && i.contains("SPILLWAY_JAR=" + jar)),
@@ -114,14 +114,7 @@ class DeploymentFilesTest {
      */
     @Test
     void theRuntimeUserOwnsDjlsCache() throws Exception {
-        List<String> ins = instructions(ROOT.resolve("Dockerfile.cuda"));
-        int last = 0;
-        for (int i = 0; i < ins.size(); i++) {
-            if (ins.get(i).startsWith("FROM ")) {
-                last = i;
-            }
-        }
-        List<String> runtime = ins.subList(last, ins.size());
+        List<String> runtime = runtimeStage(instructions(ROOT.resolve("Dockerfile.cuda")));
         String cache = runtime.stream().filter(i -> i.startsWith("ENV ") && i.contains("DJL_CACHE_DIR="))
                 .map(i -> i.replaceAll("(?s).*DJL_CACHE_DIR=(\\S+).*", "$1")).findFirst().orElseThrow();
         String user = runtime.stream().filter(i -> i.startsWith("USER ")).reduce((a, b) -> b).orElseThrow().substring(5).strip();
@@ -133,6 +126,17 @@ class DeploymentFilesTest {
             assertTrue(runtime.subList(0, at).stream().anyMatch(i -> i.startsWith("RUN ") && i.contains("useradd") && i.contains(user)),
                     user + " exists before " + copy);
         }
+    }
+
+    /** The instructions of the last stage, the image that runs. */
+    private static List<String> runtimeStage(List<String> ins) {
+        int last = 0;
+        for (int i = 0; i < ins.size(); i++) {
+            if (ins.get(i).startsWith("FROM ")) {
+                last = i;
+            }
+        }
+        return ins.subList(last, ins.size());
     }
 
     private static List<JsonNode> manifests() throws Exception {
