@@ -59,7 +59,7 @@ public final class DeviceSampler implements AutoCloseable {
      */
     public List<Sample> sample(NDArray logits, List<Draw> draws, NDManager step) {
         if (logits.getShape().dimension() != 2) {
-            throw new IllegalArgumentException("logits are " + logits.getDataType() + " " + logits.getShape() + ", not float32 [rows, vocab]");
+            throw new IllegalArgumentException("logits are " + logits.getDataType() + " " + logits.getShape() + ", not [rows, vocab]");
         }
         Shape shape = logits.getShape();
         Planned planned = plan(draws, (int) shape.get(0), (int) shape.get(1));

@@ -548,7 +548,9 @@ public final class Engine implements AutoCloseable {
      * <p>With {@code planNext}, the next step is scheduled while the device runs this one, as if
      * every draw of this one were a token that lets its sequence go on ({@link #advance}): on a GPU
      * the scheduler's work then hides behind the device's instead of leaving it idle between
-     * steps. A sequence this step ends drops out of that plan before it runs ({@link #live}).
+     * steps. New, cancelled and held requests are taken first. A sequence this step ends drops out
+     * of that plan before it runs ({@link #live}); the KV slot planned for it is not given back
+     * until then, and fork children (n &gt; 1) created by this step join the step after next.
      */
     private Ran run(List<Scheduler.Scheduled> part, boolean planNext) {
         // A request failed by an earlier part of this step may have samples in this one.
@@ -577,18 +579,29 @@ public final class Engine implements AutoCloseable {
         }
         int[] promptParts;
         List<Sample> samples;
+        RuntimeException planning = null;
         try (launched) {
             promptParts = advance(live, drawing);
             if (planNext) {
-                intake();
-                processAborts();
-                planned = schedule();
+                try {
+                    intake();
+                    processAborts();
+                    processHolds();
+                    planned = schedule();
+                } catch (RuntimeException e) {
+                    // The host's failure, not the device's: the pass still completes, then the loop handles it.
+                    planning = e;
+                }
             }
             samples = launched.samples();
         } catch (RuntimeException e) {
             return failLaunched(live, e);
         }
-        return commit(live, drawing, samples, promptParts);
+        Ran ran = commit(live, drawing, samples, promptParts);
+        if (planning != null) {
+            throw planning;
+        }
+        return ran;
     }
 
     /**
@@ -617,11 +630,23 @@ public final class Engine implements AutoCloseable {
      * A queued part that failed as it ran (CUDA reports a kernel's failure at the next wait for the
      * device) or as its draws were queued: its sequences already moved on, so it cannot be retried,
      * and its requests fail, an out-of-memory among the draws too (rare: they need a fraction of
-     * what the forward pass freed before them).
+     * what the forward pass freed before them; the metric still counts it as one).
      */
     private Ran failLaunched(List<Scheduler.Scheduled> part, RuntimeException e) {
         StepFailure failure = StepFailure.of(e);
-        return recover(part, failure instanceof StepFailure.DeviceLost ? failure : new StepFailure.Other(failure.message()), e);
+        if (failure instanceof StepFailure.DeviceLost) {
+            return recover(part, failure, e);
+        }
+        metrics.stepFailures.labelValues(failure.kind()).inc();
+        return failPart(part, failure.message(), e);
+    }
+
+    private Ran failPart(List<Scheduler.Scheduled> part, String message, RuntimeException e) {
+        LOG.error("forward pass failed for {} sequences", part.size(), e);
+        for (Scheduler.Scheduled s : part) {
+            finishRequest(s.sequence().request, FinishReason.ERROR, "the forward pass failed: " + message);
+        }
+        return Ran.NOTHING;
     }
 
     private Ran recover(List<Scheduler.Scheduled> part, StepFailure failure, RuntimeException e) {
@@ -653,13 +678,7 @@ public final class Engine implements AutoCloseable {
                 loseDevice(lost, e);
                 yield Ran.NOTHING;
             }
-            case StepFailure.Other other -> {
-                LOG.error("forward pass failed for {} sequences", part.size(), e);
-                for (Scheduler.Scheduled s : part) {
-                    finishRequest(s.sequence().request, FinishReason.ERROR, "the forward pass failed: " + other.message());
-                }
-                yield Ran.NOTHING;
-            }
+            case StepFailure.Other other -> failPart(part, other.message(), e);
         };
     }
 

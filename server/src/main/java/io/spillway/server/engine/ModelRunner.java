@@ -63,10 +63,11 @@ final class ModelRunner implements BatchRunner, AutoCloseable {
 
     /**
      * Draws come from the logits rows of the sequences whose chunk ends them, rows in batch
-     * order. The draws' parameters go to the device in the forward pass's one transfer, before
-     * the pass is queued; the draws themselves are queued by {@link LaunchedBatch#samples()}. So
-     * nothing here waits for the device: a copy from pageable host memory may wait for the
-     * device's queue to drain, and a top-k or nucleus draw reads a count back mid-script. Whatever the pass allocated is released when the
+     * order. Two things could make queueing a step wait for the device: a copy from pageable host
+     * memory may wait for the device's queue to drain, and a top-k or nucleus draw reads a count
+     * back mid-script. So the draws' parameters go in the forward pass's one transfer, made while
+     * the queue is empty (the previous step's samples drained it) and before the pass is queued,
+     * and the draws themselves are queued by {@link LaunchedBatch#samples()}. Whatever the pass allocated is released when the
      * launched batch closes, or here when queueing it throws: a step retried after an
      * out-of-memory finds the memory the failed attempt held free again.
      */

@@ -125,6 +125,8 @@ class PlanAheadTest {
                 assertArrayEquals(wanted.get(run.getKey()), done.choices().get(0).tokenIds(), run.getKey());
             }
             EngineTest.awaitIdle(engine);
+            long promptTokens = 2L * prompts.stream().mapToInt(p -> p.length).sum();
+            assertEquals(promptTokens - engine.stats().prefixHitTokens(), engine.stats().promptTokens(), "prompt tokens computed");
 
             List<Pass> passes = device.passes;
             for (String id : wanted.keySet()) {
@@ -183,6 +185,78 @@ class PlanAheadTest {
     }
 
     /**
+     * What arrives while a pass runs is taken before the next step is planned: a request submitted
+     * then is in that plan, and one held then is not (and, released, still gives the reference).
+     */
+    @Test
+    void requestsSubmittedOrHeldWhileAPassRunsAreTakenIntoThePlanMadeDuringIt() throws Exception {
+        Recorder device = new Recorder();
+        try (Engine engine = device.start(config())) {
+            List<Integer> submittedAt = new CopyOnWriteArrayList<>();
+            List<Integer> heldAt = new CopyOnWriteArrayList<>();
+            List<CompletableFuture<RequestStream.CompletedRequest>> late = new CopyOnWriteArrayList<>();
+            device.onLaunch = batch -> {
+                long passes = device.passes.stream().filter(p -> p.ran().contains("first")).count();
+                if (passes == 3 && submittedAt.isEmpty()) {
+                    submittedAt.add(device.passes.size());
+                    late.add(engine.submit(new EngineRequest("late", ref.prompts().get(2), greedy(ref.expected().get(2).length), ""))
+                            .collect());
+                }
+                if (passes == 6 && heldAt.isEmpty()) {
+                    heldAt.add(device.passes.size());
+                    engine.hold("first", true);
+                }
+            };
+            CompletableFuture<RequestStream.CompletedRequest> first = engine.submit(
+                    new EngineRequest("first", ref.prompts().get(1), greedy(ref.expected().get(1).length), "")).collect();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (heldAt.isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertFalse(heldAt.isEmpty(), "the sixth pass of the first request came");
+            Thread.sleep(200);
+            engine.hold("first", false);
+            assertArrayEquals(ref.expected().get(1), first.get(60, TimeUnit.SECONDS).choices().get(0).tokenIds());
+            assertArrayEquals(ref.expected().get(2), late.get(0).get(60, TimeUnit.SECONDS).choices().get(0).tokenIds());
+            assertTrue(device.passes.get(submittedAt.get(0)).plannedAtWait().contains("late"),
+                    "submitted while pass " + submittedAt.get(0) + " ran: " + device.passes.get(submittedAt.get(0)));
+            assertFalse(device.passes.get(heldAt.get(0)).plannedAtWait().contains("first"),
+                    "held while pass " + heldAt.get(0) + " ran: " + device.passes.get(heldAt.get(0)));
+        }
+    }
+
+    /**
+     * Many requests through a cache of a few blocks, so that planning ahead preempts sequences on
+     * their last pass and while they draw: every output is the reference, and the queue's token
+     * gauge and the blocks balance at the end.
+     */
+    @Test
+    void underHeavyPreemptionTheCountsBalance() throws Exception {
+        Recorder device = new Recorder();
+        long perBlock = KvCacheSpec.bytesPerBlock(io.spillway.models.checkpoint.ModelConfig.load(ref.directory().resolve("config.json")), 16,
+                ai.djl.ndarray.types.DataType.FLOAT32);
+        java.util.Random random = new java.util.Random(17);
+        try (Engine engine = device.start(config().withKvCacheBytes(7 * perBlock))) {
+            List<CompletableFuture<RequestStream.CompletedRequest>> runs = new ArrayList<>();
+            List<int[]> wanted = new ArrayList<>();
+            for (int i = 0; i < 24; i++) {
+                int which = i % ref.prompts().size();
+                int length = 8 + random.nextInt(40);
+                wanted.add(Arrays.copyOf(ref.expected().get(which), Math.min(length, ref.expected().get(which).length)));
+                runs.add(engine.submit(new EngineRequest("h" + i, ref.prompts().get(which), greedy(wanted.get(i).length), "")).collect());
+            }
+            for (int i = 0; i < runs.size(); i++) {
+                assertArrayEquals(wanted.get(i), runs.get(i).get(120, TimeUnit.SECONDS).choices().get(0).tokenIds(), "request " + i);
+            }
+            EngineTest.awaitIdle(engine);
+            EngineStats stats = engine.stats();
+            assertTrue(stats.preemptions() > 0, "the cache forced preemption");
+            assertEquals(0, stats.waitingPromptTokens());
+            assertEquals(0, stats.kvBlocksUsed());
+        }
+    }
+
+    /**
      * A cache small enough that planning ahead preempts sequences whose pass is still running:
      * their drawn tokens land after they left, they recompute, the outputs are the reference, and
      * the queue's token count comes back to zero.
@@ -216,10 +290,12 @@ class PlanAheadTest {
     void aPassFailingWhileTheEngineWaitsFailsItsRequestsAndTheEngineGoesOn() throws Exception {
         FaultyDevice device = new FaultyDevice().failWhileWaiting(b -> b.requestIds().contains("doomed"), FaultyDevice.CUDA_OOM);
         try (Engine engine = Engine.start(options, config(), new PrometheusRegistry(), device)) {
-            RequestStream.CompletedRequest doomed = engine.submit(new EngineRequest("doomed", ref.prompts().get(0), greedy(30), ""))
+            // A prompt of several tokens: an out-of-memory that was retried would split its chunk.
+            int[] prompt = EngineTest.concat(ref.prompts().get(0), Arrays.copyOf(ref.expected().get(0), 9));
+            RequestStream.CompletedRequest doomed = engine.submit(new EngineRequest("doomed", prompt, greedy(30), ""))
                     .collect().get(60, TimeUnit.SECONDS);
             assertEquals(FinishReason.ERROR, doomed.choices().get(0).finishReason());
-            assertTrue(doomed.error().contains("CUDA out of memory"), doomed.error());
+            assertEquals("the forward pass failed: " + FaultyDevice.CUDA_OOM, doomed.error());
             assertEquals(1, device.failures(), "failed once, not retried");
             int[] after = engine.submit(new EngineRequest("after", ref.prompts().get(1), greedy(30), "")).collect().get(60, TimeUnit.SECONDS)
                     .choices().get(0).tokenIds();

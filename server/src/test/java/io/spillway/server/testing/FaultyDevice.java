@@ -16,8 +16,8 @@ import java.util.function.UnaryOperator;
 /**
  * A device that fails as a GPU does, around the engine's real model runner: a pass matching the
  * rule throws DJL's {@link EngineException} with libtorch's words, as it is queued, either before
- * it runs or after (when its keys and values are already in the cache and its draws made), or
- * when the engine waits for its samples (where CUDA reports a kernel's failure). Every other pass
+ * it runs or after (when its keys and values are already in the cache and its draws were taken,
+ * then dropped), or when the engine waits for its samples (where CUDA reports a kernel's failure). Every other pass
  * runs for real. It can also hold the next pass, so a test can queue requests that then share a batch.
  */
 public final class FaultyDevice implements UnaryOperator<BatchRunner> {
@@ -100,7 +100,7 @@ public final class FaultyDevice implements UnaryOperator<BatchRunner> {
             switch (r.stage()) {
                 case BEFORE_FORWARD -> throw fail(batch, r);
                 case AFTER_FORWARD -> {
-                    // Its keys and values written, its draws made, and then lost: as an allocation failing late would.
+                    // Its keys and values written, its draws taken, and then lost: as an allocation failing late would.
                     try (LaunchedBatch launched = real.launch(batch)) {
                         launched.samples();
                     }
