@@ -607,7 +607,9 @@ public final class Engine implements AutoCloseable {
     /**
      * What a queued part does to its sequences, before its tokens come back: each is computed
      * past the tokens it feeds, and each that draws a token it can go on after (not its last by
-     * max_tokens or the model's length) holds a stand-in for it. Returns each entry's prompt tokens.
+     * max_tokens or the model's length) holds a stand-in for it; one drawing its last gives its
+     * blocks back at once, as it would have before the next step was scheduled. Returns each
+     * entry's prompt tokens.
      */
     private int[] advance(List<Scheduler.Scheduled> part, List<Drawing> drawing) {
         int[] promptParts = new int[part.size()];
@@ -621,6 +623,11 @@ public final class Engine implements AutoCloseable {
             Sequence seq = d.sequence();
             if (seq.generated() + 1 < seq.sampling.params().maxTokens() && seq.length() + 1 < maxModelLength) {
                 seq.appendDrawing();
+            } else if (d.children().isEmpty()) {
+                // Its last token: the next step may have its blocks (the device writes them in order).
+                // Registered first, as commit would; only a lost device could leave them unwritten.
+                kv.commitFullBlocks(seq.blocks, seq.tokens(), seq.computed);
+                kv.free(seq.blocks);
             }
         }
         return promptParts;

@@ -226,6 +226,59 @@ class PlanAheadTest {
     }
 
     /**
+     * A sequence drawing its last token (by max_tokens) gives its blocks back before the next step
+     * is planned, as it did when steps were planned after the tokens came back: in a cache of four
+     * blocks, A (20-token prompt, 3 tokens) and B (31-token prompt, joining A's second pass) fill
+     * it, and B's next block, needed in the plan made during A's last pass, comes from A's instead
+     * of preempting B. Both still give what they give alone.
+     */
+    @Test
+    void aSequenceDrawingItsLastTokenLeavesItsBlocksToThePlan() throws Exception {
+        java.util.Random random = new java.util.Random(23);
+        int[] promptA = random.ints(20, 3, 512).toArray();
+        int[] promptB = random.ints(31, 3, 512).toArray();
+        int[] aloneA;
+        int[] aloneB;
+        try (Engine engine = Engine.start(options, config(), new PrometheusRegistry())) {
+            aloneA = engine.submit(new EngineRequest("a", promptA, greedy(3), "")).collect().get(60, TimeUnit.SECONDS).choices().get(0).tokenIds();
+            aloneB = engine.submit(new EngineRequest("b", promptB, greedy(10), "")).collect().get(60, TimeUnit.SECONDS).choices().get(0).tokenIds();
+        }
+        Recorder device = new Recorder();
+        long perBlock = KvCacheSpec.bytesPerBlock(io.spillway.models.checkpoint.ModelConfig.load(ref.directory().resolve("config.json")), 16,
+                ai.djl.ndarray.types.DataType.FLOAT32);
+        try (Engine engine = device.start(config().withKvCacheBytes(5 * perBlock))) {
+            assertEquals(4, engine.stats().kvBlocksTotal(), "the scenario's cache");
+            List<CompletableFuture<RequestStream.CompletedRequest>> b = new CopyOnWriteArrayList<>();
+            device.onLaunch = batch -> {
+                if (batch.requestIds().equals(List.of("a")) && b.isEmpty()) {
+                    b.add(engine.submit(new EngineRequest("b", promptB, greedy(10), "")).collect());
+                }
+            };
+            CompletableFuture<RequestStream.CompletedRequest> a = engine.submit(new EngineRequest("a", promptA, greedy(3), "")).collect();
+            assertArrayEquals(aloneA, a.get(60, TimeUnit.SECONDS).choices().get(0).tokenIds());
+            assertArrayEquals(aloneB, b.get(0).get(60, TimeUnit.SECONDS).choices().get(0).tokenIds());
+            assertEquals(0, engine.stats().preemptions(), "passes: " + device.passes);
+        }
+    }
+
+    /**
+     * Blocks given back early are registered first: a request whose last pass fills its second
+     * block (a 20-token prompt and 13 tokens: position 31 is fed by the pass that draws the last)
+     * leaves both in the prefix cache, and a follow-up extending it finds 32 tokens cached.
+     */
+    @Test
+    void theBlockALastPassFillsStaysInThePrefixCache() throws Exception {
+        int[] prompt = new java.util.Random(29).ints(20, 3, 512).toArray();
+        try (Engine engine = Engine.start(options, config(), new PrometheusRegistry())) {
+            int[] out = engine.submit(new EngineRequest("first", prompt, greedy(13), "")).collect().get(60, TimeUnit.SECONDS)
+                    .choices().get(0).tokenIds();
+            RequestStream.CompletedRequest next = engine.submit(new EngineRequest("next", EngineTest.concat(prompt, out), greedy(2), ""))
+                    .collect().get(60, TimeUnit.SECONDS);
+            assertEquals(32, next.usage().cachedPromptTokens());
+        }
+    }
+
+    /**
      * Many requests through a cache of a few blocks, so that planning ahead preempts sequences on
      * their last pass and while they draw: every output is the reference, and the queue's token
      * gauge and the blocks balance at the end.
