@@ -81,7 +81,7 @@ final class Scheduler {
             }
             boolean placed = true;
             while (!kv.ensureCapacity(s.blocks, s.computed + n)) {
-                Sequence victim = running.get(running.size() - 1);
+                Sequence victim = victimFor(s);
                 preempt(victim);
                 preempted = true;
                 if (victim == s) {
@@ -143,10 +143,25 @@ final class Scheduler {
         return n == 0 && batch.isEmpty() ? wanted : n;
     }
 
+    /**
+     * The most recently admitted running sequence that holds blocks, or {@code s} itself: one
+     * holding none (drawing its last token, its blocks already given back) would free nothing.
+     */
+    private Sequence victimFor(Sequence s) {
+        for (int i = running.size() - 1; i >= 0; i--) {
+            Sequence candidate = running.get(i);
+            if (candidate == s || candidate.blocks.size() > 0) {
+                return candidate;
+            }
+        }
+        return s;
+    }
+
     private Sequence lastHeldRunning() {
         for (int i = running.size() - 1; i >= 0; i--) {
-            if (running.get(i).request.held) {
-                return running.get(i);
+            Sequence candidate = running.get(i);
+            if (candidate.request.held && candidate.blocks.size() > 0) {
+                return candidate;
             }
         }
         return null;

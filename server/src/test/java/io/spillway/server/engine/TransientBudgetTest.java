@@ -200,7 +200,7 @@ class TransientBudgetTest {
         return SHAPE.group(decodes, 1, decodeContext) + SHAPE.group(chunks, chunkQuery, chunkContext);
     }
 
-    private static Sequence sequence(String id, int[] prompt, int maxTokens, KvCacheManager kv) {
+    static Sequence sequence(String id, int[] prompt, int maxTokens, KvCacheManager kv) {
         SamplingParams params = SamplingParams.builder().temperature(0).maxTokens(maxTokens).ignoreEos(true).build();
         EngineRequest request = new EngineRequest(id, prompt, params, "");
         RequestState state = new RequestState(request, new RequestStream(id, () -> { }, held -> { }), System.nanoTime(), 0);
