@@ -579,7 +579,7 @@ public final class Engine implements AutoCloseable {
         }
         int[] promptParts;
         List<Sample> samples;
-        RuntimeException planning = null;
+        Throwable planning = null;
         try (launched) {
             promptParts = advance(live, drawing);
             if (planNext) {
@@ -588,18 +588,25 @@ public final class Engine implements AutoCloseable {
                     processAborts();
                     processHolds();
                     planned = schedule();
-                } catch (RuntimeException e) {
-                    // The host's failure, not the device's: the pass still completes, then the loop handles it.
+                } catch (RuntimeException | Error e) {
+                    // The host's failure, not the device's: the pass still completes (so that no
+                    // stand-in is left unsettled), then the loop handles it.
                     planning = e;
                 }
             }
             samples = launched.samples();
         } catch (RuntimeException e) {
+            if (planning != null) {
+                e.addSuppressed(planning);
+            }
             return failLaunched(live, e);
         }
         Ran ran = commit(live, drawing, samples, promptParts);
-        if (planning != null) {
-            throw planning;
+        if (planning instanceof RuntimeException r) {
+            throw r;
+        }
+        if (planning instanceof Error r) {
+            throw r;
         }
         return ran;
     }
@@ -608,7 +615,8 @@ public final class Engine implements AutoCloseable {
      * What a queued part does to its sequences, before its tokens come back: each is computed
      * past the tokens it feeds, and each that draws a token it can go on after (not its last by
      * max_tokens or the model's length) holds a stand-in for it; one drawing its last gives its
-     * blocks back at once, as it would have before the next step was scheduled. Returns each
+     * blocks back at once, as it would have before the next step was scheduled (unless n &gt; 1
+     * samples fork from it). Returns each
      * entry's prompt tokens.
      */
     private int[] advance(List<Scheduler.Scheduled> part, List<Drawing> drawing) {
@@ -625,6 +633,7 @@ public final class Engine implements AutoCloseable {
                 seq.appendDrawing();
             } else if (d.children().isEmpty()) {
                 // Its last token: the next step may have its blocks (the device writes them in order).
+                // Not a parent forking its samples: they will share its blocks.
                 // Registered first, as commit would; only a lost device could leave them unwritten.
                 kv.commitFullBlocks(seq.blocks, seq.tokens(), seq.computed);
                 kv.free(seq.blocks);
