@@ -13,9 +13,9 @@ import io.spillway.models.checkpoint.ModelConfig;
 import io.spillway.models.checkpoint.TensorSource;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.runtime.HostStaging;
-import java.util.function.Consumer;
 import io.spillway.models.runtime.ScriptArguments;
 import io.spillway.models.runtime.TorchScriptModule;
+import java.util.function.Consumer;
 
 /**
  * The decoder-only transformer of every supported architecture (Llama 2/3, Mistral, Qwen2,

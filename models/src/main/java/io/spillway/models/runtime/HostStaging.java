@@ -112,7 +112,8 @@ public final class HostStaging {
     }
 
     private NDArray place(NDManager manager, ByteBuffer region, Shape shape, DataType type) {
-        // Counted as the GPU copies, also on the CPU (where the tensor aliases the arena), so that the CPU's tests see the device's count.
+        // Counted as the GPU copies, also on the CPU (where the tensor aliases the arena), so that
+        // the CPU's tests see the device's count.
         transfers++;
         if (!device.isGpu()) {
             return manager.create(region, shape, type);

@@ -616,8 +616,7 @@ public final class Engine implements AutoCloseable {
      * past the tokens it feeds, and each that draws a token it can go on after (not its last by
      * max_tokens or the model's length) holds a stand-in for it; one drawing its last gives its
      * blocks back at once, as it would have before the next step was scheduled (unless n &gt; 1
-     * samples fork from it). Returns each
-     * entry's prompt tokens.
+     * samples fork from it). Returns each entry's prompt tokens.
      */
     private int[] advance(List<Scheduler.Scheduled> part, List<Drawing> drawing) {
         int[] promptParts = new int[part.size()];
@@ -629,7 +628,7 @@ public final class Engine implements AutoCloseable {
         }
         for (Drawing d : drawing) {
             Sequence seq = d.sequence();
-            if (seq.generated() + 1 < seq.sampling.params().maxTokens() && seq.length() + 1 < maxModelLength) {
+            if (!reachesLengthLimit(seq, 1)) {
                 seq.appendDrawing();
             } else if (d.children().isEmpty()) {
                 // Its last token: the next step may have its blocks (the device writes them in order).
@@ -640,6 +639,14 @@ public final class Engine implements AutoCloseable {
             }
         }
         return promptParts;
+    }
+
+    /**
+     * Whether {@code more} tokens past those drawn end the sequence at max_tokens or the model's
+     * length: the one rule for ending by length, before a draw (planning) and after it.
+     */
+    private boolean reachesLengthLimit(Sequence seq, int more) {
+        return seq.generated() + more >= seq.sampling.params().maxTokens() || seq.settledLength() + more >= maxModelLength;
     }
 
     /**
@@ -916,7 +923,7 @@ public final class Engine implements AutoCloseable {
                 stoppedByString = true;
             }
         }
-        if (finish == null && (seq.generated() >= p.maxTokens() || seq.length() >= maxModelLength)) {
+        if (finish == null && reachesLengthLimit(seq, 0)) {
             finish = FinishReason.LENGTH;
         }
         if (finish != null && !stoppedByString && seq.detokenizer != null) {

@@ -67,26 +67,24 @@ final class ModelRunner implements BatchRunner, AutoCloseable {
      * memory may wait for the device's queue to drain, and a top-k or nucleus draw reads a count
      * back mid-script. So the draws' parameters go in the forward pass's one transfer, made while
      * the queue is empty (the previous step's samples drained it) and before the pass is queued,
-     * and the draws themselves are queued by {@link LaunchedBatch#samples()}. Whatever the pass allocated is released when the
-     * launched batch closes, or here when queueing it throws: a step retried after an
-     * out-of-memory finds the memory the failed attempt held free again.
+     * and the draws themselves are queued by {@link LaunchedBatch#samples()}. Whatever the pass
+     * allocated is released when the launched batch closes, or here when queueing it throws: a
+     * step retried after an out-of-memory finds the memory the failed attempt held free again.
      */
     @Override
     public LaunchedBatch launch(StepBatch batch) {
         List<SequenceChunk> chunks = new ArrayList<>(batch.sequences());
-        int logitRows = 0;
         for (Scheduler.Scheduled s : batch.scheduled()) {
             Sequence seq = s.sequence();
             boolean last = seq.computed + s.tokens() == seq.length();
             chunks.add(new SequenceChunk(seq.slice(seq.computed, s.tokens()), seq.computed, seq.blocks.table(), last));
-            logitRows += last ? 1 : 0;
         }
+        ForwardBatch forward = ForwardBatch.of(chunks, cache.spec().blockSize());
+        DeviceSampler.Planned draws = sampler.plan(batch.draws(), forward.logitRows().length, model.config().vocabSize());
         NDManager step = model.manager().newSubManager();
         try {
-            DeviceSampler.Planned draws = sampler.plan(batch.draws(), logitRows, model.config().vocabSize());
-            NDArray logits = model.forward(ForwardBatch.of(chunks, cache.spec().blockSize()), attention, step,
-                    staging -> draws.upload(staging, step));
-            return new Launched(logits, draws, step);
+            NDArray logits = model.forward(forward, attention, step, staging -> draws.upload(staging, step));
+            return new Launched(sampler, logits, draws, step);
         } catch (RuntimeException | Error e) {
             step.close();
             throw e;
@@ -94,17 +92,8 @@ final class ModelRunner implements BatchRunner, AutoCloseable {
     }
 
     /** A queued forward pass, its draws uploaded, and the scope that owns its tensors. */
-    private final class Launched implements LaunchedBatch {
-        private final NDArray logits;
-        private final DeviceSampler.Planned draws;
-        private final NDManager step;
-
-        Launched(NDArray logits, DeviceSampler.Planned draws, NDManager step) {
-            this.logits = logits;
-            this.draws = draws;
-            this.step = step;
-        }
-
+    private record Launched(DeviceSampler sampler, NDArray logits, DeviceSampler.Planned draws, NDManager step)
+            implements LaunchedBatch {
         @Override
         public List<Sample> samples() {
             return sampler.draw(logits, draws, step).samples();
