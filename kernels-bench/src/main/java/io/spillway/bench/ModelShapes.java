@@ -35,11 +35,16 @@ public final class ModelShapes {
      * The SmolLM2-135M shape in one of the weight formats the benchmarks compare: a
      * {@link io.spillway.models.arch.Quantization} value ({@code none}, {@code int8}, ...) applied on
      * load, or {@code awq-int4} / {@code gptq-int4}, random int4 checkpoints in groups of 64 (576, its
-     * width, is not a multiple of 128).
+     * width, is not a multiple of 128), optionally followed by {@code +} and a quantization on load
+     * ({@code awq-int4+lm-head=int8}).
      */
     public static ModelLoadOptions smolLm2_135m(String weights) {
-        if (weights.endsWith("-int4")) {
-            return options(int4(DummyShapes.smolLm2_135m(), weights.substring(0, weights.length() - "-int4".length()), 64));
+        String[] int4AndOnLoad = weights.split("\\+", 2);
+        if (int4AndOnLoad[0].endsWith("-int4")) {
+            String method = int4AndOnLoad[0].substring(0, int4AndOnLoad[0].length() - "-int4".length());
+            ModelLoadOptions options = options(int4(DummyShapes.smolLm2_135m(), method, 64));
+            return int4AndOnLoad.length == 1 ? options
+                    : options.withQuantization(io.spillway.models.arch.Quantization.parse(int4AndOnLoad[1]));
         }
         return options(DummyShapes.smolLm2_135m()).withQuantization(io.spillway.models.arch.Quantization.parse(weights));
     }

@@ -18,7 +18,8 @@ import java.util.List;
  * @param finalNorm       the final RMSNorm's weight, {@code [hidden]}; its dtype is the model's
  * @param lmHead          the LM head in its {@link Projection} layout, {@code vocab} output rows, or
  *                        empty when it is int8
- * @param packed          the int8 projections: none, four per layer, or four per layer and the LM head
+ * @param packed          the int8 projections: none, four per layer, or four per layer and the LM head; or
+ *                        the LM head alone, beside int4 layers
  * @param int4            an int4 checkpoint's layer projections, four per layer, or none
  * @param onednn          a float32 model's projections packed for oneDNN: four per layer and the LM head, or none
  * @param cosTable  RoPE's cosines {@code [positions, headDim]}
@@ -49,13 +50,16 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
             requireOptional("embedding scales", embeddingScales, dtype, 0);
         }
         int n = layers.size();
-        if (packed.size() != 0 && packed.size() != 4 * n && packed.size() != 4 * n + 1) {
+        if (packed.size() > 1 && packed.size() != 4 * n && packed.size() != 4 * n + 1) {
             throw new IllegalArgumentException(packed.size() + " packed int8 projections: a model of " + n
-                    + " layers has none, " + 4 * n + " (its layers) or " + (4 * n + 1) + " (and its LM head)");
+                    + " layers has none, 1 (its LM head), " + 4 * n + " (its layers) or " + (4 * n + 1) + " (and its LM head)");
         }
-        if (int4.size() != 0 && (int4.size() != 4 * n || packed.size() != 0)) {
+        if (int4.size() != 0 && (int4.size() != 4 * n || packed.size() > 1)) {
             throw new IllegalArgumentException(int4.size() + " int4 projections beside " + packed.size() + " int8 ones: a model of " + n
-                    + " layers has none or " + 4 * n + ", and no int8 ones with them");
+                    + " layers has none or " + 4 * n + ", with no int8 ones but its LM head");
+        }
+        if (packed.size() == 1 && int4.size() == 0) {
+            throw new IllegalArgumentException("an int8 LM head alone is for int4 layers; this model has none");
         }
         if (onednn.size() != 0 && (onednn.size() != 4 * n + 1 || packed.size() != 0 || int4.size() != 0 || dtype != DataType.FLOAT32)) {
             throw new IllegalArgumentException(onednn.size() + " oneDNN projections in a " + dtype + " model beside " + packed.size()
@@ -63,9 +67,9 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
                     + " (its layers and LM head), and no quantized ones with them");
         }
         require("LM head", lmHead, dtype, null);
-        if (packed.size() == 4 * n + 1) {
+        if (packed.size() == 4 * n + 1 || packed.size() == 1) {
             requireEmpty("LM head", lmHead);
-            requirePacked("LM head", packed, 4 * n, vocab, hidden);
+            requirePacked("LM head", packed, packed.size() - 1, vocab, hidden);
         } else {
             requireProjection("LM head", lmHead, vocab, hidden);
         }
@@ -78,7 +82,7 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
             throw new IllegalArgumentException("RMSNorm epsilon " + eps + " is not in (0, 1)");
         }
         for (int i = 0; i < layers.size(); i++) {
-            requireLayer(i, layers.get(i), dtype, hidden, heads, kvHeads, headDim, packed.size() == 0 ? null : packed,
+            requireLayer(i, layers.get(i), dtype, hidden, heads, kvHeads, headDim, packed.size() <= 1 ? null : packed,
                     int4.size() == 0 ? null : int4);
         }
         if (onednn.size() != 0) {

@@ -10,7 +10,8 @@ import java.util.List;
 
 /**
  * A model's int8 projections, packed for fbgemm's dynamic quantized linear: the decoder script's
- * {@code packed} list (four per layer, qkv, o, gate-up, down, then the LM head's when it is int8),
+ * {@code packed} list (four per layer, qkv, o, gate-up, down, then the LM head's when it is int8; or
+ * the LM head's alone beside an int4 checkpoint's layers),
  * empty in a float model. Each entry holds its int8 weight in fbgemm's blocked layout and its
  * per-channel scales and zero points ({@link Int8Quantizer#asymmetric}); nothing else keeps a copy
  * of them. Biases stay float tensors beside the (empty) weights: the script scales rows around the

@@ -57,6 +57,8 @@ final class WeightLoader {
     private final Set<NDArray> fileViews = Collections.newSetFromMap(new IdentityHashMap<>());
     /** Bytes of the arrays kept in the model so far, for its {@link WeightSummary}. */
     private long keptBytes;
+    /** Of {@link #keptBytes}, an embedding table's that is not also the LM head: gathered by row, never streamed. */
+    private long gatheredOnlyBytes;
     /** A bfloat16 model's rounding into containers, for the length of {@link #load}; null in any other dtype. */
     private Bf16Containers bf16;
     /** Why int4 projections were dequantized rather than packed, and which (by name within a layer), for the summary. */
@@ -75,7 +77,7 @@ final class WeightLoader {
     }
 
     WeightLoader(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout, Quantization quantization) {
-        if (quantization.layers() && (target.isGpu() || target.dtype() != DataType.FLOAT32)) {
+        if (quantization.lmHead() && (target.isGpu() || target.dtype() != DataType.FLOAT32)) {
             // Refused rather than cast around: fbgemm's kernel takes and returns float32, so a 16-bit model
             // would pay two casts per projection for int8 weights that run on the CPU only anyway.
             throw new IllegalArgumentException("--quantization " + quantization + " runs on the CPU in float32 (fbgemm's kernel),"
@@ -86,9 +88,15 @@ final class WeightLoader {
             throw new IllegalArgumentException("projections " + layout + " are the CPU's layouts; on " + target
                     + " use linear (or auto)");
         }
-        if (quantization.layers() && config.quantization() instanceof QuantizationConfig.Int4 int4) {
+        boolean int4Checkpoint = config.quantization() instanceof QuantizationConfig.Int4;
+        if (quantization.layers() && int4Checkpoint) {
             throw new IllegalArgumentException("--quantization " + quantization + " quantizes a float checkpoint on load; this one is "
-                    + int4.describe() + " already (serve it with --quantization none)");
+                    + ((QuantizationConfig.Int4) config.quantization()).describe()
+                    + " already (serve it with --quantization none, or lm-head=int8 for its LM head alone)");
+        }
+        if (quantization.lmHead() && !quantization.layers() && !int4Checkpoint) {
+            throw new IllegalArgumentException("--quantization " + quantization + " is for an int4 checkpoint's LM head; this one is"
+                    + " a float checkpoint: int8 quantizes its layers and its LM head");
         }
         this.source = source;
         this.config = config;
@@ -126,7 +134,7 @@ final class WeightLoader {
         }
         // The script's stand-in for a weight the model does not have.
         NDArray none = model.zeros(new Shape(0), target.heldAs());
-        int levels = quantization.layers() ? Int8Quantizer.levelsForThisCpu() : 0;
+        int levels = quantization.lmHead() || quantization.layers() ? Int8Quantizer.levelsForThisCpu() : 0;
         NDArray finalNorm;
         NDArray embedding;
         NDArray embeddingScales = none;
@@ -140,12 +148,16 @@ final class WeightLoader {
             if (lmHead != null) {
                 lmHeadWeight = lmHead.applied();
             }
+            boolean headRows = !quantization.embeddings() && tied && lmHead != null;
             if (quantization.embeddings()) {
                 Int8Quantizer.Int8Matrix q = Int8Quantizer.symmetric(table, levels);
                 embedding = keepInt8(q.values(), model);
                 embeddingScales = keep(q.scales(), model);
             } else {
-                embedding = tied && lmHead != null ? lmHead.weight() : keep(table, model);
+                embedding = headRows ? lmHead.weight() : keep(table, model);
+            }
+            if (!headRows) {
+                gatheredOnlyBytes = bytesOf(embedding) + bytesOf(embeddingScales);
             }
             finalNorm = keep(read("model.norm.weight", hidden, scratch), model);
         }
@@ -184,7 +196,7 @@ final class WeightLoader {
                         down.projection(), none));
             }
         }
-        // An int8 LM head is packed after the layers, its place in the script's list: read again
+        // An int8 LM head is packed after the layers (or alone), its place in the script's list: read again
         // rather than held in float32 through the whole load.
         if (quantization.lmHead()) {
             try (NDManager scratch = scratch(model)) {
@@ -346,7 +358,8 @@ final class WeightLoader {
         String floatKernel = layout == ProjectionLayout.LINEAR ? "linear"
                 : target.dtype() == DataType.FLOAT32 ? "bmm or oneDNN linear by rows" : "row-block bmm";
         if (config.quantization() instanceof QuantizationConfig.Int4 q) {
-            String format = q.describe() + " (LM head " + dtype + ", embeddings " + dtype + ")";
+            String head = quantization.lmHead() ? "int8 (per-channel asymmetric, " + Int8Quantizer.levelsForThisCpu() + " levels)" : dtype;
+            String format = q.describe() + " (LM head " + head + ", embeddings " + dtype + ")";
             int onKernel = int4.packedCount();
             List<String> reasons = new ArrayList<>();
             dequantized.forEach((reason, names) -> reasons.add(String.join(", ", names) + ": " + reason));
@@ -354,21 +367,22 @@ final class WeightLoader {
             String kernel = onKernel == int4.size() ? Int4Weights.kernel(target)
                     : onKernel == 0 ? rest
                     : Int4Weights.kernel(target) + " for " + onKernel + " of " + int4.size() + " projections, the others " + rest;
-            return new WeightSummary(format, keptBytes + int4.bytes(), kernel + "; LM head " + floatKernel);
+            return new WeightSummary(format, keptBytes + int4.bytes() + packed.bytes(),
+                    kernel + "; LM head " + (quantization.lmHead() ? Int8Weights.KERNEL : floatKernel), gatheredOnlyBytes);
         }
         if (!quantization.layers()) {
             if (onednn.size() == 0) {
-                return new WeightSummary(dtype, keptBytes, floatKernel);
+                return new WeightSummary(dtype, keptBytes, floatKernel, gatheredOnlyBytes);
             }
             int refused = onednn.size() - onednn.packedCount();
             String kernel = "bmm at one row, else oneDNN linear over a packed copy"
                     + (refused == 0 ? "" : " (" + refused + " of " + onednn.size() + " projections refused packing: " + floatKernel + ")");
-            return new WeightSummary(dtype, keptBytes + onednn.bytes(), kernel, onednn.bytes());
+            return new WeightSummary(dtype, keptBytes + onednn.bytes(), kernel, onednn.bytes() + gatheredOnlyBytes);
         }
         String format = "int8 (per-channel asymmetric, " + Int8Quantizer.levelsForThisCpu() + " levels; LM head "
                 + (quantization.lmHead() ? "int8" : dtype) + ", embeddings " + (quantization.embeddings() ? "int8" : dtype) + ")";
         String kernel = Int8Weights.KERNEL + (quantization.lmHead() ? "" : "; LM head " + floatKernel);
-        return new WeightSummary(format, keptBytes + packed.bytes(), kernel);
+        return new WeightSummary(format, keptBytes + packed.bytes(), kernel, gatheredOnlyBytes);
     }
 
     /**
@@ -416,13 +430,17 @@ final class WeightLoader {
      * first, on the host: a float32 copy made on a GPU would stay in CUDA's caching allocator after
      * the cast, memory the KV cache is then sized without.
      */
+    private static long bytesOf(NDArray array) {
+        return array.size() * array.getDataType().getNumOfBytes();
+    }
+
     private NDArray keep(NDArray array, NDManager model) {
         NDArray converted = toModelDtype(array).toDevice(target.device(), false);
         if (converted == array && fileViews.contains(array)) {
             converted = array.duplicate();
         }
         converted.attach(model);
-        keptBytes += converted.size() * converted.getDataType().getNumOfBytes();
+        keptBytes += bytesOf(converted);
         return converted;
     }
 }

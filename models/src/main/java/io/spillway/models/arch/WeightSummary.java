@@ -8,19 +8,16 @@ package io.spillway.models.arch;
  * @param bytes       bytes held by the weights (projections with their scales and biases, embedding,
  *                    norms; not RoPE tables or KV cache)
  * @param kernel      what applies the projections
- * @param packedCopy  of {@code bytes}, those of a second copy of projections a pass reads instead
- *                    of the first ({@link OneDnnWeights}): no pass reads both copies, so a pass's
- *                    bandwidth floor is {@code bytes - packedCopy}
+ * @param unstreamed  of {@code bytes}, those no pass streams whole: a second copy of projections a
+ *                    pass reads instead of the first ({@link OneDnnWeights}), and an embedding table
+ *                    that is not also the LM head, of which a pass gathers only its tokens' rows; a
+ *                    pass's bandwidth floor is {@code bytes - unstreamed}
  */
-public record WeightSummary(String format, long bytes, String kernel, long packedCopy) {
+public record WeightSummary(String format, long bytes, String kernel, long unstreamed) {
 
-    public WeightSummary(String format, long bytes, String kernel) {
-        this(format, bytes, kernel, 0);
-    }
-
-    /** Bytes of weights a pass streams at most: what is held less the second copy. */
+    /** Bytes of weights a pass streams at most: what is held less what it never reads whole. */
     public long streamedBytes() {
-        return bytes - packedCopy;
+        return bytes - unstreamed;
     }
 
     /** One line: {@code int8 (...), 171.3 MB of weights, kernel fbgemm ...}. */

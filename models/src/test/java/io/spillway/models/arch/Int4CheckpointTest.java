@@ -55,6 +55,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class Int4CheckpointTest {
 
     private static final double TOLERANCE = 0.25;
+    private static final double INT8_HEAD_TOLERANCE = 0.1;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
@@ -223,6 +224,69 @@ class Int4CheckpointTest {
         long groups = 2 * (256 + 128 + 512 + 128 * 2);
         long expectedSaving = projections * 4 - (projections / 2 + groups * 2 * 2) - 2 * 2 * 128 * 4;
         assertEquals(expectedSaving, floatBytes - int4Bytes, "float32 " + floatBytes + " bytes, int4 " + int4Bytes);
+    }
+
+    /**
+     * {@code lm-head=int8}: the layers stay on the int4 kernel and only the LM head changes, so the
+     * logits must be those of the same checkpoint with its float head, moved by int8's rounding
+     * alone. Both an untied head and a tied one (the embedding's rows) are read. Measured 0.053 and
+     * 0.057 here on logits up to ~10, held to {@value #INT8_HEAD_TOLERANCE}; the embedding packed in
+     * place of an untied head moved them by 9.2, and a head left in float would move them by 0: the
+     * difference must be over zero, and the bytes those of an int8 head.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("int8HeadVariants")
+    void anInt8LmHeadBesideInt4LayersMovesTheLogitsOnlyByItsRounding(String name, TinyCheckpoint checkpoint, Int4CheckpointWriter writer)
+            throws Exception {
+        Path int4Dir = writer.write(checkpoint.writeTo(temp.resolve(name + "-float")), temp.resolve(name + "-int4"),
+                temp.resolve(name + "-dequantized")).int4();
+        List<float[]> floatHead;
+        long floatHeadBytes;
+        try (LoadedModel model = load(int4Dir)) {
+            floatHead = logits(model.model());
+            floatHeadBytes = model.model().weightSummary().bytes();
+        }
+        ModelConfig config = ModelConfig.load(int4Dir.resolve("config.json"));
+        List<float[]> int8Head;
+        try (LoadedModel model = LoadedModel.load(ModelLoadOptions.of(int4Dir, ComputeTarget.cpuFloat32())
+                .withQuantization(Quantization.LM_HEAD_INT8))) {
+            WeightSummary summary = model.model().weightSummary();
+            System.out.printf("int4 %-34s %s%n", name + " lm-head=int8", summary.describe());
+            assertTrue(summary.format().contains("(LM head int8 (per-channel asymmetric"), summary.format());
+            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head fbgemm quantized::linear_dynamic", summary.kernel());
+            // The packed head: a byte per weight, a float scale and an int32 zero point per row. An
+            // untied head's float matrix is dropped; a tied one's stays, as the embedding table.
+            long vocab = config.vocabSize();
+            long int8HeadBytes = vocab * config.hiddenSize() + 8 * vocab;
+            long droppedFloat = config.tieWordEmbeddings() ? 0 : vocab * config.hiddenSize() * 4;
+            assertEquals(floatHeadBytes - droppedFloat + int8HeadBytes, summary.bytes(), summary.describe());
+            // Either way the float table is only gathered: a step streams the int4 layers, the norms and the int8 head.
+            assertEquals(summary.bytes() - vocab * config.hiddenSize() * 4, summary.streamedBytes(), summary.describe());
+            int8Head = logits(model.model());
+        }
+        double error = maxDiff(int8Head, floatHead);
+        System.out.printf("int4 %-34s int8 LM head: max |logit - float head's| %.3g%n", name, error);
+        assertTrue(error > 0 && error < INT8_HEAD_TOLERANCE, name + ": max |logit - float head's| = " + error);
+    }
+
+    static Stream<Arguments> int8HeadVariants() {
+        return Stream.of(
+                Arguments.of("awq-llama-g32", kernelSized(), new Int4CheckpointWriter(Format.AWQ, 32)),
+                Arguments.of("gptq-qwen2-tied-g64", kernelSized().architecture("Qwen2ForCausalLM").set("tie_word_embeddings", true),
+                        new Int4CheckpointWriter(Format.GPTQ, 64)));
+    }
+
+    @Test
+    void anInt8LmHeadAloneIsForInt4CheckpointsOnTheCpuInFloat32() throws Exception {
+        Path original = kernelSized().writeTo(temp.resolve("float"));
+        Path awq = new Int4CheckpointWriter(Format.AWQ, 32).write(original, temp.resolve("awq"), temp.resolve("awq-dq")).int4();
+        IllegalArgumentException onFloat = assertThrows(IllegalArgumentException.class, () -> LoadedModel.load(ModelLoadOptions.of(original,
+                ComputeTarget.cpuFloat32()).withQuantization(Quantization.LM_HEAD_INT8)).close());
+        assertTrue(onFloat.getMessage().contains("a float checkpoint: int8 quantizes its layers and its LM head"), onFloat.getMessage());
+        ComputeTarget bf16 = new ComputeTarget(ai.djl.Device.cpu(), ai.djl.ndarray.types.DataType.BFLOAT16);
+        IllegalArgumentException inBf16 = assertThrows(IllegalArgumentException.class, () -> LoadedModel.load(ModelLoadOptions.of(awq, bf16)
+                .withQuantization(Quantization.LM_HEAD_INT8)).close());
+        assertTrue(inBf16.getMessage().contains("runs on the CPU in float32"), inBf16.getMessage());
     }
 
     /** --load-format dummy with an int4 config: random packed weights of sane size, on the kernel (what the benchmarks run). */

@@ -153,6 +153,10 @@ class Int8QuantizerTest {
         assertEquals(Quantization.INT8, Quantization.parse("INT8"));
         assertEquals(new Quantization(true, false, true), Quantization.parse("int8, lm-head=float, embeddings=int8"));
         assertEquals("int8,lm-head=float,embeddings=int8", new Quantization(true, false, true).toString());
+        assertEquals(Quantization.LM_HEAD_INT8, Quantization.parse(" LM-head=int8 "));
+        assertEquals("lm-head=int8", Quantization.LM_HEAD_INT8.toString());
+        assertThrows(IllegalArgumentException.class, () -> Quantization.parse("lm-head=float"));
+        assertThrows(IllegalArgumentException.class, () -> Quantization.parse("lm-head=int8,embeddings=int8"));
         assertThrows(IllegalArgumentException.class, () -> Quantization.parse("int4"));
         assertThrows(IllegalArgumentException.class, () -> Quantization.parse("int8,head=float"));
         assertThrows(IllegalArgumentException.class, () -> Quantization.parse("int8,lm-head=bf16"));
