@@ -13,25 +13,42 @@ import java.util.List;
 /**
  * An int4 checkpoint's layer projections packed for libtorch's int4 weight-only kernel: the decoder
  * script's {@code int4} list, four per layer (qkv, o, gate-up, down) like {@link Int8Weights}, each
- * a pair of the packed weight and its scales and zeros {@code [groups, out, 2]}; an empty pair
+ * the packed weight, its scales and zeros {@code [groups, out, 2]}, and whether the script can read
+ * the packed weight back for a dense matmul at many rows (see {@code int4_project}); an empty entry
  * where a projection was dequantized to a float weight instead ({@link Int4Fit}). Empty in every
  * other model. The entries live only on the native side: their scales are bfloat16 (the kernels'
  * activation dtype, see {@code int4_project}), which DJL cannot hold.
  */
-@ScriptType("List[Tuple[Tensor, Tensor]]")
+@ScriptType("List[Tuple[Tensor, Tensor, bool]]")
 public final class Int4Weights extends PackedProjections {
 
-    /** What the load summary and {@code /v1/models} name as the kernel, by device. */
-    static String kernel(ComputeTarget target) {
-        return target.isGpu() ? "aten _weight_int4pack_mm" : "aten _weight_int4pack_mm_for_cpu";
+    /** Rows from which the script multiplies a readable projection densely ({@code int4_project}). */
+    static final int DENSE_ROWS = 192;
+
+    /** Of the packed entries, those int4_project may dequantize for a dense matmul. */
+    private final int readable;
+
+    /** What the load summary and {@code /v1/models} name as the kernel of the packed projections, by device. */
+    String kernel(ComputeTarget target) {
+        if (target.isGpu()) {
+            return "aten _weight_int4pack_mm";
+        }
+        String kernel = "aten _weight_int4pack_mm_for_cpu";
+        if (readable == 0) {
+            return kernel;
+        }
+        return kernel + " (from " + DENSE_ROWS + " rows" + (readable == packedCount() ? "" : ", " + readable + " of " + packedCount())
+                + ": dequantized to bfloat16, mm)";
     }
+
 
     /** {@code Int4Packer.forward}: per projection int32 values {@code [out, in]}, scales and zero points {@code [groups, out]}. */
     public record Int4PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> zeros) {
     }
 
-    private Int4Weights(IValue list, List<Shape> shapes, long bytes) {
+    private Int4Weights(IValue list, List<Shape> shapes, long bytes, int readable) {
         super(list, shapes, bytes);
+        this.readable = readable;
     }
 
     /**
@@ -45,6 +62,7 @@ public final class Int4Weights extends PackedProjections {
         private final NDManager none;
         private final List<Shape> shapes = new ArrayList<>();
         private long bytes;
+        private int readable;
 
         Packer(NDManager manager, ComputeTarget target) {
             this.list = new PackedListBuilder(manager, DecoderScript.Root.INT4_PACKER);
@@ -58,8 +76,16 @@ public final class Int4Weights extends PackedProjections {
                 // The packer rounds scales and zeros to bfloat16 itself; a bfloat16 model's go in float32 (DJL
                 // cannot make bfloat16), so they are rounded once.
                 DataType scaleType = target.dtype() == DataType.BFLOAT16 ? DataType.FLOAT32 : target.dtype();
-                list.add(new Int4PackCall(List.of(onTarget(m.values(), DataType.INT32, moved)),
+                IValue entry = list.add(new Int4PackCall(List.of(onTarget(m.values(), DataType.INT32, moved)),
                         List.of(onTarget(m.scales(), scaleType, moved)), List.of(onTarget(m.zeros(), scaleType, moved))));
+                IValue[] parts = entry.toIValueTuple();
+                try {
+                    readable += parts[2].toBoolean() ? 1 : 0;
+                } finally {
+                    for (IValue part : parts) {
+                        part.close();
+                    }
+                }
             }
             shapes.add(m.values().getShape());
             // Scales and zeros are bfloat16 whatever the model's dtype.
@@ -85,7 +111,7 @@ public final class Int4Weights extends PackedProjections {
         /** The packed list (empty in a float model); the packer is closed. */
         Int4Weights finish() {
             try {
-                return new Int4Weights(list.finish(new Int4PackCall(List.of(), List.of(), List.of())), new ArrayList<>(shapes), bytes);
+                return new Int4Weights(list.finish(new Int4PackCall(List.of(), List.of(), List.of())), new ArrayList<>(shapes), bytes, readable);
             } finally {
                 close();
             }

@@ -27,11 +27,16 @@ final class PackedListBuilder implements AutoCloseable {
         this.packer = packer;
     }
 
-    /** Runs the packer on {@code call} (one projection's arrays, as the script's parameters) and keeps its entry. */
-    void add(Record call) {
+    /**
+     * Runs the packer on {@code call} (one projection's arrays, as the script's parameters) and keeps its entry.
+     *
+     * @return the entry, which the builder owns
+     */
+    IValue add(Record call) {
         if (!addIfAny(call, null)) {
             throw new IllegalStateException(packer.className + " returned no entry");
         }
+        return entries.get(entries.size() - 1);
     }
 
     /**

@@ -364,9 +364,9 @@ final class WeightLoader {
             List<String> reasons = new ArrayList<>();
             dequantized.forEach((reason, names) -> reasons.add(String.join(", ", names) + ": " + reason));
             String rest = "dequantized to " + dtype + " at load, " + floatKernel + " (" + String.join("; ", reasons) + ")";
-            String kernel = onKernel == int4.size() ? Int4Weights.kernel(target)
+            String kernel = onKernel == int4.size() ? int4.kernel(target)
                     : onKernel == 0 ? rest
-                    : Int4Weights.kernel(target) + " for " + onKernel + " of " + int4.size() + " projections, the others " + rest;
+                    : int4.kernel(target) + " for " + onKernel + " of " + int4.size() + " projections, the others " + rest;
             return new WeightSummary(format, keptBytes + int4.bytes() + packed.bytes(),
                     kernel + "; LM head " + (quantization.lmHead() ? Int8Weights.KERNEL : floatKernel), gatheredOnlyBytes);
         }

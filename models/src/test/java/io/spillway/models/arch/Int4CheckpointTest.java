@@ -56,6 +56,9 @@ class Int4CheckpointTest {
 
     private static final double TOLERANCE = 0.25;
     private static final double INT8_HEAD_TOLERANCE = 0.1;
+    /** The kernel's name where every packed projection can also be multiplied densely at many rows. */
+    private static final String DENSE_KERNEL = "aten _weight_int4pack_mm_for_cpu (from " + Int4Weights.DENSE_ROWS
+            + " rows: dequantized to bfloat16, mm)";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
@@ -90,7 +93,8 @@ class Int4CheckpointTest {
             WeightSummary summary = model.model().weightSummary();
             System.out.printf("int4 %-34s %s%n", name, summary.describe());
             assertTrue(summary.format().startsWith(format), summary.format());
-            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head bmm or oneDNN linear by rows", summary.kernel());
+            assertEquals("aten _weight_int4pack_mm_for_cpu (from " + Int4Weights.DENSE_ROWS + " rows: dequantized to bfloat16, mm);"
+                    + " LM head bmm or oneDNN linear by rows", summary.kernel());
             int4 = logits(model.model());
         }
         double error = maxDiff(int4, logitsOf(written.dequantized()));
@@ -119,7 +123,7 @@ class Int4CheckpointTest {
         try (LoadedModel model = LoadedModel.load(ModelLoadOptions.of(written.int4(), bf16))) {
             WeightSummary summary = model.model().weightSummary();
             assertTrue(summary.format().contains("LM head bfloat16"), summary.format());
-            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head row-block bmm", summary.kernel());
+            assertEquals(DENSE_KERNEL + "; LM head row-block bmm", summary.kernel());
             int4 = logits(model.model());
         }
         double error = maxDiff(int4, logitsOf(written.dequantized()));
@@ -196,7 +200,7 @@ class Int4CheckpointTest {
         try (LoadedModel model = load(written.int4())) {
             WeightSummary summary = model.model().weightSummary();
             System.out.println("int4 awq mixed: " + summary.describe());
-            assertTrue(summary.kernel().startsWith("aten _weight_int4pack_mm_for_cpu for 7 of 8 projections, the others dequantized"
+            assertTrue(summary.kernel().startsWith(DENSE_KERNEL + " for 7 of 8 projections, the others dequantized"
                     + " to float32 at load, bmm or oneDNN linear by rows (mlp.down_proj: stored as float)"), summary.kernel());
             int4 = logits(model.model());
         }
@@ -227,6 +231,59 @@ class Int4CheckpointTest {
     }
 
     /**
+     * A prefill of {@value Int4Weights#DENSE_ROWS} rows or more multiplies each int4 projection
+     * densely, dequantizing libtorch's packed weight in the script ({@code int4_cpu_dequantized_t});
+     * its logits must still be the dequantized float model's, within the kernel's tolerance: measured
+     * 0.08-0.15 here, where the kernel itself gives 0.06-0.11 on the same prompt. Reading the packed
+     * nibbles in the wrong order moved them by 7.2-8.0, a zero offset one step off by 6.3-8.0. The
+     * summary says every projection passed the packer's read-back; the shorter prefill of the other
+     * tests keeps the kernel.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("packedVariants")
+    void aLongPrefillMultipliesDenselyAndStillMatchesTheDequantizedFloatModel(String name, TinyCheckpoint checkpoint,
+                                                                             Int4CheckpointWriter writer, String format) throws Exception {
+        assertDensePrefillMatches(name, checkpoint, writer, DENSE_KERNEL);
+    }
+
+    /**
+     * Outputs that are not a multiple of 64 are packed in another layout, which the script does not
+     * read: those projections keep the kernel at every row count (here qkv, o and down, 160 and 480
+     * wide), the others go dense, and the logits are right either way.
+     */
+    @Test
+    void projectionsThePackerCannotReadBackKeepTheKernelInALongPrefill() throws Exception {
+        TinyCheckpoint narrow = kernelSized().set("hidden_size", 160).set("num_attention_heads", 5).set("num_key_value_heads", 5);
+        assertDensePrefillMatches("awq-llama-160-wide-g32", narrow, new Int4CheckpointWriter(Format.AWQ, 32),
+                "aten _weight_int4pack_mm_for_cpu (from " + Int4Weights.DENSE_ROWS + " rows, 2 of 8: dequantized to bfloat16, mm)");
+    }
+
+    private void assertDensePrefillMatches(String name, TinyCheckpoint checkpoint, Int4CheckpointWriter writer, String kernel)
+            throws Exception {
+        Path original = checkpoint.writeTo(temp.resolve(name + "-float"));
+        Int4CheckpointWriter.Written written = writer.write(original, temp.resolve(name + "-int4"), temp.resolve(name + "-dequantized"));
+        int[] prompt = new java.util.Random(11).ints(Int4Weights.DENSE_ROWS + 8, 3, 90).toArray();
+        List<float[]> dense;
+        try (LoadedModel model = load(written.int4())) {
+            assertEquals(kernel + "; LM head bmm or oneDNN linear by rows", model.model().weightSummary().kernel());
+            dense = logits(model.model(), prompt);
+        }
+        List<float[]> reference;
+        try (LoadedModel model = load(written.dequantized())) {
+            reference = logits(model.model(), prompt);
+        }
+        double error = maxDiff(dense, reference);
+        System.out.printf("int4 %-34s %d-token prefill, dense: max |logit - dequantized float| %.3g%n", name, prompt.length, error);
+        assertTrue(error < TOLERANCE, name + ": max |int4 logit - dequantized float logit| after a dense prefill = " + error);
+    }
+
+    @Test
+    void theScriptMultipliesDenselyFromTheRowsJavaNames() {
+        assertTrue(DecoderScript.source().contains("elif readable and x.size(0) >= " + Int4Weights.DENSE_ROWS + ":"),
+                "int4_project's threshold is not Int4Weights.DENSE_ROWS");
+    }
+
+    /**
      * {@code lm-head=int8}: the layers stay on the int4 kernel and only the LM head changes, so the
      * logits must be those of the same checkpoint with its float head, moved by int8's rounding
      * alone. Both an untied head and a tied one (the embedding's rows) are read. Measured 0.053 and
@@ -253,7 +310,7 @@ class Int4CheckpointTest {
             WeightSummary summary = model.model().weightSummary();
             System.out.printf("int4 %-34s %s%n", name + " lm-head=int8", summary.describe());
             assertTrue(summary.format().contains("(LM head int8 (per-channel asymmetric"), summary.format());
-            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head fbgemm quantized::linear_dynamic", summary.kernel());
+            assertEquals(DENSE_KERNEL + "; LM head fbgemm quantized::linear_dynamic", summary.kernel());
             // The packed head: a byte per weight, a float scale and an int32 zero point per row. An
             // untied head's float matrix is dropped; a tied one's stays, as the embedding table.
             long vocab = config.vocabSize();
@@ -297,7 +354,7 @@ class Int4CheckpointTest {
         Path dir = Files.createDirectories(temp.resolve("dummy"));
         Files.writeString(dir.resolve("config.json"), JSON.writeValueAsString(config));
         try (LoadedModel model = LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()).withFormat(LoadFormat.DUMMY))) {
-            assertEquals("aten _weight_int4pack_mm_for_cpu; LM head bmm or oneDNN linear by rows", model.model().weightSummary().kernel());
+            assertEquals(DENSE_KERNEL + "; LM head bmm or oneDNN linear by rows", model.model().weightSummary().kernel());
             double largest = 0;
             for (float[] row : logits(model.model())) {
                 for (float v : row) {
@@ -361,17 +418,22 @@ class Int4CheckpointTest {
         }
     }
 
-    /** The logits of a 9-token prefill (its last position, then every position of a 5-token prompt at once) and 6 decode steps. */
+    /** The logits of a 9-token prefill (its last position) and 6 decode steps. */
     private static List<float[]> logits(DecoderModel model) {
-        int[] prompt = {1, 17, 42, 5, 88, 23, 61, 9, 30};
+        return logits(model, new int[] {1, 17, 42, 5, 88, 23, 61, 9, 30});
+    }
+
+    /** The logits of {@code prompt}'s prefill in one call (its last position) and 6 decode steps. */
+    private static List<float[]> logits(DecoderModel model, int[] prompt) {
         int[] continuation = {12, 77, 3, 54, 90, 41};
         List<float[]> rows = new ArrayList<>();
         try (NDManager owner = model.manager().newSubManager()) {
             int blockSize = 4;
-            PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), 8),
+            int blocks = (prompt.length + continuation.length + blockSize - 1) / blockSize;
+            PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), blocks + 1),
                     model.target().device(), owner);
             GatherAttention attention = new GatherAttention(cache, model.config());
-            int[] table = {1, 2, 3, 4, 5};
+            int[] table = java.util.stream.IntStream.rangeClosed(1, blocks).toArray();
             SequenceChunk chunk = new SequenceChunk(prompt, 0, table, true);
             for (int t = 0; t <= continuation.length; t++) {
                 try (NDManager step = model.manager().newSubManager()) {

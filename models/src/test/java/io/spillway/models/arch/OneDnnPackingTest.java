@@ -175,7 +175,7 @@ class OneDnnPackingTest {
               training : bool
               def forward(self: __torch__.LayerProjectProbe, x: Tensor, blocks: Tensor, onednn: List[Tensor], is_lm_head: bool) -> Tensor:
                 return __torch__.layer_project(x, blocks, x[0:0], annotate(List[__torch__.torch.classes.quantized.LinearPackedParamsBase], []),
-                                               annotate(List[Tuple[Tensor, Tensor]], []), onednn, 0, is_lm_head)
+                                               annotate(List[Tuple[Tensor, Tensor, bool]], []), onednn, 0, is_lm_head)
             """;
 
     /**
