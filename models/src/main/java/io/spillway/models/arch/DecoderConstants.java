@@ -52,7 +52,7 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
         int n = layers.size();
         if (packed.size() > 1 && packed.size() != 4 * n && packed.size() != 4 * n + 1) {
             throw new IllegalArgumentException(packed.size() + " packed int8 projections: a model of " + n
-                    + " layers has none, 1 (its LM head), " + 4 * n + " (its layers) or " + (4 * n + 1) + " (and its LM head)");
+                    + " layers has none, 1 (its LM head, beside int4 layers), " + 4 * n + " (its layers) or " + (4 * n + 1) + " (and its LM head)");
         }
         if (int4.size() != 0 && (int4.size() != 4 * n || packed.size() > 1)) {
             throw new IllegalArgumentException(int4.size() + " int4 projections beside " + packed.size() + " int8 ones: a model of " + n

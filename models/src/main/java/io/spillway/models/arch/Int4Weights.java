@@ -41,7 +41,6 @@ public final class Int4Weights extends PackedProjections {
                 + ": dequantized to bfloat16, mm)";
     }
 
-
     /** {@code Int4Packer.forward}: per projection int32 values {@code [out, in]}, scales and zero points {@code [groups, out]}. */
     public record Int4PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> zeros) {
     }
@@ -92,7 +91,7 @@ public final class Int4Weights extends PackedProjections {
             bytes += m.values().getShape().size() / 2 + m.scales().getShape().size() * 2 * 2;
         }
 
-        /** Appends the empty pair of a projection that was dequantized instead. */
+        /** Appends the empty entry of a projection that was dequantized instead. */
         void addDequantized() {
             NDArray empty = none.zeros(new Shape(0), DataType.INT32);
             list.add(new Int4PackCall(List.of(empty), List.of(empty), List.of(empty)));

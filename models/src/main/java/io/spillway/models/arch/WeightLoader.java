@@ -88,13 +88,11 @@ final class WeightLoader {
             throw new IllegalArgumentException("projections " + layout + " are the CPU's layouts; on " + target
                     + " use linear (or auto)");
         }
-        boolean int4Checkpoint = config.quantization() instanceof QuantizationConfig.Int4;
-        if (quantization.layers() && int4Checkpoint) {
+        if (config.quantization() instanceof QuantizationConfig.Int4 int4 && quantization.layers()) {
             throw new IllegalArgumentException("--quantization " + quantization + " quantizes a float checkpoint on load; this one is "
-                    + ((QuantizationConfig.Int4) config.quantization()).describe()
-                    + " already (serve it with --quantization none, or lm-head=int8 for its LM head alone)");
+                    + int4.describe() + " already (serve it with --quantization none, or lm-head=int8 for its LM head alone)");
         }
-        if (quantization.lmHead() && !quantization.layers() && !int4Checkpoint) {
+        if (quantization.lmHead() && !quantization.layers() && !(config.quantization() instanceof QuantizationConfig.Int4)) {
             throw new IllegalArgumentException("--quantization " + quantization + " is for an int4 checkpoint's LM head; this one is"
                     + " a float checkpoint: int8 quantizes its layers and its LM head");
         }
@@ -423,6 +421,10 @@ final class WeightLoader {
         return bf16 == null ? array.toType(target.dtype(), false) : bf16.round(array, array.getManager());
     }
 
+    private static long bytesOf(NDArray array) {
+        return array.size() * array.getDataType().getNumOfBytes();
+    }
+
     /**
      * Converts to the target dtype and device and moves the result into the model. {@code toType}
      * and {@code toDevice} return their input when there is nothing to convert; if that input is a
@@ -430,10 +432,6 @@ final class WeightLoader {
      * first, on the host: a float32 copy made on a GPU would stay in CUDA's caching allocator after
      * the cast, memory the KV cache is then sized without.
      */
-    private static long bytesOf(NDArray array) {
-        return array.size() * array.getDataType().getNumOfBytes();
-    }
-
     private NDArray keep(NDArray array, NDManager model) {
         NDArray converted = toModelDtype(array).toDevice(target.device(), false);
         if (converted == array && fileViews.contains(array)) {

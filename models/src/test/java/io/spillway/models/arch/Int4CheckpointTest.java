@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.spillway.models.LoadFormat;
@@ -56,9 +57,13 @@ class Int4CheckpointTest {
 
     private static final double TOLERANCE = 0.25;
     private static final double INT8_HEAD_TOLERANCE = 0.1;
-    /** The kernel's name where every packed projection can also be multiplied densely at many rows. */
-    private static final String DENSE_KERNEL = "aten _weight_int4pack_mm_for_cpu (from " + Int4Weights.DENSE_ROWS
-            + " rows: dequantized to bfloat16, mm)";
+    /**
+     * The kernel's name where every packed projection can also be multiplied densely at many rows:
+     * on CPUs where libtorch runs its AVX-512 kernels, whose packed layout the packer reads back;
+     * elsewhere the kernel alone ({@link Int4DenseProjectionTest#libtorchRunsAvx512}).
+     */
+    private static final String DENSE_KERNEL = "aten _weight_int4pack_mm_for_cpu"
+            + (Int4DenseProjectionTest.libtorchRunsAvx512() ? " (from " + Int4Weights.DENSE_ROWS + " rows: dequantized to bfloat16, mm)" : "");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
@@ -232,8 +237,10 @@ class Int4CheckpointTest {
 
     /**
      * A prefill of {@value Int4Weights#DENSE_ROWS} rows or more multiplies each int4 projection
-     * densely, dequantizing libtorch's packed weight in the script ({@code int4_cpu_dequantized_t});
-     * its logits must still be the dequantized float model's, within the kernel's tolerance: measured
+     * densely where the packer could read it back (which path a call takes is held by
+     * Int4DenseProjectionTest), dequantizing libtorch's packed weight in the script
+     * ({@code int4_cpu_dequantized_t}); its logits must still be the dequantized float model's,
+     * within the kernel's tolerance: measured
      * 0.08-0.15 here, where the kernel itself gives 0.06-0.11 on the same prompt. Reading the packed
      * nibbles in the wrong order moved them by 7.2-8.0, a zero offset one step off by 6.3-8.0. The
      * summary says every projection passed the packer's read-back; the shorter prefill of the other
@@ -254,8 +261,8 @@ class Int4CheckpointTest {
     @Test
     void projectionsThePackerCannotReadBackKeepTheKernelInALongPrefill() throws Exception {
         TinyCheckpoint narrow = kernelSized().set("hidden_size", 160).set("num_attention_heads", 5).set("num_key_value_heads", 5);
-        assertDensePrefillMatches("awq-llama-160-wide-g32", narrow, new Int4CheckpointWriter(Format.AWQ, 32),
-                "aten _weight_int4pack_mm_for_cpu (from " + Int4Weights.DENSE_ROWS + " rows, 2 of 8: dequantized to bfloat16, mm)");
+        assertDensePrefillMatches("awq-llama-160-wide-g32", narrow, new Int4CheckpointWriter(Format.AWQ, 32), "aten _weight_int4pack_mm_for_cpu"
+                + (Int4DenseProjectionTest.libtorchRunsAvx512() ? " (from " + Int4Weights.DENSE_ROWS + " rows, 2 of 8: dequantized to bfloat16, mm)" : ""));
     }
 
     private void assertDensePrefillMatches(String name, TinyCheckpoint checkpoint, Int4CheckpointWriter writer, String kernel)
@@ -275,12 +282,6 @@ class Int4CheckpointTest {
         double error = maxDiff(dense, reference);
         System.out.printf("int4 %-34s %d-token prefill, dense: max |logit - dequantized float| %.3g%n", name, prompt.length, error);
         assertTrue(error < TOLERANCE, name + ": max |int4 logit - dequantized float logit| after a dense prefill = " + error);
-    }
-
-    @Test
-    void theScriptMultipliesDenselyFromTheRowsJavaNames() {
-        assertTrue(DecoderScript.source().contains("elif readable and x.size(0) >= " + Int4Weights.DENSE_ROWS + ":"),
-                "int4_project's threshold is not Int4Weights.DENSE_ROWS");
     }
 
     /**
@@ -331,6 +332,42 @@ class Int4CheckpointTest {
                 Arguments.of("awq-llama-g32", kernelSized(), new Int4CheckpointWriter(Format.AWQ, 32)),
                 Arguments.of("gptq-qwen2-tied-g64", kernelSized().architecture("Qwen2ForCausalLM").set("tie_word_embeddings", true),
                         new Int4CheckpointWriter(Format.GPTQ, 64)));
+    }
+
+    /** The constants hold an int8 head alone only beside int4 layers, and int4 layers beside nothing int8 but that head. */
+    @Test
+    void constantsRefuseInt8EntriesThatDoNotFitTheLayers() throws Exception {
+        Path original = kernelSized().writeTo(temp.resolve("float"));
+        Path awq = new Int4CheckpointWriter(Format.AWQ, 32).write(original, temp.resolve("awq"), temp.resolve("awq-dq")).int4();
+        try (LoadedModel plain = LoadedModel.load(ModelLoadOptions.of(original, ComputeTarget.cpuFloat32())
+                     .withProjectionLayout(ProjectionLayout.ROW_BLOCKS));
+             LoadedModel int4 = LoadedModel.load(ModelLoadOptions.of(awq, ComputeTarget.cpuFloat32()).withQuantization(Quantization.LM_HEAD_INT8));
+             NDManager m = NDManager.newBaseManager()) {
+            ModelConfig config = plain.model().config();
+            Int8Weights headAlone;
+            Int8Weights two;
+            try (Int8Weights.Packer one = new Int8Weights.Packer(m); Int8Weights.Packer pair = new Int8Weights.Packer(m)) {
+                one.add(m.randomNormal(new Shape(config.vocabSize(), config.hiddenSize())), 127);
+                headAlone = one.finish();
+                pair.add(m.randomNormal(new Shape(config.vocabSize(), config.hiddenSize())), 127);
+                pair.add(m.randomNormal(new Shape(config.vocabSize(), config.hiddenSize())), 127);
+                two = pair.finish();
+            }
+            try (headAlone; two) {
+                DecoderConstants f = plain.model().constants();
+                Exception floatLayers = assertThrows(IllegalArgumentException.class, () -> new DecoderConstants(f.embedding(),
+                        f.embeddingScales(), f.layers(), f.finalNorm(), f.lmHead(), headAlone, f.int4(), f.onednn(), f.cosTable(), f.sinTable(),
+                        f.eps(), f.heads(), f.kvHeads(), f.headDim()));
+                assertTrue(floatLayers.getMessage().contains("an int8 LM head alone is for int4 layers; this model has none"),
+                        floatLayers.getMessage());
+                DecoderConstants q = int4.model().constants();
+                Exception beside = assertThrows(IllegalArgumentException.class, () -> new DecoderConstants(q.embedding(),
+                        q.embeddingScales(), q.layers(), q.finalNorm(), q.lmHead(), two, q.int4(), q.onednn(), q.cosTable(), q.sinTable(),
+                        q.eps(), q.heads(), q.kvHeads(), q.headDim()));
+                assertTrue(beside.getMessage().contains("2 packed int8 projections: a model of 2 layers has none, 1 (its LM head, beside"
+                        + " int4 layers), 8 (its layers) or 9 (and its LM head)"), beside.getMessage());
+            }
+        }
     }
 
     @Test
