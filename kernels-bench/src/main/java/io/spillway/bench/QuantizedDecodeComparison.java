@@ -22,7 +22,8 @@ import java.util.Random;
  * and a 512-token prefill chunk, plus the same run's read bandwidth (a 1 GiB sum, as
  * {@link MemoryBandwidthBenchmark}). Prints per variant the median step time with its min and
  * max over rounds, tokens/s, bytes of weights a step streams and the step's ratio to its bandwidth
- * floor (those bytes / bandwidth; float32's packed copy for oneDNN is held, not streamed as well).
+ * floor (those bytes / bandwidth; float32's packed copy for oneDNN is held, not streamed as well,
+ * and an embedding table that is not also the LM head is only gathered by row).
  * JMH runs parameters one after the other, so this is a main.
  *
  * <pre>java -cp kernels-bench/target/benchmarks.jar io.spillway.bench.QuantizedDecodeComparison [rounds] [seconds per cell] [formats]</pre>
