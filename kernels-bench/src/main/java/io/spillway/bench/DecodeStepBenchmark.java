@@ -43,7 +43,8 @@ public class DecodeStepBenchmark {
 
     /**
      * {@code none} (float32), {@code int8} ({@link Quantization}), or {@code awq-int4} (a random AWQ
-     * checkpoint, {@link ModelShapes#smolLm2_135m(String)}); weight bytes differ, and so the floor.
+     * checkpoint, {@link ModelShapes#smolLm2_135m(String)}), {@code awq-int4+lm-head=int8} with its
+     * LM head int8; weight bytes differ, and so the floor.
      */
     @Param({"none"})
     String quantization;

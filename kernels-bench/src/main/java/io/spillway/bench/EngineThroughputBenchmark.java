@@ -53,7 +53,7 @@ public class EngineThroughputBenchmark {
     @Param({"1", "4", "16", "64"})
     int concurrency;
 
-    /** As {@link ModelShapes#smolLm2_135m(String)} takes it: none (float32), int8, awq-int4. */
+    /** As {@link ModelShapes#smolLm2_135m(String)} takes it: none (float32), int8, awq-int4, awq-int4+lm-head=int8. */
     @Param({"none"})
     String weights;
 

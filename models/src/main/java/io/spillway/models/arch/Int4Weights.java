@@ -22,7 +22,10 @@ import java.util.List;
 @ScriptType("List[Tuple[Tensor, Tensor, bool]]")
 public final class Int4Weights extends PackedProjections {
 
-    /** Rows from which the script multiplies a readable projection densely ({@code int4_project}). */
+    /**
+     * Rows from which the script multiplies a readable projection densely: the literal in
+     * {@code int4_project}, which {@code Int4DenseProjectionTest} holds to this value.
+     */
     static final int DENSE_ROWS = 192;
 
     /** Of the packed entries, those int4_project may dequantize for a dense matmul. */
@@ -37,8 +40,8 @@ public final class Int4Weights extends PackedProjections {
         if (readable == 0) {
             return kernel;
         }
-        return kernel + " (from " + DENSE_ROWS + " rows" + (readable == packedCount() ? "" : ", " + readable + " of " + packedCount())
-                + ": dequantized to bfloat16, mm)";
+        return kernel + " (from " + DENSE_ROWS + " rows: dequantized to bfloat16, mm"
+                + (readable == packedCount() ? "" : ", for " + readable + " of its " + packedCount()) + ")";
     }
 
     /** {@code Int4Packer.forward}: per projection int32 values {@code [out, in]}, scales and zero points {@code [groups, out]}. */

@@ -10,7 +10,8 @@ import java.util.List;
 /**
  * A model's projections packed for one weight-only kernel: the native list the decoder script
  * takes, one entry per projection in the script's order, with what Java needs to know of them
- * (shapes and bytes) kept beside it so that nothing reads the list back.
+ * (shapes and bytes, and whatever a packer noted of an entry as it made it) kept beside it, so that
+ * nothing reads the finished list back.
  *
  * <p>The native list is this object's; {@link #close} releases it (the model does).
  */

@@ -77,6 +77,11 @@ public record Quantization(boolean layers, boolean lmHead, boolean embeddings) {
         return new Quantization(true, lmHead, embeddings);
     }
 
+    /** Whether anything is packed as int8 on load, for fbgemm: the layers, the LM head or both. */
+    public boolean packsInt8() {
+        return layers || lmHead;
+    }
+
     /** As {@link #parse} reads it back. */
     @Override
     public String toString() {

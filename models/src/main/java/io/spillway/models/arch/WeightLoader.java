@@ -77,7 +77,7 @@ final class WeightLoader {
     }
 
     WeightLoader(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout, Quantization quantization) {
-        if (quantization.lmHead() && (target.isGpu() || target.dtype() != DataType.FLOAT32)) {
+        if (quantization.packsInt8() && (target.isGpu() || target.dtype() != DataType.FLOAT32)) {
             // Refused rather than cast around: fbgemm's kernel takes and returns float32, so a 16-bit model
             // would pay two casts per projection for int8 weights that run on the CPU only anyway.
             throw new IllegalArgumentException("--quantization " + quantization + " runs on the CPU in float32 (fbgemm's kernel),"
@@ -132,7 +132,7 @@ final class WeightLoader {
         }
         // The script's stand-in for a weight the model does not have.
         NDArray none = model.zeros(new Shape(0), target.heldAs());
-        int levels = quantization.lmHead() || quantization.layers() ? Int8Quantizer.levelsForThisCpu() : 0;
+        int levels = quantization.packsInt8() ? Int8Quantizer.levelsForThisCpu() : 0;
         NDArray finalNorm;
         NDArray embedding;
         NDArray embeddingScales = none;
@@ -146,15 +146,15 @@ final class WeightLoader {
             if (lmHead != null) {
                 lmHeadWeight = lmHead.applied();
             }
-            boolean headRows = !quantization.embeddings() && tied && lmHead != null;
+            boolean tableIsHead = !quantization.embeddings() && tied && lmHead != null;
             if (quantization.embeddings()) {
                 Int8Quantizer.Int8Matrix q = Int8Quantizer.symmetric(table, levels);
                 embedding = keepInt8(q.values(), model);
                 embeddingScales = keep(q.scales(), model);
             } else {
-                embedding = headRows ? lmHead.weight() : keep(table, model);
+                embedding = tableIsHead ? lmHead.weight() : keep(table, model);
             }
-            if (!headRows) {
+            if (!tableIsHead) {
                 gatheredOnlyBytes = bytesOf(embedding) + bytesOf(embeddingScales);
             }
             finalNorm = keep(read("model.norm.weight", hidden, scratch), model);
@@ -408,7 +408,7 @@ final class WeightLoader {
     private NDArray keepInt8(NDArray array, NDManager model) {
         NDArray moved = array.toDevice(target.device(), false);
         moved.attach(model);
-        keptBytes += moved.size();
+        keptBytes += bytesOf(moved);
         return moved;
     }
 

@@ -18,6 +18,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -26,8 +29,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * kernel below {@value Int4Weights#DENSE_ROWS} rows, and from there, for an entry the packer read
  * back, the weight dequantized to bfloat16 ({@code int4_cpu_dequantized_t}) and one matmul. The two
  * round differently, so the same call forced onto the kernel (the entry's readable flag cleared)
- * gives the same product below the threshold and a different one from it, and both are the float
- * product of the dequantized weight within bfloat16's rounding.
+ * gives the same product below the threshold and a different one from it (which holds the
+ * script's threshold to {@link Int4Weights#DENSE_ROWS}), and both are the float product of the
+ * dequantized weight within bfloat16's rounding.
  *
  * <p>The packer reads back libtorch's AVX-512 layout, which libtorch picks at run time on CPUs with
  * AVX-512 (VL, BW and DQ) unless ATEN_CPU_CAPABILITY says otherwise; anywhere else no entry is
@@ -88,21 +92,44 @@ class Int4DenseProjectionTest {
         }
     }
 
+    private static NDManager scripts;
+    private static TorchScriptModule projectProbe;
+    private static TorchScriptModule dequantizeProbe;
+    private static TorchScriptModule readableProbe;
+
+    @BeforeAll
+    static void compile() {
+        TorchRuntime.engine();
+        scripts = NDManager.newBaseManager(Device.cpu());
+        projectProbe = TorchScriptModule.compile(scripts, "Int4ProjectProbe", DecoderScript.source() + PROBE);
+        dequantizeProbe = TorchScriptModule.compile(scripts, "Int4DequantizeProbe", DecoderScript.source() + PROBE);
+        readableProbe = TorchScriptModule.compile(scripts, "Int4ReadableProbe", DecoderScript.source() + PROBE);
+    }
+
+    @AfterAll
+    static void close() {
+        for (TorchScriptModule module : new TorchScriptModule[] {projectProbe, dequantizeProbe, readableProbe}) {
+            if (module != null) {
+                module.close();
+            }
+        }
+        if (scripts != null) {
+            scripts.close();
+        }
+    }
+
     @ParameterizedTest(name = "{0} rows")
     @ValueSource(ints = {1, 16, Int4Weights.DENSE_ROWS - 1, Int4Weights.DENSE_ROWS, 300})
     void fromTheThresholdAReadableEntryMultipliesDenselyAndBelowItTheKernelDoes(int rows) {
-        TorchRuntime.engine();
-        try (NDManager m = NDManager.newBaseManager(Device.cpu());
-             TorchScriptModule probe = TorchScriptModule.compile(m, "Int4ProjectProbe", DecoderScript.source() + PROBE);
-             TorchScriptModule readableProbe = TorchScriptModule.compile(m, "Int4ReadableProbe", DecoderScript.source() + PROBE)) {
+        try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
             Int4Matrix matrix = randomMatrix(m, 192, 256, 64);
             try (Int4Weights weights = pack(m, matrix)) {
-                boolean readable = readable(readableProbe, weights, m);
+                boolean readable = readable(weights, m);
                 assertEquals(libtorchRunsAvx512(), readable, "the packer's read-back on this CPU");
                 NDArray x = m.randomNormal(new Shape(rows, 256));
                 NDArray expected = x.matMul(matrix.dequantize().transpose());
-                NDArray asCalled = project(probe, x, weights, false);
-                NDArray onKernel = project(probe, x, weights, true);
+                NDArray asCalled = project(x, weights, false);
+                NDArray onKernel = project(x, weights, true);
                 double scale = expected.abs().max().getFloat();
                 assertTrue(maxDiff(asCalled, expected) < BF16_TOLERANCE * scale, rows + " rows: " + maxDiff(asCalled, expected) + " of " + scale);
                 assertTrue(maxDiff(onKernel, expected) < BF16_TOLERANCE * scale, rows + " rows on the kernel: " + maxDiff(onKernel, expected));
@@ -119,19 +146,15 @@ class Int4DenseProjectionTest {
     @ParameterizedTest(name = "groups of {0}")
     @ValueSource(ints = {32, 64, 128})
     void theDequantizedTransposeIsTheWeight(int group) {
-        TorchRuntime.engine();
-        try (NDManager m = NDManager.newBaseManager(Device.cpu());
-             TorchScriptModule probe = TorchScriptModule.compile(m, "Int4DequantizeProbe", DecoderScript.source() + PROBE);
-             TorchScriptModule readableProbe = TorchScriptModule.compile(m, "Int4ReadableProbe", DecoderScript.source() + PROBE)) {
+        try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
             Int4Matrix matrix = randomMatrix(m, 320, 256, group);
             try (Int4Weights weights = pack(m, matrix)) {
-                if (!readable(readableProbe, weights, m)) {
-                    assertEquals(false, libtorchRunsAvx512(), "an AVX-512 CPU's packed layout went unread");
-                    return;
-                }
+                boolean readable = readable(weights, m);
+                assertEquals(libtorchRunsAvx512(), readable, "the packer's read-back on this CPU");
+                Assumptions.assumeTrue(readable, "libtorch packs in another layout on this CPU, which the script does not read");
                 NDArray expected = matrix.dequantize().transpose();
                 NDArray actual;
-                try (IValue in = IValue.from(256L); IValue out = probe.forward(weights.value(), in)) {
+                try (IValue in = IValue.from(256L); IValue out = dequantizeProbe.forward(weights.value(), in)) {
                     actual = out.toTensor((PtNDManager) m);
                 }
                 assertEquals(expected.getShape(), actual.getShape());
@@ -157,16 +180,16 @@ class Int4DenseProjectionTest {
         }
     }
 
-    private static boolean readable(TorchScriptModule probe, Int4Weights weights, NDManager m) {
-        try (IValue out = probe.forward(weights.value())) {
+    private static boolean readable(Int4Weights weights, NDManager m) {
+        try (IValue out = readableProbe.forward(weights.value())) {
             return out.toTensor((PtNDManager) m).toBooleanArray()[0];
         }
     }
 
-    private static NDArray project(TorchScriptModule probe, NDArray x, Int4Weights weights, boolean kernelOnly) {
+    private static NDArray project(NDArray x, Int4Weights weights, boolean kernelOnly) {
         try (IValue xs = IValue.from((PtNDArray) x);
              IValue flag = IValue.from(kernelOnly);
-             IValue out = probe.forward(xs, weights.value(), flag)) {
+             IValue out = projectProbe.forward(xs, weights.value(), flag)) {
             return out.toTensor((PtNDManager) x.getManager());
         }
     }

@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class StreamedBytesTest {
 
-    /** TinyCheckpoint.llama's vocabulary and width. */
+    /** TinyCheckpoint.llama's vocabulary and width, which the test checks against the loaded config. */
     private static final long VOCAB = 96;
     private static final long HIDDEN = 64;
 
@@ -39,6 +39,8 @@ class StreamedBytesTest {
         Path dir = TinyCheckpoint.llama().set("tie_word_embeddings", tied).writeTo(temp.resolve("m"));
         try (LoadedModel model = LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32())
                 .withProjectionLayout(ProjectionLayout.ROW_BLOCKS).withQuantization(Quantization.parse(quantization)))) {
+            assertEquals(VOCAB, model.model().config().vocabSize());
+            assertEquals(HIDDEN, model.model().config().hiddenSize());
             WeightSummary summary = model.model().weightSummary();
             assertEquals(summary.bytes() - gatheredOnly, summary.streamedBytes(), summary.describe());
         }

@@ -72,15 +72,16 @@ public final class DeviceAcceptance {
     }
 
     /** Decode steps of {@code batch} sequences at {@code context}: medians and spread of {@code steps} timed steps. */
-    public record StepTiming(String shape, int batch, int context, int steps, double medianMs, double minMs, double maxMs, long weightBytes,
+    public record StepTiming(String shape, int batch, int context, int steps, double medianMs, double minMs, double maxMs, long streamedBytes,
                              double bandwidthGBps) {
 
         /**
-         * Reading every weight once at the measured bandwidth: a batch-1 step cannot be faster. At
-         * larger batches the step also reads each sequence's KV cache, which this leaves out.
+         * Reading every weight a step streams once at the measured bandwidth (WeightSummary's
+         * streamed bytes): a batch-1 step cannot be faster. At larger batches the step also reads
+         * each sequence's KV cache, which this leaves out.
          */
         public double floorMs() {
-            return weightBytes / (bandwidthGBps * 1e9) * 1e3;
+            return streamedBytes / (bandwidthGBps * 1e9) * 1e3;
         }
 
         public double tokensPerSecond() {
@@ -89,8 +90,8 @@ public final class DeviceAcceptance {
 
         String line() {
             return String.format(Locale.ROOT, "     %-16s batch %2d, context %d: %.2f ms/step (min %.2f, max %.2f, %d steps), %.1f tokens/s;"
-                            + " %.1f MB of weights, weights-only floor %.2f ms at %.1f GB/s, %.2fx the floor",
-                    shape, batch, context, medianMs, minMs, maxMs, steps, tokensPerSecond(), weightBytes / 1e6, floorMs(), bandwidthGBps,
+                            + " %.1f MB of weights streamed, weights-only floor %.2f ms at %.1f GB/s, %.2fx the floor",
+                    shape, batch, context, medianMs, minMs, maxMs, steps, tokensPerSecond(), streamedBytes / 1e6, floorMs(), bandwidthGBps,
                     medianMs / floorMs());
         }
     }

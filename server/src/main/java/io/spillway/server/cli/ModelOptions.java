@@ -24,7 +24,7 @@ public final class ModelOptions {
 
     @Option(names = "--quantization", defaultValue = "none", description = "none or int8 (CPU, float32): layer projections and LM head as "
             + "per-channel int8 on load; int8,lm-head=float or int8,embeddings=int8 change what else is; lm-head=int8 quantizes an "
-            + "int4 checkpoint's LM head alone. Default: ${DEFAULT-VALUE}.")
+            + "int4 checkpoint's LM head alone (CPU, float32 too). Default: ${DEFAULT-VALUE}.")
     String quantization;
 
     @Option(names = "--seed", defaultValue = "0", description = "Seed of dummy weights. Default: ${DEFAULT-VALUE}.")

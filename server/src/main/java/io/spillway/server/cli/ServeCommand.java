@@ -31,7 +31,7 @@ public final class ServeCommand implements Callable<Integer> {
     String loadFormat;
 
     @Option(names = "--quantization", description = "none or int8 (CPU, float32; int8,lm-head=float and int8,embeddings=int8 too), "
-            + "or lm-head=int8 for an int4 checkpoint: weights quantized on load.")
+            + "or lm-head=int8 for an int4 checkpoint (CPU, float32 too): weights quantized on load.")
     String quantization;
 
     @Option(names = "--attention", description = "auto, gather, blocks-matmul or blocks-sdpa: how the engine reads the KV cache.")
