@@ -94,6 +94,11 @@ final class Int8Quantizer {
     }
 
     static boolean hasVnni(String cpuinfo) {
-        return Pattern.compile("^flags\\s*:.*\\bavx512_vnni\\b", Pattern.MULTILINE).matcher(cpuinfo).find();
+        return hasFlag(cpuinfo, "avx512_vnni");
+    }
+
+    /** Whether {@code cpuinfo} (the text of /proc/cpuinfo) lists {@code flag} among a processor's flags. */
+    static boolean hasFlag(String cpuinfo, String flag) {
+        return Pattern.compile("^flags\\s*:.*\\b" + Pattern.quote(flag) + "\\b", Pattern.MULTILINE).matcher(cpuinfo).find();
     }
 }

@@ -356,7 +356,7 @@ final class WeightLoader {
         String floatKernel = layout == ProjectionLayout.LINEAR ? "linear"
                 : target.dtype() == DataType.FLOAT32 ? "bmm or oneDNN linear by rows" : "row-block bmm";
         if (config.quantization() instanceof QuantizationConfig.Int4 q) {
-            String head = quantization.lmHead() ? "int8 (per-channel asymmetric, " + Int8Quantizer.levelsForThisCpu() + " levels)" : dtype;
+            String head = quantization.lmHead() ? "int8 (" + int8Grid() + ")" : dtype;
             String format = q.describe() + " (LM head " + head + ", embeddings " + dtype + ")";
             int onKernel = int4.packedCount();
             List<String> reasons = new ArrayList<>();
@@ -377,10 +377,15 @@ final class WeightLoader {
                     + (refused == 0 ? "" : " (" + refused + " of " + onednn.size() + " projections refused packing: " + floatKernel + ")");
             return new WeightSummary(dtype, keptBytes + onednn.bytes(), kernel, onednn.bytes() + gatheredOnlyBytes);
         }
-        String format = "int8 (per-channel asymmetric, " + Int8Quantizer.levelsForThisCpu() + " levels; LM head "
+        String format = "int8 (" + int8Grid() + "; LM head "
                 + (quantization.lmHead() ? "int8" : dtype) + ", embeddings " + (quantization.embeddings() ? "int8" : dtype) + ")";
         String kernel = Int8Weights.KERNEL + (quantization.lmHead() ? "" : "; LM head " + floatKernel);
         return new WeightSummary(format, keptBytes + packed.bytes(), kernel, gatheredOnlyBytes);
+    }
+
+    /** How the int8 weights are quantized, as the summary names it. */
+    private static String int8Grid() {
+        return "per-channel asymmetric, " + Int8Quantizer.levelsForThisCpu() + " levels";
     }
 
     /**
