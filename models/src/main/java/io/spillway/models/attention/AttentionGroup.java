@@ -15,8 +15,9 @@ import java.util.List;
  * @param queryRows     int64 {@code [sequences * queries]}: the batch row that feeds each padded
  *                      query, or empty when the group's queries are dense (no padding)
  * @param validRows     int64 {@code [rows]}: which padded query rows are real, or empty when dense
- * @param masks         per distinct sliding window of the model, an additive mask that broadcasts
- *                      over the scores, or empty where none is needed (always, in the block modes)
+ * @param masks         per distinct sliding window of the model, an additive mask
+ *                      {@code [sequences, 1, queries, contextLength]} that broadcasts over the
+ *                      query heads, or empty where none is needed (always, in the block modes)
  * @param blockPlan     int64 {@code [sequences, 3 + blocks]} in the block modes (context length,
  *                      first query position, query length, then the block table), else empty
  * @param mode          how the script's {@code attend} reads the context

@@ -125,8 +125,8 @@ public final class GatherAttention implements AttentionBackend {
                 }
             }
         }
-        // Shaped to broadcast over [b, kvHeads, group, (queries,) context] as attend_group lays scores out.
-        Shape shape = q == 1 ? new Shape(b, 1, 1, l) : new Shape(b, 1, 1, q, l);
+        // Shaped to broadcast over [b, kvHeads * group, queries, context] as attend_group lays scores out.
+        Shape shape = new Shape(b, 1, q, l);
         NDArray m = staging.floats(step, mask, mask.length, shape);
         // A bfloat16 model's stays float32 (DJL cannot make bfloat16): attend_group casts it.
         return dtype == DataType.FLOAT16 ? m.toType(dtype, false) : m;

@@ -40,7 +40,9 @@ class OpsPerLayerTest {
      * budget, kernel budget, the attention kernel that must run. The CPU's one-row decode takes the
      * batched matmul, its three rows and seven oneDNN's linear (CpuProjectionKernelTest). In 16 bits
      * RMSNorm converts to float32 and back (two copies per norm), and a bfloat16 layer aliases its
-     * cache (two more dispatches).
+     * cache (two more dispatches). The CPU's gathered attention lays the scores out by KV head
+     * ([sequences * kvHeads, ...], so that its matmuls copy neither keys nor values): a mask (ragged
+     * decodes, prefill) takes two views to meet them.
      */
     static List<Arguments> budgets() {
         return List.of(
@@ -51,7 +53,7 @@ class OpsPerLayerTest {
                 Arguments.of("GPU path", DataType.BFLOAT16, ProjectionLayout.LINEAR, AttentionChoice.BLOCKS_SDPA, 3, 41, 33, SDPA),
                 Arguments.of("GPU path", DataType.BFLOAT16, ProjectionLayout.LINEAR, AttentionChoice.BLOCKS_SDPA, 0, 45, 35, SDPA),
                 Arguments.of("CPU path", DataType.FLOAT32, ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER, 1, 55, 29, "aten::_softmax"),
-                Arguments.of("CPU path", DataType.FLOAT32, ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER, 3, 44, 33, "aten::_softmax"),
+                Arguments.of("CPU path", DataType.FLOAT32, ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER, 3, 46, 31, "aten::_softmax"),
                 Arguments.of("CPU path", DataType.FLOAT32, ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER, 0, 50, 32, "aten::_softmax"));
     }
 

@@ -15,8 +15,9 @@ import io.spillway.models.checkpoint.ModelConfig;
  * </ul>
  * Layers run one after another and free these before the next, so a pass needs the sum over
  * its groups once, not per layer. It is an estimate of the terms that grow with context and
- * batch (the matmuls' own copies come on top, a small multiple), for the scheduler to bound;
- * the retry of an out-of-memory pass catches what it misses. 64-bit throughout.
+ * batch (the step's int64 gather rows, a thirty-second of a 64-wide float32 context, and the copies of
+ * queries and outputs come on top), for the scheduler to bound; the retry of an out-of-memory pass
+ * catches what it misses. 64-bit throughout.
  *
  * @param heads      query heads
  * @param kvHeads    key/value heads
