@@ -1,6 +1,7 @@
 package io.spillway.models.attention;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.DataType;
 import java.util.List;
 
@@ -61,12 +62,12 @@ public record AttentionGroup(NDArray contextSlots, NDArray queryRows, NDArray va
         if (masks.isEmpty()) {
             throw new IllegalArgumentException("attention group without masks: it needs one per distinct sliding window, even if empty");
         }
-        long scores = (long) sequences * queries * contextLength;
+        Shape maskShape = new Shape(sequences, 1, queries, contextLength);
         for (int w = 0; w < masks.size(); w++) {
-            long size = masks.get(w).size();
-            if (size != 0 && (size != scores || !slots)) {
-                throw new IllegalArgumentException("mask " + w + " of an attention group has " + size + " entries, not "
-                        + scores + " (sequences * queries * context) or 0");
+            Shape shape = masks.get(w).getShape();
+            if (shape.size() != 0 && (!shape.equals(maskShape) || !slots)) {
+                throw new IllegalArgumentException("mask " + w + " of an attention group is " + shape + ", not " + maskShape
+                        + " (sequences, 1, queries, context) or empty");
             }
         }
     }

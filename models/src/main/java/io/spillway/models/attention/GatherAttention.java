@@ -15,9 +15,10 @@ import java.util.List;
 import java.util.stream.IntStream;
 
 /**
- * Paged attention in plain torch ops: each group's context is gathered out of the cache through
- * its block tables into a padded {@code [batch, context]} tensor, then attended with two batched
- * matmuls (the decoder script's {@code attend_group}). This class plans it once per step, for
+ * Paged attention in plain torch ops: each group's context is gathered out of the cache, through
+ * the slots listed here, head by head into a padded {@code [2, batch * kvHeads, context, headDim]}
+ * tensor, then attended with two batched matmuls (the decoder script's {@code attend_group}, which
+ * expands the slots into per-head rows once per step). This class plans it once per step, for
  * every layer: the slots each sequence's context occupies, which query rows to pad or drop, and
  * the causal, sliding-window and padding masks.
  *

@@ -15,9 +15,10 @@ import io.spillway.models.checkpoint.ModelConfig;
  * </ul>
  * Layers run one after another and free these before the next, so a pass needs the sum over
  * its groups once, not per layer. It is an estimate of the terms that grow with context and
- * batch (the step's int64 gather rows, a thirty-second of a 64-wide float32 context, and the copies of
- * queries and outputs come on top), for the scheduler to bound; the retry of an out-of-memory pass
- * catches what it misses. 64-bit throughout.
+ * batch (on top come the copies of queries and outputs, and the int64 rows the gathered context
+ * is read through, held for the whole step: 8 / (headDim · dtype bytes) of the gathered context, a
+ * thirty-second at headDim 64 in float32), for the scheduler to bound; the retry of an
+ * out-of-memory pass catches what it misses. 64-bit throughout.
  *
  * @param heads      query heads
  * @param kvHeads    key/value heads
