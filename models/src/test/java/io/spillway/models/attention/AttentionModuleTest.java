@@ -37,7 +37,7 @@ class AttentionModuleTest {
     void theGatherAndBlockPlansAttendAlikeWhereTheGroupIsNotTheKvHeadCount() {
         TorchRuntime.engine();
         ModelConfig config = ModelConfig.parse(ConfigJson.llama(HEADS * HEAD_DIM, 4 * HEADS * HEAD_DIM, 1, HEADS, KV_HEADS, 100, 512, true));
-        try (NDManager m = NDManager.newBaseManager()) {
+        try (NDManager m = NDManager.newBaseManager(); TorchScriptModule script = DecoderScript.compile(m, DecoderScript.Root.ATTENTION)) {
             PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(config, BLOCK, DataType.FLOAT32, 12), m.getDevice(), m);
             NDArray layer = cache.layer(0);
             layer.set(new NDIndex(":"), m.randomNormal(layer.getShape()));
@@ -47,17 +47,17 @@ class AttentionModuleTest {
                     SequenceChunk.decode(3, 33, new int[] {9, 4, 11})), BLOCK);
             NDArray q = m.randomNormal(new Shape(3, HEADS, HEAD_DIM));
             NDArray stepKv = m.randomNormal(new Shape(3, 2 * KV_HEADS * HEAD_DIM));
-            TorchScriptModule script = DecoderScript.compile(m, DecoderScript.Root.ATTENTION);
-            float[] gathered = attend(script, AttentionChoice.GATHER.create(cache, config), decodes, q, stepKv, m);
-            float[] blocks = attend(script, AttentionChoice.BLOCKS_MATMUL.create(cache, config), decodes, q, stepKv, m);
+            HostStaging staging = new HostStaging(m.getDevice(), 1 << 16);
+            float[] gathered = attend(script, AttentionChoice.GATHER.create(cache, config), decodes, q, stepKv, staging, m);
+            float[] blocks = attend(script, AttentionChoice.BLOCKS_MATMUL.create(cache, config), decodes, q, stepKv, staging, m);
             assertArrayEquals(blocks, gathered, 1e-5f);
-            script.close();
         }
     }
 
-    private static float[] attend(TorchScriptModule script, AttentionBackend backend, ForwardBatch batch, NDArray q, NDArray stepKv, NDManager m) {
+    private static float[] attend(TorchScriptModule script, AttentionBackend backend, ForwardBatch batch, NDArray q, NDArray stepKv,
+                                  HostStaging staging, NDManager m) {
         try (NDManager step = m.newSubManager()) {
-            HostStaging staging = new HostStaging(m.getDevice(), 1 << 16);
+            staging.reset();
             StepAttention plan = backend.begin(batch, step, staging);
             return script.forward(new DecoderScript.AttentionCall(q, stepKv, plan, HEADS, KV_HEADS, HEAD_DIM), step).toFloatArray();
         }
