@@ -53,7 +53,7 @@ class MixedWindowsTest {
         int[] a = random.ints(15, 0, 96).toArray();
         int[] b = random.ints(12, 0, 96).toArray();
         try (LoadedModel loaded = LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()))) {
-            List<float[]> steps = ReferenceParityTest.raggedSteps(loaded.model(), choice, a, b);
+            List<float[]> steps = ReferenceParityTest.raggedSteps(loaded.model(), choice::create, a, b);
             int length = steps.stream().mapToInt(x -> x.length).sum();
             float[] all = new float[length];
             int at = 0;

@@ -8,8 +8,10 @@ import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
 import io.spillway.models.attention.AttentionBackend;
 import io.spillway.models.attention.AttentionChoice;
+import io.spillway.models.attention.GatherAttention;
 import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
+import io.spillway.models.checkpoint.ModelConfig;
 import io.spillway.models.checkpoint.TensorDType;
 import io.spillway.models.kv.KvCacheManager;
 import io.spillway.models.kv.SequenceBlocks;
@@ -23,6 +25,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.BiFunction;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -69,7 +72,7 @@ class ReferenceParityTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("variantsInEachLayout")
     void logitsMatchTheFloat64Reference(String name, TinyCheckpoint checkpoint, ProjectionLayout layout) throws Exception {
-        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, ComputeTarget.cpuFloat32(), layout, AttentionChoice.GATHER);
+        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, ComputeTarget.cpuFloat32(), layout, AttentionChoice.GATHER::create);
         System.out.printf("parity %-35s float32 max |logit diff| %.3g%n", name, worst);
         assertTrue(worst < TOLERANCE, name + ": max |logit - reference| = " + worst);
     }
@@ -102,9 +105,32 @@ class ReferenceParityTest {
     private void assertCloseInSixteenBits(String name, TinyCheckpoint checkpoint, ProjectionLayout layout,
                                           ai.djl.ndarray.types.DataType dtype, double bound) throws Exception {
         double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, new ComputeTarget(ai.djl.Device.cpu(), dtype), layout,
-                AttentionChoice.GATHER);
+                AttentionChoice.GATHER::create);
         System.out.printf("parity %-35s %s max |logit diff| %.3g%n", name, dtype, worst);
         assertTrue(worst < bound, name + " in " + dtype + ": max |logit - reference| = " + worst);
+    }
+
+    static Stream<Arguments> variantsSplitSmall() {
+        // Sixteen query heads of four on two KV heads: the only variant whose chunks are split by queries (see fewestQueriesPerSpan).
+        Stream<Arguments> manyHeads = Stream.of(Arguments.of("llama-sixteen-heads", TinyCheckpoint.llama().set("num_attention_heads", 16)));
+        return Stream.concat(variants(), manyHeads)
+                .flatMap(v -> Stream.of(1L, 4096L).map(bytes -> Arguments.of(v.get()[0] + "-split-at-" + bytes, v.get()[1], bytes)));
+    }
+
+    /**
+     * The gather plan split into runs of spans (GatherAttention's bound on a group's largest
+     * tensor), held to the same reference. At one byte every sequence attends alone, and with
+     * sixteen query heads every prompt chunk one query at a time, each over only the context its
+     * query sees; at 4,096 bytes (two sequences at context 8, in this model) the first chunks still
+     * attend together, padded, and the decodes split.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("variantsSplitSmall")
+    void gatherSplitIntoSmallRunsMatchesTheReference(String name, TinyCheckpoint checkpoint, long largestTensorBytes) throws Exception {
+        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, ComputeTarget.cpuFloat32(), ProjectionLayout.ROW_BLOCKS,
+                (cache, config) -> new GatherAttention(cache, config, largestTensorBytes));
+        System.out.printf("parity %-35s float32 max |logit diff| %.3g%n", name, worst);
+        assertTrue(worst < TOLERANCE, name + ": max |logit - reference| = " + worst);
     }
 
     static Stream<Arguments> variantsWithBlockTables() {
@@ -122,23 +148,23 @@ class ReferenceParityTest {
     @MethodSource("variantsWithBlockTables")
     void blockTableAttentionMatchesTheReference(String name, TinyCheckpoint checkpoint, AttentionChoice choice) throws Exception {
         Path dir = checkpoint.writeTo(temp.resolve(name));
-        double worst = maxLogitError(dir, name, ComputeTarget.cpuFloat32(), ProjectionLayout.ROW_BLOCKS, choice);
+        double worst = maxLogitError(dir, name, ComputeTarget.cpuFloat32(), ProjectionLayout.ROW_BLOCKS, choice::create);
         System.out.printf("parity %-35s float32 max |logit diff| %.3g%n", name, worst);
         assertTrue(worst < TOLERANCE, name + ": max |logit - reference| = " + worst);
         if (choice == AttentionChoice.BLOCKS_SDPA) {
             ComputeTarget half = new ComputeTarget(ai.djl.Device.cpu(), ai.djl.ndarray.types.DataType.FLOAT16);
-            double halfWorst = maxLogitError(dir, name, half, ProjectionLayout.LINEAR, choice);
+            double halfWorst = maxLogitError(dir, name, half, ProjectionLayout.LINEAR, choice::create);
             System.out.printf("parity %-35s float16 linear max |logit diff| %.3g%n", name, halfWorst);
             assertTrue(halfWorst < 0.05, name + " in float16: max |logit - reference| = " + halfWorst);
             ComputeTarget bf16 = new ComputeTarget(ai.djl.Device.cpu(), ai.djl.ndarray.types.DataType.BFLOAT16);
-            double bf16Worst = maxLogitError(dir, name, bf16, ProjectionLayout.LINEAR, choice);
+            double bf16Worst = maxLogitError(dir, name, bf16, ProjectionLayout.LINEAR, choice::create);
             System.out.printf("parity %-35s bfloat16 linear max |logit diff| %.3g%n", name, bf16Worst);
             assertTrue(bf16Worst < BF16_TOLERANCE, name + " in bfloat16: max |logit - reference| = " + bf16Worst);
         }
     }
 
-    private static double maxLogitError(Path dir, String name, ComputeTarget target, ProjectionLayout layout, AttentionChoice choice)
-            throws Exception {
+    private static double maxLogitError(Path dir, String name, ComputeTarget target, ProjectionLayout layout,
+                                        BiFunction<PagedKvCache, ModelConfig, AttentionBackend> attention) throws Exception {
         ReferenceTransformer reference = new ReferenceTransformer(dir);
         Random random = new Random(name.hashCode());
         int[] a = randomTokens(random, 15, 96);
@@ -148,7 +174,7 @@ class ReferenceParityTest {
 
         try (LoadedModel loaded = LoadedModel.load(ModelLoadOptions.of(dir, target).withProjectionLayout(layout))) {
             ProjectionLayouts.requireApplied(loaded.model(), layout);
-            List<float[]> steps = raggedSteps(loaded.model(), choice, a, b);
+            List<float[]> steps = raggedSteps(loaded.model(), attention, a, b);
             int vocab = loaded.model().config().vocabSize();
             double worst = 0;
             for (int step = 0; step < CHUNKS_A.length; step++) {
@@ -170,12 +196,13 @@ class ReferenceParityTest {
      * {@link #CHUNKS_B}) over blocks of 4 scattered through the cache, and returns each step's
      * logits: a's row, then b's while it runs.
      */
-    static List<float[]> raggedSteps(DecoderModel model, AttentionChoice choice, int[] a, int[] b) {
+    static List<float[]> raggedSteps(DecoderModel model, BiFunction<PagedKvCache, ModelConfig, AttentionBackend> attentionFor, int[] a,
+                                     int[] b) {
         try (NDManager owner = model.manager().newSubManager()) {
             int blockSize = 4;
             KvCacheSpec spec = KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), 32);
             PagedKvCache cache = PagedKvCache.allocate(spec, model.target().device(), owner);
-            AttentionBackend attention = choice.create(cache, model.config());
+            AttentionBackend attention = attentionFor.apply(cache, model.config());
             KvCacheManager blocks = new KvCacheManager(spec.numBlocks(), blockSize, false);
             // Interleave allocations so each sequence's blocks are scattered through the cache.
             SequenceBlocks seqA = blocks.newSequence("");

@@ -139,7 +139,8 @@ class BlockTableAttentionTest {
     /**
      * Four 8,192-token chunks at position 70,000: b·q·l is 2.56e9 padded scores, past any int. The
      * block plan is four rows of 3 + 4,888 longs and the per-token arrays are the step's own rows;
-     * the gather plan would need a host mask of b·q·l floats, which cannot even be indexed.
+     * the gather plan would need host masks of 2.43e9 floats (each chunk split into 1,024 spans of
+     * 8 queries, span r seeing 70,000 + 8(r + 1) positions), which it refuses before staging any.
      */
     @Test
     void aStepPastTwoToThe31ScoresIsPlannedInBytesThatFollowItsBlocks() {
@@ -186,7 +187,7 @@ class BlockTableAttentionTest {
             assertEquals(8L * (4 * (BlockTableAttention.HEADER + blocks) + 4 * queries), planned);
             IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
                     () -> new GatherAttention(cache, model.config()).begin(batch, owner, staging));
-            assertTrue(refused.getMessage().contains("2562195456 mask entries, more than a host array holds"), refused.getMessage());
+            assertTrue(refused.getMessage().contains("2428108800 mask entries, more than a host array holds"), refused.getMessage());
         }
     }
 
