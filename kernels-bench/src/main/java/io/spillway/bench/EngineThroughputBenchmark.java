@@ -30,9 +30,10 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Continuous batching end to end: {@code concurrency} requests of a 128-token prompt and 64 output
- * tokens submitted together to the engine (SmolLM2-135M shape, random weights, CPU; {@code weights}
- * float32, int8 on load or an AWQ int4 checkpoint's layout), every prompt distinct. One operation is
+ * Continuous batching end to end: {@code concurrency} requests of a {@code promptTokens}-token
+ * prompt and 64 output tokens submitted together to the engine (SmolLM2-135M shape, random
+ * weights, CPU; {@code weights} float32, int8 on load or an AWQ int4 checkpoint's layout), every
+ * prompt distinct. One operation is
  * the whole wave; output tokens/s = concurrency * 64 / (seconds per op).
  *
  * <p>What it means: at concurrency 1 a step is bound by reading the weights (see
@@ -47,11 +48,14 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Dai.djl.offline=true", "-Xmx4g"})
 public class EngineThroughputBenchmark {
 
-    static final int PROMPT = 128;
     static final int OUTPUT = 64;
 
     @Param({"1", "4", "16", "64"})
     int concurrency;
+
+    /** Tokens of every prompt: long ones show what attention over a long context costs a batch. */
+    @Param({"128"})
+    int promptTokens;
 
     /** As {@link ModelShapes#smolLm2_135m(String)} takes it: none (float32), int8, awq-int4, awq-int4+lm-head=int8. */
     @Param({"none"})
@@ -81,7 +85,7 @@ public class EngineThroughputBenchmark {
         List<CompletableFuture<RequestStream.CompletedRequest>> wave = new ArrayList<>(concurrency);
         for (int i = 0; i < concurrency; i++) {
             // Fresh random prompts: no prefix-cache help between waves.
-            int[] prompt = random.ints(PROMPT, 3, model.config().vocabSize()).toArray();
+            int[] prompt = random.ints(promptTokens, 3, model.config().vocabSize()).toArray();
             wave.add(engine.submit(new EngineRequest("w" + ids.incrementAndGet(), prompt, params, "")).collect());
         }
         long tokens = 0;

@@ -7,8 +7,9 @@ import java.util.List;
 
 /**
  * One group of a step's attention plan: sequences with the same query shape, attended together by
- * the decoder script's {@code attend_group}. The script receives it as a tuple of these components,
- * in this order; every tensor belongs to the step.
+ * the decoder script's {@code attend_group}. In {@link GatherAttention}'s plan a "sequence" of a
+ * group may be a span of one sequence's queries ({@link QuerySpan}). The script receives it as a
+ * tuple of these components, in this order; every tensor belongs to the step.
  *
  * @param contextSlots  int64 {@code [sequences * contextLength]}: the cache slot of each sequence's
  *                      every context position (past a shorter sequence's end, slot 0: the null

@@ -37,7 +37,11 @@ import java.util.stream.IntStream;
  */
 public final class GatherAttention implements AttentionBackend {
 
-    /** The default bound on one group's largest tensor in a layer: half glibc's largest mmap threshold. */
+    /**
+     * The default bound on one group's largest tensor in a layer: half glibc's largest mmap
+     * threshold, so that what the bound does not count (the scores' copies in the model's dtype
+     * and their mask, the int64 rows the context is read through) stays under the threshold too.
+     */
     public static final long LARGEST_TENSOR_BYTES = 16L << 20;
 
     private final PagedKvCache cache;
@@ -49,6 +53,7 @@ public final class GatherAttention implements AttentionBackend {
     private final int kvHeads;
     private final int headDim;
     private final long largestTensorBytes;
+    private final int fewestQueriesPerSpan;
 
     public GatherAttention(PagedKvCache cache, ModelConfig config) {
         this(cache, config, LARGEST_TENSOR_BYTES);
@@ -69,6 +74,12 @@ public final class GatherAttention implements AttentionBackend {
         this.kvHeads = config.numKvHeads();
         this.headDim = config.headDim();
         this.largestTensorBytes = largestTensorBytes;
+        // Each span of a split prompt chunk gathers its context again, in every layer. With fewer
+        // queries than this a span's gather would copy more bytes than its scores hold, so chunks
+        // are not split finer: 43 queries for SmolLM2-135M in float32, 16 for Llama-3.2-1B in bfloat16.
+        long gatheredPerPosition = 2L * kvHeads * headDim * dtype.getNumOfBytes();
+        long scoresPerQueryAndPosition = (long) heads * Float.BYTES;
+        this.fewestQueriesPerSpan = (int) Math.max(1, (gatheredPerPosition + scoresPerQueryAndPosition - 1) / scoresPerQueryAndPosition);
     }
 
     @Override
@@ -92,17 +103,7 @@ public final class GatherAttention implements AttentionBackend {
         for (ForwardBatch.Group group : batch.groups()) {
             runs.addAll(split(batch, group));
         }
-        // Checked for the whole step before any of it is staged: split runs each repeat their context.
-        long contextSlots = 0;
-        long maskEntries = 0;
-        for (Run run : runs) {
-            contextSlots += run.contextSlots();
-            for (int window : distinctWindows) {
-                maskEntries += run.needsMask(window) ? run.maskEntries() : 0;
-            }
-        }
-        planSize("context slots", contextSlots);
-        planSize("mask entries", maskEntries);
+        requireStageable(runs);
         List<AttentionGroup> groups = new ArrayList<>(runs.size());
         for (Run run : runs) {
             groups.add(plan(batch, run, step, staging, none));
@@ -146,8 +147,9 @@ public final class GatherAttention implements AttentionBackend {
 
     /**
      * A batch group as runs of spans, in row order, each run's largest tensor within the bound
-     * where it can be: a sequence whose context alone gathers more than the bound attends whole,
-     * and a prompt chunk is split by queries only down to {@link #fewestQueriesPerSpan}.
+     * where it can be: a sequence whose context alone gathers more than the bound attends whole, in
+     * a run of its own (one more group per layer for each such sequence), and a prompt chunk is
+     * split by queries only down to {@link #fewestQueriesPerSpan}.
      */
     List<Run> split(ForwardBatch batch, ForwardBatch.Group group) {
         List<Run> runs = new ArrayList<>();
@@ -174,36 +176,29 @@ public final class GatherAttention implements AttentionBackend {
     }
 
     /**
-     * A sequence's queries this step: one span, or spans of equal length whose float32 scores stay
-     * within the bound, each seeing the context up to its last query.
+     * A sequence's queries this step: one span, or as few spans of near-equal length as keep their
+     * float32 scores within the bound, none shorter than {@link #fewestQueriesPerSpan()}; each sees
+     * the context up to its last query.
      */
     private List<QuerySpan> spans(ForwardBatch batch, int sequence) {
         SequenceChunk s = batch.sequences().get(sequence);
         int queries = s.queryLength();
-        int perSpan = queries;
-        while (perSpan > 1 && (perSpan + 1) / 2 >= fewestQueriesPerSpan() && scoreBytes(1, perSpan, s.contextLength()) > largestTensorBytes) {
-            perSpan = (perSpan + 1) / 2;
-        }
-        int count = (queries + perSpan - 1) / perSpan;
-        int length = (queries + count - 1) / count;
+        long fitting = largestTensorBytes / scoreBytes(1, 1, s.contextLength());
+        int perSpan = (int) Math.min(queries, Math.max(fewestQueriesPerSpan, fitting));
+        int count = Math.max(1, Math.min((queries + perSpan - 1) / perSpan, queries / fewestQueriesPerSpan));
         List<QuerySpan> spans = new ArrayList<>(count);
-        for (int first = 0; first < queries; first += length) {
-            int n = Math.min(length, queries - first);
-            int position = s.startPosition() + first;
-            spans.add(new QuerySpan(sequence, first, n, position, position + n, batch.firstRow(sequence) + first));
+        int first = 0;
+        for (int i = 0; i < count; i++) {
+            int n = queries / count + (i < queries % count ? 1 : 0);
+            spans.add(new QuerySpan(sequence, n, s.startPosition() + first, batch.firstRow(sequence) + first));
+            first += n;
         }
         return spans;
     }
 
-    /**
-     * Each span of a split prompt chunk gathers its context again, in every layer. With fewer
-     * queries than this, a span's gather would copy more bytes than its scores hold, so chunks are
-     * not split finer: 43 queries for SmolLM2-135M in float32, 32 for Llama-3-8B in bfloat16.
-     */
+    /** Queries below which a prompt chunk is not split: a span's repeated gather would copy more than its scores hold. */
     int fewestQueriesPerSpan() {
-        long gatheredPerPosition = 2L * kvHeads * headDim * dtype.getNumOfBytes();
-        long scoresPerQueryAndPosition = (long) heads * Float.BYTES;
-        return (int) Math.max(1, (gatheredPerPosition + scoresPerQueryAndPosition - 1) / scoresPerQueryAndPosition);
+        return fewestQueriesPerSpan;
     }
 
     /** Bytes of the largest tensor a group makes in a layer: its gathered context, or its float32 scores. */
@@ -223,7 +218,7 @@ public final class GatherAttention implements AttentionBackend {
         int q = run.queries();
         int l = run.context();
         int rows = run.rows();
-        long[] context = new long[planSize("context slots", run.contextSlots())];
+        long[] context = new long[Math.toIntExact(run.contextSlots())];
         for (int i = 0; i < b; i++) {
             QuerySpan span = spans.get(i);
             SequenceChunk s = batch.sequences().get(span.sequence());
@@ -243,19 +238,32 @@ public final class GatherAttention implements AttentionBackend {
                 batch.blockSize(), b, q, l, spans.get(0).firstRow(), rows);
     }
 
-    /** A host array's length, or a clear error past what a Java array holds (the block-table plan has no such arrays). */
-    private static int planSize(String what, long size) {
-        if (size > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("the gather plan of this step needs " + size + " " + what + ", more than a host array holds;"
-                    + " serve with model.attention blocks-matmul (or a smaller engine.max-prefill-chunk)");
+    /**
+     * Refuses, before anything is staged, a step whose plan would not fit the host: its int64
+     * context slots and float32 masks, over every run (split spans each list their context again),
+     * must fit one direct buffer. The block-table plan has no arrays that grow with context.
+     */
+    private void requireStageable(List<Run> runs) {
+        long contextSlots = 0;
+        long maskEntries = 0;
+        for (Run run : runs) {
+            contextSlots += run.contextSlots();
+            for (int window : distinctWindows) {
+                maskEntries += run.needsMask(window) ? run.maskEntries() : 0;
+            }
         }
-        return (int) size;
+        long bytes = contextSlots * Long.BYTES + maskEntries * Float.BYTES;
+        if (bytes > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("the gather plan of this step needs " + contextSlots + " context slots and " + maskEntries
+                    + " mask entries, " + bytes + " bytes, more than a host buffer holds; serve with model.attention blocks-matmul"
+                    + " (or a smaller engine.max-prefill-chunk)");
+        }
     }
 
     /** 0 where a query may see a key, -inf elsewhere: causal, within the window, within the sequence. */
     private NDArray mask(List<QuerySpan> spans, int q, int l, int window, NDManager step, HostStaging staging) {
         int b = spans.size();
-        float[] mask = new float[planSize("mask entries", (long) b * q * l)];
+        float[] mask = new float[Math.multiplyExact(Math.multiplyExact(b, q), l)];
         Arrays.fill(mask, Float.NEGATIVE_INFINITY);
         for (int i = 0; i < b; i++) {
             QuerySpan span = spans.get(i);

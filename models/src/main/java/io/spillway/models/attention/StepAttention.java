@@ -13,7 +13,8 @@ import java.util.List;
  * @param caches       per layer, the cache tensor {@code [slots, 2, kvHeads, headDim]} (keys at
  *                     index 0 of the second axis, values at 1), written in place
  * @param writeSlots   int64 {@code [tokens]}: the cache slot of each row of the batch
- * @param groups       the batch's rows in order, as groups of sequences with the same query shape
+ * @param groups       the batch's rows in order, as groups of sequences (or spans of their
+ *                     queries, see {@link AttentionGroup}) with the same query shape
  * @param layerWindows per layer, which of each group's masks (the index of its sliding window
  *                     among the model's distinct ones)
  * @param windows      the model's distinct sliding windows, in tokens (0: the whole context), in

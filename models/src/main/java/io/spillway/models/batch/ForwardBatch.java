@@ -27,11 +27,6 @@ public final class ForwardBatch {
         public int size() {
             return sequences.length;
         }
-
-        /** True when no query row is padding: every sequence feeds exactly maxQuery tokens. */
-        public boolean denseQueries() {
-            return rows == sequences.length * maxQuery;
-        }
     }
 
     private final List<SequenceChunk> sequences;

@@ -134,7 +134,7 @@ public final class HostStaging {
     private static final class Arena {
         private ByteBuffer buffer;
         private int used;
-        private int highWater;
+        private long highWater;
 
         Arena(int initialBytes) {
             this.buffer = allocate(Math.max(initialBytes, 4096));
@@ -146,7 +146,8 @@ public final class HostStaging {
 
         void reset() {
             if (highWater > buffer.capacity()) {
-                buffer = allocate(highWater + highWater / 2);
+                // A direct buffer holds at most an int's worth of bytes; larger steps keep taking one-off buffers.
+                buffer = allocate((int) Math.min(highWater + highWater / 2, Integer.MAX_VALUE - 8));
             }
             used = 0;
             highWater = 0;

@@ -24,15 +24,17 @@ import org.slf4j.LoggerFactory;
  * A step that spans several heaps then faults them in again at the next step. The top pad is
  * therefore 256 MiB, past any heap, which keeps them: measured here on SmolLM2-135M's float32
  * decode step at 16 sequences of 2,048 tokens (its gathered contexts split below 16 MiB), 230-370
- * ms against 1.7-3.2 s without it (the top pad also rounds up the main heap's growth, address
- * space the kernel backs only when touched). Freed memory then stays in the process for the next
+ * ms against 1.7-3.2 s without it. The top pad also rounds up the main heap's growth, and makes a
+ * new thread-arena heap writable whole: address space the kernel backs only when touched under its
+ * default overcommit, but charged up front under {@code vm.overcommit_memory=2} or counted against
+ * an {@code RLIMIT_AS}. Freed memory then stays in the process for the next
  * step: resident memory plateaus at the largest step's working set, which a serving process
  * reaches anyway. It is the usual advice of running PyTorch on CPUs under jemalloc or tcmalloc,
  * without preloading a library.
  *
  * <p>Only on Linux with glibc; elsewhere nothing changes. An operator's own
- * {@code MALLOC_MMAP_THRESHOLD_}, {@code MALLOC_TRIM_THRESHOLD_} or {@code MALLOC_TOP_PAD_} in the
- * environment wins.
+ * {@code MALLOC_MMAP_THRESHOLD_}, {@code MALLOC_TRIM_THRESHOLD_}, {@code MALLOC_TOP_PAD_} or
+ * {@code glibc.malloc} tunables ({@code GLIBC_TUNABLES}) in the environment win.
  */
 final class NativeAllocator {
 
@@ -56,7 +58,7 @@ final class NativeAllocator {
     /** Applies the settings once; true when glibc took them all. */
     static boolean keepFreedMemory() {
         if (!Platform.isLinux() || System.getenv("MALLOC_MMAP_THRESHOLD_") != null || System.getenv("MALLOC_TRIM_THRESHOLD_") != null
-                || System.getenv("MALLOC_TOP_PAD_") != null) {
+                || System.getenv("MALLOC_TOP_PAD_") != null || String.valueOf(System.getenv("GLIBC_TUNABLES")).contains("glibc.malloc.")) {
             return false;
         }
         try {

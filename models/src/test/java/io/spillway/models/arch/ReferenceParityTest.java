@@ -111,26 +111,35 @@ class ReferenceParityTest {
     }
 
     static Stream<Arguments> variantsSplitSmall() {
-        // Sixteen query heads of four on two KV heads: the only variant whose chunks are split by queries (see fewestQueriesPerSpan).
-        Stream<Arguments> manyHeads = Stream.of(Arguments.of("llama-sixteen-heads", TinyCheckpoint.llama().set("num_attention_heads", 16)));
+        // Sixteen query heads of four on two KV heads: the variants whose chunks split by queries (see fewestQueriesPerSpan).
+        Stream<Arguments> manyHeads = Stream.of(
+                Arguments.of("llama-sixteen-heads", TinyCheckpoint.llama().set("num_attention_heads", 16)),
+                Arguments.of("mistral-sixteen-heads", TinyCheckpoint.llama().architecture("MistralForCausalLM").set("sliding_window", 6)
+                        .set("num_attention_heads", 16)));
         return Stream.concat(variants(), manyHeads)
-                .flatMap(v -> Stream.of(1L, 4096L).map(bytes -> Arguments.of(v.get()[0] + "-split-at-" + bytes, v.get()[1], bytes)));
+                .flatMap(v -> Stream.of(1L, 1100L, 4096L).map(bytes -> Arguments.of(v.get()[0] + "-split-at-" + bytes, v.get()[1], bytes)));
     }
 
     /**
      * The gather plan split into runs of spans (GatherAttention's bound on a group's largest
-     * tensor), held to the same reference. At one byte every sequence attends alone, and with
-     * sixteen query heads every prompt chunk one query at a time, each over only the context its
-     * query sees; at 4,096 bytes (two sequences at context 8, in this model) the first chunks still
-     * attend together, padded, and the decodes split.
+     * tensor), held to the same reference in float32 and bfloat16. At one byte every sequence
+     * attends alone, and with sixteen query heads every prompt chunk one query at a time, each over
+     * only the context its query sees; at 1,100 bytes, with sixteen heads, B's 7-token chunk splits
+     * into spans of 2, 2, 2 and 1, the first two in one padded run; at 4,096 bytes (two sequences at
+     * context 8, in this model) the first chunks still attend together, padded, and the decodes split.
      */
     @ParameterizedTest(name = "{0}")
     @MethodSource("variantsSplitSmall")
     void gatherSplitIntoSmallRunsMatchesTheReference(String name, TinyCheckpoint checkpoint, long largestTensorBytes) throws Exception {
-        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, ComputeTarget.cpuFloat32(), ProjectionLayout.ROW_BLOCKS,
-                (cache, config) -> new GatherAttention(cache, config, largestTensorBytes));
+        Path dir = checkpoint.writeTo(temp.resolve(name));
+        BiFunction<PagedKvCache, ModelConfig, AttentionBackend> split = (cache, config) -> new GatherAttention(cache, config, largestTensorBytes);
+        double worst = maxLogitError(dir, name, ComputeTarget.cpuFloat32(), ProjectionLayout.ROW_BLOCKS, split);
         System.out.printf("parity %-35s float32 max |logit diff| %.3g%n", name, worst);
         assertTrue(worst < TOLERANCE, name + ": max |logit - reference| = " + worst);
+        ComputeTarget bf16 = new ComputeTarget(ai.djl.Device.cpu(), ai.djl.ndarray.types.DataType.BFLOAT16);
+        double bf16Worst = maxLogitError(dir, name, bf16, ProjectionLayout.ROW_BLOCKS, split);
+        System.out.printf("parity %-35s bfloat16 max |logit diff| %.3g%n", name, bf16Worst);
+        assertTrue(bf16Worst < BF16_TOLERANCE, name + " in bfloat16: max |logit - reference| = " + bf16Worst);
     }
 
     static Stream<Arguments> variantsWithBlockTables() {

@@ -51,31 +51,39 @@ class GatherSplitTest {
     }
 
     @Test
-    void aLongPromptChunkAttendsInRunsOfQueriesThatSeeOnlyTheirOwnContext() {
+    void aLongPromptChunkAttendsInSpansOfQueriesThatSeeOnlyTheirOwnContext() {
         int[] tokens = new int[512];
         SequenceChunk chunk = new SequenceChunk(tokens, 3584, table(4096), true);
         List<GatherAttention.Run> runs = split(List.of(chunk));
-        // Its scores would be 9 * 512 * 4,096 * 4 bytes, 75 MB; runs of 64 queries stay under 9.5 MB.
-        assertEquals(8, runs.size());
+        // Its scores would be 9 * 512 * 4,096 * 4 bytes, 75 MB; 113 queries' fit in 16 MiB, so five spans of 102-103.
+        assertEquals(5, runs.size());
+        int first = 0;
         for (int r = 0; r < runs.size(); r++) {
             assertEquals(1, runs.get(r).spans().size());
             QuerySpan span = runs.get(r).spans().get(0);
-            assertEquals(new QuerySpan(0, 64 * r, 64, 3584 + 64 * r, 3584 + 64 * (r + 1), 64 * r), span);
+            int n = r < 2 ? 103 : 102;
+            assertEquals(new QuerySpan(0, n, 3584 + first, first), span);
+            assertEquals(3584 + first + n, span.context());
+            first += n;
         }
+        assertEquals(512, first);
     }
 
     @Test
     void aPromptChunkIsNotSplitBelowTheQueriesWhoseScoresOutweighTheirGather() {
         try (NDManager owner = TorchRuntime.engine().newBaseManager()) {
             // 2 * 3 * 64 * 4 gathered bytes a position against 9 * 4 score bytes a query and position.
-            assertEquals(43, attention(owner).fewestQueriesPerSpan());
+            assertEquals(43, attention(owner, config, DataType.FLOAT32).fewestQueriesPerSpan());
+            // Llama-3.2-1B in bfloat16: 2 * 8 * 64 * 2 against 32 * 4.
+            ModelConfig llama = ModelConfig.parse(DummyShapes.llama32_1b());
+            assertEquals(16, attention(owner, llama, DataType.BFLOAT16).fewestQueriesPerSpan());
         }
         int[] tokens = new int[512];
         SequenceChunk chunk = new SequenceChunk(tokens, 32256, table(32768), true);
-        // At 32,768 tokens 14 queries' scores would fill 16 MiB, but spans stop halving at 64.
+        // At 32,768 tokens 14 queries' scores would fill 16 MiB, but spans stop at 43: eleven of 46-47.
         List<GatherAttention.Run> runs = split(List.of(chunk));
-        assertEquals(8, runs.size());
-        assertTrue(runs.stream().allMatch(run -> run.queries() == 64), "spans of 64 queries");
+        assertEquals(11, runs.size());
+        assertEquals(List.of(47, 47, 47, 47, 47, 47, 46, 46, 46, 46, 46), runs.stream().map(GatherAttention.Run::queries).toList());
     }
 
     @Test
@@ -88,7 +96,7 @@ class GatherSplitTest {
         batch.add(new SequenceChunk(new int[256], 2000, table(2256), true));
         batch.add(new SequenceChunk(new int[40], 0, table(40), true));
         try (NDManager owner = TorchRuntime.engine().newBaseManager()) {
-            GatherAttention attention = attention(owner);
+            GatherAttention attention = attention(owner, config, DataType.FLOAT32);
             ForwardBatch forward = ForwardBatch.of(batch, BLOCK);
             for (ForwardBatch.Group group : forward.groups()) {
                 List<GatherAttention.Run> runs = attention.split(forward, group);
@@ -112,15 +120,15 @@ class GatherSplitTest {
         try (NDManager owner = TorchRuntime.engine().newBaseManager()) {
             ForwardBatch batch = ForwardBatch.of(sequences, BLOCK);
             assertEquals(1, batch.groups().size());
-            List<GatherAttention.Run> runs = attention(owner).split(batch, batch.groups().get(0));
+            List<GatherAttention.Run> runs = attention(owner, config, DataType.FLOAT32).split(batch, batch.groups().get(0));
             assertRowsInOrder(runs, 0, batch.totalTokens());
             return runs;
         }
     }
 
     /** A gather plan over a two-block cache: splitting reads shapes only, never the cache. */
-    private GatherAttention attention(NDManager owner) {
-        PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(config, BLOCK, DataType.FLOAT32, 2), Device.cpu(), owner);
+    private static GatherAttention attention(NDManager owner, ModelConfig config, DataType dtype) {
+        PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(config, BLOCK, dtype, 2), Device.cpu(), owner);
         return new GatherAttention(cache, config);
     }
 

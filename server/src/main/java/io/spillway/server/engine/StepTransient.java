@@ -6,8 +6,9 @@ import io.spillway.models.checkpoint.ModelConfig;
  * The device memory a forward pass's attention holds for one layer beyond weights and the KV
  * cache, as the gather attention ({@code attend_group} in the decoder script) materialises it.
  * A batch attends in two groups, decodes (one query each) and prompt chunks, each padded to its
- * longest query and context; per group of {@code b} sequences, longest query {@code q} and
- * longest context {@code l}:
+ * longest query and context (the gather path may split a group further, to keep each tensor under
+ * 16 MiB where it can: its parts attend one after another, none larger than the whole); per group of {@code b}
+ * sequences, longest query {@code q} and longest context {@code l}:
  * <ul>
  *   <li>the gathered context, keys and values: {@code b·l·kvHeads·headDim·2·dtype bytes};</li>
  *   <li>the attention scores in float32, where softmax runs: {@code b·heads·q·l·4};</li>
@@ -17,7 +18,8 @@ import io.spillway.models.checkpoint.ModelConfig;
  * its groups once, not per layer. It is an estimate of the terms that grow with context and
  * batch (on top come the copies of queries and outputs, and the int64 rows the gathered context
  * is read through, held for the whole step: 8 / (headDim · dtype bytes) of the gathered context, a
- * thirty-second at headDim 64 in float32), for the scheduler to bound; the retry of an
+ * thirty-second at headDim 64 in float32, for each part a split prompt chunk gathers), for the
+ * scheduler to bound; the retry of an
  * out-of-memory pass catches what it misses. 64-bit throughout.
  *
  * @param heads      query heads
