@@ -97,13 +97,13 @@ public final class GatherAttention implements AttentionBackend {
                         + " blocks of " + cache.spec().blockSize() + " tokens");
             }
         }
-        NDArray slots = staging.longs(step, batch.slots(), tokens, new Shape(tokens));
-        NDArray none = staging.longs(step, new long[0], 0, new Shape(0));
         List<Run> runs = new ArrayList<>();
         for (ForwardBatch.Group group : batch.groups()) {
             runs.addAll(split(batch, group));
         }
         requireStageable(runs);
+        NDArray slots = staging.longs(step, batch.slots(), tokens, new Shape(tokens));
+        NDArray none = staging.longs(step, new long[0], 0, new Shape(0));
         List<AttentionGroup> groups = new ArrayList<>(runs.size());
         for (Run run : runs) {
             groups.add(plan(batch, run, step, staging, none));
@@ -147,9 +147,9 @@ public final class GatherAttention implements AttentionBackend {
 
     /**
      * A batch group as runs of spans, in row order, each run's largest tensor within the bound
-     * where it can be: a sequence whose context alone gathers more than the bound attends whole, in
-     * a run of its own (one more group per layer for each such sequence), and a prompt chunk is
-     * split by queries only down to {@link #fewestQueriesPerSpan}.
+     * where it can be: a span whose context alone gathers more than the bound runs on its own (one
+     * more group per layer for each), and a prompt chunk is split by queries only down to
+     * {@link #fewestQueriesPerSpan}.
      */
     List<Run> split(ForwardBatch batch, ForwardBatch.Group group) {
         List<Run> runs = new ArrayList<>();
@@ -239,9 +239,10 @@ public final class GatherAttention implements AttentionBackend {
     }
 
     /**
-     * Refuses, before anything is staged, a step whose plan would not fit the host: its int64
-     * context slots and float32 masks, over every run (split spans each list their context again),
-     * must fit one direct buffer. The block-table plan has no arrays that grow with context.
+     * Refuses, before anything is staged, a step whose plan would take more host memory than one
+     * direct buffer can hold (2 GiB): its int64 context slots and float32 masks over every run,
+     * where split spans each list their context again. The block-table plan has no arrays that grow
+     * with context.
      */
     private void requireStageable(List<Run> runs) {
         long contextSlots = 0;

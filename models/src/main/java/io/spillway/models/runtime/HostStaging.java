@@ -145,9 +145,10 @@ public final class HostStaging {
         }
 
         void reset() {
-            if (highWater > buffer.capacity()) {
-                // A direct buffer holds at most an int's worth of bytes; larger steps keep taking one-off buffers.
-                buffer = allocate((int) Math.min(highWater + highWater / 2, Integer.MAX_VALUE - 8));
+            // A direct buffer holds at most an int's worth of bytes; larger steps keep taking one-off buffers.
+            long wanted = Math.min(highWater + highWater / 2, Integer.MAX_VALUE - 8);
+            if (highWater > buffer.capacity() && wanted > buffer.capacity()) {
+                buffer = allocate((int) wanted);
             }
             used = 0;
             highWater = 0;
@@ -156,13 +157,13 @@ public final class HostStaging {
         /** {@code bytes} of the arena (advancing {@link #used}), or a one-off buffer when they do not fit (leaving it). */
         ByteBuffer region(long bytes) {
             int exact = Math.toIntExact(bytes);
-            int size = Math.toIntExact((bytes + ALIGN - 1) / ALIGN * ALIGN);
+            long size = (bytes + ALIGN - 1) / ALIGN * ALIGN;
             highWater += size;
             if (used + size > buffer.capacity()) {
                 return allocate(exact);
             }
             ByteBuffer region = buffer.slice(used, exact).order(ByteOrder.nativeOrder());
-            used += size;
+            used += (int) size;
             return region;
         }
 

@@ -33,8 +33,8 @@ import org.slf4j.LoggerFactory;
  * without preloading a library.
  *
  * <p>Only on Linux with glibc; elsewhere nothing changes. An operator's own
- * {@code MALLOC_MMAP_THRESHOLD_}, {@code MALLOC_TRIM_THRESHOLD_}, {@code MALLOC_TOP_PAD_} or
- * {@code glibc.malloc} tunables ({@code GLIBC_TUNABLES}) in the environment win.
+ * {@code MALLOC_MMAP_THRESHOLD_}, {@code MALLOC_TRIM_THRESHOLD_} or {@code MALLOC_TOP_PAD_}, or
+ * any {@code glibc.malloc} tunable in {@code GLIBC_TUNABLES}, leaves all three to the operator.
  */
 final class NativeAllocator {
 
