@@ -33,8 +33,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * Continuous batching end to end: {@code concurrency} requests of a {@code promptTokens}-token
  * prompt and 64 output tokens submitted together to the engine (SmolLM2-135M shape, random
  * weights, CPU; {@code weights} float32, int8 on load or an AWQ int4 checkpoint's layout), every
- * prompt distinct. One operation is
- * the whole wave; output tokens/s = concurrency * 64 / (seconds per op).
+ * prompt distinct. One operation is the whole wave; output tokens/s = concurrency * 64 / (seconds
+ * per op).
  *
  * <p>What it means: at concurrency 1 a step is bound by reading the weights (see
  * {@link DecodeStepBenchmark}); batching shares that read between sequences until the step becomes

@@ -217,7 +217,6 @@ public final class GatherAttention implements AttentionBackend {
         int b = spans.size();
         int q = run.queries();
         int l = run.context();
-        int rows = run.rows();
         long[] context = new long[Math.toIntExact(run.contextSlots())];
         for (int i = 0; i < b; i++) {
             QuerySpan span = spans.get(i);
@@ -229,13 +228,13 @@ public final class GatherAttention implements AttentionBackend {
         }
         NDArray contextSlots = staging.longs(step, context, context.length, new Shape(context.length));
 
-        PaddedQueries queries = PaddedQueries.of(spans, q, rows, step, staging, none);
+        PaddedQueries queries = PaddedQueries.of(run, step, staging, none);
         List<NDArray> masks = new ArrayList<>(distinctWindows.length);
         for (int window : distinctWindows) {
             masks.add(run.needsMask(window) ? mask(spans, q, l, window, step, staging) : none);
         }
         return new AttentionGroup(contextSlots, queries.queryRows(), queries.validRows(), masks, none, AttentionGroup.Mode.GATHERED_SLOTS,
-                batch.blockSize(), b, q, l, spans.get(0).firstRow(), rows);
+                batch.blockSize(), b, q, l, spans.get(0).firstRow(), run.rows());
     }
 
     /**

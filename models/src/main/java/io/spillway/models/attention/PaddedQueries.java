@@ -16,7 +16,10 @@ import java.util.List;
  */
 record PaddedQueries(NDArray queryRows, NDArray validRows) {
 
-    static PaddedQueries of(List<QuerySpan> spans, int maxQuery, int rows, NDManager step, HostStaging staging, NDArray none) {
+    static PaddedQueries of(GatherAttention.Run run, NDManager step, HostStaging staging, NDArray none) {
+        List<QuerySpan> spans = run.spans();
+        int maxQuery = run.queries();
+        int rows = run.rows();
         if (rows == spans.size() * maxQuery) {
             return new PaddedQueries(none, none);
         }

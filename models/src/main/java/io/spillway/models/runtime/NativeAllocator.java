@@ -27,10 +27,10 @@ import org.slf4j.LoggerFactory;
  * ms against 1.7-3.2 s without it. The top pad also rounds up the main heap's growth, and makes a
  * new thread-arena heap writable whole: address space the kernel backs only when touched under its
  * default overcommit, but charged up front under {@code vm.overcommit_memory=2} or counted against
- * an {@code RLIMIT_AS}. Freed memory then stays in the process for the next
- * step: resident memory plateaus at the largest step's working set, which a serving process
- * reaches anyway. It is the usual advice of running PyTorch on CPUs under jemalloc or tcmalloc,
- * without preloading a library.
+ * an {@code RLIMIT_AS}. Freed memory then stays in the process for the next step: resident
+ * memory plateaus at the largest step's working set, which a serving process reaches anyway. It is
+ * the usual advice of running PyTorch on CPUs under jemalloc or tcmalloc, without preloading a
+ * library.
  *
  * <p>Only on Linux with glibc; elsewhere nothing changes. An operator's own
  * {@code MALLOC_MMAP_THRESHOLD_}, {@code MALLOC_TRIM_THRESHOLD_} or {@code MALLOC_TOP_PAD_}, or
