@@ -5,10 +5,16 @@ import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
 import io.spillway.models.arch.ProjectionLayout;
 import io.spillway.models.sampling.SamplingParams;
+import io.spillway.server.embeddings.EmbeddingModel;
+import io.spillway.server.embeddings.EmbeddingModelSource;
+import io.spillway.server.embeddings.EmbeddingService;
 import io.spillway.server.engine.Engine;
 import io.spillway.server.engine.EngineConfig;
 import io.spillway.server.engine.EngineRequest;
 import io.spillway.server.engine.RequestStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -65,8 +71,18 @@ public class EngineThroughputBenchmark {
     @Param({"auto"})
     String projections;
 
+    /**
+     * Beside the wave, a query embedded by the built-in embedding model (ONNX Runtime) again and
+     * again with a pause of this many milliseconds between, as a RAG deployment embeds on the same
+     * cores; 0 for none.
+     */
+    @Param({"0"})
+    int embedEveryMillis;
+
     private LoadedModel model;
     private Engine engine;
+    private EmbeddingService embeddings;
+    private Thread embedder;
     private final Random random = new Random(5);
     private final AtomicLong ids = new AtomicLong();
 
@@ -77,6 +93,28 @@ public class EngineThroughputBenchmark {
         engine = Engine.start(layout == null ? options : options.withProjectionLayout(layout), EngineConfig.defaults(false),
                 new PrometheusRegistry());
         model = engine.model();
+        if (embedEveryMillis > 0) {
+            startEmbedding();
+        }
+    }
+
+    private void startEmbedding() {
+        try {
+            embeddings = new EmbeddingService(EmbeddingModel.load(EmbeddingModelSource.builtin(), "cpu"), 32, Duration.ofMillis(5), 1_000,
+                    new PrometheusRegistry());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        embedder = Thread.ofPlatform().daemon().name("bench-embedder").start(() -> {
+            try {
+                while (!Thread.currentThread().isInterrupted()) {
+                    embeddings.embedTexts(List.of("which step of the pipeline returns the retrieved passages?")).join();
+                    Thread.sleep(embedEveryMillis);
+                }
+            } catch (InterruptedException stopped) {
+                // the trial ended
+            }
+        });
     }
 
     @Benchmark
@@ -96,7 +134,12 @@ public class EngineThroughputBenchmark {
     }
 
     @TearDown(Level.Trial)
-    public void stop() {
+    public void stop() throws InterruptedException {
+        if (embedder != null) {
+            embedder.interrupt();
+            embedder.join();
+            embeddings.close();
+        }
         engine.close();
     }
 }
