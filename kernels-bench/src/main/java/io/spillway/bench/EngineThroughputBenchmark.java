@@ -21,6 +21,7 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -77,12 +78,14 @@ public class EngineThroughputBenchmark {
      * cores; 0 for none.
      */
     @Param({"0"})
-    int embedEveryMillis;
+    int embedPauseMillis;
 
     private LoadedModel model;
     private Engine engine;
     private EmbeddingService embeddings;
     private Thread embedder;
+    /** Why the embedding load stopped before the trial ended, if it did. */
+    private final AtomicReference<Throwable> embedderFailure = new AtomicReference<>();
     private final Random random = new Random(5);
     private final AtomicLong ids = new AtomicLong();
 
@@ -93,8 +96,13 @@ public class EngineThroughputBenchmark {
         engine = Engine.start(layout == null ? options : options.withProjectionLayout(layout), EngineConfig.defaults(false),
                 new PrometheusRegistry());
         model = engine.model();
-        if (embedEveryMillis > 0) {
-            startEmbedding();
+        if (embedPauseMillis > 0) {
+            try {
+                startEmbedding();
+            } catch (RuntimeException e) {
+                engine.close();
+                throw e;
+            }
         }
     }
 
@@ -109,10 +117,12 @@ public class EngineThroughputBenchmark {
             try {
                 while (!Thread.currentThread().isInterrupted()) {
                     embeddings.embedTexts(List.of("which step of the pipeline returns the retrieved passages?")).join();
-                    Thread.sleep(embedEveryMillis);
+                    Thread.sleep(embedPauseMillis);
                 }
             } catch (InterruptedException stopped) {
                 // the trial ended
+            } catch (RuntimeException e) {
+                embedderFailure.set(e);
             }
         });
     }
@@ -130,16 +140,28 @@ public class EngineThroughputBenchmark {
         for (CompletableFuture<RequestStream.CompletedRequest> f : wave) {
             tokens += f.get(30, TimeUnit.MINUTES).usage().completionTokens();
         }
+        requireEmbeddingLoad();
         return tokens;
     }
 
     @TearDown(Level.Trial)
     public void stop() throws InterruptedException {
-        if (embedder != null) {
-            embedder.interrupt();
-            embedder.join();
-            embeddings.close();
+        try {
+            if (embedder != null) {
+                embedder.interrupt();
+                embedder.join();
+                embeddings.close();
+            }
+        } finally {
+            engine.close();
         }
-        engine.close();
+    }
+
+    /** A wave timed without the load it was asked to run beside would pass for one that had it. */
+    private void requireEmbeddingLoad() {
+        Throwable failure = embedderFailure.get();
+        if (failure != null) {
+            throw new IllegalStateException("the embedding load beside the wave stopped", failure);
+        }
     }
 }

@@ -32,6 +32,8 @@ public final class EmbeddingModel implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddingModel.class);
     private static final long NATIVE_SETUP_STACK_BYTES = 64L << 20;
+    /** ONNX Runtime's pool threads start on this thread and so carry its name (cut to 15 characters by Linux). */
+    static final String SETUP_THREAD = "onnx-runtime-setup";
 
     private final EmbeddingModelSource source;
     private final OrtEnvironment env;
@@ -179,7 +181,7 @@ public final class EmbeddingModel implements AutoCloseable {
      */
     private static <T> T onLargeStack(NativeWork<T> work) throws OrtException {
         java.util.concurrent.CompletableFuture<T> result = new java.util.concurrent.CompletableFuture<>();
-        Thread.ofPlatform().name("onnx-runtime-setup").stackSize(NATIVE_SETUP_STACK_BYTES).start(() -> {
+        Thread.ofPlatform().name(SETUP_THREAD).stackSize(NATIVE_SETUP_STACK_BYTES).start(() -> {
             try {
                 result.complete(work.run());
             } catch (Throwable e) {
@@ -233,11 +235,9 @@ public final class EmbeddingModel implements AutoCloseable {
         OrtSession.SessionOptions options = new OrtSession.SessionOptions();
         options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
         options.setIntraOpNumThreads(Runtime.getRuntime().availableProcessors());
-        // The engine's threads compute on the same cores, and a pool thread left spinning for work
-        // after a call takes one of them for some 20 ms. On 2 cores, with a query embedded after
-        // every 20 ms pause beside a generating request, its decode steps took 83-88 ms spinning
-        // against 29-30 without; one text alone embeds in 9.1-9.6 ms against 8.6-8.9, 32 in the
-        // same ~70 ms.
+        // The engine's threads compute on the same cores, and a pool thread left spinning for the
+        // next run holds one of them for some 20 ms after every call, beside generation too. Not
+        // spinning costs a lone text about half a millisecond of wake-up (README, embeddings).
         options.addConfigEntry("session.intra_op.allow_spinning", "0");
         return options;
     }

@@ -8,13 +8,19 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.spillway.models.testing.SharedData;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -105,41 +111,62 @@ class EmbeddingModelTest {
 
     @Test
     void itsThreadsLeaveTheCoresFreeBetweenCalls() throws Exception {
-        // The engine's OpenMP threads compute on the same cores. ONNX Runtime's pool threads were
-        // created on the setup thread and carry its name, which Linux cuts to 15 characters.
-        String poolThreads = "onnx-runtime-setup".substring(0, 15);
+        // The engine's OpenMP threads compute on the same cores.
         assumeTrue(Runtime.getRuntime().availableProcessors() > 1, "one core: ONNX Runtime starts no pool threads");
-        embed("warm the session up");
-        assertFalse(onCpuNanos(poolThreads).isEmpty(), "no thread named " + poolThreads + ": " + onCpuNanos(""));
-        long[] idle = new long[3];
-        for (int i = 0; i < idle.length; i++) {
-            embed("what does the retrieval step return for this question");
-            long before = onCpuNanos(poolThreads).values().stream().mapToLong(Long::longValue).sum();
-            Thread.sleep(300);
-            idle[i] = onCpuNanos(poolThreads).values().stream().mapToLong(Long::longValue).sum() - before;
+        assumeTrue(Files.exists(Path.of("/proc/self/task/" + ProcessHandle.current().pid() + "/schedstat")), "no schedstat in /proc");
+        Set<Long> before = threadsNamed("");
+        try (EmbeddingModel cpu = EmbeddingModel.load(EmbeddingModelSource.builtin(), "cpu")) {
+            Set<Long> pool = threadsNamed(EmbeddingModel.SETUP_THREAD.substring(0, 15));
+            pool.removeAll(before);
+            assertFalse(pool.isEmpty(), "loading the model started no thread named after " + EmbeddingModel.SETUP_THREAD);
+            List<long[]> batch = new ArrayList<>();
+            for (int i = 0; i < 32; i++) {
+                batch.add(cpu.tokenize("a sentence long enough that a batch of them splits across threads, number " + i));
+            }
+            long start = onCpuNanos(pool);
+            cpu.embed(batch);
+            assertTrue(onCpuNanos(pool) > start, "the threads named after the setup thread did none of a batch's work: not its pool");
+            long[] idle = new long[3];
+            for (int i = 0; i < idle.length; i++) {
+                cpu.embed(List.of(cpu.tokenize("what does the retrieval step return for this question")));
+                long ranBefore = onCpuNanos(pool);
+                Thread.sleep(300);
+                idle[i] = onCpuNanos(pool) - ranBefore;
+            }
+            // Spinning, the pool ran 21-22 ms of each of these windows.
+            assertTrue(Arrays.stream(idle).sum() < TimeUnit.MILLISECONDS.toNanos(5),
+                    () -> "ONNX Runtime's pool ran for " + Arrays.toString(idle) + " ns while idle after each of three calls");
         }
-        // Spinning, the pool burned 11-23 ms of each 300 ms after a call, and decode steps beside
-        // a query embedded after every 20 ms pause took 83-88 ms instead of 29-30.
-        assertTrue(Arrays.stream(idle).sum() < 5_000_000, "ONNX Runtime's pool ran for " + Arrays.toString(idle)
-                + " ns while idle after each of three calls");
     }
 
-    /** Time on a CPU so far of each of this process's threads whose name starts with {@code prefix}, by thread id. */
-    private static java.util.Map<Long, Long> onCpuNanos(String prefix) throws java.io.IOException {
-        java.util.Map<Long, Long> times = new java.util.TreeMap<>();
-        try (java.nio.file.DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
+    /** Ids of this process's threads whose name starts with {@code prefix}. */
+    private static Set<Long> threadsNamed(String prefix) throws IOException {
+        Set<Long> ids = new HashSet<>();
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
             for (Path task : tasks) {
                 try {
                     if (Files.readString(task.resolve("comm")).strip().startsWith(prefix)) {
-                        times.put(Long.parseLong(task.getFileName().toString()),
-                                Long.parseLong(Files.readString(task.resolve("schedstat")).strip().split(" ")[0]));
+                        ids.add(Long.parseLong(task.getFileName().toString()));
                     }
-                } catch (java.nio.file.NoSuchFileException exited) {
+                } catch (NoSuchFileException exited) {
                     // the thread ended between listing and reading
                 }
             }
         }
-        return times;
+        return ids;
+    }
+
+    /** The time the threads have spent on a CPU so far, in nanoseconds (those that ended count no more). */
+    private static long onCpuNanos(Set<Long> threads) throws IOException {
+        long total = 0;
+        for (long id : threads) {
+            try {
+                total += Long.parseLong(Files.readString(Path.of("/proc/self/task/" + id + "/schedstat")).strip().split(" ")[0]);
+            } catch (NoSuchFileException exited) {
+                // ended
+            }
+        }
+        return total;
     }
 
     @Test
