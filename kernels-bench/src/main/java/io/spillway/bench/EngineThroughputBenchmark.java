@@ -99,8 +99,12 @@ public class EngineThroughputBenchmark {
         if (embedPauseMillis > 0) {
             try {
                 startEmbedding();
-            } catch (RuntimeException e) {
-                engine.close();
+            } catch (RuntimeException | Error e) {
+                try {
+                    engine.close();
+                } catch (RuntimeException closing) {
+                    e.addSuppressed(closing);
+                }
                 throw e;
             }
         }
@@ -121,7 +125,7 @@ public class EngineThroughputBenchmark {
                 }
             } catch (InterruptedException stopped) {
                 // the trial ended
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
                 embedderFailure.set(e);
             }
         });
@@ -160,7 +164,7 @@ public class EngineThroughputBenchmark {
     /** A wave timed without the load it was asked to run beside would pass for one that had it. */
     private void requireEmbeddingLoad() {
         Throwable failure = embedderFailure.get();
-        if (failure != null) {
+        if (failure != null || (embedder != null && !embedder.isAlive())) {
             throw new IllegalStateException("the embedding load beside the wave stopped", failure);
         }
     }

@@ -32,7 +32,7 @@ public final class EmbeddingModel implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddingModel.class);
     private static final long NATIVE_SETUP_STACK_BYTES = 64L << 20;
-    /** ONNX Runtime's pool threads start on this thread and so carry its name (cut to 15 characters by Linux). */
+    /** ONNX Runtime's pool threads are created from this thread and so carry its name (cut to 15 characters by Linux). */
     static final String SETUP_THREAD = "onnx-runtime-setup";
 
     private final EmbeddingModelSource source;
@@ -236,8 +236,9 @@ public final class EmbeddingModel implements AutoCloseable {
         options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
         options.setIntraOpNumThreads(Runtime.getRuntime().availableProcessors());
         // The engine's threads compute on the same cores, and a pool thread left spinning for the
-        // next run holds one of them for some 20 ms after every call, beside generation too. Not
-        // spinning costs a lone text about half a millisecond of wake-up (README, embeddings).
+        // next run would hold one of them for some 20 ms after every call, beside generation too
+        // (on a GPU the pool still runs on the CPU). Not spinning costs a lone text about half a
+        // millisecond of wake-up (README, Benchmarks).
         options.addConfigEntry("session.intra_op.allow_spinning", "0");
         return options;
     }
