@@ -68,7 +68,7 @@ public class AttentionBenchmark {
     @Param({"1", "16"})
     int batch;
 
-    /** {@code gather}, {@code blocks-matmul} or {@code blocks-sdpa} ({@link AttentionChoice}). */
+    /** {@code gather}, {@code gather-native}, {@code blocks-matmul} or {@code blocks-sdpa} ({@link AttentionChoice}). */
     @Param({"gather", "blocks-sdpa"})
     String backend;
 

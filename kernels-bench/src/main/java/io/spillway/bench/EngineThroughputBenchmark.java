@@ -4,6 +4,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
 import io.spillway.models.arch.ProjectionLayout;
+import io.spillway.models.attention.AttentionChoice;
 import io.spillway.models.sampling.SamplingParams;
 import io.spillway.server.embeddings.EmbeddingModel;
 import io.spillway.server.embeddings.EmbeddingModelSource;
@@ -72,6 +73,10 @@ public class EngineThroughputBenchmark {
     @Param({"auto"})
     String projections;
 
+    /** As {@link AttentionChoice#parse} takes it: auto, or a backend to compare (gather, gather-native). */
+    @Param({"auto"})
+    String attention;
+
     /**
      * Beside the wave, a query embedded by the built-in embedding model (ONNX Runtime) again and
      * again with a pause of this many milliseconds between, as a RAG deployment embeds on the same
@@ -91,7 +96,7 @@ public class EngineThroughputBenchmark {
 
     @Setup(Level.Trial)
     public void start() {
-        ModelLoadOptions options = ModelShapes.smolLm2_135m(weights);
+        ModelLoadOptions options = ModelShapes.smolLm2_135m(weights).withAttention(AttentionChoice.parse(attention));
         ProjectionLayout layout = ProjectionLayout.parse(projections);
         engine = Engine.start(layout == null ? options : options.withProjectionLayout(layout), EngineConfig.defaults(false),
                 new PrometheusRegistry());

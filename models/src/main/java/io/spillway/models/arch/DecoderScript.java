@@ -3,6 +3,7 @@ package io.spillway.models.arch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.spillway.models.attention.StepAttention;
+import io.spillway.models.runtime.NativeOperators;
 import io.spillway.models.runtime.ScriptDeclarations;
 import io.spillway.models.runtime.ScriptTypes;
 import io.spillway.models.runtime.TorchScriptModule;
@@ -17,6 +18,9 @@ import io.spillway.models.runtime.TorchScriptModule;
 public final class DecoderScript {
 
     static final String RESOURCE = "decoder.torchscript";
+    /** Appended where {@link NativeOperators} are registered; the other stands in elsewhere. */
+    static final String WITH_NATIVE_OPERATORS = "native-operators.torchscript";
+    static final String WITHOUT_NATIVE_OPERATORS = "without-native-operators.torchscript";
 
     /** The script's root classes: the decoder, and its kernels alone for benchmarks. */
     public enum Root {
@@ -70,9 +74,15 @@ public final class DecoderScript {
     private DecoderScript() {
     }
 
-    /** The shipped script's text. */
+    /** The shipped script's text, calling Spillway's native operators where this process has them registered. */
     static String source() {
-        return TorchScriptModule.resource(DecoderScript.class, RESOURCE);
+        return source(NativeOperators.registered());
+    }
+
+    /** The shipped script's text, with or without Spillway's native operators (which must then be registered). */
+    static String source(boolean nativeOperators) {
+        return TorchScriptModule.resource(DecoderScript.class, RESOURCE)
+                + TorchScriptModule.resource(DecoderScript.class, nativeOperators ? WITH_NATIVE_OPERATORS : WITHOUT_NATIVE_OPERATORS);
     }
 
     /** Checks {@code source} against the Java side and compiles it with {@code root} as its module. */

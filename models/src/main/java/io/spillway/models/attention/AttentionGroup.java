@@ -13,7 +13,7 @@ import java.util.List;
  *
  * @param contextSlots  int64 {@code [sequences * contextLength]}: the cache slot of each sequence's
  *                      every context position (past a shorter sequence's end, slot 0: the null
- *                      block) in {@link Mode#GATHERED_SLOTS}, else empty
+ *                      block) in the gathered modes, else empty
  * @param queryRows     int64 {@code [sequences * queries]}: the batch row that feeds each padded
  *                      query, or empty when the group's queries are dense (no padding)
  * @param validRows     int64 {@code [rows]}: which padded query rows are real, or empty when dense
@@ -40,7 +40,13 @@ public record AttentionGroup(NDArray contextSlots, NDArray queryRows, NDArray va
         /** Whole blocks gathered through the block tables, masks from positions, two matmuls ({@link BlockTableAttention}). */
         BLOCKS_MATMUL,
         /** As {@link #BLOCKS_MATMUL}, through {@code scaled_dot_product_attention}. */
-        BLOCKS_SDPA
+        BLOCKS_SDPA,
+        /**
+         * As {@link #GATHERED_SLOTS} for one-query sequences in float32 on the CPU, attended by
+         * Spillway's native operator, which reads the keys and values through the slots without
+         * gathering them ({@link GatherAttention} with native decodes).
+         */
+        GATHERED_SLOTS_NATIVE
     }
 
     public AttentionGroup {
@@ -50,7 +56,10 @@ public record AttentionGroup(NDArray contextSlots, NDArray queryRows, NDArray va
                     + contextLength + ", rows " + firstRow + "+" + rows + ": every count must be positive and the rows at most"
                     + " sequences * queries");
         }
-        boolean slots = mode == Mode.GATHERED_SLOTS;
+        boolean slots = mode == Mode.GATHERED_SLOTS || mode == Mode.GATHERED_SLOTS_NATIVE;
+        if (mode == Mode.GATHERED_SLOTS_NATIVE && queries != 1) {
+            throw new IllegalArgumentException("the native operator attends one query a sequence, not " + queries);
+        }
         requireIndex("context slots", contextSlots, slots ? (long) sequences * contextLength : 0, false);
         if (blockSize < 1) {
             throw new IllegalArgumentException("attention group with block size " + blockSize);

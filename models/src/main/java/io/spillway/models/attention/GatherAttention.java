@@ -1,5 +1,6 @@
 package io.spillway.models.attention;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -9,6 +10,7 @@ import io.spillway.models.batch.SequenceChunk;
 import io.spillway.models.checkpoint.ModelConfig;
 import io.spillway.models.kv.PagedKvCache;
 import io.spillway.models.runtime.HostStaging;
+import io.spillway.models.runtime.NativeOperators;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -31,9 +33,10 @@ import java.util.stream.IntStream;
  * step. Measured here on SmolLM2-135M's float32 decode step: 139 ms for 8 sequences of 2,048
  * tokens (25 MB gathered a layer), 2.3 s for 12 (38 MB), 3.9 s for 16.
  *
- * <p>The gather copies the context once per layer, which a fused paged-attention kernel would
- * avoid; this is the portable reference that such a kernel replaces behind
- * {@link AttentionBackend}.
+ * <p>The gather copies the context once per layer. With native decodes
+ * ({@link #withNativeDecodes}) a one-query group is attended by Spillway's native operator instead,
+ * which reads the keys and values through the same slots, under the same masks, without the copy;
+ * prompt chunks keep the matmuls.
  */
 public final class GatherAttention implements AttentionBackend {
 
@@ -54,13 +57,35 @@ public final class GatherAttention implements AttentionBackend {
     private final int headDim;
     private final long largestTensorBytes;
     private final int fewestQueriesPerSpan;
+    private final boolean nativeDecodes;
 
     public GatherAttention(PagedKvCache cache, ModelConfig config) {
-        this(cache, config, LARGEST_TENSOR_BYTES);
+        this(cache, config, LARGEST_TENSOR_BYTES, false);
     }
 
-    /** As the default, with groups split at {@code largestTensorBytes} (tests split small batches with a small one). */
-    public GatherAttention(PagedKvCache cache, ModelConfig config, long largestTensorBytes) {
+    /**
+     * With one-query groups attended by Spillway's native operator: a float32 cache on the CPU, in
+     * a process where {@link NativeOperators} are registered.
+     *
+     * @throws IllegalStateException where they are not registered, or the cache is not float32 on the CPU
+     */
+    public static GatherAttention withNativeDecodes(PagedKvCache cache, ModelConfig config) {
+        return new GatherAttention(cache, config, LARGEST_TENSOR_BYTES, true);
+    }
+
+    /** With groups split at {@code largestTensorBytes} (tests split small batches with a small one). */
+    public GatherAttention(PagedKvCache cache, ModelConfig config, long largestTensorBytes, boolean nativeDecodes) {
+        if (nativeDecodes) {
+            if (NativeOperators.registration() instanceof NativeOperators.Registration.Unavailable unavailable) {
+                throw new IllegalStateException("attention gather-native needs Spillway's native operators, not registered here ("
+                        + unavailable.reason() + "); set model.attention to auto or gather");
+            }
+            Device device = cache.layer(0).getDevice();
+            if (cache.spec().dtype() != DataType.FLOAT32 || device.isGpu()) {
+                throw new IllegalStateException("attention gather-native attends a float32 cache on the CPU, not " + cache.spec().dtype()
+                        + " on " + device + "; set model.attention to auto or gather");
+            }
+        }
         if (largestTensorBytes < 1) {
             throw new IllegalArgumentException("a gather group's largest tensor must be allowed at least a byte, not " + largestTensorBytes);
         }
@@ -74,6 +99,7 @@ public final class GatherAttention implements AttentionBackend {
         this.kvHeads = config.numKvHeads();
         this.headDim = config.headDim();
         this.largestTensorBytes = largestTensorBytes;
+        this.nativeDecodes = nativeDecodes;
         // Each span of a split prompt chunk gathers its context again, in every layer. With fewer
         // queries than this a span's gather would copy more bytes than its scores hold, so chunks
         // are not split finer: 43 queries for SmolLM2-135M in float32, 16 for Llama-3.2-1B in bfloat16.
@@ -84,7 +110,7 @@ public final class GatherAttention implements AttentionBackend {
 
     @Override
     public String name() {
-        return "gather";
+        return nativeDecodes ? "gather-native" : "gather";
     }
 
     @Override
@@ -201,8 +227,15 @@ public final class GatherAttention implements AttentionBackend {
         return fewestQueriesPerSpan;
     }
 
-    /** Bytes of the largest tensor a group makes in a layer: its gathered context, or its float32 scores. */
+    /**
+     * Bytes of the largest tensor a group makes in a layer: its gathered context, or its float32
+     * scores; for native decodes, which gather nothing and keep their scores in bounded chunks, the
+     * step's own host-built context slots and mask.
+     */
     long largestTensor(long sequences, long queries, long context) {
+        if (nativeDecodes && queries == 1) {
+            return sequences * context * (Long.BYTES + Float.BYTES);
+        }
         long gathered = 2 * sequences * kvHeads * context * headDim * dtype.getNumOfBytes();
         return Math.max(gathered, scoreBytes(sequences, queries, context));
     }
@@ -233,8 +266,9 @@ public final class GatherAttention implements AttentionBackend {
         for (int window : distinctWindows) {
             masks.add(run.needsMask(window) ? mask(spans, q, l, window, step, staging) : none);
         }
-        return new AttentionGroup(contextSlots, queries.queryRows(), queries.validRows(), masks, none, AttentionGroup.Mode.GATHERED_SLOTS,
-                batch.blockSize(), b, q, l, spans.get(0).firstRow(), run.rows());
+        AttentionGroup.Mode mode = nativeDecodes && q == 1 ? AttentionGroup.Mode.GATHERED_SLOTS_NATIVE : AttentionGroup.Mode.GATHERED_SLOTS;
+        return new AttentionGroup(contextSlots, queries.queryRows(), queries.validRows(), masks, none, mode, batch.blockSize(), b, q, l,
+                spans.get(0).firstRow(), run.rows());
     }
 
     /**

@@ -144,6 +144,9 @@ class Bfloat16StoriesTest {
 
         DecoderModel model = bf16.model();
         for (AttentionChoice choice : AttentionChoice.values()) {
+            if (choice == AttentionChoice.GATHER_NATIVE) {
+                continue; // float32 only: it refuses a bfloat16 cache
+            }
             try (NDManager owner = model.manager().newSubManager()) {
                 PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(), 16),
                         model.target().device(), owner);

@@ -2,6 +2,7 @@ package io.spillway.models.arch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
@@ -16,6 +17,7 @@ import io.spillway.models.checkpoint.ConfigJson;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.kv.PagedKvCache;
 import io.spillway.models.runtime.ComputeTarget;
+import io.spillway.models.runtime.NativeOperators;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -34,6 +36,7 @@ class OpsPerLayerTest {
     private static final int BLOCK = 16;
 
     private static final String SDPA = "aten::_scaled_dot_product_flash_attention_for_cpu";
+    private static final String NATIVE = "spillway::decode_attention";
 
     /**
      * path, dtype, layout, attention, sequences decoding (0: a prefill of 7 tokens), dispatched
@@ -42,7 +45,8 @@ class OpsPerLayerTest {
      * RMSNorm converts to float32 and back (two copies per norm), and a bfloat16 layer aliases its
      * cache (two more dispatches). The CPU's gathered attention lays the scores out by KV head
      * ([sequences * kvHeads, ...], so that its matmuls copy neither keys nor values): a mask (ragged
-     * decodes, prefill) takes two views to meet them.
+     * decodes, prefill) takes two views to meet them. With native decodes the gather, both matmuls,
+     * the softmax and the mask's views are one operator.
      */
     static List<Arguments> budgets() {
         return List.of(
@@ -54,13 +58,17 @@ class OpsPerLayerTest {
                 Arguments.of("GPU path", DataType.BFLOAT16, ProjectionLayout.LINEAR, AttentionChoice.BLOCKS_SDPA, 0, 45, 35, SDPA),
                 Arguments.of("CPU path", DataType.FLOAT32, ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER, 1, 55, 29, "aten::_softmax"),
                 Arguments.of("CPU path", DataType.FLOAT32, ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER, 3, 46, 31, "aten::_softmax"),
-                Arguments.of("CPU path", DataType.FLOAT32, ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER, 0, 50, 32, "aten::_softmax"));
+                Arguments.of("CPU path", DataType.FLOAT32, ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER, 0, 50, 32, "aten::_softmax"),
+                Arguments.of("CPU path", DataType.FLOAT32, ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER_NATIVE, 1, 44, 26, NATIVE),
+                Arguments.of("CPU path", DataType.FLOAT32, ProjectionLayout.ROW_BLOCKS, AttentionChoice.GATHER_NATIVE, 3, 32, 26, NATIVE));
     }
 
     @ParameterizedTest(name = "{0}, {1}, decodes {4}")
     @MethodSource("budgets")
     void aLayerStaysWithinItsOperatorBudget(String path, DataType dtype, ProjectionLayout layout, AttentionChoice attention, int decodes,
                                             int dispatchedBudget, int kernelBudget, String attentionKernel) {
+        assumeTrue(attention != AttentionChoice.GATHER_NATIVE || NativeOperators.registered(),
+                "native operators not registered here: " + NativeOperators.registration());
         ProfiledOps perLayer = ProfiledOps.difference(run(3, dtype, layout, attention, decodes), run(1, dtype, layout, attention, decodes), 2);
         System.out.printf("%s %s (%s, %s) %s: per layer %d dispatched operators (budget %d), %d kernels (budget %d): %s%n", path, dtype, layout,
                 attention, decodes > 0 ? "decode of " + decodes : "prefill of 7", perLayer.dispatched(), dispatchedBudget, perLayer.kernelCount(),

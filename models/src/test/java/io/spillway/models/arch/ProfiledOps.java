@@ -19,10 +19,10 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * The operators libtorch ran during a piece of work (aten's, and the {@code mkldnn::} and
- * {@code quantized::} ones the script calls), read from its own profiler's trace (the legacy
- * autograd profiler DJL switches on, which records every operator the dispatcher runs, with its
- * nesting). Two counts matter for a GPU: operators the interpreter dispatches (each is a trip
+ * The operators libtorch ran during a piece of work (aten's, and the {@code mkldnn::},
+ * {@code quantized::} and Spillway's own {@code spillway::} ones the script calls), read from its
+ * own profiler's trace (the legacy autograd profiler DJL switches on, which records every operator
+ * the dispatcher runs, with its nesting). Two counts matter for a GPU: operators the interpreter dispatches (each is a trip
  * through the dispatcher, Python-free but not free) and kernels, the operators that compute
  * (leaves of the nesting that are not views or allocations; on a GPU each is a launch).
  *
@@ -104,7 +104,7 @@ record ProfiledOps(int dispatched, TreeMap<String, Integer> kernels) {
 
     private record Event(String name, double start, double end, int listed) {
         boolean isOperator() {
-            return name.startsWith("aten::") || name.startsWith("mkldnn::") || name.startsWith("quantized::");
+            return name.startsWith("aten::") || name.startsWith("mkldnn::") || name.startsWith("quantized::") || name.startsWith("spillway::");
         }
 
         boolean contains(Event other) {

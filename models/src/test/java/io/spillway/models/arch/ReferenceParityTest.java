@@ -2,6 +2,7 @@ package io.spillway.models.arch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.ndarray.NDManager;
 import io.spillway.models.LoadedModel;
@@ -18,6 +19,7 @@ import io.spillway.models.kv.SequenceBlocks;
 import io.spillway.models.kv.KvCacheSpec;
 import io.spillway.models.kv.PagedKvCache;
 import io.spillway.models.runtime.ComputeTarget;
+import io.spillway.models.runtime.NativeOperators;
 import io.spillway.models.testing.ReferenceTransformer;
 import io.spillway.models.testing.TinyCheckpoint;
 import java.nio.file.Path;
@@ -78,6 +80,21 @@ class ReferenceParityTest {
     }
 
     /**
+     * The CPU's default where Spillway's native operators are registered: one-query groups (every
+     * decode of the ragged batch, under its masks and sliding windows) attended by
+     * {@code spillway::decode_attention}, held to the same reference.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("variants")
+    void nativeDecodesMatchTheFloat64Reference(String name, TinyCheckpoint checkpoint) throws Exception {
+        assumeTrue(NativeOperators.registered(), "not registered here: " + NativeOperators.registration());
+        double worst = maxLogitError(checkpoint.writeTo(temp.resolve(name)), name, ComputeTarget.cpuFloat32(), ProjectionLayout.ROW_BLOCKS,
+                AttentionChoice.GATHER_NATIVE::create);
+        System.out.printf("parity %-35s float32, native decodes, max |logit diff| %.3g%n", name, worst);
+        assertTrue(worst < TOLERANCE, name + " with native decodes: max |logit - reference| = " + worst);
+    }
+
+    /**
      * bfloat16 has 8 bits of mantissa where float16 has 11, so its error is some 8x float16's:
      * measured 0.060-0.138 over these variants (float16: 0.008-0.023), on logits of magnitude ~1-5,
      * so a few 1e-2 relative; the bound is 1.8x the worst seen. The run is the GPU default on Ampere
@@ -132,10 +149,16 @@ class ReferenceParityTest {
     @MethodSource("variantsSplitSmall")
     void gatherSplitIntoSmallRunsMatchesTheReference(String name, TinyCheckpoint checkpoint, long largestTensorBytes) throws Exception {
         Path dir = checkpoint.writeTo(temp.resolve(name));
-        BiFunction<PagedKvCache, ModelConfig, AttentionBackend> split = (cache, config) -> new GatherAttention(cache, config, largestTensorBytes);
+        BiFunction<PagedKvCache, ModelConfig, AttentionBackend> split = (cache, config) -> new GatherAttention(cache, config, largestTensorBytes, false);
         double worst = maxLogitError(dir, name, ComputeTarget.cpuFloat32(), ProjectionLayout.ROW_BLOCKS, split);
         System.out.printf("parity %-35s float32 max |logit diff| %.3g%n", name, worst);
         assertTrue(worst < TOLERANCE, name + ": max |logit - reference| = " + worst);
+        if (NativeOperators.registered()) {
+            double nativeWorst = maxLogitError(dir, name, ComputeTarget.cpuFloat32(), ProjectionLayout.ROW_BLOCKS,
+                    (cache, config) -> new GatherAttention(cache, config, largestTensorBytes, true));
+            System.out.printf("parity %-35s float32, native decodes, max |logit diff| %.3g%n", name, nativeWorst);
+            assertTrue(nativeWorst < TOLERANCE, name + " with native decodes: max |logit - reference| = " + nativeWorst);
+        }
         ComputeTarget bf16 = new ComputeTarget(ai.djl.Device.cpu(), ai.djl.ndarray.types.DataType.BFLOAT16);
         double bf16Worst = maxLogitError(dir, name, bf16, ProjectionLayout.ROW_BLOCKS, split);
         System.out.printf("parity %-35s bfloat16 max |logit diff| %.3g%n", name, bf16Worst);

@@ -34,7 +34,7 @@ public final class ServeCommand implements Callable<Integer> {
             + "or lm-head=int8 for an int4 checkpoint (CPU, float32 too): weights quantized on load.")
     String quantization;
 
-    @Option(names = "--attention", description = "auto, gather, blocks-matmul or blocks-sdpa: how the engine reads the KV cache.")
+    @Option(names = "--attention", description = "auto, gather, gather-native, blocks-matmul or blocks-sdpa: how the engine reads the KV cache.")
     String attention;
 
     @Option(names = "--projections", description = "auto, linear, row-blocks or row-blocks+onednn: how projection weights are laid out.")

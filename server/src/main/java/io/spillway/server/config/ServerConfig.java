@@ -46,7 +46,7 @@ public record ServerConfig(Server server, Model model, Engine engine, Embeddings
                     "model.tool-call-parser must be auto, hermes, llama3_json or mistral");
             requireParses(quantization, Quantization::parse, "quantization must be none, int8 or lm-head=int8");
             requireParses(projections, ProjectionLayout::parse, "projections must be auto, linear, row-blocks or row-blocks+onednn");
-            requireParses(attention, AttentionChoice::parse, "attention must be auto, gather, blocks-matmul or blocks-sdpa");
+            requireParses(attention, AttentionChoice::parse, "attention must be auto, gather, gather-native, blocks-matmul or blocks-sdpa");
         }
 
         /**

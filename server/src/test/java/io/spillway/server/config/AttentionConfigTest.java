@@ -24,6 +24,6 @@ class AttentionConfigTest {
     void anUnknownBackendIsRefusedNamingTheChoices() {
         Exception e = assertThrows(ConfigException.class,
                 () -> ConfigLoader.defaults().set("model.attention", "flash", "test").build());
-        assertTrue(e.getMessage().contains("model.attention must be auto, gather, blocks-matmul or blocks-sdpa, not 'flash'"), e.getMessage());
+        assertTrue(e.getMessage().contains("model.attention must be auto, gather, gather-native, blocks-matmul or blocks-sdpa, not 'flash'"), e.getMessage());
     }
 }
