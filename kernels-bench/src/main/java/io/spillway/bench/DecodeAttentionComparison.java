@@ -65,7 +65,7 @@ public final class DecodeAttentionComparison {
                     for (int k = 0; k < BACKENDS.size(); k++) {
                         int b = (r + k) % BACKENDS.size();
                         Step step = cells.get(c).get(b);
-                        ms[c][b][r] = time(() -> {
+                        ms[c][b][r] = Timings.meanMillis(() -> {
                             try (NDManager s = model.manager().newSubManager()) {
                                 model.forward(step.batch(), step.attention(), s).argMax(1).toLongArray();
                             }
@@ -85,17 +85,6 @@ public final class DecodeAttentionComparison {
         }
     }
 
-    /** Mean ms per call over {@code seconds}, after one untimed call. */
-    private static double time(Runnable call, double seconds) {
-        call.run();
-        int n = 0;
-        long start = System.nanoTime();
-        do {
-            call.run();
-            n++;
-        } while (System.nanoTime() - start < seconds * 1e9);
-        return (System.nanoTime() - start) / 1e6 / n;
-    }
 
     /** A decode step of {@code batch} distinct sequences at {@code context}, its cache filled by their prefill. */
     private static Step decode(DecoderModel model, int batch, int context, AttentionChoice backend, NDManager owner) {

@@ -58,7 +58,7 @@ public final class QuantizedDecodeComparison {
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray data = m.ones(new Shape(MemoryBandwidthBenchmark.BYTES / 4), DataType.FLOAT32);
             for (int r = 0; r < rounds; r++) {
-                bandwidth.add(MemoryBandwidthBenchmark.BYTES / 1e9 / (time(() -> {
+                bandwidth.add(MemoryBandwidthBenchmark.BYTES / 1e9 / (Timings.meanMillis(() -> {
                     try (NDManager s = m.newSubManager()) {
                         NDArray sum = data.sum();
                         sum.attach(s);
@@ -69,7 +69,7 @@ public final class QuantizedDecodeComparison {
                     for (int v = 0; v < variants.size(); v++) {
                         DecoderModel model = models.get(v).model();
                         Workload work = workloads.get(v).get(w);
-                        ms[v][w][r] = time(() -> {
+                        ms[v][w][r] = Timings.meanMillis(() -> {
                             try (NDManager step = model.manager().newSubManager()) {
                                 model.forward(work.batch(), work.attention(), step).argMax(1).toLongArray();
                             }
@@ -95,17 +95,6 @@ public final class QuantizedDecodeComparison {
         models.forEach(LoadedModel::close);
     }
 
-    /** Mean ms per call over {@code seconds}, after one untimed call. */
-    private static double time(Runnable call, double seconds) {
-        call.run();
-        int n = 0;
-        long start = System.nanoTime();
-        do {
-            call.run();
-            n++;
-        } while (System.nanoTime() - start < seconds * 1e9);
-        return (System.nanoTime() - start) / 1e6 / n;
-    }
 
     private static Workload decode(DecoderModel model, int batch, int context, NDManager owner) {
         int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
