@@ -22,6 +22,15 @@
 #include <string>
 #include <vector>
 
+// The hot loops are compiled for AVX-512 and AVX2 machines beside the baseline, the one to run
+// chosen at load by what the CPU has. GCC 12 names the x86-64 levels (v3 brings FMA with AVX2);
+// older ones take the features alone.
+#if __GNUC__ >= 12
+#define SPILLWAY_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SPILLWAY_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+
 namespace {
 
 using AOTITorchError = int32_t;
@@ -102,7 +111,7 @@ void require(bool holds, const char* what) {
 // the compiler vectorizes: 2^k e^r with |r| <= ln 2 / 2 and e^r by its degree-6 Taylor polynomial
 // (relative error under 2e-7, about libm's). Below -87, where float32's normal range ends, and at
 // -inf, it gives exactly 0, so a masked key weighs nothing; NaN stays NaN, as in libtorch's softmax.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+SPILLWAY_CLONES
 void exp_in_place(float* x, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     float v = x[i];
@@ -138,7 +147,7 @@ struct ChunkResult {
   float* weighted; // [heads, headDim]
 };
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+SPILLWAY_CLONES
 void attend_chunk(const float* cache, int64_t kv_heads, int64_t group, int64_t head_dim, const float* q, int64_t q_head_stride,
                   const int64_t* slots, const float* mask, int64_t from, int64_t to, float* scores, ChunkResult result) {
   int64_t heads = kv_heads * group;
@@ -189,7 +198,7 @@ void attend_chunk(const float* cache, int64_t kv_heads, int64_t group, int64_t h
   for (int64_t j = from; j < to; j++) {
     if (j + PREFETCH_AHEAD < to) prefetch(cache + slots[j + PREFETCH_AHEAD] * 2 * half + half, row_bytes);
     // A masked key weighs exactly 0; skipping its value also keeps whatever a row past the context
-    // holds (NaN, after a float16 overflow in a block's previous owner) out of the sum.
+    // holds (NaN, after an overflow in a block's previous owner) out of the sum.
     if (mask != nullptr && mask[j] == -INFINITY) continue;
     const float* values = cache + slots[j] * 2 * half + half;
     for (int64_t kv = 0; kv < kv_heads; kv++) {

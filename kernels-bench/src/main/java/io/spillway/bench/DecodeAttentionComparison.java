@@ -19,8 +19,8 @@ import java.util.Random;
  * attended by libtorch's ops against Spillway's native operator, on one loaded model, alternating
  * within one run so that a shared machine's load falls on both alike. Each backend has its own
  * cache, filled by the same prefill. Prints per batch and context the median ms per step with its
- * min and max over rounds. AttentionBenchmark times the attention alone, where its keys and values
- * may still be in the CPU's caches; here a step's weights pass through them in between, as served.
+ * min and max over rounds. AttentionBenchmark times the attention alone; here it is timed as a
+ * share of whole steps, whose projections run between the layers' attention as served.
  *
  * <pre>java -cp kernels-bench/target/benchmarks.jar io.spillway.bench.DecodeAttentionComparison [weights] [rounds] [batches] [contexts] [seconds per cell]</pre>
  *

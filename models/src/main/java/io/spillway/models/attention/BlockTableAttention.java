@@ -25,7 +25,7 @@ import java.util.stream.IntStream;
  * <p>{@link Kernel#SDPA} attends with {@code scaled_dot_product_attention}, the CUDA path, whose
  * memory-efficient kernel takes the mask without materialising the scores. {@link Kernel#MATMUL}
  * is the same plan with two batched matmuls; on the CPU {@link GatherAttention} measured faster and
- * stays the default there. ReferenceParityTest holds all three to a float64 reference, and
+ * stays the default there. ReferenceParityTest holds all four backends to a float64 reference, and
  * BlockTableAttentionTest to stories260K's ids.
  */
 public final class BlockTableAttention implements AttentionBackend {
