@@ -3,16 +3,10 @@ package io.spillway.bench;
 import ai.djl.ndarray.NDManager;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.arch.DecoderModel;
-import io.spillway.models.attention.AttentionBackend;
 import io.spillway.models.attention.AttentionChoice;
-import io.spillway.models.batch.ForwardBatch;
-import io.spillway.models.batch.SequenceChunk;
-import io.spillway.models.kv.KvCacheSpec;
-import io.spillway.models.kv.PagedKvCache;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 
 /**
  * Whole decode steps of the SmolLM2-135M shape (random weights) with the gather path's decodes
@@ -34,9 +28,6 @@ public final class DecodeAttentionComparison {
     private DecodeAttentionComparison() {
     }
 
-    private record Step(ForwardBatch batch, AttentionBackend attention) {
-    }
-
     public static void main(String[] args) {
         String weights = args.length > 0 ? args[0] : "none";
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
@@ -48,13 +39,13 @@ public final class DecodeAttentionComparison {
             DecoderModel model = loaded.model();
             System.out.println(weights + ": " + model.weightSummary().describe());
             List<String> names = new ArrayList<>();
-            List<List<Step>> cells = new ArrayList<>();
+            List<List<DecodeSteps.Step>> cells = new ArrayList<>();
             for (int context : contexts) {
                 for (int batch : batches) {
                     names.add("batch " + batch + ", context " + context);
-                    List<Step> steps = new ArrayList<>();
+                    List<DecodeSteps.Step> steps = new ArrayList<>();
                     for (AttentionChoice backend : BACKENDS) {
-                        steps.add(decode(model, batch, context, backend, owner));
+                        steps.add(DecodeSteps.decode(model, batch, context, backend, owner));
                     }
                     cells.add(steps);
                 }
@@ -64,7 +55,7 @@ public final class DecodeAttentionComparison {
                 for (int c = 0; c < cells.size(); c++) {
                     for (int k = 0; k < BACKENDS.size(); k++) {
                         int b = (r + k) % BACKENDS.size();
-                        Step step = cells.get(c).get(b);
+                        DecodeSteps.Step step = cells.get(c).get(b);
                         ms[c][b][r] = Timings.meanMillis(() -> {
                             try (NDManager s = model.manager().newSubManager()) {
                                 model.forward(step.batch(), step.attention(), s).argMax(1).toLongArray();
@@ -85,27 +76,4 @@ public final class DecodeAttentionComparison {
         }
     }
 
-
-    /** A decode step of {@code batch} distinct sequences at {@code context}, its cache filled by their prefill. */
-    private static Step decode(DecoderModel model, int batch, int context, AttentionChoice backend, NDManager owner) {
-        int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
-        int perSequence = (context + 1 + blockSize - 1) / blockSize;
-        PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), blockSize, model.target().dtype(),
-                batch * perSequence + 1), model.target().device(), owner);
-        AttentionBackend attention = backend.create(cache, model.config());
-        Random random = new Random(42);
-        List<SequenceChunk> prefill = new ArrayList<>();
-        List<SequenceChunk> step = new ArrayList<>();
-        for (int s = 0; s < batch; s++) {
-            int[] table = new int[perSequence];
-            int first = 1 + s * perSequence;
-            Arrays.setAll(table, i -> first + i);
-            prefill.add(new SequenceChunk(random.ints(context, 0, model.config().vocabSize()).toArray(), 0, table, false));
-            step.add(SequenceChunk.decode(random.nextInt(model.config().vocabSize()), context, table));
-        }
-        try (NDManager m = model.manager().newSubManager()) {
-            model.forward(ForwardBatch.of(prefill, blockSize), attention, m);
-        }
-        return new Step(ForwardBatch.of(step, blockSize), attention);
-    }
 }

@@ -6,11 +6,12 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.arch.DecoderModel;
+import io.spillway.models.attention.AttentionBackend;
+import io.spillway.models.attention.AttentionChoice;
 import io.spillway.models.attention.GatherAttention;
 import io.spillway.models.batch.ForwardBatch;
 import io.spillway.models.batch.SequenceChunk;
 import io.spillway.models.kv.KvCacheSpec;
-import io.spillway.models.kv.PagedKvCache;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -35,7 +36,7 @@ public final class QuantizedDecodeComparison {
     private QuantizedDecodeComparison() {
     }
 
-    private record Workload(String name, int tokens, ForwardBatch batch, GatherAttention attention) {
+    private record Workload(String name, int tokens, ForwardBatch batch, AttentionBackend attention) {
     }
 
     public static void main(String[] args) {
@@ -95,46 +96,19 @@ public final class QuantizedDecodeComparison {
         models.forEach(LoadedModel::close);
     }
 
-
+    /** Decodes attend through libtorch's ops ({@code gather}), as prefills do: what this compares is the weight formats. */
     private static Workload decode(DecoderModel model, int batch, int context, NDManager owner) {
-        int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
-        int perSequence = (context + 1 + blockSize - 1) / blockSize;
-        GatherAttention attention = attention(model, batch * perSequence + 1, owner);
-        Random random = new Random(42);
-        List<SequenceChunk> prefill = new ArrayList<>();
-        List<SequenceChunk> step = new ArrayList<>();
-        for (int s = 0; s < batch; s++) {
-            int[] table = table(1 + s * perSequence, perSequence);
-            prefill.add(new SequenceChunk(random.ints(context, 0, model.config().vocabSize()).toArray(), 0, table, false));
-            step.add(SequenceChunk.decode(random.nextInt(model.config().vocabSize()), context, table));
-        }
-        try (NDManager m = model.manager().newSubManager()) {
-            model.forward(ForwardBatch.of(prefill, blockSize), attention, m);
-        }
-        return new Workload("decode b=" + batch, batch, ForwardBatch.of(step, blockSize), attention);
+        DecodeSteps.Step step = DecodeSteps.decode(model, batch, context, AttentionChoice.GATHER, owner);
+        return new Workload("decode b=" + batch, batch, step.batch(), step.attention());
     }
 
     private static Workload prefill(DecoderModel model, int tokens, NDManager owner) {
         int blockSize = KvCacheSpec.DEFAULT_BLOCK_SIZE;
         int blocks = (tokens + blockSize - 1) / blockSize;
-        GatherAttention attention = attention(model, blocks + 1, owner);
+        GatherAttention attention = new GatherAttention(DecodeSteps.cache(model, blocks + 1, owner), model.config());
         int[] ids = new Random(7).ints(tokens, 0, model.config().vocabSize()).toArray();
-        return new Workload("prefill " + tokens, tokens, ForwardBatch.of(List.of(new SequenceChunk(ids, 0, table(1, blocks), true)), blockSize),
-                attention);
-    }
-
-    private static GatherAttention attention(DecoderModel model, int blocks, NDManager owner) {
-        PagedKvCache cache = PagedKvCache.allocate(KvCacheSpec.ofBlocks(model.config(), KvCacheSpec.DEFAULT_BLOCK_SIZE, model.target().dtype(), blocks),
-                model.target().device(), owner);
-        return new GatherAttention(cache, model.config());
-    }
-
-    private static int[] table(int first, int n) {
-        int[] t = new int[n];
-        for (int i = 0; i < n; i++) {
-            t[i] = first + i;
-        }
-        return t;
+        return new Workload("prefill " + tokens, tokens,
+                ForwardBatch.of(List.of(new SequenceChunk(ids, 0, DecodeSteps.table(1, blocks), true)), blockSize), attention);
     }
 
     private static String spread(double[] v) {
