@@ -1,5 +1,6 @@
 package io.spillway.models;
 
+import io.spillway.models.arch.Int4Layout;
 import io.spillway.models.arch.ProjectionLayout;
 import io.spillway.models.attention.AttentionChoice;
 import io.spillway.models.arch.Quantization;
@@ -19,14 +20,17 @@ import java.nio.file.Path;
  * @param quantization     which weights are quantized as they load ({@link Quantization#NONE} by default)
  * @param attention        how the serving engine reads the paged KV cache: the target's unless the
  *                         configuration or a test asks for another
+ * @param int4Layout       how an int4 checkpoint's projections are packed, for which kernel: the
+ *                         target's unless a test or benchmark asks for the other
  */
 public record ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget target, int maxModelLength, long dummySeed,
-                               ProjectionLayout projectionLayout, Quantization quantization, AttentionChoice attention) {
+                               ProjectionLayout projectionLayout, Quantization quantization, AttentionChoice attention,
+                               Int4Layout int4Layout) {
 
-    /** With the target's projection layout and attention, unquantized. */
+    /** With the target's projection layout, attention and int4 layout, unquantized. */
     public ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget target, int maxModelLength, long dummySeed) {
         this(directory, format, target, maxModelLength, dummySeed, ProjectionLayout.forTarget(target), Quantization.NONE,
-                AttentionChoice.forTarget(target));
+                AttentionChoice.forTarget(target), Int4Layout.forTarget(target));
     }
 
     public static ModelLoadOptions of(Path directory, ComputeTarget target) {
@@ -34,20 +38,24 @@ public record ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget 
     }
 
     public ModelLoadOptions withFormat(LoadFormat f) {
-        return new ModelLoadOptions(directory, f, target, maxModelLength, dummySeed, projectionLayout, quantization, attention);
+        return new ModelLoadOptions(directory, f, target, maxModelLength, dummySeed, projectionLayout, quantization, attention, int4Layout);
     }
 
     public ModelLoadOptions withProjectionLayout(ProjectionLayout layout) {
-        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, layout, quantization, attention);
+        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, layout, quantization, attention, int4Layout);
     }
 
     public ModelLoadOptions withQuantization(Quantization q) {
-        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, projectionLayout, q, attention);
+        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, projectionLayout, q, attention, int4Layout);
     }
 
     /** {@code choice}, or the target's when null ({@code auto}). */
     public ModelLoadOptions withAttention(AttentionChoice choice) {
         return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, projectionLayout, quantization,
-                choice == null ? AttentionChoice.forTarget(target) : choice);
+                choice == null ? AttentionChoice.forTarget(target) : choice, int4Layout);
+    }
+
+    public ModelLoadOptions withInt4Layout(Int4Layout layout) {
+        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, projectionLayout, quantization, attention, layout);
     }
 }

@@ -117,5 +117,6 @@ public final class DecoderScript {
                 "Java's Bf16RoundCall");
         script.requireEnum(LogitRows.class);
         script.requireEnum(PackedChannels.class);
+        script.requireEnum(Int4Layout.class);
     }
 }

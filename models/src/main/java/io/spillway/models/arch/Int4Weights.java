@@ -30,11 +30,16 @@ public final class Int4Weights extends PackedProjections {
 
     /** Of the packed entries, those int4_project may dequantize for a dense matmul. */
     private final int readable;
+    /** How every packed entry is laid out. */
+    private final Int4Layout layout;
 
     /** What the load summary and {@code /v1/models} name as the kernel of the packed projections, by device. */
     String kernel(ComputeTarget target) {
         if (target.isGpu()) {
             return "aten _weight_int4pack_mm";
+        }
+        if (layout == Int4Layout.SPILLWAY) {
+            return "spillway int4_linear (activations int8 per 32 inputs, AVX-512 VNNI)";
         }
         String kernel = "aten _weight_int4pack_mm_for_cpu";
         if (readable == 0) {
@@ -44,13 +49,17 @@ public final class Int4Weights extends PackedProjections {
                 + (readable == packedCount() ? "" : ", for " + readable + " of its " + packedCount()) + ")";
     }
 
-    /** {@code Int4Packer.forward}: per projection int32 values {@code [out, in]}, scales and zero points {@code [groups, out]}. */
-    public record Int4PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> zeros) {
+    /**
+     * {@code Int4Packer.forward}: per projection int32 values {@code [out, in]}, scales and zero points
+     * {@code [groups, out]}, and the layout to pack them in.
+     */
+    public record Int4PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> zeros, Int4Layout layout) {
     }
 
-    private Int4Weights(IValue list, List<Shape> shapes, long bytes, int readable) {
+    private Int4Weights(IValue list, List<Shape> shapes, long bytes, int readable, Int4Layout layout) {
         super(list, shapes, bytes);
         this.readable = readable;
+        this.layout = layout;
     }
 
     /**
@@ -61,14 +70,17 @@ public final class Int4Weights extends PackedProjections {
 
         private final PackedListBuilder list;
         private final ComputeTarget target;
+        private final Int4Layout layout;
         private final NDManager none;
         private final List<Shape> shapes = new ArrayList<>();
         private long bytes;
         private int readable;
 
-        Packer(NDManager manager, ComputeTarget target) {
+        /** Packs in {@code layout}, which {@link Int4Layout#forTarget} allows on {@code target}. */
+        Packer(NDManager manager, ComputeTarget target, Int4Layout layout) {
             this.list = new PackedListBuilder(manager, DecoderScript.Root.INT4_PACKER);
             this.target = target;
+            this.layout = layout;
             this.none = manager.newSubManager();
         }
 
@@ -79,7 +91,7 @@ public final class Int4Weights extends PackedProjections {
                 // cannot make bfloat16), so they are rounded once.
                 DataType scaleType = target.dtype() == DataType.BFLOAT16 ? DataType.FLOAT32 : target.dtype();
                 IValue entry = list.add(new Int4PackCall(List.of(onTarget(m.values(), DataType.INT32, moved)),
-                        List.of(onTarget(m.scales(), scaleType, moved)), List.of(onTarget(m.zeros(), scaleType, moved))));
+                        List.of(onTarget(m.scales(), scaleType, moved)), List.of(onTarget(m.zeros(), scaleType, moved)), layout));
                 IValue[] parts = entry.toIValueTuple();
                 try {
                     readable += parts[2].toBoolean() ? 1 : 0;
@@ -90,14 +102,14 @@ public final class Int4Weights extends PackedProjections {
                 }
             }
             shapes.add(m.values().getShape());
-            // Scales and zeros are bfloat16 whatever the model's dtype.
-            bytes += m.values().getShape().size() / 2 + m.scales().getShape().size() * 2 * 2;
+            // Scales and zeros (or offsets) are bfloat16 whatever the model's dtype, float32 in Spillway's layout.
+            bytes += m.values().getShape().size() / 2 + m.scales().getShape().size() * 2 * (layout == Int4Layout.SPILLWAY ? 4 : 2);
         }
 
         /** Appends the empty entry of a projection that was dequantized instead. */
         void addDequantized() {
             NDArray empty = none.zeros(new Shape(0), DataType.INT32);
-            list.add(new Int4PackCall(List.of(empty), List.of(empty), List.of(empty)));
+            list.add(new Int4PackCall(List.of(empty), List.of(empty), List.of(empty), layout));
             shapes.add(null);
         }
 
@@ -113,7 +125,8 @@ public final class Int4Weights extends PackedProjections {
         /** The packed list (empty in a float model); the packer is closed. */
         Int4Weights finish() {
             try {
-                return new Int4Weights(list.finish(new Int4PackCall(List.of(), List.of(), List.of())), new ArrayList<>(shapes), bytes, readable);
+                return new Int4Weights(list.finish(new Int4PackCall(List.of(), List.of(), List.of(), layout)), new ArrayList<>(shapes), bytes,
+                        readable, layout);
             } finally {
                 close();
             }

@@ -52,6 +52,7 @@ final class WeightLoader {
     private final ComputeTarget target;
     private final ProjectionLayout layout;
     private final Quantization quantization;
+    private final Int4Layout int4Layout;
     /** Row blocks per projection weight: libtorch's intra-op threads for the row-block layouts, one for LINEAR. */
     private final int threads;
     private final Set<NDArray> fileViews = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -76,12 +77,17 @@ final class WeightLoader {
     private record LayerProjection(Projection projection, NDArray norm) {
     }
 
-    WeightLoader(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout, Quantization quantization) {
+    WeightLoader(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout, Quantization quantization,
+                 Int4Layout int4Layout) {
         if (quantization.packsInt8() && (target.isGpu() || target.dtype() != DataType.FLOAT32)) {
             // Refused rather than cast around: fbgemm's kernel takes and returns float32, so a 16-bit model
             // would pay two casts per projection for int8 weights that run on the CPU only anyway.
             throw new IllegalArgumentException("--quantization " + quantization + " runs on the CPU in float32 (fbgemm's kernel),"
                     + " not on " + target + "; use --dtype float32 --device cpu");
+        }
+        if (int4Layout == Int4Layout.SPILLWAY && Int4Layout.forTarget(target) != Int4Layout.SPILLWAY) {
+            throw new IllegalArgumentException("int4 layout " + int4Layout + " is for a float32 model on a CPU where spillway::int4_linear"
+                    + " runs (AVX-512 VNNI, Spillway's native operators registered), not " + target + " here");
         }
         if (layout.rowBlocks() && target.isGpu()) {
             // The row blocks' script branches call oneDNN and split rows across CPU threads: CPU kernels.
@@ -101,6 +107,7 @@ final class WeightLoader {
         this.target = target;
         this.layout = layout;
         this.quantization = quantization;
+        this.int4Layout = int4Layout;
         this.threads = layout.rowBlocks() ? TorchRuntime.intraOpThreads() : 1;
     }
 
@@ -108,7 +115,7 @@ final class WeightLoader {
         NDManager model = NDManager.newBaseManager(target.device(), "PyTorch");
         QuantizationConfig.Int4 int4 = config.quantization() instanceof QuantizationConfig.Int4 q ? q : null;
         try (Int8Weights.Packer packer = new Int8Weights.Packer(model);
-             Int4Weights.Packer int4Packer = new Int4Weights.Packer(model, target);
+             Int4Weights.Packer int4Packer = new Int4Weights.Packer(model, target, int4Layout);
              OneDnnWeights.Packer onednnPacker = packsForOneDnn(int4)
                      ? new OneDnnWeights.Packer(model, model.zeros(new Shape(0), DataType.FLOAT32)) : null;
              Int4Reader int4Reader = int4 == null ? null : new Int4Reader(source, int4, model);

@@ -12,7 +12,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Spillway's own CPU operators ({@code models/src/main/native/spillway_ops.cpp}), registered with
+ * Spillway's own CPU operators ({@code models/src/main/native}), registered with
  * the process's libtorch as {@code ops.spillway.*} for the decoder's script to call.
  *
  * <p>The build compiles them into this jar on Linux x86-64. They are registered once per process,
@@ -36,10 +36,12 @@ public final class NativeOperators {
         /**
          * {@code ops.spillway.*} are callable from scripts compiled in this process.
          *
-         * @param parallel whether they spread their work over libtorch's OpenMP threads (they find
-         *                 them through libtorch's own libgomp), or run on the calling thread
+         * @param parallel   whether they spread their work over libtorch's OpenMP threads (they find
+         *                   them through libtorch's own libgomp), or run on the calling thread
+         * @param int4Linear whether this CPU runs {@code spillway::int4_linear} (it needs AVX-512 VNNI;
+         *                   elsewhere the operator refuses and int4 projections keep libtorch's kernel)
          */
-        record Registered(boolean parallel) implements Registration {
+        record Registered(boolean parallel, boolean int4Linear) implements Registration {
         }
 
         /** They are not; {@code reason} says why. */
@@ -54,6 +56,9 @@ public final class NativeOperators {
 
         /** 1 where the operators found libtorch's OpenMP threads, 0 where they run on the calling thread. */
         int spillway_operators_parallel();
+
+        /** 1 where this CPU runs spillway::int4_linear, 0 where it refuses. */
+        int spillway_int4_linear_supported();
     }
 
     /**
@@ -89,12 +94,15 @@ public final class NativeOperators {
             loaded = unavailable("libtorch did not load: " + e);
         }
         switch (loaded.registration()) {
-            case Registration.Registered registered -> LOG.info("native operators: spillway::decode_attention registered, {}",
-                    registered.parallel() ? "on libtorch's OpenMP threads" : "on the calling thread (no libgomp in this libtorch)");
+            case Registration.Registered registered -> LOG.info("native operators: spillway::decode_attention, int4_linear and rms_norm registered, {}; {}",
+                    registered.parallel() ? "on libtorch's OpenMP threads" : "on the calling thread (no libgomp in this libtorch)",
+                    registered.int4Linear() ? "int4_linear runs on this CPU (AVX-512 VNNI)"
+                            : "this CPU has no AVX-512 VNNI: int4 projections keep libtorch's kernel");
             case Registration.Unavailable unavailable when !builtForThisPlatform() ->
-                    LOG.info("native operators: {}; CPU decodes keep libtorch's ops", unavailable.reason());
+                    LOG.info("native operators: {}; CPU decodes, int4 projections and norms keep libtorch's ops", unavailable.reason());
             case Registration.Unavailable unavailable ->
-                    LOG.warn("native operators: not registered ({}); CPU decodes keep libtorch's ops", unavailable.reason());
+                    LOG.warn("native operators: not registered ({}); CPU decodes, int4 projections and norms keep libtorch's ops",
+                            unavailable.reason());
         }
         return loaded;
     }
@@ -127,7 +135,7 @@ public final class NativeOperators {
             Entry entry = Native.load(copy.toString(), Entry.class);
             String refused = entry.spillway_register_operators();
             Registration registration = refused == null
-                    ? new Registration.Registered(entry.spillway_operators_parallel() == 1)
+                    ? new Registration.Registered(entry.spillway_operators_parallel() == 1, entry.spillway_int4_linear_supported() == 1)
                     : new Registration.Unavailable(refused);
             return new Loaded(registration, entry);
         } catch (UnsatisfiedLinkError e) {

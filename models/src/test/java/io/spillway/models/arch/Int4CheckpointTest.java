@@ -39,7 +39,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * AWQ and GPTQ checkpoints, written by the project's own {@link Int4CheckpointWriter} from float
- * ones, loaded through libtorch's int4 kernel: their logits must be those of the float model of
+ * ones, loaded through libtorch's int4 kernel ({@link NativeInt4CheckpointTest} runs the same tests
+ * through Spillway's): their logits must be those of the float model of
  * the very weights they stand for (the writer's dequantized checkpoint), over a prefill and
  * decode steps, on the CPU.
  *
@@ -65,6 +66,32 @@ class Int4CheckpointTest {
     private static final String CPU_INT4_KERNEL = "aten _weight_int4pack_mm_for_cpu"
             + (Int4DenseProjectionTest.libtorchRunsAvx512() ? " (from " + Int4Weights.DENSE_ROWS + " rows: dequantized to bfloat16, mm)" : "");
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The layout, and so the kernel, the int4 checkpoints are loaded with. */
+    Int4Layout layout() {
+        return Int4Layout.LIBTORCH;
+    }
+
+    /** The name of the layout's kernel in the summary of a model whose every projection it packed. */
+    String cpuKernel() {
+        return CPU_INT4_KERNEL;
+    }
+
+    /** The kernel's name for {@link #projectionsThePackerCannotReadBackKeepTheKernelInALongPrefill}'s model. */
+    String kernelWithUnreadableProjections() {
+        return "aten _weight_int4pack_mm_for_cpu"
+                + (Int4DenseProjectionTest.libtorchRunsAvx512() ? " (from " + Int4Weights.DENSE_ROWS + " rows: dequantized to bfloat16, mm, for 2 of its 8)" : "");
+    }
+
+    /** How far the layout's kernel may move logits from the dequantized float model's: {@value #TOLERANCE} for libtorch's. */
+    double tolerance() {
+        return TOLERANCE;
+    }
+
+    /** Bytes of one group's scale, and again of its zero (or offset), per output: bfloat16 for libtorch's kernels. */
+    int scaleBytes() {
+        return 2;
+    }
 
     @TempDir
     Path temp;
@@ -98,14 +125,14 @@ class Int4CheckpointTest {
             WeightSummary summary = model.model().weightSummary();
             System.out.printf("int4 %-34s %s%n", name, summary.describe());
             assertTrue(summary.format().startsWith(format), summary.format());
-            assertEquals(CPU_INT4_KERNEL + "; LM head bmm or oneDNN linear by rows", summary.kernel());
+            assertEquals(cpuKernel() + "; LM head bmm or oneDNN linear by rows", summary.kernel());
             int4 = logits(model.model());
         }
         double error = maxDiff(int4, logitsOf(written.dequantized()));
         double quantizationError = maxDiff(int4, logitsOf(original));
         System.out.printf("int4 %-34s max |logit - dequantized float| %.3g; the original float model is %.3g away%n", name, error,
                 quantizationError);
-        assertTrue(error < TOLERANCE, name + ": max |int4 logit - dequantized float logit| = " + error);
+        assertTrue(error < tolerance(), name + ": max |int4 logit - dequantized float logit| = " + error);
         assertTrue(quantizationError > 5 * TOLERANCE, name + ": int4 logits as close to the unquantized model's as to the"
                 + " dequantized one's (" + quantizationError + "): the comparison could not tell a wrong weight");
     }
@@ -191,7 +218,7 @@ class Int4CheckpointTest {
                     summary.kernel());
             int4 = logits(model.model());
         }
-        assertTrue(maxDiff(int4, logitsOf(written.dequantized())) < TOLERANCE);
+        assertTrue(maxDiff(int4, logitsOf(written.dequantized())) < tolerance());
     }
 
     /** AWQ's modules_to_not_convert: a projection stored as float beside int4 ones runs as float, the rest on the kernel. */
@@ -204,11 +231,11 @@ class Int4CheckpointTest {
         try (LoadedModel model = load(written.int4())) {
             WeightSummary summary = model.model().weightSummary();
             System.out.println("int4 awq mixed: " + summary.describe());
-            assertTrue(summary.kernel().startsWith(CPU_INT4_KERNEL + " for 7 of 8 projections, the others dequantized"
+            assertTrue(summary.kernel().startsWith(cpuKernel() + " for 7 of 8 projections, the others dequantized"
                     + " to float32 at load, bmm or oneDNN linear by rows (mlp.down_proj: stored as float)"), summary.kernel());
             int4 = logits(model.model());
         }
-        assertTrue(maxDiff(int4, logitsOf(written.dequantized())) < TOLERANCE);
+        assertTrue(maxDiff(int4, logitsOf(written.dequantized())) < tolerance());
     }
 
     @Test
@@ -227,10 +254,10 @@ class Int4CheckpointTest {
             floatBytes = model.model().weightSummary().bytes();
         }
         // Per layer: 128 x 256 (qkv) + 128 x 128 (o) + 128 x 512 (gate-up) + 256 x 128 (down) = 147,456 weights in 2 layers;
-        // float32 4 bytes each, int4 half a byte plus a bfloat16 scale and zero per 128, and the two norms kept.
+        // float32 4 bytes each, int4 half a byte plus a scale and zero per 128, and the two norms kept.
         long projections = 2 * 147_456L;
         long groups = 2 * (256 + 128 + 512 + 128 * 2);
-        long expectedSaving = projections * 4 - (projections / 2 + groups * 2 * 2) - 2 * 2 * 128 * 4;
+        long expectedSaving = projections * 4 - (projections / 2 + groups * 2 * scaleBytes()) - 2 * 2 * 128 * 4;
         assertEquals(expectedSaving, floatBytes - int4Bytes, "float32 " + floatBytes + " bytes, int4 " + int4Bytes);
     }
 
@@ -249,7 +276,7 @@ class Int4CheckpointTest {
     @MethodSource("packedVariants")
     void aLongPrefillMatchesTheDequantizedFloatModel(String name, TinyCheckpoint checkpoint,
                                                                              Int4CheckpointWriter writer, String format) throws Exception {
-        assertDensePrefillMatches(name, checkpoint, writer, CPU_INT4_KERNEL);
+        assertDensePrefillMatches(name, checkpoint, writer, cpuKernel());
     }
 
     /**
@@ -260,8 +287,7 @@ class Int4CheckpointTest {
     @Test
     void projectionsThePackerCannotReadBackKeepTheKernelInALongPrefill() throws Exception {
         TinyCheckpoint narrow = kernelSized().set("hidden_size", 160).set("num_attention_heads", 5).set("num_key_value_heads", 5);
-        assertDensePrefillMatches("awq-llama-160-wide-g32", narrow, new Int4CheckpointWriter(Format.AWQ, 32), "aten _weight_int4pack_mm_for_cpu"
-                + (Int4DenseProjectionTest.libtorchRunsAvx512() ? " (from " + Int4Weights.DENSE_ROWS + " rows: dequantized to bfloat16, mm, for 2 of its 8)" : ""));
+        assertDensePrefillMatches("awq-llama-160-wide-g32", narrow, new Int4CheckpointWriter(Format.AWQ, 32), kernelWithUnreadableProjections());
     }
 
     private void assertDensePrefillMatches(String name, TinyCheckpoint checkpoint, Int4CheckpointWriter writer, String kernel)
@@ -280,7 +306,7 @@ class Int4CheckpointTest {
         }
         double error = maxDiff(dense, reference);
         System.out.printf("int4 %-34s %d-token prefill, dense: max |logit - dequantized float| %.3g%n", name, prompt.length, error);
-        assertTrue(error < TOLERANCE, name + ": max |int4 logit - dequantized float logit| after a dense prefill = " + error);
+        assertTrue(error < tolerance(), name + ": max |int4 logit - dequantized float logit| after a dense prefill = " + error);
     }
 
     /**
@@ -305,12 +331,11 @@ class Int4CheckpointTest {
         }
         ModelConfig config = ModelConfig.load(int4Dir.resolve("config.json"));
         List<float[]> int8Head;
-        try (LoadedModel model = LoadedModel.load(ModelLoadOptions.of(int4Dir, ComputeTarget.cpuFloat32())
-                .withQuantization(Quantization.LM_HEAD_INT8))) {
+        try (LoadedModel model = LoadedModel.load(options(int4Dir).withQuantization(Quantization.LM_HEAD_INT8))) {
             WeightSummary summary = model.model().weightSummary();
             System.out.printf("int4 %-34s %s%n", name + " lm-head=int8", summary.describe());
             assertTrue(summary.format().contains("(LM head int8 (per-channel asymmetric"), summary.format());
-            assertEquals(CPU_INT4_KERNEL + "; LM head fbgemm quantized::linear_dynamic", summary.kernel());
+            assertEquals(cpuKernel() + "; LM head fbgemm quantized::linear_dynamic", summary.kernel());
             // The packed head: a byte per weight, a float scale and an int32 zero point per row. An
             // untied head's float matrix is dropped; a tied one's stays, as the embedding table.
             long vocab = config.vocabSize();
@@ -393,8 +418,8 @@ class Int4CheckpointTest {
         config.putObject("quantization_config").put("quant_method", "gptq").put("bits", 4).put("group_size", 64);
         Path dir = Files.createDirectories(temp.resolve("dummy"));
         Files.writeString(dir.resolve("config.json"), JSON.writeValueAsString(config));
-        try (LoadedModel model = LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()).withFormat(LoadFormat.DUMMY))) {
-            assertEquals(CPU_INT4_KERNEL + "; LM head bmm or oneDNN linear by rows", model.model().weightSummary().kernel());
+        try (LoadedModel model = LoadedModel.load(options(dir).withFormat(LoadFormat.DUMMY))) {
+            assertEquals(cpuKernel() + "; LM head bmm or oneDNN linear by rows", model.model().weightSummary().kernel());
             double largest = 0;
             for (float[] row : logits(model.model())) {
                 for (float v : row) {
@@ -448,11 +473,15 @@ class Int4CheckpointTest {
         return copy;
     }
 
-    private static LoadedModel load(Path dir) {
-        return LoadedModel.load(ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()));
+    private ModelLoadOptions options(Path dir) {
+        return ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()).withInt4Layout(layout());
     }
 
-    private static List<float[]> logitsOf(Path dir) {
+    private LoadedModel load(Path dir) {
+        return LoadedModel.load(options(dir));
+    }
+
+    private List<float[]> logitsOf(Path dir) {
         try (LoadedModel model = load(dir)) {
             return logits(model.model());
         }

@@ -173,7 +173,7 @@ class Int4DenseProjectionTest {
     }
 
     private static Int4Weights pack(NDManager m, Int4Matrix matrix) {
-        try (Int4Weights.Packer packer = new Int4Weights.Packer(m, ComputeTarget.cpuFloat32())) {
+        try (Int4Weights.Packer packer = new Int4Weights.Packer(m, ComputeTarget.cpuFloat32(), Int4Layout.LIBTORCH)) {
             packer.add(matrix);
             return packer.finish();
         }

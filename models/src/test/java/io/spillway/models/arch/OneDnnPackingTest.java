@@ -286,7 +286,7 @@ class OneDnnPackingTest {
     void rowBlockLayoutsAreRefusedOnAGpu() {
         ComputeTarget gpu = new ComputeTarget(Device.gpu(), DataType.FLOAT32);
         for (ProjectionLayout layout : List.of(ProjectionLayout.ROW_BLOCKS, ProjectionLayout.ROW_BLOCKS_AND_ONEDNN)) {
-            Exception e = assertThrows(IllegalArgumentException.class, () -> new WeightLoader(null, null, gpu, layout, Quantization.NONE));
+            Exception e = assertThrows(IllegalArgumentException.class, () -> new WeightLoader(null, null, gpu, layout, Quantization.NONE, Int4Layout.LIBTORCH));
             assertTrue(e.getMessage().contains("are the CPU's layouts"), e.getMessage());
         }
     }

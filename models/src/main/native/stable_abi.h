@@ -1,0 +1,155 @@
+// What Spillway's operators share: libtorch's stable C ABI as they call it (declared here by hand,
+// bound at registration in spillway_ops.cpp), libtorch's OpenMP runtime, and argument checking.
+#ifndef SPILLWAY_STABLE_ABI_H
+#define SPILLWAY_STABLE_ABI_H
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+// The hot loops are compiled for AVX-512 and AVX2 machines beside the baseline, the one to run
+// chosen at load by what the CPU has. GCC 12 names the x86-64 levels (v3 brings FMA with AVX2);
+// older ones take the features alone.
+#if __GNUC__ >= 12
+#define SPILLWAY_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SPILLWAY_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+
+namespace spillway {
+
+using AOTITorchError = int32_t;
+using AtenTensorHandle = void*;
+using TorchLibraryHandle = void*;
+// A boxed operator's stack slot: a tensor handle, an int64 or a double, by value.
+using StableIValue = uint64_t;
+using BoxedKernel = void (*)(StableIValue*, uint64_t, uint64_t);
+
+struct StableAbi {
+  AOTITorchError (*get_data_ptr)(AtenTensorHandle, void**);
+  AOTITorchError (*get_sizes)(AtenTensorHandle, int64_t**);
+  AOTITorchError (*get_strides)(AtenTensorHandle, int64_t**);
+  AOTITorchError (*get_dim)(AtenTensorHandle, int64_t*);
+  AOTITorchError (*get_dtype)(AtenTensorHandle, int32_t*);
+  AOTITorchError (*get_device_type)(AtenTensorHandle, int32_t*);
+  AOTITorchError (*empty_strided)(int64_t, const int64_t*, const int64_t*, int32_t, int32_t, int32_t, AtenTensorHandle*);
+  AOTITorchError (*delete_tensor_object)(AtenTensorHandle);
+  AOTITorchError (*library_init_fragment)(const char*, const char*, uint32_t, TorchLibraryHandle*);
+  AOTITorchError (*library_init_impl)(const char*, const char*, const char*, uint32_t, TorchLibraryHandle*);
+  AOTITorchError (*library_def)(TorchLibraryHandle, const char*);
+  AOTITorchError (*library_impl)(TorchLibraryHandle, const char*, BoxedKernel);
+};
+
+// libtorch's OpenMP runtime, found through libtorch itself (it links a copy of libgomp under a
+// hashed name): parallel regions here run on the very threads libtorch's own ops use. A second
+// OpenMP runtime would bring a second team competing with libtorch's spinning one for the cores.
+struct OpenMp {
+  void (*parallel)(void (*)(void*), void*, unsigned, unsigned);  // GOMP_parallel, what "omp parallel" compiles to
+  int (*max_threads)();
+  int (*thread_num)();
+  int (*num_threads)();
+};
+
+// Filled once, by spillway_register_operators, before any operator can run; read-only after.
+extern StableAbi abi;
+extern OpenMp openmp;
+
+// c10::ScalarType and c10::DeviceType values, fixed by libtorch's serialization formats.
+constexpr int32_t UINT8 = 0;
+constexpr int32_t INT64 = 4;
+constexpr int32_t FLOAT32 = 6;
+constexpr int32_t CPU = 0;
+
+// An operator's tensor argument: the dispatcher hands over a new handle per argument, which the
+// operator owns and must delete.
+class TensorArgument {
+ public:
+  explicit TensorArgument(StableIValue slot) : handle_(reinterpret_cast<AtenTensorHandle>(slot)) {}
+  ~TensorArgument() { abi.delete_tensor_object(handle_); }
+  TensorArgument(const TensorArgument&) = delete;
+  TensorArgument& operator=(const TensorArgument&) = delete;
+
+  int64_t dim() const { int64_t d; abi.get_dim(handle_, &d); return d; }
+  int64_t size(int64_t i) const { int64_t* s; abi.get_sizes(handle_, &s); return s[i]; }
+  int64_t stride(int64_t i) const { int64_t* s; abi.get_strides(handle_, &s); return s[i]; }
+  int32_t dtype() const { int32_t t; abi.get_dtype(handle_, &t); return t; }
+  int32_t device_type() const { int32_t t; abi.get_device_type(handle_, &t); return t; }
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t i = 0; i < dim(); i++) n *= size(i);
+    return n;
+  }
+  bool contiguous() const {
+    int64_t expected = 1;
+    for (int64_t i = dim() - 1; i >= 0; i--) {
+      if (size(i) != 1 && stride(i) != expected) return false;
+      expected *= size(i);
+    }
+    return true;
+  }
+  template <typename T> const T* data() const {
+    void* p;
+    abi.get_data_ptr(handle_, &p);
+    return static_cast<const T*>(p);
+  }
+
+ private:
+  AtenTensorHandle handle_;
+};
+
+// Checks an operator's arguments: a failure reaches the caller as an error naming the operator.
+class Checks {
+ public:
+  explicit Checks(const char* operator_name) : operator_(operator_name) {}
+  void require(bool holds, const char* what) const {
+    if (!holds) throw std::invalid_argument(std::string("spillway::") + operator_ + ": " + what);
+  }
+
+ private:
+  const char* operator_;
+};
+
+// A new dense float32 CPU tensor [rows, columns], and where its data lies. Allocate it last: once
+// it exists nothing may throw before it is handed over on the stack.
+inline AtenTensorHandle new_matrix(const Checks& checks, int64_t rows, int64_t columns, float** data) {
+  int64_t sizes[2] = {rows, columns};
+  int64_t strides[2] = {columns, 1};
+  AtenTensorHandle result;
+  checks.require(abi.empty_strided(2, sizes, strides, FLOAT32, CPU, 0, &result) == 0, "the output could not be allocated");
+  void* out;
+  abi.get_data_ptr(result, &out);
+  *data = static_cast<float*>(out);
+  return result;
+}
+
+// A new dense float32 CPU tensor of `like`'s shape, and where its data lies; allocate it last, as new_matrix.
+inline AtenTensorHandle new_tensor_like(const Checks& checks, const TensorArgument& like, float** data) {
+  int64_t dims = like.dim();
+  int64_t sizes[8];
+  int64_t strides[8];
+  checks.require(dims <= 8, "more than 8 dimensions");
+  int64_t stride = 1;
+  for (int64_t i = dims - 1; i >= 0; i--) {
+    sizes[i] = like.size(i);
+    strides[i] = stride;
+    stride *= sizes[i];
+  }
+  AtenTensorHandle result;
+  checks.require(abi.empty_strided(dims, sizes, strides, FLOAT32, CPU, 0, &result) == 0, "the output could not be allocated");
+  void* out;
+  abi.get_data_ptr(result, &out);
+  *data = static_cast<float*>(out);
+  return result;
+}
+
+// The operators, boxed as libtorch calls them.
+void decode_attention(StableIValue* stack, uint64_t, uint64_t);
+void int4_linear(StableIValue* stack, uint64_t, uint64_t);
+void rms_norm(StableIValue* stack, uint64_t, uint64_t);
+// Whether this CPU runs int4_linear (it needs AVX-512 VNNI); elsewhere the operator refuses.
+bool int4_linear_supported();
+
+}  // namespace spillway
+
+#endif
