@@ -54,10 +54,13 @@ extern "C" __attribute__((visibility("default"))) const char* spillway_register_
       || abi.library_def(definitions, "decode_attention(Tensor cache, Tensor q, Tensor context_slots, Tensor mask, int group) -> Tensor") != 0
       || abi.library_def(definitions, "int4_linear(Tensor x, Tensor weight, Tensor scale_offsets) -> Tensor") != 0
       || abi.library_def(definitions, "rms_norm(Tensor x, Tensor weight, float eps) -> Tensor") != 0
+      || abi.library_def(definitions, "rotate_and_store(Tensor qkv, Tensor cos, Tensor sin, Tensor qk_norm, float eps, Tensor(a!) cache, "
+                                      "Tensor write_slots, int heads) -> Tensor") != 0
       || abi.library_init_impl("spillway", "CPU", __FILE__, __LINE__, &implementations) != 0
       || abi.library_impl(implementations, "decode_attention", decode_attention) != 0
       || abi.library_impl(implementations, "int4_linear", int4_linear) != 0
-      || abi.library_impl(implementations, "rms_norm", rms_norm) != 0) {
+      || abi.library_impl(implementations, "rms_norm", rms_norm) != 0
+      || abi.library_impl(implementations, "rotate_and_store", rotate_and_store) != 0) {
     return "libtorch refused to register Spillway's operators";
   }
   return nullptr;

@@ -110,28 +110,13 @@ class Checks {
   const char* operator_;
 };
 
-// A new dense float32 CPU tensor [rows, columns], and where its data lies. Allocate it last: once
+// A new dense float32 CPU tensor of `dims` sizes, and where its data lies. Allocate it last: once
 // it exists nothing may throw before it is handed over on the stack.
-inline AtenTensorHandle new_matrix(const Checks& checks, int64_t rows, int64_t columns, float** data) {
-  int64_t sizes[2] = {rows, columns};
-  int64_t strides[2] = {columns, 1};
-  AtenTensorHandle result;
-  checks.require(abi.empty_strided(2, sizes, strides, FLOAT32, CPU, 0, &result) == 0, "the output could not be allocated");
-  void* out;
-  abi.get_data_ptr(result, &out);
-  *data = static_cast<float*>(out);
-  return result;
-}
-
-// A new dense float32 CPU tensor of `like`'s shape, and where its data lies; allocate it last, as new_matrix.
-inline AtenTensorHandle new_tensor_like(const Checks& checks, const TensorArgument& like, float** data) {
-  int64_t dims = like.dim();
-  int64_t sizes[8];
+inline AtenTensorHandle new_dense(const Checks& checks, const int64_t* sizes, int64_t dims, float** data) {
   int64_t strides[8];
-  checks.require(dims <= 8, "more than 8 dimensions");
+  checks.require(dims >= 1 && dims <= 8, "an output of 1 to 8 dimensions");
   int64_t stride = 1;
   for (int64_t i = dims - 1; i >= 0; i--) {
-    sizes[i] = like.size(i);
     strides[i] = stride;
     stride *= sizes[i];
   }
@@ -143,10 +128,24 @@ inline AtenTensorHandle new_tensor_like(const Checks& checks, const TensorArgume
   return result;
 }
 
+inline AtenTensorHandle new_matrix(const Checks& checks, int64_t rows, int64_t columns, float** data) {
+  int64_t sizes[2] = {rows, columns};
+  return new_dense(checks, sizes, 2, data);
+}
+
+// Of `like`'s shape.
+inline AtenTensorHandle new_tensor_like(const Checks& checks, const TensorArgument& like, float** data) {
+  int64_t sizes[8];
+  checks.require(like.dim() <= 8, "more than 8 dimensions");
+  for (int64_t i = 0; i < like.dim(); i++) sizes[i] = like.size(i);
+  return new_dense(checks, sizes, like.dim(), data);
+}
+
 // The operators, boxed as libtorch calls them.
 void decode_attention(StableIValue* stack, uint64_t, uint64_t);
 void int4_linear(StableIValue* stack, uint64_t, uint64_t);
 void rms_norm(StableIValue* stack, uint64_t, uint64_t);
+void rotate_and_store(StableIValue* stack, uint64_t, uint64_t);
 // Whether this CPU runs int4_linear (it needs AVX-512 VNNI); elsewhere the operator refuses.
 bool int4_linear_supported();
 

@@ -4,10 +4,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.spillway.models.DummyShapes;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
+import io.spillway.models.arch.Int4Layout;
 import io.spillway.models.runtime.ComputeTarget;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 
 /** Realistic model shapes with random weights, so benchmarks need no checkpoint download. */
 public final class ModelShapes {
@@ -35,14 +37,19 @@ public final class ModelShapes {
      * The SmolLM2-135M shape in one of the weight formats the benchmarks compare: a
      * {@link io.spillway.models.arch.Quantization} value ({@code none}, {@code int8}, ...) applied on
      * load, or {@code awq-int4} / {@code gptq-int4}, random int4 checkpoints in groups of 64 (576, its
-     * width, is not a multiple of 128), optionally followed by {@code +} and a quantization on load
-     * ({@code awq-int4+lm-head=int8}).
+     * width, is not a multiple of 128), optionally with {@code @libtorch} or {@code @spillway} for the
+     * int4 layout (and kernel; the target's by default) and followed by {@code +} and a quantization
+     * on load ({@code awq-int4+lm-head=int8}, {@code awq-int4@libtorch+lm-head=int8}).
      */
     public static ModelLoadOptions smolLm2_135m(String weights) {
         String[] int4AndOnLoad = weights.split("\\+", 2);
-        if (int4AndOnLoad[0].endsWith("-int4")) {
-            String method = int4AndOnLoad[0].substring(0, int4AndOnLoad[0].length() - "-int4".length());
+        String[] formatAndLayout = int4AndOnLoad[0].split("@", 2);
+        if (formatAndLayout[0].endsWith("-int4")) {
+            String method = formatAndLayout[0].substring(0, formatAndLayout[0].length() - "-int4".length());
             ModelLoadOptions options = options(int4(DummyShapes.smolLm2_135m(), method, 64));
+            if (formatAndLayout.length == 2) {
+                options = options.withInt4Layout(Int4Layout.valueOf(formatAndLayout[1].toUpperCase(Locale.ROOT)));
+            }
             return int4AndOnLoad.length == 1 ? options
                     : options.withQuantization(io.spillway.models.arch.Quantization.parse(int4AndOnLoad[1]));
         }

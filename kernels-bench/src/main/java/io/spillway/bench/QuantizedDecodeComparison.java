@@ -96,9 +96,9 @@ public final class QuantizedDecodeComparison {
         models.forEach(LoadedModel::close);
     }
 
-    /** Decodes attend through libtorch's ops ({@code gather}), as prefills do: what this compares is the weight formats. */
+    /** Decodes attend as a server's do by default on this machine, every format alike: what this compares is the weight formats. */
     private static Workload decode(DecoderModel model, int batch, int context, NDManager owner) {
-        DecodeSteps.Step step = DecodeSteps.decode(model, batch, context, AttentionChoice.GATHER, owner);
+        DecodeSteps.Step step = DecodeSteps.decode(model, batch, context, AttentionChoice.forTarget(model.target()), owner);
         return new Workload("decode b=" + batch, batch, step.batch(), step.attention());
     }
 
