@@ -56,11 +56,13 @@ extern "C" __attribute__((visibility("default"))) const char* spillway_register_
       || abi.library_def(definitions, "rms_norm(Tensor x, Tensor weight, float eps) -> Tensor") != 0
       || abi.library_def(definitions, "rotate_and_store(Tensor qkv, Tensor cos, Tensor sin, Tensor qk_norm, float eps, Tensor(a!) cache, "
                                       "Tensor write_slots, int heads) -> Tensor") != 0
+      || abi.library_def(definitions, "swiglu(Tensor gate_up) -> Tensor") != 0
       || abi.library_init_impl("spillway", "CPU", __FILE__, __LINE__, &implementations) != 0
       || abi.library_impl(implementations, "decode_attention", decode_attention) != 0
       || abi.library_impl(implementations, "int4_linear", int4_linear) != 0
       || abi.library_impl(implementations, "rms_norm", rms_norm) != 0
-      || abi.library_impl(implementations, "rotate_and_store", rotate_and_store) != 0) {
+      || abi.library_impl(implementations, "rotate_and_store", rotate_and_store) != 0
+      || abi.library_impl(implementations, "swiglu", swiglu) != 0) {
     return "libtorch refused to register Spillway's operators";
   }
   return nullptr;
