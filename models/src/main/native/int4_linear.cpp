@@ -5,9 +5,9 @@
 // Each 32 inputs of a row are quantized to int8 twice over (one scale each): the values, then what
 // their rounding left, on a 254 times finer step. One int8 alone (llama.cpp's Q8_0 activations)
 // moved a small model's logits 4-7 times as far from the dequantized float model's as bfloat16's
-// rounding does; the residual's brings the error to a 64,516th of each block's largest magnitude,
-// under bfloat16's, for a second vpdpbusd per weight, which a batch-1 step (bound by reading the
-// weights) barely feels.
+// rounding does; with the residual each input's error is at most a 64,516th of its block's largest
+// magnitude, finer than bfloat16's rounding of every input within 126 times that largest one, for a
+// second vpdpbusd per weight, which a batch-1 step (bound by reading the weights) barely feels.
 //
 // The weight's layout is Spillway's (the decoder script's Int4Packer writes it): [out / 16, in / 8,
 // 16, 4] bytes, byte (o / 16, i / 8, o % 16, i % 4) holding input i's value in its low nibble and
@@ -50,12 +50,14 @@ void quantize_row(const float* x, int64_t inputs, int64_t group, int8_t* coarse,
     const float* block = x + b * BLOCK;
     float largest = 0;
     for (int64_t i = 0; i < BLOCK; i++) largest = std::max(largest, std::fabs(block[i]));
-    // NaN or infinity anywhere in the block makes its scale NaN, so every output it reaches is NaN,
-    // as a float matmul's would be, instead of being quantized away.
+    // NaN or infinity anywhere in the block makes its scale NaN, so every output it reaches is NaN
+    // (where a float matmul gives NaN or an infinity) instead of being quantized away.
     bool finite = true;
     for (int64_t i = 0; i < BLOCK; i++) finite = finite && std::isfinite(block[i]);
+    // A block of magnitudes under about 127 / FLT_MAX would overflow the inverse: it counts as zeros.
     float inverse = largest > 0 ? 127.0f / largest : 0.0f;
-    float step = largest / 127.0f;
+    if (!(inverse <= 3.0e38f)) inverse = 0.0f;
+    float step = inverse > 0 ? largest / 127.0f : 0.0f;
     scales[b] = finite ? step : NAN;
     for (int64_t i = 0; i < BLOCK; i++) {
       float q = finite ? __builtin_nearbyintf(block[i] * inverse) : 0.0f;
@@ -137,8 +139,8 @@ struct Int4Linear {
     for (int r = 0; r < R; r++) _mm512_storeu_ps(out + (first + r) * outputs + block * 16, acc[r]);
   }
 
-  // Output blocks [from, to), every row: the block's weights (8 bytes an input) stay in the first
-  // level cache while the rows pass over them, ROW_TILE at a time.
+  // Output blocks [from, to), every row: the block's weights (8 bytes an input) stay close, in the
+  // first level cache for a few thousand inputs, while the rows pass over them, ROW_TILE at a time.
   void run_blocks(int64_t from, int64_t to) const {
     for (int64_t block = from; block < to; block++) {
       int64_t r = 0;
@@ -170,8 +172,11 @@ struct Int4Linear {
 }  // namespace
 
 bool int4_linear_supported() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+  static const bool supported = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+  }();
+  return supported;
 }
 
 // int4_linear(Tensor x, Tensor weight, Tensor scale_offsets) -> Tensor
@@ -189,6 +194,7 @@ void int4_linear(StableIValue* stack, uint64_t, uint64_t) {
   checks.require(x.dtype() == FLOAT32 && x.dim() == 2 && x.contiguous(), "x must be a dense float32 [rows, in]");
   int64_t rows = x.size(0);
   int64_t inputs = x.size(1);
+  checks.require(inputs > 0, "x has no inputs");
   checks.require(weight.dtype() == UINT8 && weight.dim() == 4 && weight.size(1) * 8 == inputs && weight.size(2) == 16
                      && weight.size(3) == 4 && weight.contiguous(),
                  "the weight must be a dense uint8 [out / 16, in / 8, 16, 4]");

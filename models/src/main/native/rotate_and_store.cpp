@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "stable_abi.h"
 
@@ -43,7 +44,7 @@ void rotate_head(const float* x, const float* norm, float eps, const float* cos,
 // rotate_and_store(Tensor qkv, Tensor cos, Tensor sin, Tensor qk_norm, float eps, Tensor cache,
 //                  Tensor write_slots, int heads) -> Tensor
 //   qkv: float32 [tokens, (heads + 2 * kvHeads) * headDim], the queries', keys' and values' heads in
-//     turn, its last axis dense
+//     turn
 //   cos, sin: float32 [tokens, 1, headDim], dense, each token's position's (sin signed)
 //   qk_norm: float32 [heads + kvHeads, headDim], dense, one weight row per head, or empty for none
 //   cache: float32 [slots, 2, kvHeads, headDim], dense, the layer's
@@ -64,9 +65,8 @@ void rotate_and_store(StableIValue* stack, uint64_t, uint64_t) {
   int64_t kv_heads = cache.size(2);
   int64_t head_dim = cache.size(3);
   checks.require(heads > 0 && head_dim % 2 == 0, "heads must be positive and headDim even");
-  checks.require(qkv.dtype() == FLOAT32 && qkv.dim() == 2 && qkv.size(1) == (heads + 2 * kv_heads) * head_dim
-                     && (qkv.size(1) <= 1 || qkv.stride(1) == 1),
-                 "qkv must be float32 [tokens, (heads + 2 * kvHeads) * headDim], its last axis dense");
+  checks.require(qkv.dtype() == FLOAT32 && qkv.dim() == 2 && qkv.size(1) == (heads + 2 * kv_heads) * head_dim,
+                 "qkv must be float32 [tokens, (heads + 2 * kvHeads) * headDim]");
   int64_t tokens = qkv.size(0);
   checks.require(cos.dtype() == FLOAT32 && sin.dtype() == FLOAT32 && cos.numel() == tokens * head_dim && sin.numel() == tokens * head_dim
                      && cos.contiguous() && sin.contiguous(),
@@ -91,8 +91,9 @@ void rotate_and_store(StableIValue* stack, uint64_t, uint64_t) {
   int64_t sizes[3] = {tokens, heads, head_dim};
   AtenTensorHandle result = new_dense(checks, sizes, 3, &q);
   int64_t slot_floats = 2 * kv_heads * head_dim;
+  std::vector<float> row_copy;
   for (int64_t t = 0; t < tokens; t++) {
-    const float* row = rows + t * qkv.stride(0);
+    const float* row = dense_row(rows + t * qkv.stride(0), qkv.stride(1), qkv.size(1), row_copy);
     const float* c = cos_rows + t * head_dim;
     const float* s = sin_rows + t * head_dim;
     float* keys = stored + slot[t] * slot_floats;

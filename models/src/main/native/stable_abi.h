@@ -3,10 +3,12 @@
 #ifndef SPILLWAY_STABLE_ABI_H
 #define SPILLWAY_STABLE_ABI_H
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 // The hot loops are compiled for AVX-512 and AVX2 machines beside the baseline, the one to run
 // chosen at load by what the CPU has. GCC 12 names the x86-64 levels (v3 brings FMA with AVX2);
@@ -81,6 +83,7 @@ class TensorArgument {
     return n;
   }
   bool contiguous() const {
+    if (numel() == 0) return true;
     int64_t expected = 1;
     for (int64_t i = dim() - 1; i >= 0; i--) {
       if (size(i) != 1 && stride(i) != expected) return false;
@@ -109,6 +112,32 @@ class Checks {
  private:
   const char* operator_;
 };
+
+// e^y as the hot loops' compilers vectorize it: 2^k e^r with |r| <= ln 2 / 2, e^r by its degree-6
+// Taylor polynomial (relative error under 2e-7, about libm's). Exact to that error over float32's
+// normal range, [-87.33, 88.72]; 0 below it, infinity above; NaN stays NaN.
+inline float exp_approx(float y) {
+  float c = y > 88.72f ? 88.72f : y < -87.33f ? -87.33f : y != y ? 0.0f : y;
+  float k = __builtin_nearbyintf(c * 1.44269504f);
+  float r = c - k * 0.693145752f - k * 1.42860677e-6f;
+  float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+  // 2^128 (k at the top of the range) is past float32's exponents: 2^127 times 2.
+  float twice = k > 127.0f ? 2.0f : 1.0f;
+  int32_t bits = (static_cast<int32_t>(k > 127.0f ? 127.0f : k) + 127) << 23;
+  float two_to_k;
+  std::memcpy(&two_to_k, &bits, sizeof two_to_k);
+  return y != y ? y : y > 88.72f ? INFINITY : y < -87.33f ? 0.0f : p * twice * two_to_k;
+}
+
+// A row of n floats at `row`, `stride` apart: the row itself where they are adjacent, else a
+// dense copy in `scratch` (a matmul's output may be a view whose rows are strided, as the
+// decoder's batched row blocks return for 16 or 32 rows).
+inline const float* dense_row(const float* row, int64_t stride, int64_t n, std::vector<float>& scratch) {
+  if (stride == 1 || n <= 1) return row;
+  scratch.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; i++) scratch[i] = row[i * stride];
+  return scratch.data();
+}
 
 // A new dense float32 CPU tensor of `dims` sizes, and where its data lies. Allocate it last: once
 // it exists nothing may throw before it is handed over on the stack.

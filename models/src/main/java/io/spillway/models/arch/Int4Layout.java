@@ -19,8 +19,10 @@ public enum Int4Layout {
 
     /** SPILLWAY for a float32 model on a CPU where {@code spillway::int4_linear} runs, LIBTORCH otherwise. */
     public static Int4Layout forTarget(ComputeTarget target) {
-        boolean nativeKernel = NativeOperators.registration() instanceof NativeOperators.Registration.Registered registered
-                && registered.int4Linear();
-        return !target.isGpu() && target.dtype() == DataType.FLOAT32 && nativeKernel ? SPILLWAY : LIBTORCH;
+        if (target.isGpu() || target.dtype() != DataType.FLOAT32) {
+            return LIBTORCH;
+        }
+        return NativeOperators.registration() instanceof NativeOperators.Registration.Registered registered && registered.int4Linear()
+                ? SPILLWAY : LIBTORCH;
     }
 }

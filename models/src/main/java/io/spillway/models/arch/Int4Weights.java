@@ -11,13 +11,14 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * An int4 checkpoint's layer projections packed for libtorch's int4 weight-only kernel: the decoder
- * script's {@code int4} list, four per layer (qkv, o, gate-up, down) like {@link Int8Weights}, each
- * the packed weight, its scales and zeros {@code [groups, out, 2]}, and whether the script can read
- * the packed weight back for a dense matmul at many rows (see {@code int4_project}); an empty entry
- * where a projection was dequantized to a float weight instead ({@link Int4Fit}). Empty in every
- * other model. The entries live only on the native side: their scales are bfloat16 (the kernels'
- * activation dtype, see {@code int4_project}), which DJL cannot hold.
+ * An int4 checkpoint's layer projections packed for an int4 kernel: the decoder script's {@code int4}
+ * list, four per layer (qkv, o, gate-up, down) like {@link Int8Weights}; an empty entry where a
+ * projection was dequantized to a float weight instead ({@link Int4Fit}). Empty in every other
+ * model. In {@link Int4Layout#LIBTORCH} an entry is libtorch's packed weight, its bfloat16 scales
+ * and zeros {@code [groups, out, 2]} and whether the script can read the packed weight back for a
+ * dense matmul at many rows (see {@code int4_project}); in {@link Int4Layout#SPILLWAY} Spillway's
+ * weight for {@code spillway::int4_linear} and its float32 scales and offsets {@code [2, groups,
+ * out]}. The entries live only on the native side (DJL cannot hold bfloat16).
  */
 @ScriptType("List[Tuple[Tensor, Tensor, bool]]")
 public final class Int4Weights extends PackedProjections {

@@ -94,14 +94,15 @@ public final class NativeOperators {
             loaded = unavailable("libtorch did not load: " + e);
         }
         switch (loaded.registration()) {
-            case Registration.Registered registered -> LOG.info("native operators: spillway::decode_attention, int4_linear and rms_norm registered, {}; {}",
+            case Registration.Registered registered -> LOG.info("native operators: spillway::decode_attention, int4_linear, rms_norm, rotate_and_store and swiglu registered, {}; {}",
                     registered.parallel() ? "on libtorch's OpenMP threads" : "on the calling thread (no libgomp in this libtorch)",
                     registered.int4Linear() ? "int4_linear runs on this CPU (AVX-512 VNNI)"
                             : "this CPU has no AVX-512 VNNI: int4 projections keep libtorch's kernel");
             case Registration.Unavailable unavailable when !builtForThisPlatform() ->
-                    LOG.info("native operators: {}; CPU decodes, int4 projections and norms keep libtorch's ops", unavailable.reason());
+                    LOG.info("native operators: {}; CPU decodes, int4 projections, norms, RoPE and SwiGLU keep libtorch's ops",
+                            unavailable.reason());
             case Registration.Unavailable unavailable ->
-                    LOG.warn("native operators: not registered ({}); CPU decodes, int4 projections and norms keep libtorch's ops",
+                    LOG.warn("native operators: not registered ({}); CPU decodes, int4 projections, norms, RoPE and SwiGLU keep libtorch's ops",
                             unavailable.reason());
         }
         return loaded;

@@ -90,14 +90,17 @@ class NativeInt4LinearTest {
         assertEquals(Int4Layout.LIBTORCH, Int4Layout.forTarget(new ComputeTarget(ai.djl.Device.gpu(), DataType.FLOAT32)));
     }
 
-    /** Rows, inputs, outputs, group: one row and more, row tiles of 4 and their remainders, one output block and many. */
+    /** Rows, inputs, outputs, group: one row and more, row tiles of 4 and each remainder after them, one output block and many. */
     static List<Arguments> shapes() {
         return List.of(
                 Arguments.of(1, 64, 16, 32),
+                Arguments.of(2, 64, 32, 32),
                 Arguments.of(1, 576, 960, 64),
                 Arguments.of(3, 1536, 48, 128),
                 Arguments.of(4, 512, 32, 256),
                 Arguments.of(5, 96, 16, 32),
+                Arguments.of(6, 256, 48, 64),
+                Arguments.of(7, 192, 32, 32),
                 Arguments.of(9, 576, 3072, 64),
                 Arguments.of(200, 128, 80, 32));
     }
@@ -180,17 +183,25 @@ class NativeInt4LinearTest {
         }
     }
 
+    /** NaN where a float matmul gives NaN or an infinity: the operator does not tell them apart. */
     @Test
     void aNonFiniteInputMakesItsRowNan() {
         assumeTrue(operatorRuns(), "spillway::int4_linear does not run here: " + NativeOperators.registration());
         TorchRuntime.engine();
         int inputs = 64;
         int outputs = 32;
+        Random random = new Random(5);
         int[][] values = new int[outputs][inputs];
+        for (int[] row : values) {
+            for (int i = 0; i < inputs; i++) {
+                row[i] = random.nextInt(16);
+            }
+        }
         float[][] scales = new float[2][outputs];
         float[][] zeros = new float[2][outputs];
-        for (float[] s : scales) {
-            Arrays.fill(s, 0.02f);
+        for (int g = 0; g < 2; g++) {
+            Arrays.fill(scales[g], 0.02f);
+            Arrays.fill(zeros[g], 8);
         }
         float[][] x = new float[3][inputs];
         for (float[] row : x) {
@@ -198,10 +209,17 @@ class NativeInt4LinearTest {
         }
         x[0][40] = Float.NaN;
         x[2][3] = Float.POSITIVE_INFINITY;
+        // Magnitudes so small that 127 over them overflows float32: they count as zeros.
+        Arrays.fill(x[1], 0, 32, 1e-38f);
         float[][] y = run(x, values, scales, zeros);
         for (int o = 0; o < outputs; o++) {
             assertTrue(Float.isNaN(y[0][o]), "a NaN input: output " + o + " is " + y[0][o]);
             assertTrue(Float.isFinite(y[1][o]), "a finite row beside it: output " + o + " is " + y[1][o]);
+            double expected = 0;
+            for (int i = 32; i < inputs; i++) {
+                expected += (values[o][i] - 8) * 0.02 * 0.5;
+            }
+            assertEquals(expected, y[1][o], 1e-3, "a row whose first block is vanishingly small: output " + o);
             assertTrue(Float.isNaN(y[2][o]), "an infinite input: output " + o + " is " + y[2][o]);
         }
     }
@@ -222,6 +240,9 @@ class NativeInt4LinearTest {
             assertRefused(probe, "the weight must be a dense uint8", x, m.zeros(new Shape(2, 4, 16, 4), DataType.UINT8), scaleOffsets);
             assertRefused(probe, "scale_offsets must be", x, weight, m.ones(new Shape(2, 2, 16), DataType.FLOAT32));
             assertRefused(probe, "the group size must be a multiple of 32", x, weight, m.ones(new Shape(2, 4, 32), DataType.FLOAT32));
+            // No inputs would divide by a zero group size: the process would die of it.
+            assertRefused(probe, "x has no inputs", m.zeros(new Shape(2, 0), DataType.FLOAT32), m.zeros(new Shape(2, 0, 16, 4), DataType.UINT8),
+                    m.ones(new Shape(2, 1, 32), DataType.FLOAT32));
 
             try (IValue out = probe.forward(IValue.from((PtNDArray) x), IValue.from((PtNDArray) weight), IValue.from((PtNDArray) scaleOffsets))) {
                 assertEquals(new Shape(2, 32), out.toTensor((PtNDManager) m).getShape());

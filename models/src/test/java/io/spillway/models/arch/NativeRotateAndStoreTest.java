@@ -29,7 +29,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Spillway's native RoPE and cache write ({@code spillway::rotate_and_store}) against the script's
- * libtorch ops for the same step ({@code rotate_and_store_ops}): the same queries returned and the
+ * libtorch ops for the same step ({@code rotate_and_store_ops}, compiled without the native
+ * operators, so that its q/k norms are libtorch's too): the same queries returned and the
  * same keys and values in the cache, at the same slots, to float32's rounding; nothing else in the
  * cache touched.
  */
@@ -62,27 +63,41 @@ class NativeRotateAndStoreTest {
 
     private static final String NATIVE = "spillway::rotate_and_store";
 
-    /** Tokens, heads, KV heads, head width, q/k norms, qkv rows lying apart (a view of a wider tensor). */
-    static List<Arguments> shapes() {
-        return List.of(
-                Arguments.of(1, 9, 3, 64, false, false),
-                Arguments.of(5, 4, 2, 32, false, false),
-                Arguments.of(3, 8, 1, 64, true, false),
-                Arguments.of(7, 2, 2, 16, true, true),
-                Arguments.of(1, 4, 4, 128, false, true));
+    enum Layout {
+        DENSE,
+        /** Rows a view of a wider tensor. */
+        ROWS_APART,
+        /** Columns apart: a transposed [width, tokens], as the batched row blocks return 16 or 32 rows. */
+        COLUMNS_APART
     }
 
-    @ParameterizedTest(name = "{0} tokens, {1} heads, {2} KV heads of {3}, q/k norms {4}, strided rows {5}")
+    /** Tokens, heads, KV heads, head width, q/k norms, how qkv lies. */
+    static List<Arguments> shapes() {
+        return List.of(
+                Arguments.of(1, 9, 3, 64, false, Layout.DENSE),
+                Arguments.of(5, 4, 2, 32, false, Layout.DENSE),
+                Arguments.of(3, 8, 1, 64, true, Layout.DENSE),
+                Arguments.of(7, 2, 2, 16, true, Layout.ROWS_APART),
+                Arguments.of(1, 4, 4, 128, false, Layout.ROWS_APART),
+                Arguments.of(16, 9, 3, 64, true, Layout.COLUMNS_APART));
+    }
+
+    @ParameterizedTest(name = "{0} tokens, {1} heads, {2} KV heads of {3}, q/k norms {4}, qkv {5}")
     @MethodSource("shapes")
-    void rotatesAndStoresAsLibtorchsOpsDo(int tokens, int heads, int kvHeads, int headDim, boolean qkNorm, boolean strided) {
+    void rotatesAndStoresAsLibtorchsOpsDo(int tokens, int heads, int kvHeads, int headDim, boolean qkNorm, Layout layout) {
         assumeTrue(NativeOperators.registered(), "not registered here: " + NativeOperators.registration());
         TorchRuntime.engine();
         try (NDManager m = NDManager.newBaseManager();
-             TorchScriptModule probe = TorchScriptModule.compile(m, "RopeProbe", DecoderScript.source(true) + PROBE)) {
+             TorchScriptModule probe = TorchScriptModule.compile(m, "RopeProbe", DecoderScript.source(true) + PROBE);
+             TorchScriptModule libtorchOnly = TorchScriptModule.compile(m, "RopeProbe", DecoderScript.source(false) + PROBE.replace(
+                     "return ops.spillway.rotate_and_store(qkv, cos, sin, qk_norm, 1e-6, cache, write_slots, heads)", "return qkv"))) {
             Random random = new Random(tokens * 100L + heads * 10L + headDim);
             int width = (heads + 2 * kvHeads) * headDim;
-            NDArray wide = m.randomNormal(0, 1, new Shape(tokens, width + (strided ? 24 : 0)), DataType.FLOAT32);
-            NDArray qkv = strided ? wide.get(":, 8:" + (8 + width)) : wide;
+            NDArray qkv = switch (layout) {
+                case DENSE -> m.randomNormal(0, 1, new Shape(tokens, width), DataType.FLOAT32);
+                case ROWS_APART -> m.randomNormal(0, 1, new Shape(tokens, width + 24), DataType.FLOAT32).get(":, 8:" + (8 + width));
+                case COLUMNS_APART -> m.randomNormal(0, 1, new Shape(width, tokens), DataType.FLOAT32).transpose();
+            };
             NDArray angles = m.randomUniform(0, 6.3f, new Shape(tokens, 1, headDim / 2));
             NDArray cos = angles.cos().concat(angles.cos(), 2);
             NDArray sin = angles.sin().neg().concat(angles.sin(), 2);
@@ -98,7 +113,7 @@ class NativeRotateAndStoreTest {
 
             NDArray expectedCache = initial.duplicate();
             NDArray actualCache = initial.duplicate();
-            NDList expected = run(probe, qkv, cos, sin, norm, expectedCache, writeSlots, heads, false, m);
+            NDList expected = run(libtorchOnly, qkv, cos, sin, norm, expectedCache, writeSlots, heads, false, m);
             NDList actual = run(probe, qkv, cos, sin, norm, actualCache, writeSlots, heads, true, m);
             assertEquals(new Shape(tokens, heads, headDim), actual.get(0).getShape());
             assertClose(expected.get(0).toFloatArray(), actual.get(0).toFloatArray(), "queries");
@@ -114,8 +129,8 @@ class NativeRotateAndStoreTest {
             int[] calls = new int[2];
             calls[0] = ProfiledOps.of(() -> run(probe, qkv, cos, sin, norm, initial.duplicate(), writeSlots, heads, true, m)).kernels()
                     .getOrDefault(NATIVE, 0);
-            calls[1] = ProfiledOps.of(() -> run(probe, qkv, cos, sin, norm, initial.duplicate(), writeSlots, heads, false, m)).kernels()
-                    .getOrDefault(NATIVE, 0);
+            calls[1] = ProfiledOps.of(() -> run(libtorchOnly, qkv, cos, sin, norm, initial.duplicate(), writeSlots, heads, false, m))
+                    .kernels().getOrDefault(NATIVE, 0);
             assertArrayEquals(new int[] {1, 0}, calls, "the float32 CPU path runs " + NATIVE + ", the ops path does not");
         }
     }
@@ -134,6 +149,7 @@ class NativeRotateAndStoreTest {
             NDArray slots = m.create(new long[] {3, 1});
             assertRefused(probe, "the cache must be", qkv, cos, sin, none, cache.toType(DataType.FLOAT64, false), slots, 2);
             assertRefused(probe, "qkv must be float32 [tokens, (heads + 2 * kvHeads) * headDim]", qkv, cos, sin, none, cache, slots, 3);
+            assertRefused(probe, "heads must be positive", qkv, cos, sin, none, cache, slots, 0);
             assertRefused(probe, "cos and sin must be", qkv, m.ones(new Shape(2, 1, 4)), sin, none, cache, slots, 2);
             assertRefused(probe, "qk_norm must be", qkv, cos, sin, m.ones(new Shape(2, 8)), cache, slots, 2);
             assertRefused(probe, "a write slot lies outside the cache", qkv, cos, sin, none, cache, m.create(new long[] {3, 5}), 2);

@@ -22,8 +22,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Spillway's native SwiGLU ({@code spillway::swiglu}) against the script's libtorch ops for it
  * ({@code swiglu_ops}: silu of the gates times the ups), over the whole range a float32 gate can
- * take: to float32's rounding where the result is normal, the same infinities and NaN where
- * libtorch gives them.
+ * take, rows and columns dense or strided: to float32's rounding where the result is normal, the
+ * same infinities and NaN where libtorch gives them.
  */
 class NativeSwiGluTest {
 
@@ -59,11 +59,20 @@ class NativeSwiGluTest {
             float[] actual = run(probe, gateUp, true, m);
             assertEquals(expected.length, actual.length);
             for (int i = 0; i < expected.length; i++) {
-                assertEquals(expected[i], actual[i], 1e-6 * Math.abs(expected[i]) + 1e-30, "element " + i);
+                // Down to float32's smallest normal: below it libtorch's results are subnormal, this operator's 0.
+                assertEquals(expected[i], actual[i], 1e-6 * Math.abs(expected[i]) + Float.MIN_NORMAL, "element " + i);
             }
             assertArrayEquals(new int[] {0, 1}, new int[] {
                 ProfiledOps.of(() -> run(probe, gateUp, false, m)).kernels().getOrDefault(NATIVE, 0),
                 ProfiledOps.of(() -> run(probe, gateUp, true, m)).kernels().getOrDefault(NATIVE, 0)});
+
+            // Columns that lie apart, as the batched row blocks return 16 or 32 rows.
+            NDArray columns = m.randomNormal(0, 3, new Shape(2 * 64, 16), DataType.FLOAT32).transpose();
+            float[] expectedColumns = run(probe, columns, false, m);
+            float[] actualColumns = run(probe, columns, true, m);
+            for (int i = 0; i < expectedColumns.length; i++) {
+                assertEquals(expectedColumns[i], actualColumns[i], 1e-6 * Math.abs(expectedColumns[i]) + Float.MIN_NORMAL, "strided column " + i);
+            }
         }
     }
 
@@ -97,10 +106,11 @@ class NativeSwiGluTest {
         try (NDManager m = NDManager.newBaseManager();
              TorchScriptModule probe = TorchScriptModule.compile(m, "GluProbe", DecoderScript.source(true) + PROBE.replace(
                      "return __torch__.swiglu(gate_up)", "return ops.spillway.swiglu(gate_up)"))) {
-            for (NDArray bad : new NDArray[] {m.ones(new Shape(2, 7)), m.ones(new Shape(2, 3, 4)), m.ones(new Shape(4, 2)).transpose()}) {
+            for (NDArray bad : new NDArray[] {m.ones(new Shape(2, 7)), m.ones(new Shape(2, 3, 4)), m.ones(new Shape(2, 4), DataType.FLOAT64)}) {
                 EngineException refused = assertThrows(EngineException.class,
                         () -> probe.forward(IValue.from((PtNDArray) bad), IValue.from(true)).close());
-                assertTrue(refused.getMessage().contains(NATIVE + ": gate_up must be float32"), refused.getMessage());
+                assertTrue(refused.getMessage().contains(NATIVE + ": gate_up must be float32 [tokens, 2 * intermediate]"),
+                        refused.getMessage());
             }
         }
     }
