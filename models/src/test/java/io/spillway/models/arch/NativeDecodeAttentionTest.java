@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.Device;
-import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -28,7 +27,6 @@ import io.spillway.models.runtime.NativeOperators;
 import io.spillway.models.runtime.TorchRuntime;
 import io.spillway.models.runtime.TorchScriptModule;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -66,13 +64,6 @@ class NativeDecodeAttentionTest {
                 none = context_slots[0:0]
                 return __torch__.attend_group(cache, q, rows, none, none, mask, b, 1, length, 0, b, kv_heads, group, head_dim)
 
-
-            class OperatorProbe(Module):
-              __parameters__ = []
-              __buffers__ = []
-              training : bool
-              def forward(self: __torch__.OperatorProbe, cache: Tensor, q: Tensor, context_slots: Tensor, mask: Tensor, group: int) -> Tensor:
-                return ops.spillway.decode_attention(cache, q, context_slots, mask, group)
             """;
 
     private static final String NATIVE = "spillway::decode_attention";
@@ -185,7 +176,8 @@ class NativeDecodeAttentionTest {
         assumeTrue(NativeOperators.registered(), "not registered here: " + NativeOperators.registration());
         TorchRuntime.engine();
         try (NDManager m = NDManager.newBaseManager();
-             TorchScriptModule probe = TorchScriptModule.compile(m, "OperatorProbe", DecoderScript.source(true) + PROBE)) {
+             OperatorProbe probe = new OperatorProbe(m, "decode_attention", "cache: Tensor, q: Tensor, context_slots: Tensor, mask: Tensor, group: int",
+                     "cache, q, context_slots, mask, group")) {
             int kvHeads = 2;
             int group = 2;
             int headDim = 8;
@@ -195,30 +187,20 @@ class NativeDecodeAttentionTest {
             long[] slots = {3, 1, 4, 1, 5};
             NDArray noMask = m.create(new float[0]);
 
-            assertRefused(probe, "must be float32", cache.toType(DataType.FLOAT64, false), q, m.create(slots), noMask, group);
-            assertRefused(probe, "the cache must be [slots, 2, kvHeads, headDim]", cache.reshape(20, kvHeads, headDim), q, m.create(slots),
+            probe.assertRefused("must be float32", cache.toType(DataType.FLOAT64, false), q, m.create(slots), noMask, group);
+            probe.assertRefused("the cache must be [slots, 2, kvHeads, headDim]", cache.reshape(20, kvHeads, headDim), q, m.create(slots),
                     noMask, group);
             long[] outside = slots.clone();
             outside[3] = 10;
-            assertRefused(probe, "a context slot lies outside the cache", cache, q, m.create(outside), noMask, group);
-            assertRefused(probe, "context_slots is not [b * length]", cache, q, m.create(new long[0]), noMask, group);
-            assertRefused(probe, "the mask must be", cache, q, m.create(slots), m.zeros(new Shape(1, 1, 1, length + 1)), group);
-            assertRefused(probe, "q must be", cache, q, m.create(slots), noMask, group + 1);
+            probe.assertRefused("a context slot lies outside the cache", cache, q, m.create(outside), noMask, group);
+            probe.assertRefused("context_slots is not [b * length]", cache, q, m.create(new long[0]), noMask, group);
+            probe.assertRefused("the mask must be", cache, q, m.create(slots), m.zeros(new Shape(1, 1, 1, length + 1)), group);
+            probe.assertRefused("q must be", cache, q, m.create(slots), noMask, group + 1);
 
-            try (IValue out = forward(probe, cache, q, m.create(slots), noMask, group)) {
+            try (IValue out = probe.call(cache, q, m.create(slots), noMask, group)) {
                 assertEquals(new Shape(1, kvHeads * group * headDim), out.toTensor((PtNDManager) m).getShape());
             }
         }
-    }
-
-    private static void assertRefused(TorchScriptModule probe, String reason, NDArray cache, NDArray q, NDArray slots, NDArray mask, int group) {
-        EngineException refused = assertThrows(EngineException.class, () -> forward(probe, cache, q, slots, mask, group).close());
-        assertTrue(refused.getMessage().contains(NATIVE + ": ") && refused.getMessage().contains(reason), refused.getMessage());
-    }
-
-    private static IValue forward(TorchScriptModule probe, NDArray cache, NDArray q, NDArray slots, NDArray mask, int group) {
-        return probe.forward(IValue.from((PtNDArray) cache), IValue.from((PtNDArray) q), IValue.from((PtNDArray) slots),
-                IValue.from((PtNDArray) mask), IValue.from((long) group));
     }
 
     private static float[] attend(TorchScriptModule probe, NDArray cache, NDArray qk, NDArray contextSlots, NDArray mask, int kvHeads,

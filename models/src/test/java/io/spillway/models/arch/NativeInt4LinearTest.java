@@ -2,11 +2,9 @@ package io.spillway.models.arch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -51,13 +49,6 @@ class NativeInt4LinearTest {
                 weight, scale_offsets, readable = __torch__.spillway_int4_layout(values, scales, zeros)
                 return __torch__.int4_project(x, weight, scale_offsets, readable, x[0:0])
 
-
-            class OperatorProbe(Module):
-              __parameters__ = []
-              __buffers__ = []
-              training : bool
-              def forward(self: __torch__.OperatorProbe, x: Tensor, weight: Tensor, scale_offsets: Tensor) -> Tensor:
-                return ops.spillway.int4_linear(x, weight, scale_offsets)
             """;
 
     private static final String NATIVE = "spillway::int4_linear";
@@ -229,22 +220,22 @@ class NativeInt4LinearTest {
         assumeTrue(operatorRuns(), "spillway::int4_linear does not run here: " + NativeOperators.registration());
         TorchRuntime.engine();
         try (NDManager m = NDManager.newBaseManager();
-             TorchScriptModule probe = TorchScriptModule.compile(m, "OperatorProbe", DecoderScript.source(true) + PROBE)) {
+             OperatorProbe probe = new OperatorProbe(m, "int4_linear", "x: Tensor, weight: Tensor, scale_offsets: Tensor", "x, weight, scale_offsets")) {
             NDArray x = m.randomNormal(0, 1, new Shape(2, 64), DataType.FLOAT32);
             NDArray weight = m.zeros(new Shape(2, 8, 16, 4), DataType.UINT8);
             NDArray scaleOffsets = m.ones(new Shape(2, 2, 32), DataType.FLOAT32);
 
-            assertRefused(probe, "x must be a dense float32 [rows, in]", x.toType(DataType.FLOAT64, false), weight, scaleOffsets);
-            assertRefused(probe, "x must be a dense float32 [rows, in]", x.transpose(), weight, scaleOffsets);
-            assertRefused(probe, "the weight must be a dense uint8", x, weight.toType(DataType.INT32, false), scaleOffsets);
-            assertRefused(probe, "the weight must be a dense uint8", x, m.zeros(new Shape(2, 4, 16, 4), DataType.UINT8), scaleOffsets);
-            assertRefused(probe, "scale_offsets must be", x, weight, m.ones(new Shape(2, 2, 16), DataType.FLOAT32));
-            assertRefused(probe, "the group size must be a multiple of 32", x, weight, m.ones(new Shape(2, 4, 32), DataType.FLOAT32));
+            probe.assertRefused("x must be a dense float32 [rows, in]", x.toType(DataType.FLOAT64, false), weight, scaleOffsets);
+            probe.assertRefused("x must be a dense float32 [rows, in]", x.transpose(), weight, scaleOffsets);
+            probe.assertRefused("the weight must be a dense uint8", x, weight.toType(DataType.INT32, false), scaleOffsets);
+            probe.assertRefused("the weight must be a dense uint8", x, m.zeros(new Shape(2, 4, 16, 4), DataType.UINT8), scaleOffsets);
+            probe.assertRefused("scale_offsets must be", x, weight, m.ones(new Shape(2, 2, 16), DataType.FLOAT32));
+            probe.assertRefused("the group size must be a multiple of 32", x, weight, m.ones(new Shape(2, 4, 32), DataType.FLOAT32));
             // No inputs would divide by a zero group size: the process would die of it.
-            assertRefused(probe, "x has no inputs", m.zeros(new Shape(2, 0), DataType.FLOAT32), m.zeros(new Shape(2, 0, 16, 4), DataType.UINT8),
+            probe.assertRefused("x has no inputs", m.zeros(new Shape(2, 0), DataType.FLOAT32), m.zeros(new Shape(2, 0, 16, 4), DataType.UINT8),
                     m.ones(new Shape(2, 1, 32), DataType.FLOAT32));
 
-            try (IValue out = probe.forward(IValue.from((PtNDArray) x), IValue.from((PtNDArray) weight), IValue.from((PtNDArray) scaleOffsets))) {
+            try (IValue out = probe.call(x, weight, scaleOffsets)) {
                 assertEquals(new Shape(2, 32), out.toTensor((PtNDManager) m).getShape());
             }
         }
@@ -265,12 +256,6 @@ class NativeInt4LinearTest {
         assertEquals(2, calls[0]);
         assertEquals(1, ops.kernels().getOrDefault(NATIVE, 0), "int4_project on Spillway's layout calls " + NATIVE + ": " + ops.kernels());
         assertFalse(ops.kernels().containsKey("aten::_weight_int4pack_mm_for_cpu"), ops.kernels().toString());
-    }
-
-    private static void assertRefused(TorchScriptModule probe, String reason, NDArray x, NDArray weight, NDArray scaleOffsets) {
-        EngineException refused = assertThrows(EngineException.class, () -> probe.forward(IValue.from((PtNDArray) x),
-                IValue.from((PtNDArray) weight), IValue.from((PtNDArray) scaleOffsets)).close());
-        assertTrue(refused.getMessage().contains(NATIVE + ": ") && refused.getMessage().contains(reason), refused.getMessage());
     }
 
     /** x through int4_project with the projection packed by the script's spillway_int4_layout. */

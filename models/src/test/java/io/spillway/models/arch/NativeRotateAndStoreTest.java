@@ -2,11 +2,8 @@ package io.spillway.models.arch;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -51,14 +48,6 @@ class NativeRotateAndStoreTest {
                   return __torch__.rotate_and_store(qkv, cos, sin, qk_norm, 1e-6, cache, write_slots, heads, kv_heads, head_dim)
                 return __torch__.rotate_and_store_ops(qkv, cos, sin, qk_norm, 1e-6, cache, write_slots, heads, kv_heads, head_dim)
 
-
-            class OperatorProbe(Module):
-              __parameters__ = []
-              __buffers__ = []
-              training : bool
-              def forward(self: __torch__.OperatorProbe, qkv: Tensor, cos: Tensor, sin: Tensor, qk_norm: Tensor, cache: Tensor,
-                          write_slots: Tensor, heads: int) -> Tensor:
-                return ops.spillway.rotate_and_store(qkv, cos, sin, qk_norm, 1e-6, cache, write_slots, heads)
             """;
 
     private static final String NATIVE = "spillway::rotate_and_store";
@@ -89,8 +78,7 @@ class NativeRotateAndStoreTest {
         TorchRuntime.engine();
         try (NDManager m = NDManager.newBaseManager();
              TorchScriptModule probe = TorchScriptModule.compile(m, "RopeProbe", DecoderScript.source(true) + PROBE);
-             TorchScriptModule libtorchOnly = TorchScriptModule.compile(m, "RopeProbe", DecoderScript.source(false) + PROBE.replace(
-                     "return ops.spillway.rotate_and_store(qkv, cos, sin, qk_norm, 1e-6, cache, write_slots, heads)", "return qkv"))) {
+             TorchScriptModule libtorchOnly = TorchScriptModule.compile(m, "RopeProbe", DecoderScript.source(false) + PROBE)) {
             Random random = new Random(tokens * 100L + heads * 10L + headDim);
             int width = (heads + 2 * kvHeads) * headDim;
             NDArray qkv = switch (layout) {
@@ -140,25 +128,26 @@ class NativeRotateAndStoreTest {
         assumeTrue(NativeOperators.registered(), "not registered here: " + NativeOperators.registration());
         TorchRuntime.engine();
         try (NDManager m = NDManager.newBaseManager();
-             TorchScriptModule probe = TorchScriptModule.compile(m, "OperatorProbe", DecoderScript.source(true) + PROBE)) {
+             OperatorProbe probe = new OperatorProbe(m, "rotate_and_store", "qkv: Tensor, cos: Tensor, sin: Tensor, qk_norm: Tensor, cache: Tensor,"
+                     + " write_slots: Tensor, heads: int", "qkv, cos, sin, qk_norm, 1e-6, cache, write_slots, heads")) {
             NDArray qkv = m.randomNormal(0, 1, new Shape(2, 4 * 8), DataType.FLOAT32);
             NDArray cos = m.ones(new Shape(2, 1, 8));
             NDArray sin = m.zeros(new Shape(2, 1, 8));
             NDArray none = m.create(new float[0]);
             NDArray cache = m.zeros(new Shape(5, 2, 1, 8));
             NDArray slots = m.create(new long[] {3, 1});
-            assertRefused(probe, "the cache must be", qkv, cos, sin, none, cache.toType(DataType.FLOAT64, false), slots, 2);
-            assertRefused(probe, "qkv must be float32 [tokens, (heads + 2 * kvHeads) * headDim]", qkv, cos, sin, none, cache, slots, 3);
-            assertRefused(probe, "heads must be positive", qkv, cos, sin, none, cache, slots, 0);
-            assertRefused(probe, "cos and sin must be", qkv, m.ones(new Shape(2, 1, 4)), sin, none, cache, slots, 2);
-            assertRefused(probe, "qk_norm must be", qkv, cos, sin, m.ones(new Shape(2, 8)), cache, slots, 2);
-            assertRefused(probe, "a write slot lies outside the cache", qkv, cos, sin, none, cache, m.create(new long[] {3, 5}), 2);
-            assertRefused(probe, "write_slots must be", qkv, cos, sin, none, cache, m.create(new long[] {3}), 2);
+            probe.assertRefused("the cache must be", qkv, cos, sin, none, cache.toType(DataType.FLOAT64, false), slots, 2);
+            probe.assertRefused("qkv must be float32 [tokens, (heads + 2 * kvHeads) * headDim]", qkv, cos, sin, none, cache, slots, 3);
+            probe.assertRefused("heads must be positive", qkv, cos, sin, none, cache, slots, 0);
+            probe.assertRefused("cos and sin must be", qkv, m.ones(new Shape(2, 1, 4)), sin, none, cache, slots, 2);
+            probe.assertRefused("qk_norm must be", qkv, cos, sin, m.ones(new Shape(2, 8)), cache, slots, 2);
+            probe.assertRefused("a write slot lies outside the cache", qkv, cos, sin, none, cache, m.create(new long[] {3, 5}), 2);
+            probe.assertRefused("write_slots must be", qkv, cos, sin, none, cache, m.create(new long[] {3}), 2);
             float[] untouched = cache.toFloatArray();
             for (float v : untouched) {
                 assertEquals(0f, v, "a refused call writes nothing");
             }
-            try (IValue out = forward(probe, qkv, cos, sin, none, cache, slots, 2)) {
+            try (IValue out = probe.call(qkv, cos, sin, none, cache, slots, 2)) {
                 assertEquals(new Shape(2, 2, 8), out.toTensor((PtNDManager) m).getShape());
             }
         }
@@ -178,17 +167,5 @@ class NativeRotateAndStoreTest {
                 IValue.from(nativeOperator))) {
             return new NDList(out.toTensor((PtNDManager) m).duplicate());
         }
-    }
-
-    private static void assertRefused(TorchScriptModule probe, String reason, NDArray qkv, NDArray cos, NDArray sin, NDArray norm,
-                                      NDArray cache, NDArray slots, int heads) {
-        EngineException refused = assertThrows(EngineException.class, () -> forward(probe, qkv, cos, sin, norm, cache, slots, heads).close());
-        assertTrue(refused.getMessage().contains(NATIVE + ": ") && refused.getMessage().contains(reason), refused.getMessage());
-    }
-
-    private static IValue forward(TorchScriptModule probe, NDArray qkv, NDArray cos, NDArray sin, NDArray norm, NDArray cache, NDArray slots,
-                                  int heads) {
-        return probe.forward(IValue.from((PtNDArray) qkv), IValue.from((PtNDArray) cos), IValue.from((PtNDArray) sin),
-                IValue.from((PtNDArray) norm), IValue.from((PtNDArray) cache), IValue.from((PtNDArray) slots), IValue.from((long) heads));
     }
 }
