@@ -168,15 +168,6 @@ struct DecodeAttention {
       }
     }
   }
-
-  // A parallel region's body. The team may be smaller than `threads` (nested in another region, or
-  // the runtime gave fewer), never larger, so each thread's scores stay its own.
-  static void run_share(void* self) {
-    auto* work = static_cast<DecodeAttention*>(self);
-    int team = std::min(openmp.num_threads(), work->threads);
-    int thread = openmp.thread_num();
-    if (thread < team) work->run(thread, team);
-  }
 };
 
 }  // namespace
@@ -230,11 +221,7 @@ void decode_attention(StableIValue* stack, uint64_t, uint64_t) {
   work.partials.resize(static_cast<size_t>(b * work.chunks * work.partial_floats()));
   // Allocated last: nothing can throw between here and its handing over.
   AtenTensorHandle result = new_matrix(checks, b, kv_heads * group * head_dim, &work.out);
-  if (parallel) {
-    openmp.parallel(DecodeAttention::run_share, &work, 0, 0);
-  } else {
-    work.run(0, 1);
-  }
+  run_on_threads(work, parallel);
   work.combine();
   stack[0] = reinterpret_cast<StableIValue>(result);
 }

@@ -159,14 +159,6 @@ struct Int4Linear {
     int64_t per_thread = (blocks + team - 1) / team;
     run_blocks(std::min(blocks, thread * per_thread), std::min(blocks, (thread + 1) * per_thread));
   }
-
-  // A parallel region's body; the team may be smaller than `threads`, never larger.
-  static void run_share(void* self) {
-    auto* work = static_cast<Int4Linear*>(self);
-    int team = std::min(openmp.num_threads(), work->threads);
-    int thread = openmp.thread_num();
-    if (thread < team) work->run(thread, team);
-  }
 };
 
 }  // namespace
@@ -220,13 +212,7 @@ void int4_linear(StableIValue* stack, uint64_t, uint64_t) {
   work.threads = parallel ? std::max(1, openmp.max_threads()) : 1;
   parallel = parallel && work.threads > 1 && outputs > 16;
   AtenTensorHandle result = new_matrix(checks, rows, outputs, &work.out);
-  if (rows > 0) {
-    if (parallel) {
-      openmp.parallel(Int4Linear::run_share, &work, 0, 0);
-    } else {
-      work.run(0, 1);
-    }
-  }
+  if (rows > 0) run_on_threads(work, parallel);
   stack[0] = reinterpret_cast<StableIValue>(result);
 }
 

@@ -129,6 +129,25 @@ inline float exp_approx(float y) {
   return y != y ? y : y > 88.72f ? INFINITY : y < -87.33f ? 0.0f : p * twice * two_to_k;
 }
 
+// Runs work.run(thread, team) on each of libtorch's OpenMP threads, or work.run(0, 1) on the
+// calling thread when not `parallel`. The team may be smaller than work.threads (nested in another
+// region, or the runtime gave fewer), never larger, so per-thread scratch sized by it stays each
+// thread's own.
+template <typename Work> void run_on_threads(Work& work, bool parallel) {
+  if (!parallel) {
+    work.run(0, 1);
+    return;
+  }
+  openmp.parallel(
+      [](void* self) {
+        auto* shared = static_cast<Work*>(self);
+        int team = openmp.num_threads() < shared->threads ? openmp.num_threads() : shared->threads;
+        int thread = openmp.thread_num();
+        if (thread < team) shared->run(thread, team);
+      },
+      &work, 0, 0);
+}
+
 // A row of n floats at `row`, `stride` apart: the row itself where they are adjacent, else a
 // dense copy in `scratch` (a matmul's output may be a view whose rows are strided, as the
 // decoder's batched row blocks return for 16 or 32 rows).
