@@ -41,7 +41,7 @@ void rotate_head(const float* x, const float* norm, float eps, const float* cos,
 
 }  // namespace
 
-// rotate_and_store(Tensor qkv, Tensor cos, Tensor sin, Tensor qk_norm, float eps, Tensor cache,
+// rotate_and_store(Tensor qkv, Tensor cos, Tensor sin, Tensor qk_norm, float eps, Tensor(a!) cache,
 //                  Tensor write_slots, int heads) -> Tensor
 //   qkv: float32 [tokens, (heads + 2 * kvHeads) * headDim], the queries', keys' and values' heads in
 //     turn

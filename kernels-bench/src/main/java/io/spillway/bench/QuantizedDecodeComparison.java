@@ -29,7 +29,10 @@ import java.util.Random;
  *
  * <pre>java -cp kernels-bench/target/benchmarks.jar io.spillway.bench.QuantizedDecodeComparison [rounds] [seconds per cell] [formats]</pre>
  *
- * <p>formats: comma-separated, as {@link ModelShapes#smolLm2_135m(String)} takes them; default {@code none,int8,awq-int4}.
+ * <p>formats: comma-separated, as {@link ModelShapes#smolLm2_135m(String)} takes them (an int4 format's
+ * {@code @libtorch} or {@code @spillway} picks its kernel); default {@code none,int8,awq-int4}. Decodes
+ * attend as the server's default does here ({@code gather-native} on a CPU where the native operators
+ * run), prefills through libtorch's ops.
  */
 public final class QuantizedDecodeComparison {
 
@@ -96,7 +99,7 @@ public final class QuantizedDecodeComparison {
         models.forEach(LoadedModel::close);
     }
 
-    /** Decodes attend as a server's do by default on this machine, every format alike: what this compares is the weight formats. */
+    /** Decodes attend as a server's decodes do by default on this machine, every format alike: what this compares is the weight formats. */
     private static Workload decode(DecoderModel model, int batch, int context, NDManager owner) {
         DecodeSteps.Step step = DecodeSteps.decode(model, batch, context, AttentionChoice.forTarget(model.target()), owner);
         return new Workload("decode b=" + batch, batch, step.batch(), step.attention());

@@ -3,8 +3,10 @@ package io.spillway.models.arch;
 import java.util.List;
 
 /**
- * Whether libtorch's int4 weight-only kernel ({@code _weight_int4pack_mm} and its CPU counterpart)
- * can apply a projection, decided from its shape and group size at load. Its constraints, as
+ * Whether the int4 kernels can apply a projection, decided from its shape and group size at load:
+ * libtorch's weight-only kernel ({@code _weight_int4pack_mm} and its CPU counterpart), whose
+ * constraints Spillway's {@code spillway::int4_linear} shares (groups of 32 inputs or more, outputs
+ * 16 at a time). libtorch's constraints, as
  * libtorch 2.7 checks them (and a test runs them): a group size of 32, 64, 128 or 256, and output
  * channels a multiple of 16. A larger group splits exactly into kernel groups (repeated scales),
  * so per-channel or 512-wide groups still run on the kernel; anything else is dequantized.

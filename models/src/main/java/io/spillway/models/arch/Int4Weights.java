@@ -18,7 +18,7 @@ import java.util.List;
  * and zeros {@code [groups, out, 2]} and whether the script can read the packed weight back for a
  * dense matmul at many rows (see {@code int4_project}); in {@link Int4Layout#SPILLWAY} Spillway's
  * weight for {@code spillway::int4_linear} and its float32 scales and offsets {@code [2, groups,
- * out]}. The entries live only on the native side (DJL cannot hold bfloat16).
+ * out]}. The entries live only on the native side (DJL cannot hold LIBTORCH's bfloat16 scales).
  */
 @ScriptType("List[Tuple[Tensor, Tensor, bool]]")
 public final class Int4Weights extends PackedProjections {
@@ -34,7 +34,7 @@ public final class Int4Weights extends PackedProjections {
     /** How every packed entry is laid out. */
     private final Int4Layout layout;
 
-    /** What the load summary and {@code /v1/models} name as the kernel of the packed projections, by device. */
+    /** What the load summary and {@code /v1/models} name as the kernel of the packed projections, by device and layout. */
     String kernel(ComputeTarget target) {
         if (target.isGpu()) {
             return "aten _weight_int4pack_mm";

@@ -36,8 +36,9 @@ public final class NativeOperators {
         /**
          * {@code ops.spillway.*} are callable from scripts compiled in this process.
          *
-         * @param parallel   whether they spread their work over libtorch's OpenMP threads (they find
-         *                   them through libtorch's own libgomp), or run on the calling thread
+         * @param parallel   whether decode_attention and int4_linear spread their work over libtorch's
+         *                   OpenMP threads (found through libtorch's own libgomp) or run on the calling
+         *                   thread; the other operators' rows are too short to share
          * @param int4Linear whether this CPU runs {@code spillway::int4_linear} (it needs AVX-512 VNNI;
          *                   elsewhere the operator refuses and int4 projections keep libtorch's kernel)
          */

@@ -83,6 +83,11 @@ class Int4CheckpointTest {
                 + (Int4DenseProjectionTest.libtorchRunsAvx512() ? " (from " + Int4Weights.DENSE_ROWS + " rows: dequantized to bfloat16, mm, for 2 of its 8)" : "");
     }
 
+    /** The operator the layout's kernel runs as, in libtorch's profiler, at the few rows of {@link #logits(DecoderModel)}. */
+    String kernelOperator() {
+        return "aten::_weight_int4pack_mm_for_cpu";
+    }
+
     /** How far the layout's kernel may move logits from the dequantized float model's: {@value #TOLERANCE} for libtorch's. */
     double tolerance() {
         return TOLERANCE;
@@ -219,6 +224,25 @@ class Int4CheckpointTest {
             int4 = logits(model.model());
         }
         assertTrue(maxDiff(int4, logitsOf(written.dequantized())) < tolerance());
+    }
+
+    /**
+     * The layers of a checkpoint loaded in this layout run on its kernel: each of the 8 projections
+     * (2 layers) once in each of {@link #logits(DecoderModel)}'s 7 passes, and never on the other.
+     */
+    @Test
+    void theLayersRunOnTheLayoutsKernel() throws Exception {
+        Path original = kernelSized().writeTo(temp.resolve("float"));
+        Path int4 = new Int4CheckpointWriter(Format.AWQ, 32).write(original, temp.resolve("awq"), temp.resolve("awq-dq")).int4();
+        try (LoadedModel model = load(int4)) {
+            java.util.Map<String, Integer> kernels = ProfiledOps.of(() -> logits(model.model())).kernels();
+            assertEquals(7 * 8, kernels.getOrDefault(kernelOperator(), 0), kernels.toString());
+            for (String other : List.of("aten::_weight_int4pack_mm_for_cpu", "spillway::int4_linear")) {
+                if (!other.equals(kernelOperator())) {
+                    assertEquals(0, kernels.getOrDefault(other, 0), kernels.toString());
+                }
+            }
+        }
     }
 
     /** AWQ's modules_to_not_convert: a projection stored as float beside int4 ones runs as float, the rest on the kernel. */

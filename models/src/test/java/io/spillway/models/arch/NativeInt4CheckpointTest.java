@@ -10,7 +10,7 @@ import org.junit.jupiter.api.BeforeAll;
  * float beside int4 ones, an int8 LM head and random weights must be the dequantized float model's
  * within {@value #TOLERANCE}. Its activations are quantized to a 64,516th of each 32 inputs'
  * largest magnitude (an int8 and an int8 of its residual), finer than the bfloat16 libtorch's kernel
- * takes: measured 0.0014-0.0034 here against libtorch's 0.06-0.15 on the same checkpoints. With a
+ * takes: measured 0.0014-0.0034 here against libtorch's 0.06-0.10 on the same checkpoints. With a
  * single int8 (no residual) it measured 0.29-0.86, which fails. Runs where the operator does;
  * {@link NativeInt4LinearTest} asserts that it does on every CPU with AVX-512 VNNI.
  */
@@ -42,6 +42,11 @@ class NativeInt4CheckpointTest extends Int4CheckpointTest {
     @Override
     double tolerance() {
         return TOLERANCE;
+    }
+
+    @Override
+    String kernelOperator() {
+        return "spillway::int4_linear";
     }
 
     /** float32 scales and offsets. */

@@ -2,6 +2,7 @@ package io.spillway.models.arch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -79,6 +80,16 @@ class NativeInt4LinearTest {
         assertEquals(vnni ? Int4Layout.SPILLWAY : Int4Layout.LIBTORCH, Int4Layout.forTarget(ComputeTarget.cpuFloat32()));
         assertEquals(Int4Layout.LIBTORCH, Int4Layout.forTarget(new ComputeTarget(ai.djl.Device.cpu(), DataType.BFLOAT16)));
         assertEquals(Int4Layout.LIBTORCH, Int4Layout.forTarget(new ComputeTarget(ai.djl.Device.gpu(), DataType.FLOAT32)));
+    }
+
+    @Test
+    void spillwaysLayoutIsRefusedWhereItsOperatorCannotRun() {
+        for (ComputeTarget target : List.of(new ComputeTarget(ai.djl.Device.gpu(), DataType.FLOAT32),
+                new ComputeTarget(ai.djl.Device.cpu(), DataType.BFLOAT16))) {
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> new WeightLoader(null, null, target, ProjectionLayout.LINEAR, Quantization.NONE, Int4Layout.SPILLWAY));
+            assertTrue(refused.getMessage().contains("int4 layout SPILLWAY is for a float32 model on a CPU"), refused.getMessage());
+        }
     }
 
     /** Rows, inputs, outputs, group: one row and more, row tiles of 4 and each remainder after them, one output block and many. */
@@ -242,7 +253,7 @@ class NativeInt4LinearTest {
     }
 
     @Test
-    void theDecoderSendsItsInt4ProjectionsToTheOperator() {
+    void int4ProjectSendsSpillwaysLayoutToTheOperator() {
         assumeTrue(operatorRuns(), "spillway::int4_linear does not run here: " + NativeOperators.registration());
         float[][] x = new float[2][64];
         x[1][7] = 1;
