@@ -208,15 +208,13 @@ void decode_attention(StableIValue* stack, uint64_t, uint64_t) {
 
   DecodeAttention work{cache.data<float>(), q.data<float>(), q.stride(0), q.stride(1), slots, masked ? mask.data<float>() : nullptr,
                        b, kv_heads, group, head_dim, length, 1, nullptr, {}, {}, 1};
-  // Below about 2^16 multiply-adds (a 64-wide head's group of 3 over 340 keys) a parallel region's
-  // hand-off costs more than it saves. With fewer sequences than twice the threads, each
-  // sequence's context is split into chunks (of 64 positions at least) so that every thread has
-  // some; and chunks hold 4,096 positions at most, which bounds each thread's scores.
-  bool parallel = openmp.parallel != nullptr && b * kv_heads * length * group * head_dim >= (1 << 16);
-  work.threads = parallel ? std::max(1, openmp.max_threads()) : 1;
-  int64_t wanted = parallel ? (2 * work.threads + b - 1) / b : 1;
+  // With fewer sequences than twice the threads, each sequence's context is split into chunks (of
+  // 64 positions at least) so that every thread has some; and chunks hold 4,096 positions at most,
+  // which bounds each thread's scores.
+  work.threads = threads_for(b * kv_heads * length * group * head_dim);
+  int64_t wanted = work.threads > 1 ? (2 * work.threads + b - 1) / b : 1;
   work.chunks = std::max<int64_t>({1, std::min(wanted, length / 64), (length + MAX_CHUNK - 1) / MAX_CHUNK});
-  parallel = parallel && work.threads > 1 && b * work.chunks > 1;
+  bool parallel = work.threads > 1 && b * work.chunks > 1;
   work.scores.resize(static_cast<size_t>(work.threads * work.heads() * work.chunk_length()));
   work.partials.resize(static_cast<size_t>(b * work.chunks * work.partial_floats()));
   // Allocated last: nothing can throw between here and its handing over.

@@ -207,10 +207,8 @@ void int4_linear(StableIValue* stack, uint64_t, uint64_t) {
     quantize_row(work.x + r * inputs, inputs, work.group, work.quantized.coarse.data() + r * inputs, work.quantized.fine.data() + r * inputs,
                  work.quantized.scales.data() + r * (inputs / BLOCK), work.quantized.sums.data() + r * groups);
   }
-  // As decode_attention: below about 2^16 multiply-adds a parallel region costs more than it saves.
-  bool parallel = openmp.parallel != nullptr && rows * inputs * outputs >= (1 << 16);
-  work.threads = parallel ? std::max(1, openmp.max_threads()) : 1;
-  parallel = parallel && work.threads > 1 && outputs > 16;
+  work.threads = threads_for(rows * inputs * outputs);
+  bool parallel = work.threads > 1 && outputs > 16;
   AtenTensorHandle result = new_matrix(checks, rows, outputs, &work.out);
   if (rows > 0) run_on_threads(work, parallel);
   stack[0] = reinterpret_cast<StableIValue>(result);

@@ -30,6 +30,8 @@ std::vector<int64_t> row_offsets(const TensorArgument& x, int64_t rows) {
   return offsets;
 }
 
+}  // namespace
+
 SPILLWAY_CLONES
 void normalize_row(const float* row, const float* weight, int64_t width, float eps, float* y) {
   float squares = 0;
@@ -45,8 +47,6 @@ void normalize_row(const float* row, const float* weight, int64_t width, float e
   }
 }
 
-}  // namespace
-
 // rms_norm(Tensor x, Tensor weight, float eps) -> Tensor
 //   x: float32, normalized over its last axis
 //   weight: float32 of x's trailing shape (usually [width]; q/k norms' [heads, width] give each
@@ -55,9 +55,7 @@ void normalize_row(const float* row, const float* weight, int64_t width, float e
 void rms_norm(StableIValue* stack, uint64_t, uint64_t) {
   Checks checks("rms_norm");
   TensorArgument x(stack[0]), weight(stack[1]);
-  double eps;
-  static_assert(sizeof eps == sizeof stack[2], "a float argument is a double in its slot");
-  std::memcpy(&eps, &stack[2], sizeof eps);
+  float eps = static_cast<float>(double_argument(stack[2]));
   checks.require(x.device_type() == CPU && weight.device_type() == CPU, "every tensor must be on the CPU");
   checks.require(x.dtype() == FLOAT32 && x.dim() >= 1, "x must be float32");
   int64_t width = x.size(x.dim() - 1);
@@ -74,8 +72,7 @@ void rms_norm(StableIValue* stack, uint64_t, uint64_t) {
   std::vector<float> scratch;
   for (int64_t r = 0; r < rows; r++) {
     const float* row = dense_row(x.data<float>() + offsets[r], x.stride(x.dim() - 1), width, scratch);
-    normalize_row(row, weighted ? weight.data<float>() + (r % weight_rows) * width : nullptr, width, static_cast<float>(eps),
-                  out + r * width);
+    normalize_row(row, weighted ? weight.data<float>() + (r % weight_rows) * width : nullptr, width, eps, out + r * width);
   }
   stack[0] = reinterpret_cast<StableIValue>(result);
 }

@@ -24,12 +24,7 @@ void rotate_head(const float* x, const float* norm, float eps, const float* cos,
                  float* out) {
   const float* source = x;
   if (norm != nullptr) {
-    float squares = 0;
-#pragma omp simd reduction(+ : squares)
-    for (int64_t d = 0; d < width; d++) squares += x[d] * x[d];
-    float inverse = 1.0f / std::sqrt(squares / static_cast<float>(width) + eps);
-#pragma omp simd
-    for (int64_t d = 0; d < width; d++) scratch[d] = x[d] * inverse * norm[d];
+    normalize_row(x, norm, width, eps, scratch);
     source = scratch;
   }
   int64_t half = width / 2;
@@ -53,8 +48,7 @@ void rotate_head(const float* x, const float* norm, float eps, const float* cos,
 void rotate_and_store(StableIValue* stack, uint64_t, uint64_t) {
   Checks checks("rotate_and_store");
   TensorArgument qkv(stack[0]), cos(stack[1]), sin(stack[2]), qk_norm(stack[3]), cache(stack[5]), write_slots(stack[6]);
-  double eps;
-  std::memcpy(&eps, &stack[4], sizeof eps);
+  float eps = static_cast<float>(double_argument(stack[4]));
   int64_t heads = static_cast<int64_t>(stack[7]);
   checks.require(qkv.device_type() == CPU && cos.device_type() == CPU && sin.device_type() == CPU && qk_norm.device_type() == CPU
                      && cache.device_type() == CPU && write_slots.device_type() == CPU,
@@ -99,7 +93,7 @@ void rotate_and_store(StableIValue* stack, uint64_t, uint64_t) {
     float* keys = stored + slot[t] * slot_floats;
     for (int64_t h = 0; h < heads + kv_heads; h++) {
       float* out = h < heads ? q + (t * heads + h) * head_dim : keys + (h - heads) * head_dim;
-      rotate_head(row + h * head_dim, normed ? norms + h * head_dim : nullptr, static_cast<float>(eps), c, s, head_dim, scratch, out);
+      rotate_head(row + h * head_dim, normed ? norms + h * head_dim : nullptr, eps, c, s, head_dim, scratch, out);
     }
     std::memcpy(keys + kv_heads * head_dim, row + (heads + kv_heads) * head_dim, kv_heads * head_dim * sizeof(float));
   }

@@ -64,19 +64,27 @@ constexpr int32_t FLOAT32 = 6;
 constexpr int32_t CPU = 0;
 
 // An operator's tensor argument: the dispatcher hands over a new handle per argument, which the
-// operator owns and must delete.
+// operator owns and must delete. Its metadata is read through the ABI once, here: the checks and
+// loops that follow ask for sizes and strides many times a call.
 class TensorArgument {
  public:
-  explicit TensorArgument(StableIValue slot) : handle_(reinterpret_cast<AtenTensorHandle>(slot)) {}
+  explicit TensorArgument(StableIValue slot) : handle_(reinterpret_cast<AtenTensorHandle>(slot)) {
+    abi.get_dim(handle_, &dim_);
+    abi.get_sizes(handle_, &sizes_);
+    abi.get_strides(handle_, &strides_);
+    abi.get_dtype(handle_, &dtype_);
+    abi.get_device_type(handle_, &device_type_);
+    abi.get_data_ptr(handle_, &data_);
+  }
   ~TensorArgument() { abi.delete_tensor_object(handle_); }
   TensorArgument(const TensorArgument&) = delete;
   TensorArgument& operator=(const TensorArgument&) = delete;
 
-  int64_t dim() const { int64_t d; abi.get_dim(handle_, &d); return d; }
-  int64_t size(int64_t i) const { int64_t* s; abi.get_sizes(handle_, &s); return s[i]; }
-  int64_t stride(int64_t i) const { int64_t* s; abi.get_strides(handle_, &s); return s[i]; }
-  int32_t dtype() const { int32_t t; abi.get_dtype(handle_, &t); return t; }
-  int32_t device_type() const { int32_t t; abi.get_device_type(handle_, &t); return t; }
+  int64_t dim() const { return dim_; }
+  int64_t size(int64_t i) const { return sizes_[i]; }
+  int64_t stride(int64_t i) const { return strides_[i]; }
+  int32_t dtype() const { return dtype_; }
+  int32_t device_type() const { return device_type_; }
   int64_t numel() const {
     int64_t n = 1;
     for (int64_t i = 0; i < dim(); i++) n *= size(i);
@@ -91,15 +99,34 @@ class TensorArgument {
     }
     return true;
   }
-  template <typename T> const T* data() const {
-    void* p;
-    abi.get_data_ptr(handle_, &p);
-    return static_cast<const T*>(p);
-  }
+  template <typename T> const T* data() const { return static_cast<const T*>(data_); }
 
  private:
   AtenTensorHandle handle_;
+  int64_t dim_;
+  int64_t* sizes_;
+  int64_t* strides_;
+  int32_t dtype_;
+  int32_t device_type_;
+  void* data_;
 };
+
+// A float argument: the boxed stack holds it as a double's bits.
+inline double double_argument(StableIValue slot) {
+  double value;
+  static_assert(sizeof value == sizeof slot, "a float argument is a double in its slot");
+  std::memcpy(&value, &slot, sizeof value);
+  return value;
+}
+
+// Below about 2^16 multiply-adds (a 64-wide head's group of 3 over 340 keys) a parallel region's
+// hand-off costs more than it saves: the threads a call of that much work should use, 1 where it
+// is too little or this libtorch links no libgomp.
+inline int threads_for(int64_t multiply_adds) {
+  if (openmp.parallel == nullptr || multiply_adds < (int64_t{1} << 16)) return 1;
+  int threads = openmp.max_threads();
+  return threads > 1 ? threads : 1;
+}
 
 // Checks an operator's arguments: a failure reaches the caller as an error naming the operator.
 class Checks {
@@ -188,6 +215,9 @@ inline AtenTensorHandle new_tensor_like(const Checks& checks, const TensorArgume
   for (int64_t i = 0; i < like.dim(); i++) sizes[i] = like.size(i);
   return new_dense(checks, sizes, like.dim(), data);
 }
+
+// x / sqrt(mean(x^2) + eps) * weight over one row of `width` (weight null for none), into y.
+void normalize_row(const float* row, const float* weight, int64_t width, float eps, float* y);
 
 // The operators, boxed as libtorch calls them.
 void decode_attention(StableIValue* stack, uint64_t, uint64_t);

@@ -1,6 +1,5 @@
 package io.spillway.models.arch;
 
-import ai.djl.ndarray.types.DataType;
 import io.spillway.models.runtime.ComputeTarget;
 import io.spillway.models.runtime.NativeOperators;
 
@@ -19,10 +18,6 @@ public enum Int4Layout {
 
     /** SPILLWAY for a float32 model on a CPU where {@code spillway::int4_linear} runs, LIBTORCH otherwise. */
     public static Int4Layout forTarget(ComputeTarget target) {
-        if (target.isGpu() || target.dtype() != DataType.FLOAT32) {
-            return LIBTORCH;
-        }
-        return NativeOperators.registration() instanceof NativeOperators.Registration.Registered registered && registered.int4Linear()
-                ? SPILLWAY : LIBTORCH;
+        return NativeOperators.serveInt4(target) ? SPILLWAY : LIBTORCH;
     }
 }

@@ -1,6 +1,5 @@
 package io.spillway.models.attention;
 
-import ai.djl.ndarray.types.DataType;
 import io.spillway.models.checkpoint.ModelConfig;
 import io.spillway.models.kv.PagedKvCache;
 import io.spillway.models.runtime.ComputeTarget;
@@ -43,7 +42,7 @@ public enum AttentionChoice {
         if (target.isGpu()) {
             return BLOCKS_SDPA;
         }
-        return target.dtype() == DataType.FLOAT32 && NativeOperators.registered() ? GATHER_NATIVE : GATHER;
+        return NativeOperators.serve(target) ? GATHER_NATIVE : GATHER;
     }
 
     /** {@code auto} (the target's), {@code gather}, {@code gather-native}, {@code blocks-matmul} or {@code blocks-sdpa}; null for auto. */

@@ -1,5 +1,6 @@
 package io.spillway.models.runtime;
 
+import ai.djl.ndarray.types.DataType;
 import com.sun.jna.Library;
 import com.sun.jna.Native;
 import com.sun.jna.Platform;
@@ -82,6 +83,19 @@ public final class NativeOperators {
     /** Whether {@code ops.spillway.*} are registered in this process. */
     public static boolean registered() {
         return registration() instanceof Registration.Registered;
+    }
+
+    /**
+     * Whether the operators serve a model on {@code target}: on the CPU, in float32 (the dtype they
+     * take), registered here. The target is looked at first, so a GPU's never loads them.
+     */
+    public static boolean serve(ComputeTarget target) {
+        return !target.isGpu() && target.dtype() == DataType.FLOAT32 && registered();
+    }
+
+    /** Whether {@code spillway::int4_linear} serves {@code target}: as {@link #serve}, on a CPU with AVX-512 VNNI. */
+    public static boolean serveInt4(ComputeTarget target) {
+        return serve(target) && registration() instanceof Registration.Registered registered && registered.int4Linear();
     }
 
     private static Loaded load() {
