@@ -41,11 +41,16 @@ def weights_asymmetric(w):
     return ((np.clip(np.round(w / s[:, None]) + z[:, None], -128, 127) - z[:, None]) * s[:, None])
 
 
-def weights_group32(w):  # llama.cpp Q8_0's grid: a scale per 32 inputs (fbgemm has no such kernel)
-    o, i = w.shape
-    g = w.reshape(o, -1, 32) if i % 32 == 0 else w.reshape(o, 1, i)
-    s = np.maximum(np.abs(g).max(-1, keepdims=True) / 127, 1e-12)
-    return (np.clip(np.round(g / s), -127, 127) * s).reshape(o, i)
+def blocks_of_32(i):  # the last block of a width that is not a multiple of 32 is short (padded with zeros in Java)
+    return [(b, min(b + 32, i)) for b in range(0, i, 32)]
+
+
+def weights_group32(w):  # llama.cpp Q8_0's grid, Spillway's int8_linear: a scale per output and 32 inputs
+    out = np.empty_like(w)
+    for a, b in blocks_of_32(w.shape[1]):
+        s = np.maximum(np.abs(w[:, a:b]).max(1, keepdims=True) / 127, 1e-12)
+        out[:, a:b] = np.clip(np.round(w[:, a:b] / s), -127, 127) * s
+    return out
 
 
 def weights_noise(seed, amplitude=1.0):  # uniform error of round-to-nearest's size, another draw
@@ -71,6 +76,20 @@ def acts_rows_scaled(x):  # the script's int8_project: rows of a multi-row call 
         return uint8(x)
     r = np.abs(x).max(1, keepdims=True)
     return uint8(x / r) * r
+
+
+def acts_blocks(residual):  # int8 per 32 inputs of a row (llama.cpp's Q8_0 activations), and Spillway's residual int8
+    def quantize(x):
+        out = np.empty_like(x)
+        for a, b in blocks_of_32(x.shape[1]):
+            g = x[:, a:b]
+            m = np.abs(g).max(1, keepdims=True)
+            s = np.where(m > 0, m / 127, 1.0)
+            c = np.round(g / s)
+            f = np.clip(np.round((g - c * s) / s * 254), -127, 127) if residual else 0
+            out[:, a:b] = (c + f / 254) * s
+        return out
+    return quantize
 
 
 class Model:
@@ -185,10 +204,12 @@ if __name__ == '__main__':
     print(f'float32 NLL per token of the reference ids {FLOAT_NLL:.5f}')
     report('W int8 sym + A uint8 per call (before)', Model(weights_symmetric, acts_per_call))
     report('W int8 sym + A rows scaled', Model(weights_symmetric, acts_rows_scaled))
-    report('W int8 asym + A rows scaled (now)', Model(weights_asymmetric, acts_rows_scaled))
+    report('W int8 asym + A rows scaled (fbgemm)', Model(weights_asymmetric, acts_rows_scaled))
     report('W int8 sym only', Model(weights_symmetric))
     report('W int8 asym only', Model(weights_asymmetric))
-    report('W Q8_0-like group 32 only', Model(weights_group32))
+    report('W Q8_0 grid only', Model(weights_group32))
+    report('W Q8_0 grid + A int8 per 32 (llama.cpp Q8_0)', Model(weights_group32, acts_blocks(False)))
+    report('W Q8_0 grid + A int8+residual per 32 (Spillway)', Model(weights_group32, acts_blocks(True)))
     report('A uint8 per call only', Model(None, acts_per_call))
     for name in PROJ:
         report(f'only {name}: W int8 sym + A per call', Model(weights_symmetric, acts_per_call, only={name}))
@@ -198,7 +219,8 @@ if __name__ == '__main__':
         report(f'W uniform noise x{amplitude}, seed 0', Model(weights_noise(0, amplitude)))
     # Prefill: every row of a whole continuation in one call.
     for name, model in (('per call', Model(weights_symmetric, acts_per_call)), ('rows scaled', Model(weights_symmetric, acts_rows_scaled)),
-                        ('asym + rows scaled', Model(weights_asymmetric, acts_rows_scaled))):
+                        ('asym + rows scaled', Model(weights_asymmetric, acts_rows_scaled)),
+                        ('Spillway int8_linear', Model(weights_group32, acts_blocks(True)))):
         kl, tokens = 0.0, 0
         for c in REF:
             ids = c['prompt_ids'] + c['greedy_ids'][:-1]

@@ -53,6 +53,7 @@ extern "C" __attribute__((visibility("default"))) const char* spillway_register_
   if (abi.library_init_fragment("spillway", __FILE__, __LINE__, &definitions) != 0
       || abi.library_def(definitions, "decode_attention(Tensor cache, Tensor q, Tensor context_slots, Tensor mask, int group) -> Tensor") != 0
       || abi.library_def(definitions, "int4_linear(Tensor x, Tensor weight, Tensor scale_offsets) -> Tensor") != 0
+      || abi.library_def(definitions, "int8_linear(Tensor x, Tensor weight, Tensor scales) -> Tensor") != 0
       || abi.library_def(definitions, "rms_norm(Tensor x, Tensor weight, float eps) -> Tensor") != 0
       || abi.library_def(definitions, "rotate_and_store(Tensor qkv, Tensor cos, Tensor sin, Tensor qk_norm, float eps, Tensor(a!) cache, "
                                       "Tensor write_slots, int heads) -> Tensor") != 0
@@ -60,6 +61,7 @@ extern "C" __attribute__((visibility("default"))) const char* spillway_register_
       || abi.library_init_impl("spillway", "CPU", __FILE__, __LINE__, &implementations) != 0
       || abi.library_impl(implementations, "decode_attention", decode_attention) != 0
       || abi.library_impl(implementations, "int4_linear", int4_linear) != 0
+      || abi.library_impl(implementations, "int8_linear", int8_linear) != 0
       || abi.library_impl(implementations, "rms_norm", rms_norm) != 0
       || abi.library_impl(implementations, "rotate_and_store", rotate_and_store) != 0
       || abi.library_impl(implementations, "swiglu", swiglu) != 0) {
@@ -74,7 +76,7 @@ extern "C" __attribute__((visibility("default"))) int spillway_operators_paralle
   return openmp.parallel != nullptr;
 }
 
-// Whether this CPU runs spillway::int4_linear (1: it has AVX-512 VNNI) or the operator refuses (0).
+// Whether this CPU runs spillway::int4_linear and int8_linear (1: it has AVX-512 VNNI) or they refuse (0).
 extern "C" __attribute__((visibility("default"))) int spillway_int4_linear_supported() {
   return int4_linear_supported();
 }

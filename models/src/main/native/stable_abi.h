@@ -222,6 +222,7 @@ void normalize_row(const float* row, const float* weight, int64_t width, float e
 // The operators, boxed as libtorch calls them.
 void decode_attention(StableIValue* stack, uint64_t, uint64_t);
 void int4_linear(StableIValue* stack, uint64_t, uint64_t);
+void int8_linear(StableIValue* stack, uint64_t, uint64_t);
 void rms_norm(StableIValue* stack, uint64_t, uint64_t);
 void rotate_and_store(StableIValue* stack, uint64_t, uint64_t);
 void swiglu(StableIValue* stack, uint64_t, uint64_t);

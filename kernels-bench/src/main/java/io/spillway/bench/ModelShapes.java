@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.spillway.models.DummyShapes;
 import io.spillway.models.LoadedModel;
 import io.spillway.models.ModelLoadOptions;
-import io.spillway.models.arch.Int4Layout;
+import io.spillway.models.arch.QuantizedKernels;
 import io.spillway.models.runtime.ComputeTarget;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -37,23 +37,28 @@ public final class ModelShapes {
      * The SmolLM2-135M shape in one of the weight formats the benchmarks compare: a
      * {@link io.spillway.models.arch.Quantization} value ({@code none}, {@code int8}, ...) applied on
      * load, or {@code awq-int4} / {@code gptq-int4}, random int4 checkpoints in groups of 64 (576, its
-     * width, is not a multiple of 128), optionally with {@code @libtorch} or {@code @spillway} for the
-     * int4 layout (and kernel; the target's by default) and followed by {@code +} and a quantization
-     * on load ({@code awq-int4+lm-head=int8}, {@code awq-int4@libtorch+lm-head=int8}).
+     * width, is not a multiple of 128) followed by {@code +} and a quantization on load
+     * ({@code awq-int4+lm-head=int8}); either optionally with {@code @libtorch} or {@code @spillway}
+     * after the format for the quantized kernels (and their layouts; the target's by default):
+     * {@code int8@libtorch}, {@code awq-int4@libtorch+lm-head=int8}.
      */
     public static ModelLoadOptions smolLm2_135m(String weights) {
         String[] int4AndOnLoad = weights.split("\\+", 2);
-        String[] formatAndLayout = int4AndOnLoad[0].split("@", 2);
-        if (formatAndLayout[0].endsWith("-int4")) {
-            String method = formatAndLayout[0].substring(0, formatAndLayout[0].length() - "-int4".length());
-            ModelLoadOptions options = options(int4(DummyShapes.smolLm2_135m(), method, 64));
-            if (formatAndLayout.length == 2) {
-                options = options.withInt4Layout(Int4Layout.valueOf(formatAndLayout[1].toUpperCase(Locale.ROOT)));
+        String[] formatAndKernels = int4AndOnLoad[0].split("@", 2);
+        ModelLoadOptions options;
+        if (formatAndKernels[0].endsWith("-int4")) {
+            String method = formatAndKernels[0].substring(0, formatAndKernels[0].length() - "-int4".length());
+            options = options(int4(DummyShapes.smolLm2_135m(), method, 64));
+            if (int4AndOnLoad.length == 2) {
+                options = options.withQuantization(io.spillway.models.arch.Quantization.parse(int4AndOnLoad[1]));
             }
-            return int4AndOnLoad.length == 1 ? options
-                    : options.withQuantization(io.spillway.models.arch.Quantization.parse(int4AndOnLoad[1]));
+        } else {
+            options = options(DummyShapes.smolLm2_135m()).withQuantization(io.spillway.models.arch.Quantization.parse(formatAndKernels[0]));
         }
-        return options(DummyShapes.smolLm2_135m()).withQuantization(io.spillway.models.arch.Quantization.parse(weights));
+        if (formatAndKernels.length == 2) {
+            options = options.withQuantizedKernels(QuantizedKernels.valueOf(formatAndKernels[1].toUpperCase(Locale.ROOT)));
+        }
+        return options;
     }
 
     /** How to load a random-weight model of this shape in float32 on the CPU. */

@@ -60,7 +60,7 @@ public final class LoadedModel implements AutoCloseable {
         try (TensorSource source = options.format() == LoadFormat.DUMMY
                 ? new DummyWeights(config, options.dummySeed())
                 : SafetensorsCheckpoint.open(dir)) {
-            DecoderModel model = DecoderModel.load(source, config, options.target(), options.projectionLayout(), options.quantization(), options.int4Layout(),
+            DecoderModel model = DecoderModel.load(source, config, options.target(), options.projectionLayout(), options.quantization(), options.kernels(),
                     maxLength);
             return new LoadedModel(dir.toAbsolutePath().normalize().getFileName().toString(), dir, config, generation,
                     tokenizerConfig, tokenizer, model, options.format(), options.attention());

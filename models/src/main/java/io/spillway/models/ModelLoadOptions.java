@@ -1,6 +1,6 @@
 package io.spillway.models;
 
-import io.spillway.models.arch.Int4Layout;
+import io.spillway.models.arch.QuantizedKernels;
 import io.spillway.models.arch.ProjectionLayout;
 import io.spillway.models.attention.AttentionChoice;
 import io.spillway.models.arch.Quantization;
@@ -20,17 +20,18 @@ import java.nio.file.Path;
  * @param quantization     which weights are quantized as they load ({@link Quantization#NONE} by default)
  * @param attention        how the serving engine reads the paged KV cache: the target's unless the
  *                         configuration or a test asks for another
- * @param int4Layout       how an int4 checkpoint's projections are packed, for which kernel: the
- *                         target's unless a test or benchmark asks for the other
+ * @param kernels          whose kernels run the quantized projections (an int4 checkpoint's, int8
+ *                         on load), each in its own layout: the target's unless a test or
+ *                         benchmark asks for the other
  */
 public record ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget target, int maxModelLength, long dummySeed,
                                ProjectionLayout projectionLayout, Quantization quantization, AttentionChoice attention,
-                               Int4Layout int4Layout) {
+                               QuantizedKernels kernels) {
 
-    /** With the target's projection layout, attention and int4 layout, unquantized. */
+    /** With the target's projection layout, attention and quantized kernels, unquantized. */
     public ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget target, int maxModelLength, long dummySeed) {
         this(directory, format, target, maxModelLength, dummySeed, ProjectionLayout.forTarget(target), Quantization.NONE,
-                AttentionChoice.forTarget(target), Int4Layout.forTarget(target));
+                AttentionChoice.forTarget(target), QuantizedKernels.forTarget(target));
     }
 
     public static ModelLoadOptions of(Path directory, ComputeTarget target) {
@@ -38,24 +39,24 @@ public record ModelLoadOptions(Path directory, LoadFormat format, ComputeTarget 
     }
 
     public ModelLoadOptions withFormat(LoadFormat f) {
-        return new ModelLoadOptions(directory, f, target, maxModelLength, dummySeed, projectionLayout, quantization, attention, int4Layout);
+        return new ModelLoadOptions(directory, f, target, maxModelLength, dummySeed, projectionLayout, quantization, attention, kernels);
     }
 
     public ModelLoadOptions withProjectionLayout(ProjectionLayout layout) {
-        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, layout, quantization, attention, int4Layout);
+        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, layout, quantization, attention, kernels);
     }
 
     public ModelLoadOptions withQuantization(Quantization q) {
-        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, projectionLayout, q, attention, int4Layout);
+        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, projectionLayout, q, attention, kernels);
     }
 
     /** {@code choice}, or the target's when null ({@code auto}). */
     public ModelLoadOptions withAttention(AttentionChoice choice) {
         return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, projectionLayout, quantization,
-                choice == null ? AttentionChoice.forTarget(target) : choice, int4Layout);
+                choice == null ? AttentionChoice.forTarget(target) : choice, kernels);
     }
 
-    public ModelLoadOptions withInt4Layout(Int4Layout layout) {
-        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, projectionLayout, quantization, attention, layout);
+    public ModelLoadOptions withQuantizedKernels(QuantizedKernels k) {
+        return new ModelLoadOptions(directory, format, target, maxModelLength, dummySeed, projectionLayout, quantization, attention, k);
     }
 }

@@ -18,9 +18,11 @@ import java.util.List;
  * @param finalNorm       the final RMSNorm's weight, {@code [hidden]}; its dtype is the model's
  * @param lmHead          the LM head in its {@link Projection} layout, {@code vocab} output rows, or
  *                        empty when it is int8
- * @param packed          the int8 projections: none, four per layer, or four per layer and the LM head; or
- *                        the LM head alone, beside int4 layers
- * @param int4            an int4 checkpoint's layer projections, four per layer, or none
+ * @param packed          the int8 projections for fbgemm: none, four per layer, or four per layer and the
+ *                        LM head; or the LM head alone, beside int4 layers
+ * @param grouped         the projections quantized in groups along their inputs: an int4 checkpoint's
+ *                        or int8 on load for Spillway's kernel, four per layer, then the LM head's
+ *                        when it is int8 and not in {@code packed}; or none
  * @param onednn          a float32 model's projections packed for oneDNN: four per layer and the LM head, or none
  * @param cosTable  RoPE's cosines {@code [positions, headDim]}
  * @param sinTable  RoPE's sines with rotate-half's sign folded in, {@code [positions, headDim]}
@@ -30,7 +32,7 @@ import java.util.List;
  * @param headDim   size of one head
  */
 public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<LayerWeights> layers, NDArray finalNorm,
-                               NDArray lmHead, Int8Weights packed, Int4Weights int4, OneDnnWeights onednn, NDArray cosTable,
+                               NDArray lmHead, Int8Weights packed, GroupedWeights grouped, OneDnnWeights onednn, NDArray cosTable,
                                NDArray sinTable, double eps, int heads, int kvHeads, int headDim) {
 
     public DecoderConstants {
@@ -54,22 +56,26 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
             throw new IllegalArgumentException(packed.size() + " packed int8 projections: a model of " + n
                     + " layers has none, 1 (its LM head, beside int4 layers), " + 4 * n + " (its layers) or " + (4 * n + 1) + " (and its LM head)");
         }
-        if (int4.size() != 0 && (int4.size() != 4 * n || packed.size() > 1)) {
-            throw new IllegalArgumentException(int4.size() + " int4 projections beside " + packed.size() + " int8 ones: a model of " + n
-                    + " layers has none or " + 4 * n + ", with no int8 ones but its LM head");
+        if (grouped.size() != 0 && (grouped.size() != 4 * n && grouped.size() != 4 * n + 1 || packed.size() > 1
+                || grouped.size() == 4 * n + 1 && packed.size() != 0)) {
+            throw new IllegalArgumentException(grouped.size() + " grouped projections beside " + packed.size() + " int8 ones: a model of "
+                    + n + " layers has none, " + 4 * n + " (its layers) or " + (4 * n + 1)
+                    + " (and its LM head), with no int8 ones but the LM head's when that is not among them");
         }
-        if (packed.size() == 1 && int4.size() == 0) {
+        if (packed.size() == 1 && grouped.size() == 0) {
             throw new IllegalArgumentException("an int8 LM head alone is for int4 layers; this model has none");
         }
-        if (onednn.size() != 0 && (onednn.size() != 4 * n + 1 || packed.size() != 0 || int4.size() != 0 || dtype != DataType.FLOAT32)) {
+        if (onednn.size() != 0 && (onednn.size() != 4 * n + 1 || packed.size() != 0 || grouped.size() != 0 || dtype != DataType.FLOAT32)) {
             throw new IllegalArgumentException(onednn.size() + " oneDNN projections in a " + dtype + " model beside " + packed.size()
-                    + " int8 and " + int4.size() + " int4 ones: a float32 model of " + n + " layers has none or " + (4 * n + 1)
+                    + " int8 and " + grouped.size() + " grouped ones: a float32 model of " + n + " layers has none or " + (4 * n + 1)
                     + " (its layers and LM head), and no quantized ones with them");
         }
         require("LM head", lmHead, dtype, null);
         if (packed.size() == 4 * n + 1 || packed.size() == 1) {
             requireEmpty("LM head", lmHead);
             requirePacked("LM head", packed, packed.size() - 1, vocab, hidden);
+        } else if (grouped.size() == 4 * n + 1) {
+            requireLayerProjection("LM head", lmHead, grouped, 4 * n, vocab, hidden);
         } else {
             requireProjection("LM head", lmHead, vocab, hidden);
         }
@@ -83,7 +89,7 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
         }
         for (int i = 0; i < layers.size(); i++) {
             requireLayer(i, layers.get(i), dtype, hidden, heads, kvHeads, headDim, packed.size() <= 1 ? null : packed,
-                    int4.size() == 0 ? null : int4);
+                    grouped.size() == 0 ? null : grouped);
         }
         if (onednn.size() != 0) {
             requireOneDnn(layers, lmHead, onednn);
@@ -92,7 +98,7 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
 
     /** Static: a compact constructor runs before the fields it validates are assigned. */
     private static void requireLayer(int i, LayerWeights w, DataType dtype, long hidden, int heads, int kvHeads, int headDim,
-                                     Int8Weights packed, Int4Weights int4) {
+                                     Int8Weights packed, GroupedWeights grouped) {
         String layer = "layer " + i + "'s ";
         long qkvRows = (long) (heads + 2 * kvHeads) * headDim;
         for (NDArray weight : List.of(w.qkv(), w.output(), w.gateUp(), w.down())) {
@@ -109,11 +115,11 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
             requirePacked(layer + "gate-up weight", packed, 4 * i + 2, gateUpRows, hidden);
             requirePacked(layer + "down weight", packed, 4 * i + 3, hidden, gateUpRows / 2);
         } else {
-            gateUpRows = int4 != null && int4.packed(4 * i + 2) ? int4.shape(4 * i + 2).get(0) : rows(w.gateUp());
-            requireLayerProjection(layer + "qkv weight", w.qkv(), int4, 4 * i, qkvRows, hidden);
-            requireLayerProjection(layer + "o weight", w.output(), int4, 4 * i + 1, hidden, (long) heads * headDim);
-            requireLayerProjection(layer + "gate-up weight", w.gateUp(), int4, 4 * i + 2, gateUpRows, hidden);
-            requireLayerProjection(layer + "down weight", w.down(), int4, 4 * i + 3, hidden, gateUpRows / 2);
+            gateUpRows = grouped != null && grouped.packed(4 * i + 2) ? grouped.shape(4 * i + 2).get(0) : rows(w.gateUp());
+            requireLayerProjection(layer + "qkv weight", w.qkv(), grouped, 4 * i, qkvRows, hidden);
+            requireLayerProjection(layer + "o weight", w.output(), grouped, 4 * i + 1, hidden, (long) heads * headDim);
+            requireLayerProjection(layer + "gate-up weight", w.gateUp(), grouped, 4 * i + 2, gateUpRows, hidden);
+            requireLayerProjection(layer + "down weight", w.down(), grouped, 4 * i + 3, hidden, gateUpRows / 2);
         }
         requireOptional(layer + "input norm", w.inputNorm(), dtype, hidden);
         requireOptional(layer + "post-attention norm", w.postAttentionNorm(), dtype, hidden);
@@ -150,17 +156,17 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
         }
     }
 
-    /** A float weight in a Projection layout, or an empty one beside the int4 entry that holds it. */
-    private static void requireLayerProjection(String what, NDArray weight, Int4Weights int4, int index, long out, long in) {
-        if (int4 == null || !int4.packed(index)) {
+    /** A float weight in a Projection layout, or an empty one beside the grouped entry that holds it. */
+    private static void requireLayerProjection(String what, NDArray weight, GroupedWeights grouped, int index, long out, long in) {
+        if (grouped == null || !grouped.packed(index)) {
             requireProjection(what, weight, out, in);
             return;
         }
         if (weight.size() != 0) {
-            throw new IllegalArgumentException(what + " should be empty: int4 entry " + index + " holds it, not " + weight.getShape());
+            throw new IllegalArgumentException(what + " should be empty: grouped entry " + index + " holds it, not " + weight.getShape());
         }
-        if (!int4.shape(index).equals(new Shape(out, in))) {
-            throw new IllegalArgumentException(what + " (int4 entry " + index + ") is " + int4.shape(index) + ": it should map " + in
+        if (!grouped.shape(index).equals(new Shape(out, in))) {
+            throw new IllegalArgumentException(what + " (grouped entry " + index + ") is " + grouped.shape(index) + ": it should map " + in
                     + " inputs to " + out + " outputs");
         }
     }

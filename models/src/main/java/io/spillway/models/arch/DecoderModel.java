@@ -97,18 +97,18 @@ public final class DecoderModel implements AutoCloseable {
      *                       max_position_embeddings unless the config's RoPE scaling extends it
      */
     public static DecoderModel load(TensorSource source, ModelConfig config, ComputeTarget target, int maxModelLength) {
-        return load(source, config, target, ProjectionLayout.forTarget(target), Quantization.NONE, Int4Layout.forTarget(target),
+        return load(source, config, target, ProjectionLayout.forTarget(target), Quantization.NONE, QuantizedKernels.forTarget(target),
                 maxModelLength);
     }
 
     /**
      * As {@link #load(TensorSource, ModelConfig, ComputeTarget, int)}, with the float projection weights in
      * {@code layout}, the weights {@code quantization} names quantized as they load, and an int4
-     * checkpoint's projections packed in {@code int4Layout}.
+     * checkpoint's projections packed in {@code kernels}.
      */
     public static DecoderModel load(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout,
-                                    Quantization quantization, Int4Layout int4Layout, int maxModelLength) {
-        return new WeightLoader(source, config, target, layout, quantization, int4Layout).load(maxModelLength);
+                                    Quantization quantization, QuantizedKernels kernels, int maxModelLength) {
+        return new WeightLoader(source, config, target, layout, quantization, kernels).load(maxModelLength);
     }
 
     public ModelConfig config() {
@@ -186,7 +186,7 @@ public final class DecoderModel implements AutoCloseable {
         bound.close();
         script.close();
         constants.packed().close();
-        constants.int4().close();
+        constants.grouped().close();
         constants.onednn().close();
         weights.close();
     }

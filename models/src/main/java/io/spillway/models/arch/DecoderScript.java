@@ -36,8 +36,10 @@ public final class DecoderScript {
         INT8_PROJECTOR("Int8Projector"),
         /** Unpacks an AWQ or GPTQ projection at load: {@link Int4UnpackCall}. */
         INT4_UNPACKER("Int4Unpacker"),
-        /** Packs int4 projections for libtorch's kernel at load: {@link Int4Weights.Int4PackCall}. */
+        /** Packs int4 projections for an int4 kernel at load: {@link GroupedWeights.Int4PackCall}. */
         INT4_PACKER("Int4Packer"),
+        /** Packs int8 projections for Spillway's int8 kernel at load: {@link GroupedWeights.Int8GroupPackCall}. */
+        INT8_GROUP_PACKER("Int8GroupPacker"),
         /** Packs float32 projections for oneDNN at load: {@link OneDnnWeights.OneDnnPackCall}. */
         ONEDNN_PACKER("OneDnnPacker"),
         /** Aliases a bfloat16 model's weight containers as bfloat16 at load: {@link Bf16Containers.Bf16AliasCall}. */
@@ -108,7 +110,9 @@ public final class DecoderScript {
         script.requireForward(Root.INT8_PROJECTOR.className, ScriptTypes.parameters(Int8ProjectCall.class), "Java's Int8ProjectCall");
         script.requireForward(Root.INT8_PACKER.className, ScriptTypes.parameters(Int8Weights.Int8PackCall.class), "Java's Int8PackCall");
         script.requireForward(Root.INT4_UNPACKER.className, ScriptTypes.parameters(Int4UnpackCall.class), "Java's Int4UnpackCall");
-        script.requireForward(Root.INT4_PACKER.className, ScriptTypes.parameters(Int4Weights.Int4PackCall.class), "Java's Int4PackCall");
+        script.requireForward(Root.INT4_PACKER.className, ScriptTypes.parameters(GroupedWeights.Int4PackCall.class), "Java's Int4PackCall");
+        script.requireForward(Root.INT8_GROUP_PACKER.className, ScriptTypes.parameters(GroupedWeights.Int8GroupPackCall.class),
+                "Java's Int8GroupPackCall");
         script.requireForward(Root.ONEDNN_PACKER.className, ScriptTypes.parameters(OneDnnWeights.OneDnnPackCall.class),
                 "Java's OneDnnPackCall");
         script.requireForward(Root.BF16_ALIASER.className, ScriptTypes.parameters(Bf16Containers.Bf16AliasCall.class),
@@ -117,6 +121,6 @@ public final class DecoderScript {
                 "Java's Bf16RoundCall");
         script.requireEnum(LogitRows.class);
         script.requireEnum(PackedChannels.class);
-        script.requireEnum(Int4Layout.class);
+        script.requireEnum(QuantizedKernels.class);
     }
 }

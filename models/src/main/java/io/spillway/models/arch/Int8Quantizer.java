@@ -2,6 +2,7 @@ package io.spillway.models.arch;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,6 +46,47 @@ final class Int8Quantizer {
             scales.close();
             zeroPoints.close();
         }
+    }
+
+    /**
+     * {@code w = values * scales} in blocks of 32 inputs: values int8 {@code [out, padded]} (padded, the
+     * inputs rounded up to a multiple of 32, zeros past them), scales float32 {@code [out, padded / 32]}.
+     */
+    record Int8Blocks(NDArray values, NDArray scales) {
+
+        /** {@code [out, padded]} float32, the padding's zeros included. */
+        NDArray dequantize() {
+            long out = values.getShape().get(0);
+            return values.toType(DataType.FLOAT32, false).reshape(out, -1, BLOCK).mul(scales.expandDims(2)).reshape(out, -1);
+        }
+
+        void close() {
+            values.close();
+            scales.close();
+        }
+    }
+
+    /** Inputs per scale of {@link #blocksOf32}. */
+    static final int BLOCK = 32;
+
+    /**
+     * {@code weight [out, in]} quantized to {@code [-127, 127]} with one scale per output and 32
+     * inputs (llama.cpp's Q8_0 grid), for {@code spillway::int8_linear}; the result is new arrays in
+     * weight's manager. A scale per block follows the weights' local range, where one per row lets
+     * its largest weight set every other's step.
+     */
+    static Int8Blocks blocksOf32(NDArray weight) {
+        NDArray w = weight.toType(DataType.FLOAT32, false);
+        long out = w.getShape().get(0);
+        long in = w.getShape().get(1);
+        long padded = (in + BLOCK - 1) / BLOCK * BLOCK;
+        if (padded > in) {
+            w = w.concat(w.getManager().zeros(new Shape(out, padded - in), DataType.FLOAT32), 1);
+        }
+        NDArray blocks = w.reshape(out, padded / BLOCK, BLOCK);
+        NDArray scales = blocks.abs().max(new int[] {2}).div(127).maximum(TINY);
+        NDArray values = blocks.div(scales.expandDims(2)).round().clip(-127, 127).toType(DataType.INT8, false).reshape(out, padded);
+        return new Int8Blocks(values, scales);
     }
 
     /** {@code weight [out, in]} quantized to {@code [-levels, levels]}, row by row; the result is new arrays in weight's manager. */

@@ -11,7 +11,7 @@ import ai.djl.ndarray.NDArray;
  * absorb a per-column factor): that norm keeps its weight. Each weight is in its {@link Projection}'s
  * applied layout; a weight the model does not have is an empty tensor (DJL cannot pass None), and
  * so is an int8 or int4 projection's weight (packed in the model's {@link Int8Weights} or
- * {@link Int4Weights}; its bias stays here).
+ * {@link GroupedWeights}; its bias stays here).
  *
  * @param inputNorm  the RMSNorm weight in front of qkv when it is not folded into it, else empty
  * @param qkv        fused q, k, v projection to {@code (heads + 2 kvHeads) * headDim}, the softmax

@@ -7,24 +7,43 @@ import ai.djl.pytorch.jni.IValue;
 import io.spillway.models.runtime.ScriptArguments;
 import io.spillway.models.runtime.TorchScriptModule;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Builds one of the decoder's native lists of packed projections ({@link Int8Weights},
- * {@link Int4Weights}, {@link OneDnnWeights}) a projection at a time: each call of the packing
+ * {@link GroupedWeights}, {@link OneDnnWeights}) a projection at a time: each call of a packing
  * script returns a list of one entry, kept here, so that the caller can free that projection's
- * arrays before the next.
- * Owns the compiled packer and the entries until {@link #finish} or {@link #close}.
+ * arrays before the next. A list may take entries from more than one packer of the same entry type
+ * ({@link GroupedWeights}' int4 and int8 ones).
+ * Owns the compiled packers and the entries until {@link #finish} or {@link #close}.
  */
 final class PackedListBuilder implements AutoCloseable {
 
-    private final TorchScriptModule script;
+    private final NDManager manager;
     private final DecoderScript.Root packer;
+    /** The packers compiled so far, {@link #packer} among them; each is compiled when first used. */
+    private final Map<DecoderScript.Root, TorchScriptModule> scripts = new EnumMap<>(DecoderScript.Root.class);
     private final List<IValue> entries = new ArrayList<>();
 
+    /** A list packed by {@code packer}, the one {@link #add(Record)} and {@link #finish} run. */
     PackedListBuilder(NDManager manager, DecoderScript.Root packer) {
-        this.script = DecoderScript.compile(manager, packer);
+        this.manager = manager;
         this.packer = packer;
+        script(packer);
+    }
+
+    private TorchScriptModule script(DecoderScript.Root root) {
+        return scripts.computeIfAbsent(root, r -> DecoderScript.compile(manager, r));
+    }
+
+    /** As {@link #add(Record)}, packed by {@code other} instead. */
+    IValue add(DecoderScript.Root other, Record call) {
+        if (!run(script(other), call, null)) {
+            throw new IllegalStateException(other.className + " returned no entry");
+        }
+        return entries.get(entries.size() - 1);
     }
 
     /**
@@ -33,10 +52,7 @@ final class PackedListBuilder implements AutoCloseable {
      * @return the entry, which the builder owns
      */
     IValue add(Record call) {
-        if (!addIfAny(call, null)) {
-            throw new IllegalStateException(packer.className + " returned no entry");
-        }
-        return entries.get(entries.size() - 1);
+        return add(packer, call);
     }
 
     /**
@@ -46,6 +62,10 @@ final class PackedListBuilder implements AutoCloseable {
      * @return whether the packer's entry was kept
      */
     boolean addIfAny(Record call, NDArray refused) {
+        return run(script(packer), call, refused);
+    }
+
+    private boolean run(TorchScriptModule script, Record call, NDArray refused) {
         try (ScriptArguments arguments = new ScriptArguments();
              IValue out = script.forward(arguments.components(call).toArray(IValue[]::new))) {
             IValue[] returned = out.toIValueArray();
@@ -69,7 +89,7 @@ final class PackedListBuilder implements AutoCloseable {
         try {
             if (entries.isEmpty()) {
                 try (ScriptArguments arguments = new ScriptArguments()) {
-                    return script.forward(arguments.components(emptyCall).toArray(IValue[]::new));
+                    return script(packer).forward(arguments.components(emptyCall).toArray(IValue[]::new));
                 }
             }
             return IValue.listFrom(entries.toArray(IValue[]::new));
@@ -82,6 +102,7 @@ final class PackedListBuilder implements AutoCloseable {
     public void close() {
         entries.forEach(IValue::close);
         entries.clear();
-        script.close();
+        scripts.values().forEach(TorchScriptModule::close);
+        scripts.clear();
     }
 }

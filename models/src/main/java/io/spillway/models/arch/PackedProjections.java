@@ -15,7 +15,7 @@ import java.util.List;
  *
  * <p>The native list is this object's; {@link #close} releases it (the model does).
  */
-abstract sealed class PackedProjections implements NativeScriptValue, AutoCloseable permits Int4Weights, Int8Weights, OneDnnWeights {
+abstract sealed class PackedProjections implements NativeScriptValue, AutoCloseable permits GroupedWeights, Int8Weights, OneDnnWeights {
 
     private final IValue list;
     /** Per entry its {@code [out, in]}; null where a subclass lets an entry stay unpacked. */

@@ -91,20 +91,11 @@ public final class Projection {
     }
 
     /**
-     * A projection whose weight is packed in the model's {@link Int8Weights}: the script takes
-     * {@code none} for the weight and applies the packed entry, then adds {@code bias}
-     * ({@code [out]}, owned by the model, or null).
+     * A projection whose weight is packed in the model's {@link Int8Weights} or {@link GroupedWeights}:
+     * the script takes {@code none} for the weight and applies the packed entry, then adds {@code
+     * bias} ({@code [out]}, owned by the model, or null).
      */
     static Projection packed(NDArray none, NDArray bias) {
-        return new Projection(none, bias);
-    }
-
-    /**
-     * A projection whose weight is in the model's {@link Int4Weights}: the script takes {@code none}
-     * for the weight and applies the int4 entry, then adds {@code bias} ({@code [out]}, owned by
-     * the model, or null).
-     */
-    static Projection int4(NDArray none, NDArray bias) {
         return new Projection(none, bias);
     }
 

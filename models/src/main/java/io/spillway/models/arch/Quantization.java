@@ -7,17 +7,18 @@ import java.util.Locale;
  * {@code model.quantization}.
  *
  * <p>{@code none}: every weight in the target's dtype. {@code int8}: every layer projection as
- * int8 with one scale and zero point per output channel, computed in float32 from the folded weights,
- * and the LM head too; {@code int8,lm-head=float} keeps the head in the target's dtype and
+ * int8, computed in float32 from the folded weights, and the LM head too: with a scale per output
+ * and 32 inputs for Spillway's kernel where it runs ({@link QuantizedKernels#SPILLWAY}), else with
+ * a scale and zero point per output channel for fbgemm's; {@code int8,lm-head=float} keeps the head in the target's dtype and
  * {@code int8,embeddings=int8} quantizes the token embedding table (per row) as well.
  * {@code lm-head=int8} quantizes the LM head alone: for an int4 checkpoint, whose layers are
  * quantized already and whose head it keeps in float.
  *
  * <p>Why these defaults, measured on stories260K's reference continuations against float32, teacher
- * forced token by token (KL per token; Int8Stories260KTest): layers int8 33.9 mnat, with the LM
- * head int8 too 33.8, with the embeddings int8 too 41.0 (read in prefills 29.1, 29.3, 32.4). When
- * the projections were symmetric and each call had one activation scale, the embeddings doubled
- * the NLL change (+4.4 % to +9.3 %). The LM head costs no measurable accuracy and is a fifth of a
+ * forced token by token (NLL change and KL per token; Int8Stories260KTest), Spillway's kernel:
+ * layers int8 -0.14 %, 15.7 mnat, with the LM head int8 too -0.11 %, 15.6, with the embeddings
+ * int8 too +1.01 %, 17.2; fbgemm's: +4.5 %, 34.5; +5.2 %, 34.4; +4.6 %, 40.4. The LM head costs
+ * no measurable accuracy and is a fifth of a
  * SmolLM2-135M step's weight bytes, streamed at every step (2.7 ms of a batch-1 step in float32,
  * 0.4 ms in int8, measured here), so it is int8; the embedding is only gathered, never streamed, so
  * quantizing it saves memory (a tied model keeps a float table beside its packed head) but no time,

@@ -31,12 +31,14 @@ import java.util.Set;
  * says; the result is checked as a whole by {@link DecoderConstants}.
  *
  * <p>int8 ({@link Quantization}): each projection is quantized from its folded float32 weight in
- * the layer's scratch scope, on the CPU, and packed ({@link Int8Weights}); the float and int8
- * arrays go with the scope, so only the packed copy stays. fbgemm's kernel runs on the CPU only.
+ * the layer's scratch scope, on the CPU, and packed: in blocks of 32 inputs for Spillway's kernel
+ * ({@link GroupedWeights}) where it runs ({@link QuantizedKernels#SPILLWAY}), else per output
+ * channel for fbgemm's ({@link Int8Weights}). The float and int8 arrays go with the scope, so only
+ * the packed copy stays. Both kernels run on the CPU only.
  *
  * <p>int4 checkpoints (AWQ, GPTQ; {@link QuantizationConfig.Int4}): each projection is unpacked
  * ({@link Int4Reader}), fused like a float one (along its outputs, scales and zeros with it), and
- * packed for libtorch's int4 kernel on the target ({@link Int4Weights}). The norm in front of it
+ * packed for an int4 kernel on the target ({@link GroupedWeights}). The norm in front of it
  * cannot be folded into 4-bit values, so it stays in the layer ({@link LayerWeights}); the attention
  * scale goes into the query outputs' scales. A projection the kernel cannot take ({@link Int4Fit})
  * is dequantized and loaded as a float one, folding included, and the summary says which and why.
@@ -52,7 +54,7 @@ final class WeightLoader {
     private final ComputeTarget target;
     private final ProjectionLayout layout;
     private final Quantization quantization;
-    private final Int4Layout int4Layout;
+    private final QuantizedKernels kernels;
     /** Row blocks per projection weight: libtorch's intra-op threads for the row-block layouts, one for LINEAR. */
     private final int threads;
     private final Set<NDArray> fileViews = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -69,7 +71,7 @@ final class WeightLoader {
      * Where a layer's projections go: int8 or int4 packers, or float weights beside {@code none},
      * packed for oneDNN too when {@code onednn} is not null.
      */
-    private record Sinks(NDArray none, Int8Weights.Packer int8, int levels, Int4Weights.Packer int4, Int4Reader int4Reader,
+    private record Sinks(NDArray none, Int8Weights.Packer int8, int levels, GroupedWeights.Packer grouped, Int4Reader int4Reader,
                          OneDnnWeights.Packer onednn) {
     }
 
@@ -78,15 +80,15 @@ final class WeightLoader {
     }
 
     WeightLoader(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout, Quantization quantization,
-                 Int4Layout int4Layout) {
+                 QuantizedKernels kernels) {
         if (quantization.packsInt8() && (target.isGpu() || target.dtype() != DataType.FLOAT32)) {
-            // Refused rather than cast around: fbgemm's kernel takes and returns float32, so a 16-bit model
+            // Refused rather than cast around: the int8 kernels take and return float32, so a 16-bit model
             // would pay two casts per projection for int8 weights that run on the CPU only anyway.
-            throw new IllegalArgumentException("--quantization " + quantization + " runs on the CPU in float32 (fbgemm's kernel),"
+            throw new IllegalArgumentException("--quantization " + quantization + " runs on the CPU in float32 (its kernels' dtype),"
                     + " not on " + target + "; use --dtype float32 --device cpu");
         }
-        if (int4Layout == Int4Layout.SPILLWAY && Int4Layout.forTarget(target) != Int4Layout.SPILLWAY) {
-            throw new IllegalArgumentException("int4 layout " + int4Layout + " is for a float32 model on a CPU where spillway::int4_linear"
+        if (kernels == QuantizedKernels.SPILLWAY && QuantizedKernels.forTarget(target) != QuantizedKernels.SPILLWAY) {
+            throw new IllegalArgumentException("quantized kernels " + kernels + " are for a float32 model on a CPU where spillway::int4_linear"
                     + " runs (AVX-512 VNNI, Spillway's native operators registered), not " + target + " here");
         }
         if (layout.rowBlocks() && target.isGpu()) {
@@ -107,7 +109,7 @@ final class WeightLoader {
         this.target = target;
         this.layout = layout;
         this.quantization = quantization;
-        this.int4Layout = int4Layout;
+        this.kernels = kernels;
         this.threads = layout.rowBlocks() ? TorchRuntime.intraOpThreads() : 1;
     }
 
@@ -115,20 +117,20 @@ final class WeightLoader {
         NDManager model = NDManager.newBaseManager(target.device(), "PyTorch");
         QuantizationConfig.Int4 int4 = config.quantization() instanceof QuantizationConfig.Int4 q ? q : null;
         try (Int8Weights.Packer packer = new Int8Weights.Packer(model);
-             Int4Weights.Packer int4Packer = new Int4Weights.Packer(model, target, int4Layout);
+             GroupedWeights.Packer groupedPacker = new GroupedWeights.Packer(model, target, kernels);
              OneDnnWeights.Packer onednnPacker = packsForOneDnn(int4)
                      ? new OneDnnWeights.Packer(model, model.zeros(new Shape(0), DataType.FLOAT32)) : null;
              Int4Reader int4Reader = int4 == null ? null : new Int4Reader(source, int4, model);
              Bf16Containers bf16 = target.dtype() == DataType.BFLOAT16 ? new Bf16Containers(model) : null) {
             this.bf16 = bf16;
-            return build(model, packer, int4Packer, onednnPacker, int4Reader, maxModelLength);
+            return build(model, packer, groupedPacker, onednnPacker, int4Reader, maxModelLength);
         } catch (RuntimeException e) {
             model.close();
             throw e;
         }
     }
 
-    private DecoderModel build(NDManager model, Int8Weights.Packer packer, Int4Weights.Packer int4Packer,
+    private DecoderModel build(NDManager model, Int8Weights.Packer packer, GroupedWeights.Packer groupedPacker,
                                OneDnnWeights.Packer onednnPacker, Int4Reader int4Reader, int maxModelLength) {
         ModelConfig c = config;
         long hidden = c.hiddenSize();
@@ -168,7 +170,7 @@ final class WeightLoader {
         }
 
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
-        Sinks sinks = new Sinks(none, packer, levels, int4Packer, int4Reader, onednnPacker);
+        Sinks sinks = new Sinks(none, packer, levels, groupedPacker, int4Reader, onednnPacker);
         long inter = c.intermediateSize();
         List<LayerWeights> layers = new ArrayList<>(c.numLayers());
         for (int i = 0; i < c.numLayers(); i++) {
@@ -205,7 +207,12 @@ final class WeightLoader {
         // rather than held in float32 through the whole load.
         if (quantization.lmHead()) {
             try (NDManager scratch = scratch(model)) {
-                packer.add(read(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), hidden, scratch), levels);
+                NDArray head = read(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), hidden, scratch);
+                if (kernels == QuantizedKernels.SPILLWAY) {
+                    groupedPacker.addInt8(head);
+                } else {
+                    packer.add(head, levels);
+                }
             }
         }
         // So is the LM head's oneDNN copy.
@@ -213,17 +220,17 @@ final class WeightLoader {
             onednnPacker.add(lmHead.weight());
         }
         Int8Weights packed = packer.finish();
-        Int4Weights int4 = int4Packer.finish();
+        GroupedWeights grouped = groupedPacker.finish();
         OneDnnWeights onednn = onednnPacker == null ? OneDnnWeights.none() : onednnPacker.finish();
         try {
             RotaryEmbedding rope = new RotaryEmbedding(c.headDim(), c.ropeTheta(), c.ropeScaling(), maxModelLength,
                     this::toModelDtype, target.device(), model);
-            DecoderConstants constants = new DecoderConstants(embedding, embeddingScales, layers, finalNorm, lmHeadWeight, packed, int4,
+            DecoderConstants constants = new DecoderConstants(embedding, embeddingScales, layers, finalNorm, lmHeadWeight, packed, grouped,
                     onednn, rope.cos(), rope.signedSin(), c.rmsNormEps(), c.numHeads(), c.numKvHeads(), c.headDim());
-            return new DecoderModel(c, target, layout, model, constants, summary(packed, int4, onednn), maxModelLength, bf16);
+            return new DecoderModel(c, target, layout, model, constants, summary(packed, grouped, onednn), maxModelLength, bf16);
         } catch (RuntimeException e) {
             packed.close();
-            int4.close();
+            grouped.close();
             onednn.close();
             throw e;
         }
@@ -282,8 +289,8 @@ final class WeightLoader {
             Int4Matrix fused = Int4Matrix.concatOutputs(unpacked).scaleLeadingOutputs(scaledRows, scale);
             switch (Int4Fit.of(fused.outputs(), in, fused.groupSize())) {
                 case Int4Fit.Packed p -> {
-                    sinks.int4().add(fused.regrouped(p.groupSize()));
-                    return new LayerProjection(Projection.int4(sinks.none(), bias == null ? null : keep(bias, model)),
+                    sinks.grouped().add(fused.regrouped(p.groupSize()));
+                    return new LayerProjection(Projection.packed(sinks.none(), bias == null ? null : keep(bias, model)),
                             norm == null ? null : keep(norm, model));
                 }
                 case Int4Fit.Dequantized d -> dequantized(d.reason(), parts);
@@ -302,7 +309,7 @@ final class WeightLoader {
                     : concat(scratch, floats.toArray(NDArray[]::new));
         }
         if (reader != null) {
-            sinks.int4().addDequantized();
+            sinks.grouped().addDequantized();
         }
         if (norm != null) {
             weight = foldColumns(weight, norm);
@@ -356,24 +363,28 @@ final class WeightLoader {
         return keep(NDArrays.concat(new NDList(qRows, kRows), 0), model);
     }
 
-    private WeightSummary summary(Int8Weights packed, Int4Weights int4, OneDnnWeights onednn) {
+    private WeightSummary summary(Int8Weights packed, GroupedWeights grouped, OneDnnWeights onednn) {
         String dtype = target.dtype().toString().toLowerCase(java.util.Locale.ROOT);
         // By layout, not thread count, so that the name is the same on every machine (one thread runs one block).
         // oneDNN's linear is the script's choice for float32 row blocks only.
         String floatKernel = layout == ProjectionLayout.LINEAR ? "linear"
                 : target.dtype() == DataType.FLOAT32 ? "bmm or oneDNN linear by rows" : "row-block bmm";
+        String int8Kernel = kernels == QuantizedKernels.SPILLWAY ? GroupedWeights.INT8_KERNEL : Int8Weights.KERNEL;
+        String headKernel = quantization.lmHead() ? int8Kernel : floatKernel;
         if (config.quantization() instanceof QuantizationConfig.Int4 q) {
             String head = quantization.lmHead() ? "int8 (" + int8Grid() + ")" : dtype;
             String format = q.describe() + " (LM head " + head + ", embeddings " + dtype + ")";
-            int onKernel = int4.packedCount();
+            int layerEntries = 4 * config.numLayers();
+            // An int8 LM head on Spillway's kernel is the entry after the layers'.
+            int onKernel = grouped.packedCount() - (grouped.size() > layerEntries ? 1 : 0);
             List<String> reasons = new ArrayList<>();
             dequantized.forEach((reason, names) -> reasons.add(String.join(", ", names) + ": " + reason));
             String rest = "dequantized to " + dtype + " at load, " + floatKernel + " (" + String.join("; ", reasons) + ")";
-            String kernel = onKernel == int4.size() ? int4.kernel(target)
+            String kernel = onKernel == layerEntries ? grouped.int4Kernel(target)
                     : onKernel == 0 ? rest
-                    : int4.kernel(target) + " for " + onKernel + " of " + int4.size() + " projections, the others " + rest;
-            return new WeightSummary(format, keptBytes + int4.bytes() + packed.bytes(),
-                    kernel + "; LM head " + (quantization.lmHead() ? Int8Weights.KERNEL : floatKernel), gatheredOnlyBytes);
+                    : grouped.int4Kernel(target) + " for " + onKernel + " of " + layerEntries + " projections, the others " + rest;
+            return new WeightSummary(format, keptBytes + grouped.bytes() + packed.bytes(), kernel + "; LM head " + headKernel,
+                    gatheredOnlyBytes);
         }
         if (!quantization.layers()) {
             if (onednn.size() == 0) {
@@ -386,13 +397,14 @@ final class WeightLoader {
         }
         String format = "int8 (" + int8Grid() + "; LM head "
                 + (quantization.lmHead() ? "int8" : dtype) + ", embeddings " + (quantization.embeddings() ? "int8" : dtype) + ")";
-        String kernel = Int8Weights.KERNEL + (quantization.lmHead() ? "" : "; LM head " + floatKernel);
-        return new WeightSummary(format, keptBytes + packed.bytes(), kernel, gatheredOnlyBytes);
+        String kernel = int8Kernel + (quantization.lmHead() ? "" : "; LM head " + floatKernel);
+        return new WeightSummary(format, keptBytes + packed.bytes() + grouped.bytes(), kernel, gatheredOnlyBytes);
     }
 
     /** How the int8 weights are quantized, as the summary names it. */
-    private static String int8Grid() {
-        return "per-channel asymmetric, " + Int8Quantizer.levelsForThisCpu() + " levels";
+    private String int8Grid() {
+        return kernels == QuantizedKernels.SPILLWAY ? "symmetric in blocks of 32 inputs, 127 levels"
+                : "per-channel asymmetric, " + Int8Quantizer.levelsForThisCpu() + " levels";
     }
 
     /**
@@ -407,7 +419,11 @@ final class WeightLoader {
             }
             return kept;
         }
-        sinks.int8().add(weight, sinks.levels());
+        if (kernels == QuantizedKernels.SPILLWAY) {
+            sinks.grouped().addInt8(weight);
+        } else {
+            sinks.int8().add(weight, sinks.levels());
+        }
         return Projection.packed(sinks.none(), bias == null ? null : keep(bias, model));
     }
 

@@ -93,8 +93,8 @@ public final class NativeOperators {
         return !target.isGpu() && target.dtype() == DataType.FLOAT32 && registered();
     }
 
-    /** Whether {@code spillway::int4_linear} serves {@code target}: as {@link #serve}, on a CPU with AVX-512 VNNI. */
-    public static boolean serveInt4(ComputeTarget target) {
+    /** Whether {@code spillway::int4_linear} and {@code int8_linear} serve {@code target}: as {@link #serve}, on a CPU with AVX-512 VNNI. */
+    public static boolean serveQuantized(ComputeTarget target) {
         return serve(target) && registration() instanceof Registration.Registered registered && registered.int4Linear();
     }
 

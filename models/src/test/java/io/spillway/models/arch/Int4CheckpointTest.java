@@ -45,7 +45,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * decode steps, on the CPU.
  *
  * <p>Tolerance {@value #TOLERANCE} on logits of magnitude up to ~10: the int4 kernel takes and
- * returns bfloat16 activations (see {@code int4_project}), rounding each projection's input and
+ * returns bfloat16 activations (see {@code grouped_project}), rounding each projection's input and
  * output to 8 bits of mantissa (0.2 % relative) where the float model keeps float32; measured
  * 0.06-0.10 here. That cannot tell a small layout error from rounding, so the layouts themselves
  * are held exactly: the unpacked and dequantized weights must equal the writer's bit for bit
@@ -64,12 +64,12 @@ class Int4CheckpointTest {
      * elsewhere the kernel alone ({@link Int4DenseProjectionTest#libtorchRunsAvx512}).
      */
     private static final String CPU_INT4_KERNEL = "aten _weight_int4pack_mm_for_cpu"
-            + (Int4DenseProjectionTest.libtorchRunsAvx512() ? " (from " + Int4Weights.DENSE_ROWS + " rows: dequantized to bfloat16, mm)" : "");
+            + (Int4DenseProjectionTest.libtorchRunsAvx512() ? " (from " + GroupedWeights.DENSE_ROWS + " rows: dequantized to bfloat16, mm)" : "");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The layout, and so the kernel, the int4 checkpoints are loaded with. */
-    Int4Layout layout() {
-        return Int4Layout.LIBTORCH;
+    QuantizedKernels layout() {
+        return QuantizedKernels.LIBTORCH;
     }
 
     /** The name of the layout's kernel in the summary of a model whose every projection it packed. */
@@ -80,7 +80,7 @@ class Int4CheckpointTest {
     /** The kernel's name for {@link #projectionsThePackerCannotReadBackKeepTheKernelInALongPrefill}'s model. */
     String kernelWithUnreadableProjections() {
         return "aten _weight_int4pack_mm_for_cpu"
-                + (Int4DenseProjectionTest.libtorchRunsAvx512() ? " (from " + Int4Weights.DENSE_ROWS + " rows: dequantized to bfloat16, mm, for 2 of its 8)" : "");
+                + (Int4DenseProjectionTest.libtorchRunsAvx512() ? " (from " + GroupedWeights.DENSE_ROWS + " rows: dequantized to bfloat16, mm, for 2 of its 8)" : "");
     }
 
     /** The operator the layout's kernel runs as, in libtorch's profiler, at the few rows of {@link #logits(DecoderModel)}. */
@@ -286,7 +286,7 @@ class Int4CheckpointTest {
     }
 
     /**
-     * A prefill of {@value Int4Weights#DENSE_ROWS} rows or more multiplies each int4 projection
+     * A prefill of {@value GroupedWeights#DENSE_ROWS} rows or more multiplies each int4 projection
      * densely where the packer could read it back (that the dense path is the one taken is held by
      * Int4DenseProjectionTest; this tolerance holds either path), dequantizing libtorch's packed weight in the script
      * ({@code int4_cpu_dequantized_t}); its logits must still be the dequantized float model's,
@@ -318,7 +318,7 @@ class Int4CheckpointTest {
             throws Exception {
         Path original = checkpoint.writeTo(temp.resolve(name + "-float"));
         Int4CheckpointWriter.Written written = writer.write(original, temp.resolve(name + "-int4"), temp.resolve(name + "-dequantized"));
-        int[] prompt = new java.util.Random(11).ints(Int4Weights.DENSE_ROWS + 8, 3, 90).toArray();
+        int[] prompt = new java.util.Random(11).ints(GroupedWeights.DENSE_ROWS + 8, 3, 90).toArray();
         List<float[]> dense;
         try (LoadedModel model = load(written.int4())) {
             assertEquals(kernel + "; LM head bmm or oneDNN linear by rows", model.model().weightSummary().kernel());
@@ -358,12 +358,16 @@ class Int4CheckpointTest {
         try (LoadedModel model = LoadedModel.load(options(int4Dir).withQuantization(Quantization.LM_HEAD_INT8))) {
             WeightSummary summary = model.model().weightSummary();
             System.out.printf("int4 %-34s %s%n", name + " lm-head=int8", summary.describe());
-            assertTrue(summary.format().contains("(LM head int8 (per-channel asymmetric"), summary.format());
-            assertEquals(cpuKernel() + "; LM head fbgemm quantized::linear_dynamic", summary.kernel());
-            // The packed head: a byte per weight, a float scale and an int32 zero point per row. An
-            // untied head's float matrix is dropped; a tied one's stays, as the embedding table.
+            boolean spillway = layout() == QuantizedKernels.SPILLWAY;
+            assertTrue(summary.format().contains(spillway ? "(LM head int8 (symmetric in blocks of 32 inputs"
+                    : "(LM head int8 (per-channel asymmetric"), summary.format());
+            assertEquals(cpuKernel() + "; LM head " + (spillway ? GroupedWeights.INT8_KERNEL : Int8Weights.KERNEL), summary.kernel());
+            // The packed head: a byte per weight (fbgemm's) or per weight of outputs padded to 16 (Spillway's),
+            // and a float scale and an int32 zero point per row (fbgemm's) or a float scale per row and 32
+            // inputs (Spillway's). An untied head's float matrix is dropped; a tied one's stays, as the embedding table.
             long vocab = config.vocabSize();
-            long int8HeadBytes = vocab * config.hiddenSize() + 8 * vocab;
+            long int8HeadBytes = spillway ? (vocab + 15) / 16 * 16 * config.hiddenSize() + 4 * vocab * (config.hiddenSize() / 32)
+                    : vocab * config.hiddenSize() + 8 * vocab;
             long droppedFloat = config.tieWordEmbeddings() ? 0 : vocab * config.hiddenSize() * 4;
             assertEquals(floatHeadBytes - droppedFloat + int8HeadBytes, summary.bytes(), summary.describe());
             // Either way the float table is only gathered: a step streams the int4 layers, the norms and the int8 head.
@@ -404,13 +408,13 @@ class Int4CheckpointTest {
             try (headAlone; two) {
                 DecoderConstants f = plain.model().constants();
                 Exception floatLayers = assertThrows(IllegalArgumentException.class, () -> new DecoderConstants(f.embedding(),
-                        f.embeddingScales(), f.layers(), f.finalNorm(), f.lmHead(), headAlone, f.int4(), f.onednn(), f.cosTable(), f.sinTable(),
+                        f.embeddingScales(), f.layers(), f.finalNorm(), f.lmHead(), headAlone, f.grouped(), f.onednn(), f.cosTable(), f.sinTable(),
                         f.eps(), f.heads(), f.kvHeads(), f.headDim()));
                 assertTrue(floatLayers.getMessage().contains("an int8 LM head alone is for int4 layers; this model has none"),
                         floatLayers.getMessage());
                 DecoderConstants q = int4.model().constants();
                 Exception beside = assertThrows(IllegalArgumentException.class, () -> new DecoderConstants(q.embedding(),
-                        q.embeddingScales(), q.layers(), q.finalNorm(), q.lmHead(), two, q.int4(), q.onednn(), q.cosTable(), q.sinTable(),
+                        q.embeddingScales(), q.layers(), q.finalNorm(), q.lmHead(), two, q.grouped(), q.onednn(), q.cosTable(), q.sinTable(),
                         q.eps(), q.heads(), q.kvHeads(), q.headDim()));
                 assertTrue(beside.getMessage().contains("2 packed int8 projections: a model of 2 layers has none, 1 (its LM head, beside"
                         + " int4 layers), 8 (its layers) or 9 (and its LM head)"), beside.getMessage());
@@ -498,7 +502,7 @@ class Int4CheckpointTest {
     }
 
     private ModelLoadOptions options(Path dir) {
-        return ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()).withInt4Layout(layout());
+        return ModelLoadOptions.of(dir, ComputeTarget.cpuFloat32()).withQuantizedKernels(layout());
     }
 
     private LoadedModel load(Path dir) {

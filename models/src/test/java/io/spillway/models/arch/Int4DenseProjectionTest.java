@@ -24,12 +24,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * int4_project's two CPU paths, through layer_project as the decoder calls it: libtorch's int4
- * kernel below {@value Int4Weights#DENSE_ROWS} rows, and from there, for an entry the packer read
+ * grouped_project's two CPU paths, through layer_project as the decoder calls it: libtorch's int4
+ * kernel below {@value GroupedWeights#DENSE_ROWS} rows, and from there, for an entry the packer read
  * back, the weight dequantized to bfloat16 ({@code int4_cpu_dequantized_t}) and one matmul. The two
  * round differently, so the same call forced onto the kernel (the entry's readable flag cleared)
  * gives the same product below the threshold and a different one from it (which holds the
- * script's threshold to {@link Int4Weights#DENSE_ROWS}), and both are the float product of the
+ * script's threshold to {@link GroupedWeights#DENSE_ROWS}), and both are the float product of the
  * dequantized weight within bfloat16's rounding.
  *
  * <p>The packer reads back libtorch's AVX-512 layout, which libtorch picks at run time on CPUs with
@@ -118,11 +118,11 @@ class Int4DenseProjectionTest {
     }
 
     @ParameterizedTest(name = "{0} rows")
-    @ValueSource(ints = {1, 16, Int4Weights.DENSE_ROWS - 1, Int4Weights.DENSE_ROWS, 300})
+    @ValueSource(ints = {1, 16, GroupedWeights.DENSE_ROWS - 1, GroupedWeights.DENSE_ROWS, 300})
     void fromTheThresholdAReadableEntryMultipliesDenselyAndBelowItTheKernelDoes(int rows) {
         try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
             Int4Matrix matrix = randomMatrix(m, 192, 256, 64);
-            try (Int4Weights weights = pack(m, matrix)) {
+            try (GroupedWeights weights = pack(m, matrix)) {
                 boolean readable = readable(weights, m);
                 assertEquals(libtorchRunsAvx512(), readable, "the packer's read-back on this CPU");
                 NDArray x = m.randomNormal(new Shape(rows, 256));
@@ -132,7 +132,7 @@ class Int4DenseProjectionTest {
                 double scale = expected.abs().max().getFloat();
                 assertTrue(maxDiff(asCalled, expected) < BF16_TOLERANCE * scale, rows + " rows: " + maxDiff(asCalled, expected) + " of " + scale);
                 assertTrue(maxDiff(onKernel, expected) < BF16_TOLERANCE * scale, rows + " rows on the kernel: " + maxDiff(onKernel, expected));
-                if (readable && rows >= Int4Weights.DENSE_ROWS) {
+                if (readable && rows >= GroupedWeights.DENSE_ROWS) {
                     assertTrue(maxDiff(asCalled, onKernel) > 0, rows + " rows: the same product as the kernel's, so not the dense path");
                 } else {
                     assertEquals(0.0, maxDiff(asCalled, onKernel), rows + " rows: not the kernel's product");
@@ -147,7 +147,7 @@ class Int4DenseProjectionTest {
     void theDequantizedTransposeIsTheWeight(int group) {
         try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
             Int4Matrix matrix = randomMatrix(m, 320, 256, group);
-            try (Int4Weights weights = pack(m, matrix)) {
+            try (GroupedWeights weights = pack(m, matrix)) {
                 boolean readable = readable(weights, m);
                 assertEquals(libtorchRunsAvx512(), readable, "the packer's read-back on this CPU");
                 Assumptions.assumeTrue(readable, "libtorch packs in another layout on this CPU, which the script does not read");
@@ -172,20 +172,20 @@ class Int4DenseProjectionTest {
         return new Int4Matrix(values, scales, zeros, group);
     }
 
-    private static Int4Weights pack(NDManager m, Int4Matrix matrix) {
-        try (Int4Weights.Packer packer = new Int4Weights.Packer(m, ComputeTarget.cpuFloat32(), Int4Layout.LIBTORCH)) {
+    private static GroupedWeights pack(NDManager m, Int4Matrix matrix) {
+        try (GroupedWeights.Packer packer = new GroupedWeights.Packer(m, ComputeTarget.cpuFloat32(), QuantizedKernels.LIBTORCH)) {
             packer.add(matrix);
             return packer.finish();
         }
     }
 
-    private static boolean readable(Int4Weights weights, NDManager m) {
+    private static boolean readable(GroupedWeights weights, NDManager m) {
         try (IValue out = readableProbe.forward(weights.value())) {
             return out.toTensor((PtNDManager) m).toBooleanArray()[0];
         }
     }
 
-    private static NDArray project(NDArray x, Int4Weights weights, boolean kernelOnly) {
+    private static NDArray project(NDArray x, GroupedWeights weights, boolean kernelOnly) {
         try (IValue xs = IValue.from((PtNDArray) x);
              IValue flag = IValue.from(kernelOnly);
              IValue out = projectProbe.forward(xs, weights.value(), flag)) {

@@ -205,13 +205,28 @@ class Int8QuantizerTest {
             assertEquals(4 * (params + layerParams + 256L * 64), floatBytes);
             floatBytes = 4 * params;
         }
-        try (LoadedModel q = LoadedModel.load(options.withQuantization(Quantization.INT8))) {
+        try (LoadedModel q = LoadedModel.load(options.withQuantization(Quantization.INT8).withQuantizedKernels(QuantizedKernels.LIBTORCH))) {
             WeightSummary s = q.model().weightSummary();
-            assertTrue(s.format().startsWith("int8"), s.format());
-            assertTrue(s.kernel().contains("fbgemm"), s.kernel());
+            assertEquals("int8 (per-channel asymmetric, " + Int8Quantizer.levelsForThisCpu() + " levels; LM head int8, embeddings float32)",
+                    s.format());
+            assertEquals(Int8Weights.KERNEL, s.kernel());
             // Packed layers and head (1 byte a weight, 4 per scale and 4 per zero point), float embedding and final norm.
             long layers = 2 * (128L * 64 + 64 * 64 + 256 * 64 + 64 * 128 + 8 * (128 + 64 + 256 + 64));
             long head = 256L * 64 + 8 * 256;
+            long floats = 4 * (256L * 64 + 64);
+            assertEquals(layers + head + floats, s.bytes(), s.describe());
+            assertTrue(s.bytes() < floatBytes / 2, s.describe());
+        }
+        if (!NativeInt4LinearTest.operatorRuns()) {
+            return;
+        }
+        try (LoadedModel q = LoadedModel.load(options.withQuantization(Quantization.INT8))) {
+            WeightSummary s = q.model().weightSummary();
+            assertEquals("int8 (symmetric in blocks of 32 inputs, 127 levels; LM head int8, embeddings float32)", s.format());
+            assertEquals(GroupedWeights.INT8_KERNEL, s.kernel());
+            // Packed layers and head: 1 byte a weight, 4 per scale, a scale per output and 32 inputs.
+            long layers = 2 * (128L * 64 + 64 * 64 + 256 * 64 + 64 * 128 + 4 * (128 * 2 + 64 * 2 + 256 * 2 + 64 * 4));
+            long head = 256L * 64 + 4 * 256 * 2;
             long floats = 4 * (256L * 64 + 64);
             assertEquals(layers + head + floats, s.bytes(), s.describe());
             assertTrue(s.bytes() < floatBytes / 2, s.describe());

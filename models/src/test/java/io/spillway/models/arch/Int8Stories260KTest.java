@@ -27,30 +27,28 @@ import org.junit.jupiter.api.Test;
  * float32's distribution. How many greedy ids agree is counted and printed, not required: the
  * reference is cut where float32's top-2 margin is 0.02, which int8's error can exceed.
  *
- * <p>Issue 20 asks for NLL within 1 %; int8 does not reach it here, and the bounds below are what
- * it does reach with a margin, so that a regression fails. Measured, default int8 (layers and LM
- * head): NLL +4.96 %, KL 33.8 mnat/token token by token, KL 29.3 in prefills; layers alone +4.38 %,
- * 33.9, 29.1; with int8 embeddings +4.35 %, 41.0, 32.4. Before the asymmetric weights and the
- * row-scaled multi-row path: +4.31 %, 41.3, 49.1 (and 38.4, 72.8 with int8 embeddings).
+ * <p>Both kernels are held to what they reach, with a margin, so that a regression fails. Spillway's
+ * (int8 in blocks of 32 inputs, activations int8 plus a residual int8 per 32 inputs; the default
+ * where it runs): issue 20's NLL within 1 % of float32, measured -0.11 % with KL 15.6 mnat/token
+ * read token by token and 15.6 in prefills (layers alone -0.14 %, 15.7; with int8 embeddings
+ * +1.01 %, 17.2); docs/int8-accuracy.py's float64 model of the same arithmetic predicts -0.13 %,
+ * 15.6. fbgemm's (per-channel asymmetric weights, uint8 activations per call or per row): NLL
+ * +5.15 %, KL 34.4 and 29.3 in prefills; layers alone +4.47 %, 34.5, 29.2; with int8 embeddings
+ * +4.64 %, 40.4, 32.3.
  *
  * <p>Why KL is held too: the reference ids are float32's own argmax, so the NLL change of an
- * error has a first-order term whose sign is luck. In a float64 NumPy model of this forward pass
- * (docs/int8-accuracy.md), uniform noise of exactly round-to-nearest int8's size on the weights
- * moved this NLL between -3 % and +6.5 % with the seed (mean about +2.5 %), and a grouped Q8_0-like
- * grid scored +0.27 % while its KL was worse than the asymmetric grid's, which scored +3.6 %. KL is
- * second order, never negative, and ranks the variants as KL on the model's own samples does.
- * Reaching 1 % reliably needs about a quarter of int8's weight error (10-bit weights) and finer
- * activations as well, on this 64-wide, 5-layer model.
+ * error has a first-order term whose sign is luck. In the NumPy model, uniform noise of exactly
+ * round-to-nearest per-channel int8's size on the weights moved this NLL between -3 % and +6.5 %
+ * with the seed (mean about +2.5 %). KL is second order, never negative, and ranks the variants as
+ * KL on the model's own samples does; blocks of 32 halve fbgemm's.
  */
 class Int8Stories260KTest {
 
     // Measured (see the class comment) with a margin: NLL as a fraction of float32's, KL in nats per token.
-    private static final double NLL_INT8 = 0.06;
-    private static final double KL_INT8 = 0.040;
-    private static final double PREFILL_KL_INT8 = 0.035;
-    private static final double NLL_EMBEDDINGS = 0.12;
-    private static final double KL_EMBEDDINGS = 0.045;
-    private static final double PREFILL_KL_EMBEDDINGS = 0.045;
+    private static final Bounds SPILLWAY = new Bounds(0.01, 0.018, 0.018);
+    private static final Bounds SPILLWAY_EMBEDDINGS = new Bounds(0.015, 0.020, 0.020);
+    private static final Bounds FBGEMM = new Bounds(0.06, 0.040, 0.035);
+    private static final Bounds FBGEMM_EMBEDDINGS = new Bounds(0.12, 0.045, 0.045);
 
     private static StoriesReference ref;
     private static LoadedModel float32;
@@ -78,6 +76,11 @@ class Int8Stories260KTest {
 
     /** The bounds one choice is held to: NLL and KL read token by token, KL read in prefills. */
     record Bounds(double nllChange, double decodeKl, double prefillKl) {
+
+        /** For an error {@code factor} times larger: the NLL change grows with it, KL with its square. */
+        Bounds widened(double factor) {
+            return new Bounds(nllChange * factor, decodeKl * factor * factor, prefillKl * factor * factor);
+        }
     }
 
     /** How the continuation is read: token by token after the prompt's prefill, or every prefix in one prefill call. */
@@ -102,35 +105,42 @@ class Int8Stories260KTest {
             assertEquals(base.tokens(), base.argmaxAgree(), "float32 must reproduce its own reference read as " + reading);
         }
         double baseNll = score(reference.get(Reading.DECODE), reference.get(Reading.DECODE)).nll();
-        // Without AVX-512 VNNI the weights get 63 levels instead of 127 (Int8Quantizer.levelsForThisCpu), twice the rounding
-        // error: the NLL change measured +8.5 % there (twice VNNI's, before the current grid), and KL grows as its square.
-        // Each CPU kind is held to what it reaches; the non-VNNI bounds are scaled, not measured.
-        boolean vnni = Int8Quantizer.levelsForThisCpu() == 127;
-        double nllWiden = vnni ? 1 : 2;
-        double klWiden = vnni ? 1 : 4;
         Map<String, Bounds> choices = new LinkedHashMap<>();
-        choices.put("int8", new Bounds(NLL_INT8, KL_INT8, PREFILL_KL_INT8));
-        choices.put("int8,lm-head=float", new Bounds(NLL_INT8, KL_INT8, PREFILL_KL_INT8));
-        choices.put("int8,embeddings=int8", new Bounds(NLL_EMBEDDINGS, KL_EMBEDDINGS, PREFILL_KL_EMBEDDINGS));
+        if (NativeInt4LinearTest.operatorRuns()) {
+            choices.put("int8", SPILLWAY);
+            choices.put("int8,lm-head=float", SPILLWAY);
+            choices.put("int8,embeddings=int8", SPILLWAY_EMBEDDINGS);
+        }
+        // Without AVX-512 VNNI fbgemm's weights get 63 levels instead of 127 (Int8Quantizer.levelsForThisCpu), twice the
+        // rounding error: the NLL change measured +8.5 % there (twice VNNI's, before the current grid), and KL grows as its
+        // square. Each CPU kind is held to what it reaches; the non-VNNI bounds are scaled, not measured.
+        double widen = Int8Quantizer.levelsForThisCpu() == 127 ? 1 : 2;
+        choices.put("fbgemm int8", FBGEMM.widened(widen));
+        choices.put("fbgemm int8,lm-head=float", FBGEMM.widened(widen));
+        choices.put("fbgemm int8,embeddings=int8", FBGEMM_EMBEDDINGS.widened(widen));
         for (var choice : choices.entrySet()) {
+            boolean fbgemm = choice.getKey().startsWith("fbgemm ");
+            String quantization = choice.getKey().replace("fbgemm ", "");
+            QuantizedKernels kernels = fbgemm ? QuantizedKernels.LIBTORCH : QuantizedKernels.SPILLWAY;
             try (LoadedModel int8 = LoadedModel.load(ModelLoadOptions.of(ref.directory(), ComputeTarget.cpuFloat32())
-                    .withQuantization(Quantization.parse(choice.getKey())))) {
+                    .withQuantization(Quantization.parse(quantization)).withQuantizedKernels(kernels))) {
                 Score q = score(read(int8.model(), Reading.DECODE), reference.get(Reading.DECODE));
                 Score prefill = score(read(int8.model(), Reading.PREFILL), reference.get(Reading.PREFILL));
                 int greedy = greedyAgreement(int8.model());
                 double change = (q.nll() - baseNll) / baseNll;
-                System.out.printf("stories260K %-22s NLL/token %.5f vs float32 %.5f (%+.3f %%), KL %.2f mnat/token, teacher-forced argmax"
+                String summary = int8.model().weightSummary().describe();
+                System.out.printf("stories260K %-28s NLL/token %.5f vs float32 %.5f (%+.3f %%), KL %.2f mnat/token, teacher-forced argmax"
                         + " agrees at %d of %d; read in prefills: NLL %+.3f %%, KL %.2f mnat/token, argmax %d of %d; free-running greedy ids"
                         + " agree before the first divergence: %d of %d (%s)%n", choice.getKey(), q.nll(), baseNll, 100 * change,
                         1000 * q.kl(), q.argmaxAgree(), q.tokens(), 100 * (prefill.nll() - baseNll) / baseNll, 1000 * prefill.kl(),
-                        prefill.argmaxAgree(), prefill.tokens(), greedy, q.tokens(), int8.model().weightSummary().describe());
+                        prefill.argmaxAgree(), prefill.tokens(), greedy, q.tokens(), summary);
                 Bounds bounds = choice.getValue();
-                assertTrue(change <= bounds.nllChange() * nllWiden, choice.getKey() + ": NLL per token " + q.nll() + " against float32's "
-                        + baseNll + ", more than " + 100 * bounds.nllChange() * nllWiden + " % worse");
-                assertTrue(q.kl() <= bounds.decodeKl() * klWiden, choice.getKey() + ": KL " + q.kl() + " read token by token");
-                assertTrue(prefill.kl() <= bounds.prefillKl() * klWiden, choice.getKey() + ": KL " + prefill.kl() + " read in prefills");
-                assertTrue(int8.model().weightSummary().describe().contains("int8"), "the model runs int8 weights: "
-                        + int8.model().weightSummary().describe());
+                assertTrue(Math.abs(change) <= bounds.nllChange(), choice.getKey() + ": NLL per token " + q.nll() + " against float32's "
+                        + baseNll + ", more than " + 100 * bounds.nllChange() + " % away");
+                assertTrue(q.kl() <= bounds.decodeKl(), choice.getKey() + ": KL " + q.kl() + " read token by token");
+                assertTrue(prefill.kl() <= bounds.prefillKl(), choice.getKey() + ": KL " + prefill.kl() + " read in prefills");
+                assertTrue(summary.contains(fbgemm ? Int8Weights.KERNEL : GroupedWeights.INT8_KERNEL), "the model runs "
+                        + kernels + "'s int8 kernel: " + summary);
                 assertTrue(q.kl() > 1e-3, choice.getKey() + ": int8 weights cannot score like float32's (KL " + q.kl() + "): were they applied?");
             }
         }

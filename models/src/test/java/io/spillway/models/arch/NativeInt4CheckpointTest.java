@@ -24,8 +24,8 @@ class NativeInt4CheckpointTest extends Int4CheckpointTest {
     }
 
     @Override
-    Int4Layout layout() {
-        return Int4Layout.SPILLWAY;
+    QuantizedKernels layout() {
+        return QuantizedKernels.SPILLWAY;
     }
 
     @Override

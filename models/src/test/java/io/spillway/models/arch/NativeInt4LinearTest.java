@@ -31,7 +31,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Spillway's native int4 projection ({@code spillway::int4_linear}), through the decoder script's own
- * packing ({@code spillway_int4_layout}) and dispatch ({@code int4_project}), against two references
+ * packing ({@code spillway_int4_layout}) and dispatch ({@code grouped_project}), against two references
  * computed here: the same arithmetic with the activations quantized as the operator specifies
  * (per 32 inputs an int8 and an int8 of what it left, on a 254 times finer step), which it must
  * match to float32's summation error, and the dequantized weight times the exact activations,
@@ -48,13 +48,11 @@ class NativeInt4LinearTest {
               training : bool
               def forward(self: __torch__.Int4Probe, x: Tensor, values: Tensor, scales: Tensor, zeros: Tensor) -> Tensor:
                 weight, scale_offsets, readable = __torch__.spillway_int4_layout(values, scales, zeros)
-                return __torch__.int4_project(x, weight, scale_offsets, readable, x[0:0])
+                return __torch__.grouped_project(x, weight, scale_offsets, readable, x[0:0])
 
             """;
 
     private static final String NATIVE = "spillway::int4_linear";
-    private static final int BLOCK = 32;
-    private static final float RESIDUAL_STEPS = 254f;
 
     /** Whether {@code spillway::int4_linear} runs in this process. */
     static boolean operatorRuns() {
@@ -77,9 +75,9 @@ class NativeInt4LinearTest {
         List<String> flags = cpuFlags();
         boolean vnni = flags.containsAll(List.of("avx512f", "avx512bw", "avx512_vnni"));
         assertEquals(vnni, operatorRuns(), "CPU flags " + flags + ", registration " + NativeOperators.registration());
-        assertEquals(vnni ? Int4Layout.SPILLWAY : Int4Layout.LIBTORCH, Int4Layout.forTarget(ComputeTarget.cpuFloat32()));
-        assertEquals(Int4Layout.LIBTORCH, Int4Layout.forTarget(new ComputeTarget(ai.djl.Device.cpu(), DataType.BFLOAT16)));
-        assertEquals(Int4Layout.LIBTORCH, Int4Layout.forTarget(new ComputeTarget(ai.djl.Device.gpu(), DataType.FLOAT32)));
+        assertEquals(vnni ? QuantizedKernels.SPILLWAY : QuantizedKernels.LIBTORCH, QuantizedKernels.forTarget(ComputeTarget.cpuFloat32()));
+        assertEquals(QuantizedKernels.LIBTORCH, QuantizedKernels.forTarget(new ComputeTarget(ai.djl.Device.cpu(), DataType.BFLOAT16)));
+        assertEquals(QuantizedKernels.LIBTORCH, QuantizedKernels.forTarget(new ComputeTarget(ai.djl.Device.gpu(), DataType.FLOAT32)));
     }
 
     @Test
@@ -87,8 +85,8 @@ class NativeInt4LinearTest {
         for (ComputeTarget target : List.of(new ComputeTarget(ai.djl.Device.gpu(), DataType.FLOAT32),
                 new ComputeTarget(ai.djl.Device.cpu(), DataType.BFLOAT16))) {
             IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
-                    () -> new WeightLoader(null, null, target, ProjectionLayout.LINEAR, Quantization.NONE, Int4Layout.SPILLWAY));
-            assertTrue(refused.getMessage().contains("int4 layout SPILLWAY is for a float32 model on a CPU"), refused.getMessage());
+                    () -> new WeightLoader(null, null, target, ProjectionLayout.LINEAR, Quantization.NONE, QuantizedKernels.SPILLWAY));
+            assertTrue(refused.getMessage().contains("quantized kernels SPILLWAY are for a float32 model on a CPU"), refused.getMessage());
         }
     }
 
@@ -140,21 +138,7 @@ class NativeInt4LinearTest {
 
         for (int r = 0; r < rows; r++) {
             float[] row = x[r];
-            int[] coarse = new int[inputs];
-            int[] fine = new int[inputs];
-            float[] blockScales = new float[inputs / BLOCK];
-            for (int b = 0; b < inputs / BLOCK; b++) {
-                float largest = 0;
-                for (int i = b * BLOCK; i < (b + 1) * BLOCK; i++) {
-                    largest = Math.max(largest, Math.abs(row[i]));
-                }
-                float inverse = largest > 0 ? 127f / largest : 0f;
-                blockScales[b] = largest / 127f;
-                for (int i = b * BLOCK; i < (b + 1) * BLOCK; i++) {
-                    coarse[i] = (int) Math.rint(row[i] * inverse);
-                    fine[i] = (int) Math.rint(Math.fma(-coarse[i], blockScales[b], row[i]) * inverse * RESIDUAL_STEPS);
-                }
-            }
+            QuantizedActivations q = QuantizedActivations.of(row);
             for (int o = 0; o < outputs; o++) {
                 double asSpecified = 0;
                 double exact = 0;
@@ -167,11 +151,11 @@ class NativeInt4LinearTest {
                     double sum = 0;
                     for (int i = g * group; i < (g + 1) * group; i++) {
                         double w = (double) values[o][i] * scale + offset;
-                        products += (double) blockScales[i / BLOCK] * values[o][i] * (coarse[i] + fine[i] / (double) RESIDUAL_STEPS);
+                        products += (double) q.scale(i) * values[o][i] * q.value(i);
                         sum += row[i];
                         exact += w * row[i];
                         magnitude += Math.abs(w * row[i]) + Math.abs(offset * row[i]) + Math.abs(scale * values[o][i] * row[i]);
-                        roundingBound += Math.abs(w) * blockScales[i / BLOCK] / RESIDUAL_STEPS / 2;
+                        roundingBound += Math.abs(w) * q.scale(i) / QuantizedActivations.RESIDUAL_STEPS / 2;
                     }
                     asSpecified += scale * products + offset * sum;
                 }
@@ -265,11 +249,11 @@ class NativeInt4LinearTest {
         int[] calls = new int[1];
         ProfiledOps ops = ProfiledOps.of(() -> calls[0] = run(x, values, ones, new float[2][16]).length);
         assertEquals(2, calls[0]);
-        assertEquals(1, ops.kernels().getOrDefault(NATIVE, 0), "int4_project on Spillway's layout calls " + NATIVE + ": " + ops.kernels());
+        assertEquals(1, ops.kernels().getOrDefault(NATIVE, 0), "grouped_project on Spillway's layout calls " + NATIVE + ": " + ops.kernels());
         assertFalse(ops.kernels().containsKey("aten::_weight_int4pack_mm_for_cpu"), ops.kernels().toString());
     }
 
-    /** x through int4_project with the projection packed by the script's spillway_int4_layout. */
+    /** x through grouped_project with the projection packed by the script's spillway_int4_layout. */
     private static float[][] run(float[][] x, int[][] values, float[][] scales, float[][] zeros) {
         try (NDManager m = NDManager.newBaseManager();
              TorchScriptModule probe = TorchScriptModule.compile(m, "Int4Probe", DecoderScript.source(true) + PROBE)) {

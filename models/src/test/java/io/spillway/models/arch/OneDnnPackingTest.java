@@ -286,7 +286,7 @@ class OneDnnPackingTest {
     void rowBlockLayoutsAreRefusedOnAGpu() {
         ComputeTarget gpu = new ComputeTarget(Device.gpu(), DataType.FLOAT32);
         for (ProjectionLayout layout : List.of(ProjectionLayout.ROW_BLOCKS, ProjectionLayout.ROW_BLOCKS_AND_ONEDNN)) {
-            Exception e = assertThrows(IllegalArgumentException.class, () -> new WeightLoader(null, null, gpu, layout, Quantization.NONE, Int4Layout.LIBTORCH));
+            Exception e = assertThrows(IllegalArgumentException.class, () -> new WeightLoader(null, null, gpu, layout, Quantization.NONE, QuantizedKernels.LIBTORCH));
             assertTrue(e.getMessage().contains("are the CPU's layouts"), e.getMessage());
         }
     }
@@ -305,7 +305,7 @@ class OneDnnPackingTest {
     }
 
     private static DecoderConstants withOneDnn(DecoderConstants c, OneDnnWeights onednn) {
-        return new DecoderConstants(c.embedding(), c.embeddingScales(), c.layers(), c.finalNorm(), c.lmHead(), c.packed(), c.int4(), onednn,
+        return new DecoderConstants(c.embedding(), c.embeddingScales(), c.layers(), c.finalNorm(), c.lmHead(), c.packed(), c.grouped(), onednn,
                 c.cosTable(), c.sinTable(), c.eps(), c.heads(), c.kvHeads(), c.headDim());
     }
 

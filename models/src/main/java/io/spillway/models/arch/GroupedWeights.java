@@ -11,35 +11,44 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * An int4 checkpoint's layer projections packed for an int4 kernel: the decoder script's {@code int4}
- * list, four per layer (qkv, o, gate-up, down) like {@link Int8Weights}; an empty entry where a
- * projection was dequantized to a float weight instead ({@link Int4Fit}). Empty in every other
- * model. In {@link Int4Layout#LIBTORCH} an entry is libtorch's packed weight, its bfloat16 scales
- * and zeros {@code [groups, out, 2]} and whether the script can read the packed weight back for a
- * dense matmul at many rows (see {@code int4_project}); in {@link Int4Layout#SPILLWAY} Spillway's
- * weight for {@code spillway::int4_linear} and its float32 scales and offsets {@code [2, groups,
- * out]}. The entries live only on the native side (DJL cannot hold LIBTORCH's bfloat16 scales).
+ * A model's projections quantized in groups along their inputs, packed for a kernel: the decoder
+ * script's {@code grouped} list, four per layer (qkv, o, gate-up, down) like {@link Int8Weights},
+ * then the LM head's when it is int8 and Spillway's kernel runs it. Either an int4 checkpoint's
+ * layers (an empty entry where a projection was dequantized to a float weight instead, {@link
+ * Int4Fit}) or a float checkpoint's quantized to int8 on load ({@link Int8Quantizer#blocksOf32}).
+ * Empty in every other model.
+ *
+ * <p>An int4 entry in {@link QuantizedKernels#LIBTORCH}'s layout is libtorch's packed weight, its
+ * bfloat16 scales and zeros {@code [groups, out, 2]} and whether the script can read the packed
+ * weight back for a dense matmul at many rows (see {@code grouped_project}); in {@link
+ * QuantizedKernels#SPILLWAY}'s, Spillway's weight for {@code spillway::int4_linear} and its float32
+ * scales and offsets {@code [2, groups, out]}. An int8 entry, Spillway's only, is the weight for
+ * {@code spillway::int8_linear} and its float32 scales {@code [blocks of 32 inputs, out]}. The
+ * entries live only on the native side (DJL cannot hold LIBTORCH's bfloat16 scales).
  */
 @ScriptType("List[Tuple[Tensor, Tensor, bool]]")
-public final class Int4Weights extends PackedProjections {
+public final class GroupedWeights extends PackedProjections {
 
     /**
      * Rows from which the script multiplies a readable projection densely: the literal in
-     * {@code int4_project}, which {@code Int4DenseProjectionTest} holds to this value.
+     * {@code grouped_project}, which {@code Int4DenseProjectionTest} holds to this value.
      */
     static final int DENSE_ROWS = 192;
 
-    /** Of the packed entries, those int4_project may dequantize for a dense matmul. */
+    /** Of the packed entries, those grouped_project may dequantize for a dense matmul. */
     private final int readable;
     /** How every packed entry is laid out. */
-    private final Int4Layout layout;
+    private final QuantizedKernels layout;
 
-    /** What the load summary and {@code /v1/models} name as the kernel of the packed projections, by device and layout. */
-    String kernel(ComputeTarget target) {
+    /** What the load summary and {@code /v1/models} name as the kernel of int8 entries. */
+    static final String INT8_KERNEL = "spillway int8_linear (weights and activations int8 per 32 inputs, AVX-512 VNNI)";
+
+    /** What the load summary and {@code /v1/models} name as the kernel of the packed int4 projections, by device and layout. */
+    String int4Kernel(ComputeTarget target) {
         if (target.isGpu()) {
             return "aten _weight_int4pack_mm";
         }
-        if (layout == Int4Layout.SPILLWAY) {
+        if (layout == QuantizedKernels.SPILLWAY) {
             return "spillway int4_linear (activations int8 per 32 inputs, AVX-512 VNNI)";
         }
         String kernel = "aten _weight_int4pack_mm_for_cpu";
@@ -54,10 +63,14 @@ public final class Int4Weights extends PackedProjections {
      * {@code Int4Packer.forward}: per projection int32 values {@code [out, in]}, scales and zero points
      * {@code [groups, out]}, and the layout to pack them in.
      */
-    public record Int4PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> zeros, Int4Layout layout) {
+    public record Int4PackCall(List<NDArray> values, List<NDArray> scales, List<NDArray> zeros, QuantizedKernels layout) {
     }
 
-    private Int4Weights(IValue list, List<Shape> shapes, long bytes, int readable, Int4Layout layout) {
+    /** {@code Int8GroupPacker.forward}: per projection int8 values {@code [out, padded]} and float32 scales {@code [out, padded / 32]}. */
+    public record Int8GroupPackCall(List<NDArray> values, List<NDArray> scales) {
+    }
+
+    private GroupedWeights(IValue list, List<Shape> shapes, long bytes, int readable, QuantizedKernels layout) {
         super(list, shapes, bytes);
         this.readable = readable;
         this.layout = layout;
@@ -71,14 +84,14 @@ public final class Int4Weights extends PackedProjections {
 
         private final PackedListBuilder list;
         private final ComputeTarget target;
-        private final Int4Layout layout;
+        private final QuantizedKernels layout;
         private final NDManager none;
         private final List<Shape> shapes = new ArrayList<>();
         private long bytes;
         private int readable;
 
-        /** Packs in {@code layout}, which {@link Int4Layout#forTarget} allows on {@code target}. */
-        Packer(NDManager manager, ComputeTarget target, Int4Layout layout) {
+        /** Packs in {@code layout}, which {@link QuantizedKernels#forTarget} allows on {@code target}. */
+        Packer(NDManager manager, ComputeTarget target, QuantizedKernels layout) {
             this.list = new PackedListBuilder(manager, DecoderScript.Root.INT4_PACKER);
             this.target = target;
             this.layout = layout;
@@ -104,7 +117,28 @@ public final class Int4Weights extends PackedProjections {
             }
             shapes.add(m.values().getShape());
             // Scales and zeros (or offsets) are bfloat16 whatever the model's dtype, float32 in Spillway's layout.
-            bytes += m.values().getShape().size() / 2 + m.scales().getShape().size() * 2 * (layout == Int4Layout.SPILLWAY ? 4 : 2);
+            bytes += m.values().getShape().size() / 2 + m.scales().getShape().size() * 2 * (layout == QuantizedKernels.SPILLWAY ? 4 : 2);
+        }
+
+        /**
+         * Appends {@code weight} (float, {@code [out, in]}) quantized to int8 in blocks of 32 inputs for
+         * {@code spillway::int8_linear}, which the packer's layout must be.
+         */
+        void addInt8(NDArray weight) {
+            if (layout != QuantizedKernels.SPILLWAY) {
+                throw new IllegalStateException("int8 in blocks of 32 inputs runs on Spillway's kernel only, not " + layout + "'s");
+            }
+            Int8Quantizer.Int8Blocks q = Int8Quantizer.blocksOf32(weight);
+            try {
+                list.add(DecoderScript.Root.INT8_GROUP_PACKER, new Int8GroupPackCall(List.of(q.values()), List.of(q.scales())));
+                Shape s = weight.getShape();
+                shapes.add(s);
+                // The layout pads the outputs to a multiple of 16.
+                long paddedOutputs = (s.get(0) + 15) / 16 * 16;
+                bytes += paddedOutputs * q.values().getShape().get(1) + 4 * q.scales().getShape().size();
+            } finally {
+                q.close();
+            }
         }
 
         /** Appends the empty entry of a projection that was dequantized instead. */
@@ -124,9 +158,9 @@ public final class Int4Weights extends PackedProjections {
         }
 
         /** The packed list (empty in a float model); the packer is closed. */
-        Int4Weights finish() {
+        GroupedWeights finish() {
             try {
-                return new Int4Weights(list.finish(new Int4PackCall(List.of(), List.of(), List.of(), layout)), new ArrayList<>(shapes), bytes,
+                return new GroupedWeights(list.finish(new Int4PackCall(List.of(), List.of(), List.of(), layout)), new ArrayList<>(shapes), bytes,
                         readable, layout);
             } finally {
                 close();
