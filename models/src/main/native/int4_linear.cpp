@@ -121,11 +121,7 @@ void int4_linear(StableIValue* stack, uint64_t, uint64_t) {
   QuantizedRows quantized(xs, rows, inputs);
   std::vector<float> sums(static_cast<size_t>(rows * groups));
   for (int64_t r = 0; r < rows; r++) {
-    for (int64_t g = 0; g < groups; g++) {
-      float sum = 0;
-      for (int64_t i = 0; i < group; i++) sum += xs[r * inputs + g * group + i];
-      sums[r * groups + g] = sum;
-    }
+    for (int64_t b = 0; b < quantized.blocks(); b++) sums[r * groups + b * BLOCK / group] += quantized.input_sum(r, b);
   }
   Int4Linear work{xs, rows, inputs, outputs, group, weight.data<uint8_t>(), scale_offsets.data<float>(),
                   scale_offsets.data<float>() + groups * outputs, quantized, std::move(sums), nullptr, 1};

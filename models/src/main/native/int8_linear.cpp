@@ -29,8 +29,6 @@ struct Int8Linear {
   const uint8_t* weight;
   const float* scales;  // [blocks, outputs]
   const QuantizedRows& quantized;
-  // [rows, blocks, 2]: 128 times each block's sum of its coarse and of its fine activations.
-  std::vector<int32_t> biases;
   float* out;
   int threads;
 
@@ -57,9 +55,8 @@ struct Int8Linear {
       }
       __m512 scale = _mm512_maskz_loadu_ps(columns, scales + b * outputs + block * 16);
       for (int r = 0; r < R; r++) {
-        const int32_t* bias = biases.data() + ((first + r) * blocks() + b) * 2;
-        __m512 products = residual_sum(_mm512_sub_epi32(coarse[r], _mm512_set1_epi32(bias[0])),
-                                       _mm512_sub_epi32(fine[r], _mm512_set1_epi32(bias[1])));
+        __m512 products = residual_sum(_mm512_sub_epi32(coarse[r], _mm512_set1_epi32(128 * quantized.coarse_sum(first + r, b))),
+                                       _mm512_sub_epi32(fine[r], _mm512_set1_epi32(128 * quantized.fine_sum(first + r, b))));
         acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(products, _mm512_set1_ps(quantized.scale(first + r, b))), scale, acc[r]);
       }
     }
@@ -95,19 +92,7 @@ void int8_linear(StableIValue* stack, uint64_t, uint64_t) {
                  "the weight must be a dense uint8 [out / 16 rounded up, in / 4 rounded up to a multiple of 8, 16, 4]");
 
   QuantizedRows quantized(x.data<float>(), rows, inputs);
-  std::vector<int32_t> biases(static_cast<size_t>(rows * quantized.blocks() * 2));
-  for (int64_t r = 0; r < rows; r++) {
-    for (int64_t b = 0; b < quantized.blocks(); b++) {
-      int32_t coarse = 0, fine = 0;
-      for (int64_t i = 0; i < BLOCK; i++) {
-        coarse += quantized.coarse_at(r, b * BLOCK)[i];
-        fine += quantized.fine_at(r, b * BLOCK)[i];
-      }
-      biases[(r * quantized.blocks() + b) * 2] = 128 * coarse;
-      biases[(r * quantized.blocks() + b) * 2 + 1] = 128 * fine;
-    }
-  }
-  Int8Linear work{rows, outputs, weight.data<uint8_t>(), scales.data<float>(), quantized, std::move(biases), nullptr, 1};
+  Int8Linear work{rows, outputs, weight.data<uint8_t>(), scales.data<float>(), quantized, nullptr, 1};
   work.threads = threads_for(rows * inputs * outputs);
   bool parallel = work.threads > 1 && outputs > 16;
   AtenTensorHandle result = new_matrix(checks, rows, outputs, &work.out);
