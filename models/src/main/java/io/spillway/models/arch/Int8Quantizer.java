@@ -9,14 +9,15 @@ import java.nio.file.Path;
 import java.util.regex.Pattern;
 
 /**
- * int8 quantization with one scale per output channel (row), in float32 whatever the model's dtype,
- * on the arrays' own device (the loader's scratch, the CPU). Projections are quantized
- * asymmetrically: a row's own [min, max] (widened to hold 0, so that its zero point is a level)
- * spread over all {@code 2 levels + 1} levels, where a symmetric grid spends up to half of them on a
- * side the row barely reaches. fbgemm applies per-channel zero points in its output stage, at no
- * cost per step. Measured on stories260K (weights alone, activations in float32): KL to float32
- * 34 mnat/token symmetric, 24 asymmetric. The embedding table stays symmetric: the decoder script
- * rescales its gathered rows with one multiply and has no zero point to subtract.
+ * int8 quantization, in float32 whatever the model's dtype, on the arrays' own device (the loader's
+ * scratch, the CPU). For Spillway's kernel, symmetric with a scale per output and 32 inputs
+ * ({@link #blocksOf32}). For fbgemm's, one scale per output channel (row), asymmetric: a row's own
+ * [min, max] (widened to hold 0, so that its zero point is a level) spread over all {@code 2 levels
+ * + 1} levels, where a symmetric grid spends up to half of them on a side the row barely reaches;
+ * fbgemm applies per-channel zero points in its output stage, at no cost per step. Measured on
+ * stories260K (weights alone, activations in float32): KL to float32 34 mnat/token symmetric per
+ * row, 24 asymmetric. The embedding table stays symmetric per row: the decoder script rescales its
+ * gathered rows with one multiply and has no zero point to subtract.
  */
 final class Int8Quantizer {
 

@@ -33,6 +33,46 @@ class Int8QuantizerTest {
         return back.sub(w).abs().div(scales.reshape(-1, 1).div(2)).max().getFloat();
     }
 
+    /** Blocks of 32 inputs: each block's largest magnitude on +-127, every weight within half its block's step, zeros padded. */
+    @Test
+    void blocksOf32ScaleEachBlockToItsOwnRangeAndPadTheLastWithZeros() {
+        TorchRuntime.engine();
+        try (NDManager m = NDManager.newBaseManager()) {
+            // 3 rows of 70 inputs (two whole blocks and one of 6), each block on a different range, one block of zeros.
+            float[][] w = new float[3][70];
+            java.util.Random random = new java.util.Random(9);
+            for (int o = 0; o < 3; o++) {
+                for (int i = 0; i < 70; i++) {
+                    w[o][i] = (o == 1 && i < 32) ? 0 : (float) random.nextGaussian() * (1 + i / 32) * (o + 1) * 0.1f;
+                }
+            }
+            Int8Quantizer.Int8Blocks q = Int8Quantizer.blocksOf32(m.create(w));
+            assertEquals(new Shape(3, 96), q.values().getShape());
+            assertEquals(new Shape(3, 3), q.scales().getShape());
+            byte[] values = q.values().toByteArray();
+            float[] scales = q.scales().toFloatArray();
+            for (int o = 0; o < 3; o++) {
+                for (int b = 0; b < 3; b++) {
+                    int largest = 0;
+                    for (int i = b * 32; i < (b + 1) * 32; i++) {
+                        largest = Math.max(largest, Math.abs(values[o * 96 + i]));
+                        if (i >= 70) {
+                            assertEquals(0, values[o * 96 + i], "padding at " + i);
+                        } else {
+                            float scale = scales[o * 3 + b];
+                            assertEquals(w[o][i], values[o * 96 + i] * scale, scale / 2 * 1.0001f, "weight " + o + ", " + i);
+                        }
+                    }
+                    assertEquals(o == 1 && b == 0 ? 0 : 127, largest, "row " + o + ", block " + b + "'s largest level");
+                }
+            }
+            NDArray back = q.dequantize();
+            assertEquals(new Shape(3, 96), back.getShape());
+            assertEquals(0f, back.get(":, 70:").abs().max().getFloat());
+            q.close();
+        }
+    }
+
     @Test
     void everyWeightComesBackWithinHalfItsRowsScaleAndABrokenScaleIsCaught() {
         TorchRuntime.engine();
