@@ -1,5 +1,7 @@
 #include "activation_blocks.h"
 
+#include "stable_abi.h"
+
 // GCC 12's AVX-512 headers pass _mm512_undefined_ps() as the merge source of unmasked forms, which
 // -Wmaybe-uninitialized then reports at every call site.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -28,6 +30,14 @@ __attribute__((target("avx512f,avx512bw"))) inline HalfBlock quantize_half(__m51
 
 }  // namespace
 
+bool integer_kernels_supported() {
+  static const bool supported = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+  }();
+  return supported;
+}
+
 QuantizedRows::Scratch& QuantizedRows::thread_scratch() {
   thread_local Scratch scratch;
   return scratch;
@@ -35,6 +45,8 @@ QuantizedRows::Scratch& QuantizedRows::thread_scratch() {
 
 QuantizedRows::QuantizedRows(const float* x, int64_t rows, int64_t inputs)
     : padded_((inputs + ACTIVATION_BLOCK - 1) / ACTIVATION_BLOCK * ACTIVATION_BLOCK), scratch_(&thread_scratch()) {
+  if (scratch_->in_use) throw std::logic_error("this thread's quantized rows are in use by another call");
+  scratch_->in_use = true;
   size_t values = static_cast<size_t>(rows * padded_);
   size_t blocks_in_rows = static_cast<size_t>(rows * blocks());
   scratch_->coarse.reserve(values);
@@ -44,6 +56,11 @@ QuantizedRows::QuantizedRows(const float* x, int64_t rows, int64_t inputs)
   scratch_->coarse_sums.reserve(blocks_in_rows);
   scratch_->fine_sums.reserve(blocks_in_rows);
   for (int64_t r = 0; r < rows; r++) quantize_row(x + r * inputs, inputs, r);
+}
+
+QuantizedRows::~QuantizedRows() {
+  scratch_->in_use = false;
+  if (scratch_->bytes() > RETAINED_BYTES) scratch_->release();
 }
 
 __attribute__((target("avx512f,avx512bw"))) void QuantizedRows::quantize_row(const float* x, int64_t inputs, int64_t row) {

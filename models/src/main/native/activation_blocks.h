@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 
 namespace spillway {
 
@@ -26,14 +27,20 @@ constexpr float RESIDUAL_STEPS = 254.0f;
 // of its fine values, and of its inputs as they were. Needs AVX-512 (F and BW), as every kernel that
 // takes it does.
 //
-// The arrays are the calling thread's scratch, which only grows and lives as long as the thread:
-// freshly allocated for every call, their pages faulted in and zeroed cost more than quantizing
-// (measured: about 5 ns an input against under 0.5), some 270 ms of a 512-token prefill of the
-// SmolLM2-135M shape. So a thread holds one QuantizedRows at a time, and keeps up to 2 bytes and 16
-// per 32 inputs of its largest call (6 MB for 2,048 rows of 1,536 inputs).
+// The arrays are the calling thread's scratch, kept from call to call: freshly allocated for every
+// call, their pages faulted in and zeroed cost more than quantizing (measured standalone: about 5 ns
+// an input against 0.4). A thread holds one QuantizedRows at a time (a second throws), and keeps its
+// scratch, 2.5 bytes an input of the call, up to RETAINED_BYTES (7.5 MiB for 2,048 rows of 1,536
+// inputs); a larger call's is freed when it ends, so that a long prefill chunk's does not stay.
 class QuantizedRows {
  public:
+  // What a thread's scratch may keep between calls.
+  static constexpr size_t RETAINED_BYTES = size_t{16} << 20;
+
   QuantizedRows(const float* x, int64_t rows, int64_t inputs);
+  ~QuantizedRows();
+  QuantizedRows(const QuantizedRows&) = delete;
+  QuantizedRows& operator=(const QuantizedRows&) = delete;
 
   int64_t padded() const { return padded_; }
   int64_t blocks() const { return padded_ / ACTIVATION_BLOCK; }
@@ -58,12 +65,34 @@ class QuantizedRows {
         capacity = n;
       }
     }
+
+    size_t bytes() const { return capacity * sizeof(T); }
+
+    void release() {
+      owner.reset();
+      data = nullptr;
+      capacity = 0;
+    }
   };
 
   struct Scratch {
     Buffer<int8_t> coarse, fine;
     Buffer<float> scales, input_sums;
     Buffer<int32_t> coarse_sums, fine_sums;
+    bool in_use = false;
+
+    size_t bytes() const {
+      return coarse.bytes() + fine.bytes() + scales.bytes() + input_sums.bytes() + coarse_sums.bytes() + fine_sums.bytes();
+    }
+
+    void release() {
+      coarse.release();
+      fine.release();
+      scales.release();
+      input_sums.release();
+      coarse_sums.release();
+      fine_sums.release();
+    }
   };
 
   static Scratch& thread_scratch();

@@ -21,7 +21,6 @@ namespace {
 constexpr int64_t BLOCK = ACTIVATION_BLOCK;
 
 struct Int4Linear {
-  const float* x;
   int64_t rows, inputs, outputs, group;
   const uint8_t* weight;
   const float* scales;   // [groups, outputs]
@@ -82,14 +81,6 @@ struct Int4Linear {
 
 }  // namespace
 
-bool int4_linear_supported() {
-  static const bool supported = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
-  }();
-  return supported;
-}
-
 // int4_linear(Tensor x, Tensor weight, Tensor scale_offsets) -> Tensor
 //   x: float32 [rows, in], dense
 //   weight: uint8 [out / 16, in / 8, 16, 4], Spillway's layout (above)
@@ -99,7 +90,7 @@ bool int4_linear_supported() {
 void int4_linear(StableIValue* stack, uint64_t, uint64_t) {
   Checks checks("int4_linear");
   TensorArgument x(stack[0]), weight(stack[1]), scale_offsets(stack[2]);
-  checks.require(int4_linear_supported(), "this CPU has no AVX-512 VNNI");
+  checks.require(integer_kernels_supported(), "this CPU has no AVX-512 VNNI");
   checks.require(x.device_type() == CPU && weight.device_type() == CPU && scale_offsets.device_type() == CPU,
                  "every tensor must be on the CPU");
   checks.require(x.dtype() == FLOAT32 && x.dim() == 2 && x.contiguous(), "x must be a dense float32 [rows, in]");
@@ -123,7 +114,7 @@ void int4_linear(StableIValue* stack, uint64_t, uint64_t) {
   for (int64_t r = 0; r < rows; r++) {
     for (int64_t b = 0; b < quantized.blocks(); b++) sums[r * groups + b * BLOCK / group] += quantized.input_sum(r, b);
   }
-  Int4Linear work{xs, rows, inputs, outputs, group, weight.data<uint8_t>(), scale_offsets.data<float>(),
+  Int4Linear work{rows, inputs, outputs, group, weight.data<uint8_t>(), scale_offsets.data<float>(),
                   scale_offsets.data<float>() + groups * outputs, quantized, std::move(sums), nullptr, 1};
   work.threads = threads_for(rows * inputs * outputs);
   bool parallel = work.threads > 1 && outputs > 16;

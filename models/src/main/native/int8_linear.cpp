@@ -76,7 +76,7 @@ struct Int8Linear {
 void int8_linear(StableIValue* stack, uint64_t, uint64_t) {
   Checks checks("int8_linear");
   TensorArgument x(stack[0]), weight(stack[1]), scales(stack[2]);
-  checks.require(int4_linear_supported(), "this CPU has no AVX-512 VNNI");
+  checks.require(integer_kernels_supported(), "this CPU has no AVX-512 VNNI");
   checks.require(x.device_type() == CPU && weight.device_type() == CPU && scales.device_type() == CPU, "every tensor must be on the CPU");
   checks.require(x.dtype() == FLOAT32 && x.dim() == 2 && x.contiguous(), "x must be a dense float32 [rows, in]");
   int64_t rows = x.size(0);

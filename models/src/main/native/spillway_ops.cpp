@@ -77,6 +77,6 @@ extern "C" __attribute__((visibility("default"))) int spillway_operators_paralle
 }
 
 // Whether this CPU runs spillway::int4_linear and int8_linear (1: it has AVX-512 VNNI) or they refuse (0).
-extern "C" __attribute__((visibility("default"))) int spillway_int4_linear_supported() {
-  return int4_linear_supported();
+extern "C" __attribute__((visibility("default"))) int spillway_integer_kernels_supported() {
+  return integer_kernels_supported();
 }

@@ -226,8 +226,8 @@ void int8_linear(StableIValue* stack, uint64_t, uint64_t);
 void rms_norm(StableIValue* stack, uint64_t, uint64_t);
 void rotate_and_store(StableIValue* stack, uint64_t, uint64_t);
 void swiglu(StableIValue* stack, uint64_t, uint64_t);
-// Whether this CPU runs int4_linear (it needs AVX-512 VNNI); elsewhere the operator refuses.
-bool int4_linear_supported();
+// Whether this CPU runs int4_linear and int8_linear (they need AVX-512 VNNI); elsewhere they refuse.
+bool integer_kernels_supported();
 
 }  // namespace spillway
 

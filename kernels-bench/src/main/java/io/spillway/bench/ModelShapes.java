@@ -52,6 +52,8 @@ public final class ModelShapes {
             if (int4AndOnLoad.length == 2) {
                 options = options.withQuantization(io.spillway.models.arch.Quantization.parse(int4AndOnLoad[1]));
             }
+        } else if (int4AndOnLoad.length == 2) {
+            throw new IllegalArgumentException("'+' follows an int4 checkpoint's format, not " + formatAndKernels[0] + ": " + weights);
         } else {
             options = options(DummyShapes.smolLm2_135m()).withQuantization(io.spillway.models.arch.Quantization.parse(formatAndKernels[0]));
         }

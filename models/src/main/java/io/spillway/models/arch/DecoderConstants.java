@@ -56,8 +56,8 @@ public record DecoderConstants(NDArray embedding, NDArray embeddingScales, List<
             throw new IllegalArgumentException(packed.size() + " packed int8 projections: a model of " + n
                     + " layers has none, 1 (its LM head, beside int4 layers), " + 4 * n + " (its layers) or " + (4 * n + 1) + " (and its LM head)");
         }
-        if (grouped.size() != 0 && (grouped.size() != 4 * n && grouped.size() != 4 * n + 1 || packed.size() > 1
-                || grouped.size() == 4 * n + 1 && packed.size() != 0)) {
+        if (grouped.size() != 0 && ((grouped.size() != 4 * n && grouped.size() != 4 * n + 1) || packed.size() > 1
+                || (grouped.size() == 4 * n + 1 && packed.size() != 0))) {
             throw new IllegalArgumentException(grouped.size() + " grouped projections beside " + packed.size() + " int8 ones: a model of "
                     + n + " layers has none, " + 4 * n + " (its layers) or " + (4 * n + 1)
                     + " (and its LM head), with no int8 ones but the LM head's when that is not among them");

@@ -103,8 +103,8 @@ public final class DecoderModel implements AutoCloseable {
 
     /**
      * As {@link #load(TensorSource, ModelConfig, ComputeTarget, int)}, with the float projection weights in
-     * {@code layout}, the weights {@code quantization} names quantized as they load, and an int4
-     * checkpoint's projections packed in {@code kernels}.
+     * {@code layout}, the weights {@code quantization} names quantized as they load, and the quantized
+     * projections (an int4 checkpoint's, int8 on load) packed for {@code kernels}.
      */
     public static DecoderModel load(TensorSource source, ModelConfig config, ComputeTarget target, ProjectionLayout layout,
                                     Quantization quantization, QuantizedKernels kernels, int maxModelLength) {

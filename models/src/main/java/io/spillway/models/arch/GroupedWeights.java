@@ -41,7 +41,8 @@ public final class GroupedWeights extends PackedProjections {
     private final QuantizedKernels layout;
 
     /** What the load summary and {@code /v1/models} name as the kernel of int8 entries. */
-    static final String INT8_KERNEL = "spillway int8_linear (weights and activations int8 per 32 inputs, AVX-512 VNNI)";
+    static final String INT8_KERNEL = "spillway int8_linear (weights int8 per 32 inputs, activations int8 and residual int8 per 32"
+            + " inputs, AVX-512 VNNI)";
 
     /** What the load summary and {@code /v1/models} name as the kernel of the packed int4 projections, by device and layout. */
     String int4Kernel(ComputeTarget target) {
@@ -49,7 +50,7 @@ public final class GroupedWeights extends PackedProjections {
             return "aten _weight_int4pack_mm";
         }
         if (layout == QuantizedKernels.SPILLWAY) {
-            return "spillway int4_linear (activations int8 per 32 inputs, AVX-512 VNNI)";
+            return "spillway int4_linear (activations int8 and residual int8 per 32 inputs, AVX-512 VNNI)";
         }
         String kernel = "aten _weight_int4pack_mm_for_cpu";
         if (readable == 0) {

@@ -74,7 +74,8 @@ final class Int8Quantizer {
      * {@code weight [out, in]} quantized to {@code [-127, 127]} with one scale per output and 32
      * inputs (llama.cpp's Q8_0 grid), for {@code spillway::int8_linear}; the result is new arrays in
      * weight's manager. A scale per block follows the weights' local range, where one per row lets
-     * its largest weight set every other's step.
+     * its largest weight set every other's step: on stories260K (weights alone) KL 15.6 mnat/token
+     * against 20.2 symmetric per row and 14.3 asymmetric per row (docs/int8-accuracy.md).
      */
     static Int8Blocks blocksOf32(NDArray weight) {
         NDArray w = weight.toType(DataType.FLOAT32, false);

@@ -23,7 +23,7 @@ final class PackedListBuilder implements AutoCloseable {
 
     private final NDManager manager;
     private final DecoderScript.Root packer;
-    /** The packers compiled so far, {@link #packer} among them; each is compiled when first used. */
+    /** The packers compiled so far; each is compiled when first used. */
     private final Map<DecoderScript.Root, TorchScriptModule> scripts = new EnumMap<>(DecoderScript.Root.class);
     private final List<IValue> entries = new ArrayList<>();
 
@@ -31,7 +31,6 @@ final class PackedListBuilder implements AutoCloseable {
     PackedListBuilder(NDManager manager, DecoderScript.Root packer) {
         this.manager = manager;
         this.packer = packer;
-        script(packer);
     }
 
     private TorchScriptModule script(DecoderScript.Root root) {

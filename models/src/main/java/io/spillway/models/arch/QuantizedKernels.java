@@ -16,8 +16,8 @@ public enum QuantizedKernels {
     LIBTORCH,
     /**
      * Spillway's native {@code spillway::int4_linear} and {@code spillway::int8_linear} (int8 in blocks
-     * of 32 inputs with a scale each): float32 activations quantized to int8 per 32 inputs, products
-     * in integers.
+     * of 32 inputs with a scale each): float32 activations quantized per 32 inputs to an int8 and a
+     * residual int8, products in integers.
      */
     SPILLWAY;
 

@@ -88,7 +88,7 @@ final class WeightLoader {
                     + " not on " + target + "; use --dtype float32 --device cpu");
         }
         if (kernels == QuantizedKernels.SPILLWAY && QuantizedKernels.forTarget(target) != QuantizedKernels.SPILLWAY) {
-            throw new IllegalArgumentException("quantized kernels " + kernels + " are for a float32 model on a CPU where spillway::int4_linear"
+            throw new IllegalArgumentException("quantized kernels " + kernels + " are for a float32 model on a CPU where spillway::int4_linear and int8_linear"
                     + " runs (AVX-512 VNNI, Spillway's native operators registered), not " + target + " here");
         }
         if (layout.rowBlocks() && target.isGpu()) {
@@ -396,7 +396,7 @@ final class WeightLoader {
             return new WeightSummary(dtype, keptBytes + onednn.bytes(), kernel, onednn.bytes() + gatheredOnlyBytes);
         }
         String format = "int8 (" + int8Grid() + "; LM head "
-                + (quantization.lmHead() ? "int8" : dtype) + ", embeddings " + (quantization.embeddings() ? "int8" : dtype) + ")";
+                + (quantization.lmHead() ? "int8" : dtype) + ", embeddings " + (quantization.embeddings() ? "int8 per row" : dtype) + ")";
         String kernel = int8Kernel + (quantization.lmHead() ? "" : "; LM head " + floatKernel);
         return new WeightSummary(format, keptBytes + packed.bytes() + grouped.bytes(), kernel, gatheredOnlyBytes);
     }

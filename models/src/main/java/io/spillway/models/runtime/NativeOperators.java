@@ -37,13 +37,14 @@ public final class NativeOperators {
         /**
          * {@code ops.spillway.*} are callable from scripts compiled in this process.
          *
-         * @param parallel   whether decode_attention and int4_linear spread their work over libtorch's
-         *                   OpenMP threads (found through libtorch's own libgomp) or run on the calling
-         *                   thread; the other operators' rows are too short to share
-         * @param int4Linear whether this CPU runs {@code spillway::int4_linear} (it needs AVX-512 VNNI;
-         *                   elsewhere the operator refuses and int4 projections keep libtorch's kernel)
+         * @param parallel       whether decode_attention, int4_linear and int8_linear spread their work
+         *                       over libtorch's OpenMP threads (found through libtorch's own libgomp) or
+         *                       run on the calling thread; the other operators' rows are too short to share
+         * @param integerKernels whether this CPU runs {@code spillway::int4_linear} and {@code int8_linear}
+         *                       (they need AVX-512 VNNI; elsewhere they refuse and quantized projections
+         *                       keep libtorch's kernels)
          */
-        record Registered(boolean parallel, boolean int4Linear) implements Registration {
+        record Registered(boolean parallel, boolean integerKernels) implements Registration {
         }
 
         /** They are not; {@code reason} says why. */
@@ -59,8 +60,8 @@ public final class NativeOperators {
         /** 1 where the operators found libtorch's OpenMP threads, 0 where they run on the calling thread. */
         int spillway_operators_parallel();
 
-        /** 1 where this CPU runs spillway::int4_linear, 0 where it refuses. */
-        int spillway_int4_linear_supported();
+        /** 1 where this CPU runs spillway::int4_linear and int8_linear, 0 where they refuse. */
+        int spillway_integer_kernels_supported();
     }
 
     /**
@@ -95,7 +96,7 @@ public final class NativeOperators {
 
     /** Whether {@code spillway::int4_linear} and {@code int8_linear} serve {@code target}: as {@link #serve}, on a CPU with AVX-512 VNNI. */
     public static boolean serveQuantized(ComputeTarget target) {
-        return serve(target) && registration() instanceof Registration.Registered registered && registered.int4Linear();
+        return serve(target) && registration() instanceof Registration.Registered registered && registered.integerKernels();
     }
 
     private static Loaded load() {
@@ -109,15 +110,16 @@ public final class NativeOperators {
             loaded = unavailable("libtorch did not load: " + e);
         }
         switch (loaded.registration()) {
-            case Registration.Registered registered -> LOG.info("native operators: spillway::decode_attention, int4_linear, rms_norm, rotate_and_store and swiglu registered, {}; {}",
+            case Registration.Registered registered -> LOG.info("native operators: spillway::decode_attention, int4_linear, int8_linear, rms_norm, rotate_and_store and swiglu"
+                            + " registered, {}; {}",
                     registered.parallel() ? "on libtorch's OpenMP threads" : "on the calling thread (no libgomp in this libtorch)",
-                    registered.int4Linear() ? "int4_linear runs on this CPU (AVX-512 VNNI)"
-                            : "this CPU has no AVX-512 VNNI: int4 projections keep libtorch's kernel");
+                    registered.integerKernels() ? "int4_linear and int8_linear run on this CPU (AVX-512 VNNI)"
+                            : "this CPU has no AVX-512 VNNI: quantized projections keep libtorch's kernels");
             case Registration.Unavailable unavailable when !builtForThisPlatform() ->
-                    LOG.info("native operators: {}; CPU decodes, int4 projections, norms, RoPE and SwiGLU keep libtorch's ops",
+                    LOG.info("native operators: {}; CPU decodes, quantized projections, norms, RoPE and SwiGLU keep libtorch's ops",
                             unavailable.reason());
             case Registration.Unavailable unavailable ->
-                    LOG.warn("native operators: not registered ({}); CPU decodes, int4 projections, norms, RoPE and SwiGLU keep libtorch's ops",
+                    LOG.warn("native operators: not registered ({}); CPU decodes, quantized projections, norms, RoPE and SwiGLU keep libtorch's ops",
                             unavailable.reason());
         }
         return loaded;
@@ -151,7 +153,7 @@ public final class NativeOperators {
             Entry entry = Native.load(copy.toString(), Entry.class);
             String refused = entry.spillway_register_operators();
             Registration registration = refused == null
-                    ? new Registration.Registered(entry.spillway_operators_parallel() == 1, entry.spillway_int4_linear_supported() == 1)
+                    ? new Registration.Registered(entry.spillway_operators_parallel() == 1, entry.spillway_integer_kernels_supported() == 1)
                     : new Registration.Unavailable(refused);
             return new Loaded(registration, entry);
         } catch (UnsatisfiedLinkError e) {

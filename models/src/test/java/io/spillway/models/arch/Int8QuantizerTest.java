@@ -271,5 +271,18 @@ class Int8QuantizerTest {
             assertEquals(layers + head + floats, s.bytes(), s.describe());
             assertTrue(s.bytes() < floatBytes / 2, s.describe());
         }
+        // Widths that are not multiples: gate-up's 344 outputs pad to 352, down's 172 inputs to 192 (6 blocks),
+        // the head's 250 outputs to 256; scales are per real output.
+        Files.writeString(dir.resolve("config.json"), ConfigJson.llama(64, 172, 1, 4, 2, 250, 128, true).toString());
+        try (LoadedModel q = LoadedModel.load(options.withQuantization(Quantization.INT8))) {
+            WeightSummary s = q.model().weightSummary();
+            long qkv = 128L * 64 + 4 * 128 * 2;
+            long o = 64L * 64 + 4 * 64 * 2;
+            long gateUp = 352L * 64 + 4 * 344 * 2;
+            long down = 64L * 192 + 4 * 64 * 6;
+            long head = 256L * 64 + 4 * 250 * 2;
+            long floats = 4 * (250L * 64 + 64);
+            assertEquals(qkv + o + gateUp + down + head + floats, s.bytes(), s.describe());
+        }
     }
 }

@@ -30,7 +30,7 @@ class NativeInt4CheckpointTest extends Int4CheckpointTest {
 
     @Override
     String cpuKernel() {
-        return "spillway int4_linear (activations int8 per 32 inputs, AVX-512 VNNI)";
+        return "spillway int4_linear (activations int8 and residual int8 per 32 inputs, AVX-512 VNNI)";
     }
 
     /** Spillway's layout takes any output count that is a multiple of 16, and is never dequantized for a dense matmul. */

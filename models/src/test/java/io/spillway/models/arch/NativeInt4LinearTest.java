@@ -54,9 +54,9 @@ class NativeInt4LinearTest {
 
     private static final String NATIVE = "spillway::int4_linear";
 
-    /** Whether {@code spillway::int4_linear} runs in this process. */
+    /** Whether {@code spillway::int4_linear} and {@code int8_linear} run in this process. */
     static boolean operatorRuns() {
-        return NativeOperators.registration() instanceof NativeOperators.Registration.Registered registered && registered.int4Linear();
+        return NativeOperators.registration() instanceof NativeOperators.Registration.Registered registered && registered.integerKernels();
     }
 
     /** The CPU's flags as Linux lists them, read independently of the operator's own check. */

@@ -51,8 +51,8 @@ class NativeInt8LinearTest {
 
     /**
      * Rows, inputs, outputs: one row and more, row tiles of 4 and each remainder after them, one output
-     * block and many, and inputs and outputs that are not multiples of 32 and 16 (stories260K's
-     * gate-up is 344 x 64, its down 64 x 172).
+     * block and many, inputs and outputs that are not multiples of 32 and 16 (stories260K's gate-up
+     * is 344 x 64, its down 64 x 172), and a call too large for the scratch a thread keeps.
      */
     static List<Arguments> shapes() {
         return List.of(
@@ -65,7 +65,10 @@ class NativeInt8LinearTest {
                 Arguments.of(6, 31, 1),
                 Arguments.of(7, 1536, 48),
                 Arguments.of(9, 576, 3072),
-                Arguments.of(200, 128, 80));
+                Arguments.of(200, 128, 80),
+                // Quantized rows past what a thread's scratch keeps (activation_blocks.h), and the shapes after it.
+                Arguments.of(4096, 2048, 16),
+                Arguments.of(3, 100, 20));
     }
 
     @ParameterizedTest(name = "{0} rows, {1} inputs, {2} outputs")
