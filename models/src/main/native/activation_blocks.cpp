@@ -1,7 +1,5 @@
 #include "activation_blocks.h"
 
-#include "stable_abi.h"
-
 // GCC 12's AVX-512 headers pass _mm512_undefined_ps() as the merge source of unmasked forms, which
 // -Wmaybe-uninitialized then reports at every call site.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

@@ -15,6 +15,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "stable_abi.h"
+
 namespace spillway {
 
 // Inputs per activation scale.
@@ -136,6 +138,17 @@ void multiply_output_blocks(const Kernel& kernel, int64_t blocks, int64_t rows, 
       default: break;
     }
   }
+}
+
+// Runs an integer kernel's `work` (whose run(thread, team) multiplies a share of the output blocks
+// into work.out) over a call of rows x inputs x outputs, on libtorch's threads when it is large
+// enough, and returns the new float32 [rows, outputs] it filled.
+template <typename Work>
+AtenTensorHandle multiply_into_new_matrix(const Checks& checks, Work& work, int64_t rows, int64_t inputs, int64_t outputs) {
+  work.threads = threads_for(rows * inputs * outputs);
+  AtenTensorHandle result = new_matrix(checks, rows, outputs, &work.out);
+  if (rows > 0) run_on_threads(work, work.threads > 1 && outputs > 16);
+  return result;
 }
 
 }  // namespace spillway

@@ -116,11 +116,7 @@ void int4_linear(StableIValue* stack, uint64_t, uint64_t) {
   }
   Int4Linear work{rows, inputs, outputs, group, weight.data<uint8_t>(), scale_offsets.data<float>(),
                   scale_offsets.data<float>() + groups * outputs, quantized, std::move(sums), nullptr, 1};
-  work.threads = threads_for(rows * inputs * outputs);
-  bool parallel = work.threads > 1 && outputs > 16;
-  AtenTensorHandle result = new_matrix(checks, rows, outputs, &work.out);
-  if (rows > 0) run_on_threads(work, parallel);
-  stack[0] = reinterpret_cast<StableIValue>(result);
+  stack[0] = reinterpret_cast<StableIValue>(multiply_into_new_matrix(checks, work, rows, inputs, outputs));
 }
 
 }  // namespace spillway
