@@ -85,6 +85,13 @@ public class EngineThroughputBenchmark {
     @Param({"0"})
     int embedPauseMillis;
 
+    /**
+     * How every request picks its tokens: {@code greedy} (temperature 0) or {@code top-p}
+     * (temperature 0.8, top_p 0.9), so that the forward's cost and the sampler's can be told apart.
+     */
+    @Param({"greedy"})
+    String sampling;
+
     private LoadedModel model;
     private Engine engine;
     private EmbeddingService embeddings;
@@ -136,9 +143,18 @@ public class EngineThroughputBenchmark {
         });
     }
 
+    private SamplingParams samplingParams() {
+        SamplingParams.Builder builder = switch (sampling) {
+            case "greedy" -> SamplingParams.builder().temperature(0);
+            case "top-p" -> SamplingParams.builder().temperature(0.8).topP(0.9);
+            default -> throw new IllegalArgumentException("sampling must be greedy or top-p, not " + sampling);
+        };
+        return builder.maxTokens(OUTPUT).ignoreEos(true).build();
+    }
+
     @Benchmark
     public long wave() throws Exception {
-        SamplingParams params = SamplingParams.builder().temperature(0).maxTokens(OUTPUT).ignoreEos(true).build();
+        SamplingParams params = samplingParams();
         List<CompletableFuture<RequestStream.CompletedRequest>> wave = new ArrayList<>(concurrency);
         for (int i = 0; i < concurrency; i++) {
             // Fresh random prompts: no prefix-cache help between waves.
