@@ -44,15 +44,22 @@ QuantizedRows::Scratch& QuantizedRows::thread_scratch() {
 QuantizedRows::QuantizedRows(const float* x, int64_t rows, int64_t inputs)
     : padded_((inputs + ACTIVATION_BLOCK - 1) / ACTIVATION_BLOCK * ACTIVATION_BLOCK), scratch_(&thread_scratch()) {
   if (scratch_->in_use) throw std::logic_error("this thread's quantized rows are in use by another call");
-  scratch_->in_use = true;
   size_t values = static_cast<size_t>(rows * padded_);
   size_t blocks_in_rows = static_cast<size_t>(rows * blocks());
-  scratch_->coarse.reserve(values);
-  scratch_->fine.reserve(values);
-  scratch_->scales.reserve(blocks_in_rows);
-  scratch_->input_sums.reserve(blocks_in_rows);
-  scratch_->coarse_sums.reserve(blocks_in_rows);
-  scratch_->fine_sums.reserve(blocks_in_rows);
+  // Reserved before the thread's scratch is marked in use: a call too large to allocate fails on
+  // its own, and neither keeps what it got nor leaves the scratch claimed for the thread's next call.
+  try {
+    scratch_->coarse.reserve(values);
+    scratch_->fine.reserve(values);
+    scratch_->scales.reserve(blocks_in_rows);
+    scratch_->input_sums.reserve(blocks_in_rows);
+    scratch_->coarse_sums.reserve(blocks_in_rows);
+    scratch_->fine_sums.reserve(blocks_in_rows);
+  } catch (...) {
+    scratch_->release();
+    throw;
+  }
+  scratch_->in_use = true;
   for (int64_t r = 0; r < rows; r++) quantize_row(x + r * inputs, inputs, r);
 }
 

@@ -32,8 +32,9 @@ constexpr float RESIDUAL_STEPS = 254.0f;
 // The arrays are the calling thread's scratch, kept from call to call: freshly allocated for every
 // call, their pages faulted in and zeroed cost more than quantizing (measured standalone: about 5 ns
 // an input against 0.4). A thread holds one QuantizedRows at a time (a second throws), and keeps its
-// scratch, 2.5 bytes an input of the call, up to RETAINED_BYTES (7.5 MiB for 2,048 rows of 1,536
-// inputs); a larger call's is freed when it ends, so that a long prefill chunk's does not stay.
+// scratch, 2.5 bytes an input of the call, while it is at most RETAINED_BYTES (16 MiB: a call of
+// 2,048 rows of 1,536 inputs takes 7.5); a larger call's is freed when it ends, so that a long
+// prefill chunk's does not stay.
 class QuantizedRows {
  public:
   // What a thread's scratch may keep between calls.
@@ -44,7 +45,6 @@ class QuantizedRows {
   QuantizedRows(const QuantizedRows&) = delete;
   QuantizedRows& operator=(const QuantizedRows&) = delete;
 
-  int64_t padded() const { return padded_; }
   int64_t blocks() const { return padded_ / ACTIVATION_BLOCK; }
   const int8_t* coarse_at(int64_t row, int64_t input) const { return scratch_->coarse.data + row * padded_ + input; }
   const int8_t* fine_at(int64_t row, int64_t input) const { return scratch_->fine.data + row * padded_ + input; }

@@ -14,7 +14,6 @@
 // activations is subtracted back, exactly, in integers.
 
 #include <algorithm>
-#include <vector>
 
 #include "activation_blocks.h"
 #include "stable_abi.h"
