@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -21,6 +22,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class Int8QuantizerTest {
 
@@ -146,19 +149,25 @@ class Int8QuantizerTest {
     }
 
     /**
-     * Biases stay float beside the packed weights and are added after the kernel: with the row
+     * Biases stay float beside the packed weights and are added once, after the kernel, by both
+     * kernels' script paths (fbgemm's int8_project, Spillway's grouped_project): with fbgemm's row
      * scaling of a multi-row call, a bias inside the packed weight would come back multiplied by the
      * row's magnitude. Decode (one row per call) and prefill (many) both stay near float32 on a
      * model with biases on its qkv and o projections (Llama's attention_bias).
      */
-    @Test
-    void biasesAreAddedOnceInDecodeAndInPrefill(@TempDir Path dir) throws Exception {
+    @ParameterizedTest
+    @EnumSource(QuantizedKernels.class)
+    void biasesAreAddedOnceInDecodeAndInPrefill(QuantizedKernels kernels, @TempDir Path dir) throws Exception {
+        // Spillway's kernels run on every CPU with AVX-512 VNNI (NativeInt4LinearTest fails where they do not).
+        assumeTrue(kernels == QuantizedKernels.LIBTORCH || NativeInt4LinearTest.operatorRuns(), "Spillway's operators need AVX-512 VNNI");
         Path checkpoint = TinyCheckpoint.llama().set("attention_bias", true).writeTo(dir.resolve("biased"));
         int[] prompt = {1, 17, 42, 5, 88, 23};
         int[] continuation = {9, 61, 30, 77, 4, 50, 12, 66};
         ModelLoadOptions options = ModelLoadOptions.of(checkpoint, ComputeTarget.cpuFloat32());
         try (LoadedModel f = LoadedModel.load(options);
-             LoadedModel q = LoadedModel.load(options.withQuantization(Quantization.INT8))) {
+             LoadedModel q = LoadedModel.load(options.withQuantization(Quantization.INT8).withQuantizedKernels(kernels))) {
+            assertEquals(kernels == QuantizedKernels.LIBTORCH, q.model().weightSummary().describe().contains("fbgemm"),
+                    "the kernel asked for: " + q.model().weightSummary().describe());
             for (boolean prefill : new boolean[] {false, true}) {
                 float[][] expected = prefill ? TeacherForcing.prefillLogits(f.model(), prompt, continuation)
                         : TeacherForcing.logits(f.model(), prompt, continuation);
@@ -172,8 +181,8 @@ class Int8QuantizerTest {
                         range = Math.max(range, Math.abs(expected[t][v]));
                     }
                 }
-                System.out.printf("biased tiny model, int8 %s: max |logit diff| %.4f of logits up to %.3f%n", prefill ? "prefill" : "decode",
-                        worst, range);
+                System.out.printf("biased tiny model, int8 on %s, %s: max |logit diff| %.4f of logits up to %.3f%n", kernels,
+                        prefill ? "prefill" : "decode", worst, range);
                 assertTrue(worst < BIASED_TOLERANCE * range, (prefill ? "prefill" : "decode") + ": max |logit diff| " + worst
                         + " against logits up to " + range);
             }
