@@ -100,9 +100,11 @@ public class EngineThroughputBenchmark {
     private final AtomicReference<Throwable> embedderFailure = new AtomicReference<>();
     private final Random random = new Random(5);
     private final AtomicLong ids = new AtomicLong();
+    private SamplingParams params;
 
     @Setup(Level.Trial)
     public void start() {
+        params = samplingParams();
         ModelLoadOptions options = ModelShapes.smolLm2_135m(weights).withAttention(AttentionChoice.parse(attention));
         ProjectionLayout layout = ProjectionLayout.parse(projections);
         engine = Engine.start(layout == null ? options : options.withProjectionLayout(layout), EngineConfig.defaults(false),
@@ -154,7 +156,6 @@ public class EngineThroughputBenchmark {
 
     @Benchmark
     public long wave() throws Exception {
-        SamplingParams params = samplingParams();
         List<CompletableFuture<RequestStream.CompletedRequest>> wave = new ArrayList<>(concurrency);
         for (int i = 0; i < concurrency; i++) {
             // Fresh random prompts: no prefix-cache help between waves.
