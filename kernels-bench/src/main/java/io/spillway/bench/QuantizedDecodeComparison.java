@@ -19,7 +19,7 @@ import java.util.Random;
 
 /**
  * float32 against int8 and int4 on the SmolLM2-135M shape (random weights), alternating within one run so
- * that a shared machine's load falls on both alike: a decode step at batch 1 and 16 (context 128)
+ * that a shared machine's load falls on both alike: a decode step at batch 1, 16 and 64 (context 128)
  * and a 512-token prefill chunk, plus the same run's read bandwidth (a 1 GiB sum, as
  * {@link MemoryBandwidthBenchmark}). Prints per variant the median step time with its min and
  * max over rounds, tokens/s, bytes of weights a step streams and the step's ratio to its bandwidth
@@ -54,11 +54,13 @@ public final class QuantizedDecodeComparison {
             models.add(m);
             NDManager owner = m.model().manager().newSubManager();
             owners.add(owner);
-            workloads.add(List.of(decode(m.model(), 1, 128, owner), decode(m.model(), 16, 128, owner), prefill(m.model(), 512, owner)));
+            workloads.add(List.of(decode(m.model(), 1, 128, owner), decode(m.model(), 16, 128, owner), decode(m.model(), 64, 128, owner),
+                    prefill(m.model(), 512, owner)));
             System.out.println(v + ": " + m.model().weightSummary().describe() + ", resident " + ModelShapes.residentMiB() + " MiB");
         }
         List<Double> bandwidth = new ArrayList<>();
-        double[][][] ms = new double[variants.size()][3][rounds];
+        int cells = workloads.get(0).size();
+        double[][][] ms = new double[variants.size()][cells][rounds];
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray data = m.ones(new Shape(MemoryBandwidthBenchmark.BYTES / 4), DataType.FLOAT32);
             for (int r = 0; r < rounds; r++) {
@@ -69,7 +71,7 @@ public final class QuantizedDecodeComparison {
                         sum.getFloat();
                     }
                 }, seconds) / 1000));
-                for (int w = 0; w < 3; w++) {
+                for (int w = 0; w < cells; w++) {
                     for (int v = 0; v < variants.size(); v++) {
                         DecoderModel model = models.get(v).model();
                         Workload work = workloads.get(v).get(w);
@@ -84,7 +86,7 @@ public final class QuantizedDecodeComparison {
         }
         double gbps = Timings.median(bandwidth.stream().mapToDouble(d -> d).toArray());
         System.out.printf("read bandwidth: median %.1f GB/s [%s]%n", gbps, spread(bandwidth.stream().mapToDouble(d -> d).toArray()));
-        for (int w = 0; w < 3; w++) {
+        for (int w = 0; w < cells; w++) {
             for (int v = 0; v < variants.size(); v++) {
                 Workload work = workloads.get(v).get(w);
                 double med = Timings.median(ms[v][w]);
